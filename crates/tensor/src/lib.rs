@@ -1,0 +1,41 @@
+//! # tuna-tensor
+//!
+//! N-dimensional tensors for Tuna: runtime dtype (`f32`, `f64`, plus `i64` indices and `bool`
+//! masks), shapes with strides and offsets so views (`transpose`, `permute`, `narrow`,
+//! `expand`, ...) never copy, NumPy broadcasting for every binary op, and CPU kernels that
+//! match PyTorch: elementwise math and activations, reductions, `matmul` through
+//! `matrixmultiply`, convolution and pooling, indexing, and a seeded random generator.
+//!
+//! This crate knows nothing about gradients: `tuna-autograd` records operations on tensors
+//! and differentiates them.
+//!
+//! ```
+//! use tuna_tensor::{DType, Tensor};
+//!
+//! let x = Tensor::from_vec(vec![1.0f32, -2.0, 3.0, -4.0, 5.0, -6.0], &[2, 3]);
+//! let y = x.relu().sum_dims(&[1], false);          // [4, 5]
+//! assert_eq!(y.to_vec::<f32>(), vec![4.0, 5.0]);
+//! let w = Tensor::ones(&[3, 2], DType::F32);
+//! assert_eq!(x.matmul(&w).shape(), &[2, 2]);
+//! assert_eq!(x.softmax(-1).sum_dims(&[-1], false).to_vec::<f32>()[0], 1.0);
+//! ```
+//!
+//! Shape errors panic with the operation's name and both shapes, as PyTorch raises; every
+//! operation a caller may want to recover from has a `try_` variant returning [`Result`].
+
+pub mod dtype;
+pub mod error;
+pub mod layout;
+pub mod ops;
+pub mod storage;
+mod strided;
+pub mod tensor;
+pub mod threading;
+
+pub use dtype::{DType, Element, FloatElement};
+pub use error::{Result, TensorError};
+pub use layout::{broadcast_shapes, Layout};
+pub use ops::unary::GeluApprox;
+pub use storage::Storage;
+pub use tensor::Tensor;
+pub use threading::{num_threads, set_num_threads};

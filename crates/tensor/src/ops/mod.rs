@@ -1,0 +1,6 @@
+//! Kernels, one file per family. Each adds methods to [`Tensor`](crate::Tensor).
+
+pub mod binary;
+pub mod matmul;
+pub mod reduce;
+pub mod unary;
