@@ -75,7 +75,9 @@ pub trait Element: Copy + Send + Sync + PartialEq + fmt::Debug + Default + 'stat
 }
 
 /// A floating-point element (`f32` or `f64`): every differentiable kernel is generic over it.
-pub trait FloatElement: Element + num_traits::Float + num_traits::FloatConst + std::iter::Sum {
+pub trait FloatElement:
+    Element + num_traits::Float + num_traits::FloatConst + std::iter::Sum
+{
     /// The error function `erf(x)`, as used by the exact GELU.
     fn erf(self) -> Self;
     /// Converts from `f64`, rounding to nearest.

@@ -45,8 +45,16 @@ pub fn broadcast_shapes(op: &'static str, a: &[usize], b: &[usize]) -> Result<Di
     let rank = a.len().max(b.len());
     let mut out: Dims = SmallVec::from_elem(0, rank);
     for i in 0..rank {
-        let da = if i + a.len() >= rank { a[i + a.len() - rank] } else { 1 };
-        let db = if i + b.len() >= rank { b[i + b.len() - rank] } else { 1 };
+        let da = if i + a.len() >= rank {
+            a[i + a.len() - rank]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= rank {
+            b[i + b.len() - rank]
+        } else {
+            1
+        };
         out[i] = if da == db || db == 1 {
             da
         } else if da == 1 {
@@ -355,11 +363,17 @@ pub fn infer_shape(op: &'static str, from: &[usize], shape: &[isize]) -> Result<
     for (i, &s) in shape.iter().enumerate() {
         if s == -1 {
             if infer.is_some() {
-                return Err(TensorError::invalid(op, "only one dimension can be inferred"));
+                return Err(TensorError::invalid(
+                    op,
+                    "only one dimension can be inferred",
+                ));
             }
             infer = Some(i);
         } else if s < 0 {
-            return Err(TensorError::invalid(op, format!("invalid shape dimension {s}")));
+            return Err(TensorError::invalid(
+                op,
+                format!("invalid shape dimension {s}"),
+            ));
         } else {
             known *= s as usize;
         }
@@ -388,7 +402,12 @@ mod tests {
 
     #[test]
     fn broadcast_rules() {
-        assert_eq!(broadcast_shapes("t", &[2, 1, 5], &[3, 1]).unwrap().as_slice(), &[2, 3, 5]);
+        assert_eq!(
+            broadcast_shapes("t", &[2, 1, 5], &[3, 1])
+                .unwrap()
+                .as_slice(),
+            &[2, 3, 5]
+        );
         assert_eq!(broadcast_shapes("t", &[], &[3]).unwrap().as_slice(), &[3]);
         assert!(broadcast_shapes("t", &[2, 3], &[4]).is_err());
     }

@@ -99,7 +99,9 @@ mod tests {
     #[test]
     fn walks_broadcast_and_scalar() {
         let mut got = vec![];
-        walk(&[2, 2], [&[0, 1], &[2, 1]], [5, 0], |[a, b]| got.push((a, b)));
+        walk(&[2, 2], [&[0, 1], &[2, 1]], [5, 0], |[a, b]| {
+            got.push((a, b))
+        });
         assert_eq!(got, vec![(5, 0), (6, 1), (5, 2), (6, 3)]);
         let mut n = 0;
         walk::<1>(&[], [&[]], [7], |[o]| {

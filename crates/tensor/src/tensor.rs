@@ -145,7 +145,10 @@ impl Tensor {
         if n != data.len() {
             return Err(TensorError::invalid(
                 "from_vec",
-                format!("{} elements cannot have shape {shape:?} ({n} elements)", data.len()),
+                format!(
+                    "{} elements cannot have shape {shape:?} ({n} elements)",
+                    data.len()
+                ),
             ));
         }
         Ok(Self::from_storage(T::into_storage(data), shape))
@@ -338,10 +341,19 @@ impl Tensor {
     /// If the index has the wrong length or is out of range.
     #[track_caller]
     pub fn get(&self, index: &[usize]) -> f64 {
-        assert_eq!(index.len(), self.rank(), "get: index {index:?} for shape {:?}", self.shape());
+        assert_eq!(
+            index.len(),
+            self.rank(),
+            "get: index {index:?} for shape {:?}",
+            self.shape()
+        );
         let mut o = self.layout.offset();
         for (d, (&i, &s)) in index.iter().zip(self.shape()).enumerate() {
-            assert!(i < s, "get: index {index:?} out of range for shape {:?}", self.shape());
+            assert!(
+                i < s,
+                "get: index {index:?} out of range for shape {:?}",
+                self.shape()
+            );
             o += i * self.strides()[d];
         }
         with_dtype!(self.dtype(), T => self.typed::<T>("get")[o].to_f64())
@@ -355,9 +367,8 @@ impl Tensor {
     /// If the tensor's dtype is not `T`.
     #[track_caller]
     pub fn data_mut<T: Element>(&mut self) -> &mut [T] {
-        let whole = self.layout.offset() == 0
-            && self.is_contiguous()
-            && self.numel() == self.storage.len();
+        let whole =
+            self.layout.offset() == 0 && self.is_contiguous() && self.numel() == self.storage.len();
         if !whole {
             *self = self.copy_contiguous();
         }
@@ -383,8 +394,7 @@ impl Tensor {
 
     /// A contiguous copy of the data, always allocating.
     pub fn copy_contiguous(&self) -> Tensor {
-        let storage =
-            with_dtype!(self.dtype(), T => T::into_storage(self.contiguous_data::<T>().into_owned()));
+        let storage = with_dtype!(self.dtype(), T => T::into_storage(self.contiguous_data::<T>().into_owned()));
         Self::from_storage(storage, self.shape())
     }
 

@@ -1,14 +1,14 @@
 //! Elementwise functions of two (or three) tensors with NumPy broadcasting: arithmetic,
 //! comparisons, `where`.
 
-#[allow(unused_imports)]
-use num_traits::{Float, FloatConst, One, Zero};
 use crate::dtype::{DType, Element, FloatElement};
 use crate::error::{or_panic, Result, TensorError};
 use crate::layout::broadcast_shapes;
 use crate::strided::walk;
 use crate::tensor::Tensor;
 use crate::{with_dtype, with_float};
+#[allow(unused_imports)]
+use num_traits::{Float, FloatConst, One, Zero};
 
 /// The dtype two operands are computed in (PyTorch type promotion restricted to our dtypes):
 /// f64 beats f32 beats i64 beats bool.
@@ -181,7 +181,9 @@ impl Tensor {
     /// If the shapes do not broadcast or an operand is not bool.
     #[track_caller]
     pub fn logical_and(&self, other: &Tensor) -> Tensor {
-        or_panic(zip_map::<bool, bool>("logical_and", self, other, |x, y| x && y))
+        or_panic(zip_map::<bool, bool>("logical_and", self, other, |x, y| {
+            x && y
+        }))
     }
 
     /// Elementwise logical or of two bool tensors (`torch.logical_or`).
@@ -190,7 +192,9 @@ impl Tensor {
     /// If the shapes do not broadcast or an operand is not bool.
     #[track_caller]
     pub fn logical_or(&self, other: &Tensor) -> Tensor {
-        or_panic(zip_map::<bool, bool>("logical_or", self, other, |x, y| x || y))
+        or_panic(zip_map::<bool, bool>("logical_or", self, other, |x, y| {
+            x || y
+        }))
     }
 
     /// Elementwise logical not of a bool tensor (`torch.logical_not`).
@@ -267,7 +271,9 @@ impl Tensor {
     #[track_caller]
     pub fn zip_f64(&self, other: &Tensor, f: impl Fn(f64, f64) -> f64) -> Tensor {
         let (a, b, d) = or_panic(float_pair("zip_f64", self, other));
-        or_panic(with_float!(d, "zip_f64", T => or_panic(zip_map::<T, T>("zip_f64", &a, &b, |x: T, y: T| T::of(f(x.to_f64(), y.to_f64())))) ))
+        or_panic(
+            with_float!(d, "zip_f64", T => or_panic(zip_map::<T, T>("zip_f64", &a, &b, |x: T, y: T| T::of(f(x.to_f64(), y.to_f64())))) ),
+        )
     }
 }
 

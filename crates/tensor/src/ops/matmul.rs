@@ -95,7 +95,14 @@ pub(crate) struct MatRef<'a, T> {
 }
 
 /// `out[m×n] (row-major, contiguous) = a[m×k] · b[k×n]`.
-pub(crate) fn gemm_into<T: Gemm>(m: usize, k: usize, n: usize, a: MatRef<T>, b: MatRef<T>, out: &mut [T]) {
+pub(crate) fn gemm_into<T: Gemm>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: MatRef<T>,
+    b: MatRef<T>,
+    out: &mut [T],
+) {
     debug_assert_eq!(out.len(), m * n);
     if m == 0 || n == 0 {
         return;
@@ -147,7 +154,8 @@ pub(crate) fn gemm_into<T: Gemm>(m: usize, k: usize, n: usize, a: MatRef<T>, b: 
     }
     let rows_per = m.div_ceil(blocks);
     let chunks: Vec<(usize, &mut [T])> = out.chunks_mut(rows_per * n).enumerate().collect();
-    let jobs: Vec<std::sync::Mutex<(usize, &mut [T])>> = chunks.into_iter().map(std::sync::Mutex::new).collect();
+    let jobs: Vec<std::sync::Mutex<(usize, &mut [T])>> =
+        chunks.into_iter().map(std::sync::Mutex::new).collect();
     crate::threading::parallel_for(jobs.len(), work, |i| {
         let mut guard = jobs[i].lock().unwrap_or_else(|e| e.into_inner());
         let (bi, ref mut c) = *guard;
@@ -205,7 +213,10 @@ impl Tensor {
         let d = promote(self.dtype(), other.dtype());
         let (a, b) = (self.to_dtype(d), other.to_dtype(d));
         if ra == 1 && rb == 1 {
-            return a.unsqueeze(0).try_matmul(&b.unsqueeze(1)).map(|r| r.reshape_to(&[]));
+            return a
+                .unsqueeze(0)
+                .try_matmul(&b.unsqueeze(1))
+                .map(|r| r.reshape_to(&[]));
         }
         if ra == 1 {
             return a.unsqueeze(0).try_matmul(&b).map(|r| r.squeeze(-2));
@@ -228,7 +239,14 @@ impl Tensor {
     }
 }
 
-fn batched<T: Gemm>(a: &Tensor, b: &Tensor, batch: &[usize], m: usize, k: usize, n: usize) -> Result<Tensor> {
+fn batched<T: Gemm>(
+    a: &Tensor,
+    b: &Tensor,
+    batch: &[usize],
+    m: usize,
+    k: usize,
+    n: usize,
+) -> Result<Tensor> {
     let (ra, rb) = (a.rank(), b.rank());
     let mut out_shape: Dims = SmallVec::from_slice(batch);
     out_shape.push(m);
@@ -248,8 +266,18 @@ fn batched<T: Gemm>(a: &Tensor, b: &Tensor, batch: &[usize], m: usize, k: usize,
                 nb * m,
                 k,
                 n,
-                MatRef { data: da, offset: fo, rs: fs[0], cs: fs[1] },
-                MatRef { data: db, offset: b.layout().offset(), rs: sb[0], cs: sb[1] },
+                MatRef {
+                    data: da,
+                    offset: fo,
+                    rs: fs[0],
+                    cs: fs[1],
+                },
+                MatRef {
+                    data: db,
+                    offset: b.layout().offset(),
+                    rs: sb[0],
+                    cs: sb[1],
+                },
                 &mut out,
             );
             return Ok(Tensor::from_vec(out, &out_shape));
@@ -278,8 +306,18 @@ fn batched<T: Gemm>(a: &Tensor, b: &Tensor, batch: &[usize], m: usize, k: usize,
             m,
             k,
             n,
-            MatRef { data: da, offset: oa, rs: ars, cs: acs },
-            MatRef { data: db, offset: ob, rs: brs, cs: bcs },
+            MatRef {
+                data: da,
+                offset: oa,
+                rs: ars,
+                cs: acs,
+            },
+            MatRef {
+                data: db,
+                offset: ob,
+                rs: brs,
+                cs: bcs,
+            },
             &mut out[i * m * n..(i + 1) * m * n],
         );
     }
@@ -303,12 +341,21 @@ mod tests {
     }
 
     fn seq(n: usize, scale: f64) -> Vec<f64> {
-        (0..n).map(|i| ((i * 7919) % 23) as f64 * scale - 1.0).collect()
+        (0..n)
+            .map(|i| ((i * 7919) % 23) as f64 * scale - 1.0)
+            .collect()
     }
 
     #[test]
     fn odd_sizes_and_transposed_operands_match_naive() {
-        for &(m, k, n) in &[(1, 1, 1), (3, 5, 2), (17, 13, 11), (65, 63, 67), (2, 257, 3), (40, 40, 40)] {
+        for &(m, k, n) in &[
+            (1, 1, 1),
+            (3, 5, 2),
+            (17, 13, 11),
+            (65, 63, 67),
+            (2, 257, 3),
+            (40, 40, 40),
+        ] {
             let av = seq(m * k, 0.1);
             let bv = seq(k * n, 0.07);
             let want = naive(&av, &bv, m, k, n);
@@ -345,8 +392,20 @@ mod tests {
 
     #[test]
     fn thread_count_does_not_change_results() {
-        let a = Tensor::from_vec(seq(300 * 200, 0.01).into_iter().map(|v| v as f32).collect::<Vec<f32>>(), &[300, 200]);
-        let b = Tensor::from_vec(seq(200 * 100, 0.02).into_iter().map(|v| v as f32).collect::<Vec<f32>>(), &[200, 100]);
+        let a = Tensor::from_vec(
+            seq(300 * 200, 0.01)
+                .into_iter()
+                .map(|v| v as f32)
+                .collect::<Vec<f32>>(),
+            &[300, 200],
+        );
+        let b = Tensor::from_vec(
+            seq(200 * 100, 0.02)
+                .into_iter()
+                .map(|v| v as f32)
+                .collect::<Vec<f32>>(),
+            &[200, 100],
+        );
         crate::set_num_threads(1);
         let one = a.matmul(&b);
         crate::set_num_threads(2);

@@ -1,6 +1,8 @@
 //! Kernels, one file per family. Each adds methods to [`Tensor`](crate::Tensor).
 
+pub mod assign;
 pub mod binary;
+pub mod inplace;
 pub mod matmul;
 pub mod reduce;
 pub mod unary;

@@ -30,7 +30,10 @@ pub(crate) fn reduced_shape(
                 continue;
             }
             if red.contains(&d) {
-                return Err(TensorError::invalid(op, format!("dim {d} appears multiple times in {dims:?}")));
+                return Err(TensorError::invalid(
+                    op,
+                    format!("dim {d} appears multiple times in {dims:?}"),
+                ));
             }
             red.push(d);
         }
@@ -63,7 +66,10 @@ fn reduce_generic<T: Element, A: Copy, U: Element>(
     let rank = x.rank();
     let count: usize = red.iter().map(|&d| x.shape()[d]).product();
     // view with kept dims first, reduced dims last
-    let mut perm: Vec<isize> = (0..rank).filter(|d| !red.contains(d)).map(|d| d as isize).collect();
+    let mut perm: Vec<isize> = (0..rank)
+        .filter(|d| !red.contains(d))
+        .map(|d| d as isize)
+        .collect();
     perm.extend(red.iter().map(|&d| d as isize));
     let v = x.permute(&perm);
     let n_out: usize = out_shape.iter().product();
@@ -97,7 +103,8 @@ fn sum_slice<T: FloatElement>(s: &[T]) -> T {
             acc[i] = acc[i] + c[i];
         }
     }
-    let mut total = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    let mut total =
+        ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
     for &x in rest {
         total = total + x;
     }
@@ -262,7 +269,13 @@ impl Tensor {
     }
 
     #[track_caller]
-    fn arg_extreme(&self, op: &'static str, dim: isize, keepdim: bool, is_max: bool) -> (Tensor, Tensor) {
+    fn arg_extreme(
+        &self,
+        op: &'static str,
+        dim: isize,
+        keepdim: bool,
+        is_max: bool,
+    ) -> (Tensor, Tensor) {
         let (red, out) = or_panic(reduced_shape(op, self.shape(), &[dim], keepdim));
         assert!(
             red.iter().all(|&d| self.shape()[d] > 0),
@@ -295,7 +308,10 @@ impl Tensor {
         let n: usize = red.iter().map(|&d| self.shape()[d]).product();
         let centered = self.sub(&self.mean_dims(dims, true));
         let denom = (n as f64 - correction).max(0.0);
-        centered.square().sum_dims(dims, keepdim).mul_scalar(1.0 / denom)
+        centered
+            .square()
+            .sum_dims(dims, keepdim)
+            .mul_scalar(1.0 / denom)
     }
 
     /// Standard deviation: `sqrt(var_dims(...))` (`torch.std`).
@@ -345,11 +361,19 @@ impl Tensor {
         let op = if log { "log_softmax" } else { "softmax" };
         let d = or_panic(normalize_dim(op, dim, self.rank()));
         if self.rank() == 0 {
-            return if log { self.zeros_like() } else { self.ones_like() };
+            return if log {
+                self.zeros_like()
+            } else {
+                self.ones_like()
+            };
         }
         // Move `dim` last, run the row kernel on contiguous rows, move it back.
         let last = self.rank() - 1;
-        let moved = if d == last { self.clone() } else { self.transpose(d as isize, -1) };
+        let moved = if d == last {
+            self.clone()
+        } else {
+            self.transpose(d as isize, -1)
+        };
         let rows = moved.contiguous();
         let n = rows.shape()[last];
         let out = or_panic(with_float!(self.dtype(), op, T => {
@@ -371,7 +395,10 @@ impl Tensor {
 }
 
 fn softmax_row<T: FloatElement>(x: &[T], out: &mut [T], log: bool) {
-    let m = x.iter().fold(T::neg_infinity(), |a, &v| if v > a || v.is_nan() { v } else { a });
+    let m = x.iter().fold(
+        T::neg_infinity(),
+        |a, &v| if v > a || v.is_nan() { v } else { a },
+    );
     let m = if m.is_infinite() { T::zero() } else { m };
     let mut s = T::zero();
     for (o, &v) in out.iter_mut().zip(x) {
@@ -407,8 +434,14 @@ mod tests {
         assert_eq!(x.sum_dims(&[0], false).shape(), &[3, 4]);
         assert_eq!(x.sum_dims(&[0], false).get(&[1, 2]), 6.0 + 18.0);
         assert_eq!(x.sum_dims(&[0, 2], true).shape(), &[1, 3, 1]);
-        assert_eq!(x.sum_dims(&[0, 2], true).to_vec::<f64>(), vec![60.0, 92.0, 124.0]);
-        assert_eq!(x.t().sum_dims(&[-1], false).to_vec::<f64>(), x.sum_dims(&[1], false).to_vec::<f64>());
+        assert_eq!(
+            x.sum_dims(&[0, 2], true).to_vec::<f64>(),
+            vec![60.0, 92.0, 124.0]
+        );
+        assert_eq!(
+            x.t().sum_dims(&[-1], false).to_vec::<f64>(),
+            x.sum_dims(&[1], false).to_vec::<f64>()
+        );
     }
 
     #[test]

@@ -1,13 +1,13 @@
 //! Elementwise functions of one tensor (PyTorch `torch.exp`, `torch.nn.functional.gelu`, ...),
 //! and the derivative kernels their backward passes use.
 
-#[allow(unused_imports)]
-use num_traits::{Float, FloatConst, One, Zero};
 use crate::dtype::FloatElement;
 use crate::error::or_panic;
 use crate::strided::walk;
 use crate::tensor::Tensor;
 use crate::with_float;
+#[allow(unused_imports)]
+use num_traits::{Float, FloatConst, One, Zero};
 
 impl Tensor {
     /// Applies `f` to every element of a float tensor of type `T`, giving a contiguous result.
@@ -305,7 +305,10 @@ mod tests {
             for &x in &[-3.0f64, -0.7, 0.0, 0.4, 2.5] {
                 let h = 1e-6;
                 let fd = (gelu_scalar(x + h, approx) - gelu_scalar(x - h, approx)) / (2.0 * h);
-                assert!((fd - gelu_grad_scalar(x, approx)).abs() < 1e-8, "{approx:?} {x}");
+                assert!(
+                    (fd - gelu_grad_scalar(x, approx)).abs() < 1e-8,
+                    "{approx:?} {x}"
+                );
             }
         }
     }
