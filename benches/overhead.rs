@@ -1,6 +1,8 @@
 //! W4, the per-op overhead probe: one training step of Linear(10,1) + MSE + SGD(lr 0.01) at
 //! batch 32 (`../shared/bench/torch_bench.py --workload w4`; PyTorch eager takes ~175 µs here).
 
+#![allow(missing_docs)] // criterion_group! generates undocumented items
+
 use criterion::{criterion_group, criterion_main, Criterion};
 use tuna::autograd::{Param, Tape};
 

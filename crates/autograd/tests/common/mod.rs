@@ -113,7 +113,8 @@ pub fn check_close(
     }
     let (g, w) = (got.to_vec_f64(), w.to_vec_f64());
     for (i, (a, b)) in g.iter().zip(&w).enumerate() {
-        if !((a - b).abs() <= tol.atol + tol.rtol * b.abs()) {
+        let diff = (a - b).abs();
+        if diff.is_nan() || diff > tol.atol + tol.rtol * b.abs() {
             return Err(format!(
                 "{what}[{i}]: got {a:.9e}, expected {b:.9e} (rtol {}, atol {})",
                 tol.rtol, tol.atol

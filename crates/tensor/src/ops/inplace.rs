@@ -84,7 +84,7 @@ impl Tensor {
     pub fn mul_scalar_(&mut self, s: f64) {
         or_panic(with_float!(self.dtype(), "mul_", T => {
             let s = T::of(s);
-            self.data_mut::<T>().iter_mut().for_each(|x| *x = *x * s);
+            self.data_mut::<T>().iter_mut().for_each(|x| *x *= s);
         }))
     }
 
