@@ -23,10 +23,12 @@
 //! Shape errors panic with the operation's name and both shapes, as PyTorch raises; every
 //! operation a caller may want to recover from has a `try_` variant returning [`Result`].
 
+mod display;
 pub mod dtype;
 pub mod error;
 pub mod layout;
 pub mod ops;
+pub mod random;
 pub mod storage;
 mod strided;
 pub mod tensor;
@@ -35,6 +37,7 @@ pub mod threading;
 pub use dtype::{DType, Element, FloatElement};
 pub use error::{Result, TensorError};
 pub use layout::{broadcast_shapes, Layout};
+pub use random::Generator;
 pub use ops::unary::GeluApprox;
 pub use storage::Storage;
 pub use tensor::Tensor;

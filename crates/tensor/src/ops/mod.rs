@@ -1,6 +1,7 @@
 //! Kernels, one file per family. Each adds methods to [`Tensor`](crate::Tensor).
 
 pub mod binary;
+pub mod index;
 pub mod matmul;
 pub mod reduce;
 pub mod unary;
