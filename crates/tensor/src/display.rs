@@ -84,7 +84,10 @@ impl Formatter {
             }
             return f;
         }
-        let nonzero: Vec<f64> = floats.into_iter().filter(|x| x.is_finite() && *x != 0.0).collect();
+        let nonzero: Vec<f64> = floats
+            .into_iter()
+            .filter(|x| x.is_finite() && *x != 0.0)
+            .collect();
         if nonzero.is_empty() {
             return f;
         }
@@ -92,7 +95,11 @@ impl Formatter {
         let max = nonzero.iter().fold(0.0f64, |m, x| m.max(x.abs()));
         f.int_mode = nonzero.iter().all(|x| *x == x.ceil());
         let wide = max / min > 1000.0 || max > 1.0e8;
-        f.sci_mode = if f.int_mode { wide } else { wide || min < 1.0e-4 };
+        f.sci_mode = if f.int_mode {
+            wide
+        } else {
+            wide || min < 1.0e-4
+        };
         for &x in &nonzero {
             let len = if f.sci_mode {
                 py_sci(x, precision).len()
@@ -167,7 +174,13 @@ fn shown(n: usize, summarize: bool) -> Vec<Option<usize>> {
 }
 
 /// Collects the printed elements in order (PyTorch's `get_summarized_data`).
-fn collect_shown(el: &Elements, shape: &[usize], base: usize, summarize: bool, out: &mut Vec<Value>) {
+fn collect_shown(
+    el: &Elements,
+    shape: &[usize],
+    base: usize,
+    summarize: bool,
+    out: &mut Vec<Value>,
+) {
     if shape.is_empty() {
         out.push(el.get(base));
         return;
@@ -199,14 +212,24 @@ fn tensor_str(
                 })
                 .collect();
             let lines: Vec<String> = items.chunks(per_line).map(|c| c.join(", ")).collect();
-            format!("[{}]", lines.join(&format!(",\n{}", " ".repeat(indent + 1))))
+            format!(
+                "[{}]",
+                lines.join(&format!(",\n{}", " ".repeat(indent + 1)))
+            )
         }
         rank => {
             let inner: usize = shape[1..].iter().product();
             let slices: Vec<String> = shown(shape[0], summarize)
                 .into_iter()
                 .map(|i| match i {
-                    Some(i) => tensor_str(el, fmt, &shape[1..], base + i * inner, indent + 1, summarize),
+                    Some(i) => tensor_str(
+                        el,
+                        fmt,
+                        &shape[1..],
+                        base + i * inner,
+                        indent + 1,
+                        summarize,
+                    ),
                     None => "...".to_string(),
                 })
                 .collect();
@@ -303,22 +326,40 @@ mod tests {
         assert_eq!(Tensor::scalar(2.0f32).to_string(), "tensor(2.)");
         assert_eq!(Tensor::scalar(-3i64).to_string(), "tensor(-3)");
         assert_eq!(Tensor::scalar(true).to_string(), "tensor(True)");
-        assert_eq!(Tensor::scalar(0.5f64).to_string(), "tensor(0.5000, dtype=torch.float64)");
+        assert_eq!(
+            Tensor::scalar(0.5f64).to_string(),
+            "tensor(0.5000, dtype=torch.float64)"
+        );
         assert_eq!(Tensor::scalar(f32::NAN).to_string(), "tensor(nan)");
-        assert_eq!(Tensor::scalar(1e-5f64).to_string(), "tensor(1.0000e-05, dtype=torch.float64)");
+        assert_eq!(
+            Tensor::scalar(1e-5f64).to_string(),
+            "tensor(1.0000e-05, dtype=torch.float64)"
+        );
     }
 
     #[test]
     fn vectors() {
-        assert_eq!(f32s(&[1.0, 2.5, -3.0], &[3]).to_string(), "tensor([ 1.0000,  2.5000, -3.0000])");
-        assert_eq!(f32s(&[1.0, 2.0, -3.0], &[3]).to_string(), "tensor([ 1.,  2., -3.])");
+        assert_eq!(
+            f32s(&[1.0, 2.5, -3.0], &[3]).to_string(),
+            "tensor([ 1.0000,  2.5000, -3.0000])"
+        );
+        assert_eq!(
+            f32s(&[1.0, 2.0, -3.0], &[3]).to_string(),
+            "tensor([ 1.,  2., -3.])"
+        );
         assert_eq!(f32s(&[0.0, 0.0], &[2]).to_string(), "tensor([0., 0.])");
         assert_eq!(
             f32s(&[f32::NAN, f32::INFINITY, 1.5], &[3]).to_string(),
             "tensor([   nan,    inf, 1.5000])"
         );
-        assert_eq!(f32s(&[1.0, 1e9], &[2]).to_string(), "tensor([1.0000e+00, 1.0000e+09])");
-        assert_eq!(f32s(&[0.1, 1000.5], &[2]).to_string(), "tensor([1.0000e-01, 1.0005e+03])");
+        assert_eq!(
+            f32s(&[1.0, 1e9], &[2]).to_string(),
+            "tensor([1.0000e+00, 1.0000e+09])"
+        );
+        assert_eq!(
+            f32s(&[0.1, 1000.5], &[2]).to_string(),
+            "tensor([1.0000e-01, 1.0005e+03])"
+        );
         assert_eq!(
             Tensor::from_vec(vec![1i64, -20, 300], &[3]).to_string(),
             "tensor([  1, -20, 300])"
@@ -327,22 +368,34 @@ mod tests {
             Tensor::from_vec(vec![true, false], &[2]).to_string(),
             "tensor([ True, False])"
         );
-        assert_eq!(format!("{:.2}", f32s(&[0.125, 1.0], &[2])), "tensor([0.12, 1.00])");
+        assert_eq!(
+            format!("{:.2}", f32s(&[0.125, 1.0], &[2])),
+            "tensor([0.12, 1.00])"
+        );
     }
 
     #[test]
     fn matrices_and_suffix() {
         let m = f32s(&[1.0, -2.0, 3.0, 4.5], &[2, 2]);
-        assert_eq!(m.to_string(), "tensor([[ 1.0000, -2.0000],\n        [ 3.0000,  4.5000]])");
+        assert_eq!(
+            m.to_string(),
+            "tensor([[ 1.0000, -2.0000],\n        [ 3.0000,  4.5000]])"
+        );
         let m64 = m.to_dtype(DType::F64);
         assert_eq!(
             m64.to_string(),
             "tensor([[ 1.0000, -2.0000],\n        [ 3.0000,  4.5000]], dtype=torch.float64)"
         );
         // a transposed view prints its logical order
-        assert_eq!(m.t().to_string(), "tensor([[ 1.0000,  3.0000],\n        [-2.0000,  4.5000]])");
+        assert_eq!(
+            m.t().to_string(),
+            "tensor([[ 1.0000,  3.0000],\n        [-2.0000,  4.5000]])"
+        );
         let cube = Tensor::arange_n(8, DType::I64).reshape(&[2, 2, 2]);
-        assert_eq!(cube.to_string(), "tensor([[[0, 1],\n         [2, 3]],\n\n        [[4, 5],\n         [6, 7]]])");
+        assert_eq!(
+            cube.to_string(),
+            "tensor([[[0, 1],\n         [2, 3]],\n\n        [[4, 5],\n         [6, 7]]])"
+        );
         assert_eq!(
             format!("{m:?}"),
             "Tensor[shape=[2, 2], dtype=f32] tensor([[ 1.0000, -2.0000],\n        [ 3.0000,  4.5000]])"
@@ -352,7 +405,10 @@ mod tests {
     #[test]
     fn empty() {
         assert_eq!(Tensor::zeros(&[0], DType::F32).to_string(), "tensor([])");
-        assert_eq!(Tensor::zeros(&[2, 0], DType::F32).to_string(), "tensor([], size=(2, 0))");
+        assert_eq!(
+            Tensor::zeros(&[2, 0], DType::F32).to_string(),
+            "tensor([], size=(2, 0))"
+        );
         assert_eq!(
             Tensor::zeros(&[0], DType::I64).to_string(),
             "tensor([], dtype=torch.int64)"

@@ -141,7 +141,13 @@ impl Tensor {
     /// # Panics
     /// If `dtype` is not a float type or the bounds are invalid.
     #[track_caller]
-    pub fn uniform(shape: &[usize], low: f64, high: f64, dtype: DType, gen: &mut Generator) -> Tensor {
+    pub fn uniform(
+        shape: &[usize],
+        low: f64,
+        high: f64,
+        dtype: DType,
+        gen: &mut Generator,
+    ) -> Tensor {
         or_panic(Self::try_uniform(shape, low, high, dtype, gen))
     }
 
@@ -200,7 +206,13 @@ impl Tensor {
     /// # Panics
     /// If `dtype` is not a float type or `std` is negative or not finite.
     #[track_caller]
-    pub fn normal(shape: &[usize], mean: f64, std: f64, dtype: DType, gen: &mut Generator) -> Tensor {
+    pub fn normal(
+        shape: &[usize],
+        mean: f64,
+        std: f64,
+        dtype: DType,
+        gen: &mut Generator,
+    ) -> Tensor {
         or_panic(Self::try_normal(shape, mean, std, dtype, gen))
     }
 
@@ -248,11 +260,19 @@ impl Tensor {
     ///
     /// # Errors
     /// If `dtype` is not a float type or `p` is outside `[0, 1]`.
-    pub fn try_bernoulli(shape: &[usize], p: f64, dtype: DType, gen: &mut Generator) -> Result<Tensor> {
+    pub fn try_bernoulli(
+        shape: &[usize],
+        p: f64,
+        dtype: DType,
+        gen: &mut Generator,
+    ) -> Result<Tensor> {
         const OP: &str = "bernoulli";
         float_dtype(OP, dtype)?;
         if !(0.0..=1.0).contains(&p) {
-            return Err(TensorError::invalid(OP, format!("expects 0 <= p <= 1, got p={p}")));
+            return Err(TensorError::invalid(
+                OP,
+                format!("expects 0 <= p <= 1, got p={p}"),
+            ));
         }
         with_float!(dtype, OP, T => {
             let pt = T::of(p);
@@ -275,7 +295,12 @@ impl Tensor {
     ///
     /// # Errors
     /// If `low >= high`.
-    pub fn try_randint(low: i64, high: i64, shape: &[usize], gen: &mut Generator) -> Result<Tensor> {
+    pub fn try_randint(
+        low: i64,
+        high: i64,
+        shape: &[usize],
+        gen: &mut Generator,
+    ) -> Result<Tensor> {
         if low >= high {
             return Err(TensorError::invalid(
                 "randint",
@@ -373,7 +398,10 @@ mod tests {
         let u = Tensor::rand(&[n], DType::F32, &mut g).to_vec_f64();
         assert!(u.iter().all(|&x| (0.0..1.0).contains(&x)));
         let (m, s) = mean_std(&u);
-        assert!((m - 0.5).abs() < 0.01 && (s - (1.0f64 / 12.0).sqrt()).abs() < 0.01, "{m} {s}");
+        assert!(
+            (m - 0.5).abs() < 0.01 && (s - (1.0f64 / 12.0).sqrt()).abs() < 0.01,
+            "{m} {s}"
+        );
 
         let w = Tensor::uniform(&[n], -2.0, 3.0, DType::F64, &mut g).to_vec_f64();
         assert!(w.iter().all(|&x| (-2.0..3.0).contains(&x)));
@@ -386,15 +414,27 @@ mod tests {
             assert!(m.abs() < 0.02 && (s - 1.0).abs() < 0.02, "{dtype}: {m} {s}");
             let y = Tensor::normal(&[n], 3.0, 0.5, dtype, &mut g).to_vec_f64();
             let (m, s) = mean_std(&y);
-            assert!((m - 3.0).abs() < 0.01 && (s - 0.5).abs() < 0.01, "{dtype}: {m} {s}");
+            assert!(
+                (m - 3.0).abs() < 0.01 && (s - 0.5).abs() < 0.01,
+                "{dtype}: {m} {s}"
+            );
             let b = Tensor::bernoulli(&[n], 0.3, dtype, &mut g).to_vec_f64();
             assert!(b.iter().all(|&x| x == 0.0 || x == 1.0));
             let (m, _) = mean_std(&b);
             assert!((m - 0.3).abs() < 0.01, "{m}");
         }
-        assert_eq!(Tensor::bernoulli(&[50], 1.0, DType::F32, &mut g).to_vec_f64(), vec![1.0; 50]);
-        assert_eq!(Tensor::bernoulli(&[50], 0.0, DType::F32, &mut g).to_vec_f64(), vec![0.0; 50]);
-        assert_eq!(Tensor::uniform(&[3], 2.0, 2.0, DType::F32, &mut g).to_vec_f64(), vec![2.0; 3]);
+        assert_eq!(
+            Tensor::bernoulli(&[50], 1.0, DType::F32, &mut g).to_vec_f64(),
+            vec![1.0; 50]
+        );
+        assert_eq!(
+            Tensor::bernoulli(&[50], 0.0, DType::F32, &mut g).to_vec_f64(),
+            vec![0.0; 50]
+        );
+        assert_eq!(
+            Tensor::uniform(&[3], 2.0, 2.0, DType::F32, &mut g).to_vec_f64(),
+            vec![2.0; 3]
+        );
 
         let r = Tensor::randint(-3, 4, &[n], &mut g);
         assert_eq!(r.dtype(), DType::I64);

@@ -89,7 +89,12 @@ fn split_at_dim(shape: &[usize], dim: usize) -> (usize, usize, usize) {
     )
 }
 
-fn index_select_kernel<T: Element>(x: &Tensor, d: usize, idx: &[i64], out_shape: &[usize]) -> Result<Tensor> {
+fn index_select_kernel<T: Element>(
+    x: &Tensor,
+    d: usize,
+    idx: &[i64],
+    out_shape: &[usize],
+) -> Result<Tensor> {
     let data = x.typed::<T>("index_select");
     let (outer, size, inner) = split_at_dim(x.shape(), d);
     let n = idx.len();
@@ -120,7 +125,12 @@ fn index_select_kernel<T: Element>(x: &Tensor, d: usize, idx: &[i64], out_shape:
     Tensor::try_from_vec(out, out_shape)
 }
 
-fn index_add_kernel<T: Accumulate>(x: &Tensor, d: usize, idx: &[i64], source: &Tensor) -> Result<Tensor> {
+fn index_add_kernel<T: Accumulate>(
+    x: &Tensor,
+    d: usize,
+    idx: &[i64],
+    source: &Tensor,
+) -> Result<Tensor> {
     let mut out = x.contiguous_data::<T>().into_owned();
     let src = source.contiguous_data::<T>();
     let (outer, size, inner) = split_at_dim(x.shape(), d);
@@ -172,7 +182,11 @@ fn scatter_kernel<T: Accumulate>(
         |[s, o]| {
             let p = o + idx[k] as usize * stride_d;
             k += 1;
-            out[p] = if accumulate { out[p].accumulate(sd[s]) } else { sd[s] };
+            out[p] = if accumulate {
+                out[p].accumulate(sd[s])
+            } else {
+                sd[s]
+            };
         },
     );
     Tensor::try_from_vec(out, x.shape())
@@ -316,7 +330,9 @@ impl Tensor {
         if self.rank() == 0 {
             normalize_dim(OP, dim, 0)?;
             let (x, s) = (self.reshape_to(&[1]), source.reshape_to(&[source.numel()]));
-            return Ok(x.try_index_add(0, &index.reshape_to(&[index.numel()]), &s)?.reshape_to(&[]));
+            return Ok(x
+                .try_index_add(0, &index.reshape_to(&[index.numel()]), &s)?
+                .reshape_to(&[]));
         }
         let d = normalize_dim(OP, dim, self.rank())?;
         let idx = index.contiguous_data::<i64>();
@@ -368,12 +384,15 @@ impl Tensor {
         }
         if let Some(src) = src {
             expect_same_dtype(op, self.dtype(), src, "src")?;
-            if src.rank() != index.rank() || index.shape().iter().zip(src.shape()).any(|(i, s)| i > s) {
+            if src.rank() != index.rank()
+                || index.shape().iter().zip(src.shape()).any(|(i, s)| i > s)
+            {
                 return Err(TensorError::ShapeMismatch {
                     op,
                     lhs: src.shape().to_vec(),
                     rhs: index.shape().to_vec(),
-                    expected: "src of the same rank as index and at least its size in every dim".into(),
+                    expected: "src of the same rank as index and at least its size in every dim"
+                        .into(),
                 });
             }
         }
@@ -404,7 +423,10 @@ impl Tensor {
         let (d, idx) = self.gather_scatter_check(OP, dim, index, None)?;
         if self.rank() == 0 {
             let (x, i) = (self.reshape_to(&[1]), index.reshape_to(&[1]));
-            return Ok(with_dtype!(self.dtype(), T => gather_kernel::<T>(&x, 0, &i, &idx))?.reshape_to(&[]));
+            return Ok(
+                with_dtype!(self.dtype(), T => gather_kernel::<T>(&x, 0, &i, &idx))?
+                    .reshape_to(&[]),
+            );
         }
         with_dtype!(self.dtype(), T => gather_kernel::<T>(self, d, index, &idx))
     }
@@ -460,7 +482,11 @@ impl Tensor {
     ) -> Result<Tensor> {
         let (d, idx) = self.gather_scatter_check(op, dim, index, Some(src))?;
         if self.rank() == 0 {
-            let (x, i, s) = (self.reshape_to(&[1]), index.reshape_to(&[1]), src.reshape_to(&[1]));
+            let (x, i, s) = (
+                self.reshape_to(&[1]),
+                index.reshape_to(&[1]),
+                src.reshape_to(&[1]),
+            );
             return Ok(
                 with_dtype!(self.dtype(), T => scatter_kernel::<T>(&x, 0, &i, &idx, &s, accumulate))?
                     .reshape_to(&[]),
@@ -492,14 +518,20 @@ impl Tensor {
     pub fn try_cat(tensors: &[&Tensor], dim: isize) -> Result<Tensor> {
         const OP: &str = "cat";
         let Some(first) = tensors.first() else {
-            return Err(TensorError::invalid(OP, "expected a non-empty list of tensors"));
+            return Err(TensorError::invalid(
+                OP,
+                "expected a non-empty list of tensors",
+            ));
         };
         let dtype = first.dtype();
         for (i, t) in tensors.iter().enumerate() {
             if t.dtype() != dtype {
                 return Err(TensorError::invalid(
                     OP,
-                    format!("expected all tensors to have dtype {dtype}, but tensor {i} is {}", t.dtype()),
+                    format!(
+                        "expected all tensors to have dtype {dtype}, but tensor {i} is {}",
+                        t.dtype()
+                    ),
                 ));
             }
             if t.rank() == 0 {
@@ -525,7 +557,11 @@ impl Tensor {
         out_shape[d] = 0;
         for t in &kept {
             let ok = t.rank() == reference.rank()
-                && t.shape().iter().zip(reference.shape()).enumerate().all(|(k, (a, b))| k == d || a == b);
+                && t.shape()
+                    .iter()
+                    .zip(reference.shape())
+                    .enumerate()
+                    .all(|(k, (a, b))| k == d || a == b);
             if !ok {
                 return Err(TensorError::ShapeMismatch {
                     op: OP,
@@ -559,7 +595,10 @@ impl Tensor {
     pub fn try_stack(tensors: &[&Tensor], dim: isize) -> Result<Tensor> {
         const OP: &str = "stack";
         let Some(first) = tensors.first() else {
-            return Err(TensorError::invalid(OP, "expected a non-empty list of tensors"));
+            return Err(TensorError::invalid(
+                OP,
+                "expected a non-empty list of tensors",
+            ));
         };
         for t in tensors {
             if t.shape() != first.shape() {
@@ -598,7 +637,10 @@ impl Tensor {
     pub fn try_split(&self, split_size: usize, dim: isize) -> Result<Vec<Tensor>> {
         const OP: &str = "split";
         if self.rank() == 0 {
-            return Err(TensorError::invalid(OP, "expects at least a 1-dimensional tensor"));
+            return Err(TensorError::invalid(
+                OP,
+                "expects at least a 1-dimensional tensor",
+            ));
         }
         let d = normalize_dim(OP, dim, self.rank())?;
         let size = self.shape()[d];
@@ -638,7 +680,10 @@ impl Tensor {
     pub fn try_split_sizes(&self, sizes: &[usize], dim: isize) -> Result<Vec<Tensor>> {
         const OP: &str = "split_sizes";
         if self.rank() == 0 {
-            return Err(TensorError::invalid(OP, "expects at least a 1-dimensional tensor"));
+            return Err(TensorError::invalid(
+                OP,
+                "expects at least a 1-dimensional tensor",
+            ));
         }
         let d = normalize_dim(OP, dim, self.rank())?;
         let total: usize = sizes.iter().sum();
@@ -682,10 +727,16 @@ impl Tensor {
     pub fn try_chunk(&self, chunks: usize, dim: isize) -> Result<Vec<Tensor>> {
         const OP: &str = "chunk";
         if self.rank() == 0 {
-            return Err(TensorError::invalid(OP, "expects at least a 1-dimensional tensor"));
+            return Err(TensorError::invalid(
+                OP,
+                "expects at least a 1-dimensional tensor",
+            ));
         }
         if chunks == 0 {
-            return Err(TensorError::invalid(OP, "expects `chunks` to be greater than 0, got: 0"));
+            return Err(TensorError::invalid(
+                OP,
+                "expects `chunks` to be greater than 0, got: 0",
+            ));
         }
         let d = normalize_dim(OP, dim, self.rank())?;
         let size = self.shape()[d];
@@ -793,13 +844,21 @@ impl Tensor {
         }
         let n = ((end - start) / step).ceil();
         if n >= isize::MAX as f64 {
-            return Err(TensorError::invalid(OP, format!("{n} elements is too many")));
+            return Err(TensorError::invalid(
+                OP,
+                format!("{n} elements is too many"),
+            ));
         }
         let n = n as usize;
         Ok(match dtype {
             DType::I64 => {
                 let (s, st) = (start as i64, step as i64);
-                Tensor::from_vec((0..n).map(|i| s.wrapping_add(st.wrapping_mul(i as i64))).collect::<Vec<_>>(), &[n])
+                Tensor::from_vec(
+                    (0..n)
+                        .map(|i| s.wrapping_add(st.wrapping_mul(i as i64)))
+                        .collect::<Vec<_>>(),
+                    &[n],
+                )
             }
             _ => with_dtype!(dtype, T => Tensor::from_vec(
                 (0..n).map(|i| T::from_f64(start + step * i as f64)).collect::<Vec<T>>(),
@@ -858,7 +917,11 @@ impl Tensor {
             DType::F64 => Ok(float::<f64>(start, end, steps)),
             DType::I64 => {
                 let (s, e) = (start as i64 as f64, end as i64 as f64);
-                let step = if steps > 1 { (e - s) / (steps - 1) as f64 } else { 0.0 };
+                let step = if steps > 1 {
+                    (e - s) / (steps - 1) as f64
+                } else {
+                    0.0
+                };
                 let half = steps / 2;
                 let v: Vec<i64> = (0..steps)
                     .map(|i| {
@@ -933,7 +996,10 @@ impl Tensor {
         if self.rank() < 2 {
             return Err(TensorError::invalid(
                 op,
-                format!("input tensor must have at least 2 dimensions, got shape {:?}", self.shape()),
+                format!(
+                    "input tensor must have at least 2 dimensions, got shape {:?}",
+                    self.shape()
+                ),
             ));
         }
         with_dtype!(self.dtype(), T => tri_kernel::<T>(self, diagonal, lower))
@@ -962,18 +1028,27 @@ mod tests {
         let x = range(&[3, 4]);
         let s = x.index_select(0, &i(&[2, 0, 2]));
         assert_eq!(s.shape(), &[3, 4]);
-        assert_eq!(s.to_vec::<f32>(), vec![8., 9., 10., 11., 0., 1., 2., 3., 8., 9., 10., 11.]);
+        assert_eq!(
+            s.to_vec::<f32>(),
+            vec![8., 9., 10., 11., 0., 1., 2., 3., 8., 9., 10., 11.]
+        );
         let c = x.index_select(-1, &i(&[3, 1]));
         assert_eq!(c.to_vec::<f32>(), vec![3., 1., 7., 5., 11., 9.]);
         // strided: the transpose
         let xt = x.t();
         let st = xt.index_select(0, &i(&[1, 1, 3]));
-        assert_eq!(st.to_vec::<f32>(), vec![1., 5., 9., 1., 5., 9., 3., 7., 11.]);
+        assert_eq!(
+            st.to_vec::<f32>(),
+            vec![1., 5., 9., 1., 5., 9., 3., 7., 11.]
+        );
         let st1 = xt.index_select(1, &i(&[2]));
         assert_eq!(st1.to_vec::<f32>(), vec![8., 9., 10., 11.]);
         // other dtypes and empty index
         let b = Tensor::from_vec(vec![true, false, true], &[3]);
-        assert_eq!(b.index_select(0, &i(&[1, 2])).to_vec::<bool>(), vec![false, true]);
+        assert_eq!(
+            b.index_select(0, &i(&[1, 2])).to_vec::<bool>(),
+            vec![false, true]
+        );
         assert_eq!(x.index_select(0, &i(&[])).shape(), &[0, 4]);
     }
 
@@ -982,18 +1057,36 @@ mod tests {
         let x = range(&[3, 4]);
         assert!(matches!(
             x.try_index_select(0, &i(&[3])),
-            Err(TensorError::IndexOutOfRange { index: 3, size: 3, .. })
+            Err(TensorError::IndexOutOfRange {
+                index: 3,
+                size: 3,
+                ..
+            })
         ));
         assert!(matches!(
             x.try_index_select(0, &i(&[-1])),
             Err(TensorError::IndexOutOfRange { index: -1, .. })
         ));
-        assert!(matches!(x.try_index_select(0, &t(&[0.0], &[1])), Err(TensorError::DType { .. })));
-        assert!(matches!(x.try_index_select(2, &i(&[0])), Err(TensorError::DimOutOfRange { .. })));
-        assert!(x.try_gather(1, &Tensor::from_vec(vec![4i64], &[1, 1])).is_err());
-        assert!(x.try_gather(1, &Tensor::from_vec(vec![0i64; 4], &[4, 1])).is_err());
+        assert!(matches!(
+            x.try_index_select(0, &t(&[0.0], &[1])),
+            Err(TensorError::DType { .. })
+        ));
+        assert!(matches!(
+            x.try_index_select(2, &i(&[0])),
+            Err(TensorError::DimOutOfRange { .. })
+        ));
         assert!(x
-            .try_scatter_add(0, &Tensor::from_vec(vec![0i64], &[1, 1]), &range(&[1, 1]).to_dtype(DType::F64))
+            .try_gather(1, &Tensor::from_vec(vec![4i64], &[1, 1]))
+            .is_err());
+        assert!(x
+            .try_gather(1, &Tensor::from_vec(vec![0i64; 4], &[4, 1]))
+            .is_err());
+        assert!(x
+            .try_scatter_add(
+                0,
+                &Tensor::from_vec(vec![0i64], &[1, 1]),
+                &range(&[1, 1]).to_dtype(DType::F64)
+            )
             .is_err());
         assert!(x.try_index_add(0, &i(&[0]), &range(&[2, 4])).is_err());
         let r = std::panic::catch_unwind(|| x.index_select(0, &i(&[5])));
@@ -1053,7 +1146,10 @@ mod tests {
         assert_eq!(d.get(&[4, 2]), 5.0);
         // strided operands
         let e = Tensor::cat(&[&a.t(), &a.t()], 1);
-        assert_eq!(e.to_vec::<f32>(), vec![0., 3., 0., 3., 1., 4., 1., 4., 2., 5., 2., 5.]);
+        assert_eq!(
+            e.to_vec::<f32>(),
+            vec![0., 3., 0., 3., 1., 4., 1., 4., 2., 5., 2., 5.]
+        );
         // legacy empty 1-d
         let empty = Tensor::zeros(&[0], DType::F32);
         assert_eq!(Tensor::cat(&[&a, &empty], 0).shape(), &[2, 3]);
@@ -1064,13 +1160,26 @@ mod tests {
         assert_eq!(s.shape(), &[2, 3, 2]);
         assert_eq!(s.to_vec::<f32>()[..4], [0., 0., 1., 1.]);
         let parts = range(&[5, 2]).split(2, 0);
-        assert_eq!(parts.iter().map(|p| p.shape()[0]).collect::<Vec<_>>(), vec![2, 2, 1]);
+        assert_eq!(
+            parts.iter().map(|p| p.shape()[0]).collect::<Vec<_>>(),
+            vec![2, 2, 1]
+        );
         assert!(parts[1].shares_storage(&parts[0]));
         assert_eq!(range(&[5]).chunk(4, 0).len(), 3);
-        assert_eq!(range(&[6]).chunk(4, 0).iter().map(|p| p.numel()).collect::<Vec<_>>(), vec![2, 2, 2]);
+        assert_eq!(
+            range(&[6])
+                .chunk(4, 0)
+                .iter()
+                .map(|p| p.numel())
+                .collect::<Vec<_>>(),
+            vec![2, 2, 2]
+        );
         assert_eq!(Tensor::zeros(&[0, 2], DType::F32).chunk(3, 0).len(), 3);
         let ss = range(&[2, 6]).split_sizes(&[1, 0, 5], 1);
-        assert_eq!(ss[2].to_vec::<f32>(), vec![1., 2., 3., 4., 5., 7., 8., 9., 10., 11.]);
+        assert_eq!(
+            ss[2].to_vec::<f32>(),
+            vec![1., 2., 3., 4., 5., 7., 8., 9., 10., 11.]
+        );
         assert!(range(&[2, 6]).try_split_sizes(&[1, 2], 1).is_err());
         assert!(range(&[2]).try_split(0, 0).is_err());
     }
@@ -1084,25 +1193,63 @@ mod tests {
         assert!(i(&[4]).try_one_hot(Some(4)).is_err());
         assert!(i(&[-1]).try_one_hot(None).is_err());
         assert!(i(&[]).try_one_hot(None).is_err());
-        assert_eq!(Tensor::arange(0.0, 1.0, 0.3, DType::F64).to_vec::<f64>().len(), 4);
-        assert_eq!(Tensor::arange(5.0, 1.0, -2.0, DType::I64).to_vec::<i64>(), vec![5, 3]);
-        assert_eq!(Tensor::arange(0.0, 5.0, 1.5, DType::I64).to_vec::<i64>(), vec![0, 1, 2, 3]);
-        assert_eq!(Tensor::arange_n(3, DType::F32).to_vec::<f32>(), vec![0., 1., 2.]);
+        assert_eq!(
+            Tensor::arange(0.0, 1.0, 0.3, DType::F64)
+                .to_vec::<f64>()
+                .len(),
+            4
+        );
+        assert_eq!(
+            Tensor::arange(5.0, 1.0, -2.0, DType::I64).to_vec::<i64>(),
+            vec![5, 3]
+        );
+        assert_eq!(
+            Tensor::arange(0.0, 5.0, 1.5, DType::I64).to_vec::<i64>(),
+            vec![0, 1, 2, 3]
+        );
+        assert_eq!(
+            Tensor::arange_n(3, DType::F32).to_vec::<f32>(),
+            vec![0., 1., 2.]
+        );
         assert!(Tensor::try_arange(0.0, 1.0, 0.0, DType::F32).is_err());
         assert!(Tensor::try_arange(0.0, 1.0, -1.0, DType::F32).is_err());
         assert!(Tensor::try_arange(0.0, 1.0, 1.0, DType::Bool).is_err());
-        assert_eq!(Tensor::linspace(0.0, 1.0, 5, DType::F32).to_vec::<f32>(), vec![0., 0.25, 0.5, 0.75, 1.]);
-        assert_eq!(Tensor::linspace(2.0, 2.0, 1, DType::F64).to_vec::<f64>(), vec![2.]);
-        assert_eq!(Tensor::linspace(0.0, 10.0, 4, DType::I64).to_vec::<i64>(), vec![0, 3, 6, 10]);
+        assert_eq!(
+            Tensor::linspace(0.0, 1.0, 5, DType::F32).to_vec::<f32>(),
+            vec![0., 0.25, 0.5, 0.75, 1.]
+        );
+        assert_eq!(
+            Tensor::linspace(2.0, 2.0, 1, DType::F64).to_vec::<f64>(),
+            vec![2.]
+        );
+        assert_eq!(
+            Tensor::linspace(0.0, 10.0, 4, DType::I64).to_vec::<i64>(),
+            vec![0, 3, 6, 10]
+        );
         assert_eq!(Tensor::linspace(0.0, 1.0, 0, DType::F32).shape(), &[0]);
         let e = Tensor::eye(2, Some(3), DType::Bool);
-        assert_eq!(e.to_vec::<bool>(), vec![true, false, false, false, true, false]);
+        assert_eq!(
+            e.to_vec::<bool>(),
+            vec![true, false, false, false, true, false]
+        );
         let m = range(&[3, 3]);
-        assert_eq!(m.tril(0).to_vec::<f32>(), vec![0., 0., 0., 3., 4., 0., 6., 7., 8.]);
-        assert_eq!(m.triu(1).to_vec::<f32>(), vec![0., 1., 2., 0., 0., 5., 0., 0., 0.]);
-        assert_eq!(m.t().tril(-1).to_vec::<f32>(), vec![0., 0., 0., 1., 0., 0., 2., 5., 0.]);
+        assert_eq!(
+            m.tril(0).to_vec::<f32>(),
+            vec![0., 0., 0., 3., 4., 0., 6., 7., 8.]
+        );
+        assert_eq!(
+            m.triu(1).to_vec::<f32>(),
+            vec![0., 1., 2., 0., 0., 5., 0., 0., 0.]
+        );
+        assert_eq!(
+            m.t().tril(-1).to_vec::<f32>(),
+            vec![0., 0., 0., 1., 0., 0., 2., 5., 0.]
+        );
         let mask = Tensor::ones(&[2, 2, 2], DType::Bool).tril(0);
-        assert_eq!(mask.to_vec::<bool>(), vec![true, false, true, true, true, false, true, true]);
+        assert_eq!(
+            mask.to_vec::<bool>(),
+            vec![true, false, true, true, true, false, true, true]
+        );
         assert!(range(&[3]).try_tril(0).is_err());
     }
 }
