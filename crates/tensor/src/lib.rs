@@ -23,10 +23,12 @@
 //! Shape errors panic with the operation's name and both shapes, as PyTorch raises; every
 //! operation a caller may want to recover from has a `try_` variant returning [`Result`].
 
+mod display;
 pub mod dtype;
 pub mod error;
 pub mod layout;
 pub mod ops;
+pub mod random;
 pub mod storage;
 mod strided;
 pub mod tensor;
@@ -36,6 +38,7 @@ pub use dtype::{DType, Element, FloatElement};
 pub use error::{Result, TensorError};
 pub use layout::{broadcast_shapes, Layout};
 pub use ops::unary::GeluApprox;
+pub use random::Generator;
 pub use storage::Storage;
 pub use tensor::Tensor;
 pub use threading::{num_threads, set_num_threads};

@@ -2,6 +2,7 @@
 
 pub mod assign;
 pub mod binary;
+pub mod index;
 pub mod inplace;
 pub mod matmul;
 pub mod reduce;
