@@ -30,9 +30,24 @@ fn tensor(v: &Value) -> Tensor {
         .collect();
     let data = v["data"].as_array().expect("data");
     match v["dtype"].as_str().expect("dtype") {
-        "f32" => Tensor::from_vec(data.iter().map(|x| x.as_f64().unwrap() as f32).collect::<Vec<f32>>(), &shape),
-        "f64" => Tensor::from_vec(data.iter().map(|x| x.as_f64().unwrap()).collect::<Vec<f64>>(), &shape),
-        "i64" => Tensor::from_vec(data.iter().map(|x| x.as_i64().unwrap()).collect::<Vec<i64>>(), &shape),
+        "f32" => Tensor::from_vec(
+            data.iter()
+                .map(|x| x.as_f64().unwrap() as f32)
+                .collect::<Vec<f32>>(),
+            &shape,
+        ),
+        "f64" => Tensor::from_vec(
+            data.iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect::<Vec<f64>>(),
+            &shape,
+        ),
+        "i64" => Tensor::from_vec(
+            data.iter()
+                .map(|x| x.as_i64().unwrap())
+                .collect::<Vec<i64>>(),
+            &shape,
+        ),
         d => panic!("unexpected dtype {d}"),
     }
 }
@@ -108,15 +123,24 @@ fn conv_and_pool_match_pytorch_fixtures() {
                 let o: ConvTranspose2dOptions = serde_json::from_value(config.clone()).unwrap();
                 let w = weight.unwrap();
                 let mut g = BTreeMap::new();
-                g.insert("input", conv_transpose2d_backward_input(&up, w, x.shape(), &o));
-                g.insert("weight", conv_transpose2d_backward_weight(&up, x, w.shape(), &o));
+                g.insert(
+                    "input",
+                    conv_transpose2d_backward_input(&up, w, x.shape(), &o),
+                );
+                g.insert(
+                    "weight",
+                    conv_transpose2d_backward_weight(&up, x, w.shape(), &o),
+                );
                 g.insert("bias", conv_transpose2d_backward_bias(&up));
                 (x.conv_transpose2d(w, bias, &o), None, g)
             }
             "max_pool2d" => {
                 let o: MaxPool2dOptions = serde_json::from_value(config.clone()).unwrap();
                 let (v, i) = x.max_pool2d_with_indices(&o);
-                assert!(v.equal(&x.max_pool2d(&o)), "{name}: max_pool2d vs with_indices");
+                assert!(
+                    v.equal(&x.max_pool2d(&o)),
+                    "{name}: max_pool2d vs with_indices"
+                );
                 let mut g = BTreeMap::new();
                 g.insert("input", max_pool2d_backward(&up, &i, x.shape()));
                 (v, Some(i), g)
@@ -129,7 +153,10 @@ fn conv_and_pool_match_pytorch_fixtures() {
             }
             "adaptive_avg_pool2d" => {
                 let os = config["output_size"].as_array().unwrap();
-                let os = [os[0].as_u64().unwrap() as usize, os[1].as_u64().unwrap() as usize];
+                let os = [
+                    os[0].as_u64().unwrap() as usize,
+                    os[1].as_u64().unwrap() as usize,
+                ];
                 let mut g = BTreeMap::new();
                 g.insert("input", adaptive_avg_pool2d_backward(&up, x.shape()));
                 (x.adaptive_avg_pool2d(os), None, g)
@@ -137,7 +164,11 @@ fn conv_and_pool_match_pytorch_fixtures() {
             _ => unreachable!(),
         };
 
-        assert_eq!(out.dtype(), tuna_tensor::DType::F32, "{name}: computed in f32");
+        assert_eq!(
+            out.dtype(),
+            tuna_tensor::DType::F32,
+            "{name}: computed in f32"
+        );
         check(name, "output", &out, &outputs["output"], rtol, atol);
         match (outputs.get("indices"), indices) {
             (Some(want), Some(got)) => {
@@ -159,7 +190,14 @@ fn conv_and_pool_match_pytorch_fixtures() {
     }
     eprintln!("checked {checked:?}");
     for f in FAMILIES {
-        assert!(checked.get(f).copied().unwrap_or(0) > 0, "no {f} cases found");
+        assert!(
+            checked.get(f).copied().unwrap_or(0) > 0,
+            "no {f} cases found"
+        );
     }
-    assert_eq!(checked.values().sum::<usize>(), 20, "expected all 20 conv/pool cases");
+    assert_eq!(
+        checked.values().sum::<usize>(),
+        20,
+        "expected all 20 conv/pool cases"
+    );
 }

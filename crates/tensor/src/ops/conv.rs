@@ -37,7 +37,9 @@ enum IntOrList {
     List(Vec<usize>),
 }
 
-fn spatial<const N: usize, E: serde::de::Error>(v: IntOrList) -> std::result::Result<[usize; N], E> {
+fn spatial<const N: usize, E: serde::de::Error>(
+    v: IntOrList,
+) -> std::result::Result<[usize; N], E> {
     match v {
         IntOrList::Int(x) => Ok([x; N]),
         IntOrList::List(l) if l.len() == N => Ok(std::array::from_fn(|i| l[i])),
@@ -47,7 +49,9 @@ fn spatial<const N: usize, E: serde::de::Error>(v: IntOrList) -> std::result::Re
 }
 
 /// Deserializes `2`, `[2]` or `[2, 3]` into a pair.
-pub(crate) fn de_pair<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<[usize; 2], D::Error> {
+pub(crate) fn de_pair<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<[usize; 2], D::Error> {
     spatial::<2, D::Error>(IntOrList::deserialize(d)?)
 }
 
@@ -119,12 +123,17 @@ impl TryFrom<PaddingRepr> for Padding2d {
         Ok(match r {
             PaddingRepr::Int(p) => Padding2d::Explicit([p, p]),
             PaddingRepr::List(l) => Padding2d::Explicit(
-                spatial::<2, serde::de::value::Error>(IntOrList::List(l)).map_err(|e| e.to_string())?,
+                spatial::<2, serde::de::value::Error>(IntOrList::List(l))
+                    .map_err(|e| e.to_string())?,
             ),
             PaddingRepr::Mode(m) => match m.as_str() {
                 "same" => Padding2d::Same,
                 "valid" => Padding2d::Valid,
-                _ => return Err(format!("unknown padding mode {m:?} (expected \"same\" or \"valid\")")),
+                _ => {
+                    return Err(format!(
+                        "unknown padding mode {m:?} (expected \"same\" or \"valid\")"
+                    ))
+                }
             },
         })
     }
@@ -172,11 +181,17 @@ impl TryFrom<PaddingRepr> for Padding1d {
         Ok(match r {
             PaddingRepr::Int(p) => Padding1d::Explicit(p),
             PaddingRepr::List(l) if l.len() == 1 => Padding1d::Explicit(l[0]),
-            PaddingRepr::List(l) => return Err(format!("conv1d padding must be one int, got {l:?}")),
+            PaddingRepr::List(l) => {
+                return Err(format!("conv1d padding must be one int, got {l:?}"))
+            }
             PaddingRepr::Mode(m) => match m.as_str() {
                 "same" => Padding1d::Same,
                 "valid" => Padding1d::Valid,
-                _ => return Err(format!("unknown padding mode {m:?} (expected \"same\" or \"valid\")")),
+                _ => {
+                    return Err(format!(
+                        "unknown padding mode {m:?} (expected \"same\" or \"valid\")"
+                    ))
+                }
             },
         })
     }
@@ -445,7 +460,12 @@ fn mismatch(op: &'static str, lhs: &[usize], rhs: &[usize], expected: String) ->
 
 /// Checks the options and shapes of a forward convolution of `input` (4-D) with `weight` (4-D)
 /// and computes its geometry.
-fn conv_geom(op: &'static str, input: &[usize], weight: &[usize], opts: &Conv2dOptions) -> Result<Geom> {
+fn conv_geom(
+    op: &'static str,
+    input: &[usize],
+    weight: &[usize],
+    opts: &Conv2dOptions,
+) -> Result<Geom> {
     if input.len() != 4 || weight.len() != 4 {
         return Err(mismatch(
             op,
@@ -484,10 +504,14 @@ fn conv_geom(op: &'static str, input: &[usize], weight: &[usize], opts: &Conv2dO
             if opts.stride != [1, 1] {
                 return Err(TensorError::invalid(
                     op,
-                    format!("padding='same' is not supported for strided convolutions (stride {:?})", opts.stride),
+                    format!(
+                        "padding='same' is not supported for strided convolutions (stride {:?})",
+                        opts.stride
+                    ),
                 ));
             }
-            let total: [usize; 2] = std::array::from_fn(|i| opts.dilation[i] * k[i].saturating_sub(1));
+            let total: [usize; 2] =
+                std::array::from_fn(|i| opts.dilation[i] * k[i].saturating_sub(1));
             let lo: [usize; 2] = std::array::from_fn(|i| total[i] / 2);
             (lo, std::array::from_fn(|i| total[i] - lo[i]))
         }
@@ -525,7 +549,12 @@ fn conv_geom(op: &'static str, input: &[usize], weight: &[usize], opts: &Conv2dO
 
 /// The geometry of the forward convolution whose input gradient is `conv_transpose2d` of an
 /// input `[n, cin, h, w]` with weight `[cin, cout/groups, k0, k1]`.
-fn transpose_geom(op: &'static str, input: &[usize], weight: &[usize], opts: &ConvTranspose2dOptions) -> Result<Geom> {
+fn transpose_geom(
+    op: &'static str,
+    input: &[usize],
+    weight: &[usize],
+    opts: &ConvTranspose2dOptions,
+) -> Result<Geom> {
     if input.len() != 4 || weight.len() != 4 {
         return Err(mismatch(
             op,
@@ -622,8 +651,18 @@ impl<'a, T: crate::dtype::Element> View4<'a, T> {
 
 /// Output positions `o < out` with `0 <= o·stride + tap - pad < size`, as `lo..hi`.
 #[inline]
-fn valid_range(out: usize, stride: usize, pad: usize, tap: usize, size: usize) -> (usize, usize) {
-    let lo = if pad > tap { (pad - tap).div_ceil(stride) } else { 0 };
+pub(crate) fn valid_range(
+    out: usize,
+    stride: usize,
+    pad: usize,
+    tap: usize,
+    size: usize,
+) -> (usize, usize) {
+    let lo = if pad > tap {
+        (pad - tap).div_ceil(stride)
+    } else {
+        0
+    };
     let hi = if size + pad > tap {
         (size + pad - tap).div_ceil(stride)
     } else {
@@ -635,7 +674,15 @@ fn valid_range(out: usize, stride: usize, pad: usize, tap: usize, size: usize) -
 
 /// Unfolds channels `c0..c0+cg` of sample `n` of `x` into rows `(c, i, j)` of `col` (row stride
 /// `ld`), columns `col0..col0+oh·ow`.
-fn im2col<T: Copy + Zero>(x: View4<T>, n: usize, c0: usize, g: &Geom, col: &mut [T], ld: usize, col0: usize) {
+fn im2col<T: Copy + Zero>(
+    x: View4<T>,
+    n: usize,
+    c0: usize,
+    g: &Geom,
+    col: &mut [T],
+    ld: usize,
+    col0: usize,
+) {
     let l = g.l();
     let [kh, kw] = g.k;
     let [sh, sw] = g.stride;
@@ -718,11 +765,14 @@ fn col2im<T: Float>(col: &[T], ld: usize, col0: usize, g: &Geom, dx: &mut [T]) {
     }
 }
 
+/// Target number of GEMM columns (samples × output positions) per chunk.
+const GEMM_COLS: usize = 256;
+
 /// Samples per chunk: enough columns for an efficient GEMM, bounded column-buffer memory.
 /// Depends only on the shapes, never on the thread count.
 fn samples_per_chunk(g: &Geom) -> usize {
     let l = g.l().max(1);
-    let want = 512usize.div_ceil(l);
+    let want = GEMM_COLS.div_ceil(l);
     let cap = ((1usize << 22) / (g.kg() * l).max(1)).max(1);
     want.min(cap).min(g.n).max(1)
 }
@@ -857,7 +907,9 @@ fn conv_forward<T: Gemm>(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, g: 
                     if let Some(bv) = bias {
                         for co in 0..og {
                             let bc = bv[grp * og + co];
-                            o[co * l..(co + 1) * l].iter_mut().for_each(|v| *v = *v + bc);
+                            o[co * l..(co + 1) * l]
+                                .iter_mut()
+                                .for_each(|v| *v = *v + bc);
                         }
                     }
                 } else {
@@ -1002,7 +1054,11 @@ fn same_float(op: &'static str, ts: &[&Tensor]) -> Result<DType> {
         if t.dtype() != d {
             return Err(TensorError::invalid(
                 op,
-                format!("input type ({}) and weight/bias/grad type ({}) should be the same", d, t.dtype()),
+                format!(
+                    "input type ({}) and weight/bias/grad type ({}) should be the same",
+                    d,
+                    t.dtype()
+                ),
             ));
         }
     }
@@ -1040,7 +1096,12 @@ fn shape4(op: &'static str, s: &[usize], other: &[usize]) -> Result<([usize; 4],
 fn check_bias(op: &'static str, bias: Option<&Tensor>, channels: usize) -> Result<()> {
     if let Some(b) = bias {
         if b.shape() != [channels] {
-            return Err(mismatch(op, b.shape(), &[channels], format!("a bias of shape [{channels}]")));
+            return Err(mismatch(
+                op,
+                b.shape(),
+                &[channels],
+                format!("a bias of shape [{channels}]"),
+            ));
         }
     }
     Ok(())
@@ -1086,8 +1147,39 @@ fn bias_grad(op: &'static str, grad_out: &Tensor, spatial: usize) -> Result<Tens
         ));
     }
     let ch = r - spatial - 1;
-    let dims: Vec<isize> = (0..r).filter(|&d| d != ch).map(|d| d as isize).collect();
-    grad_out.try_sum_dims(&dims, false)
+    let shape = grad_out.shape();
+    let (outer, c, inner) = (
+        shape[..ch].iter().product::<usize>(),
+        shape[ch],
+        shape[ch + 1..].iter().product::<usize>(),
+    );
+    with_float!(grad_out.dtype(), op, T => {
+        let data = grad_out.contiguous_data::<T>();
+        let mut out = vec![T::zero(); c];
+        for o in 0..outer {
+            for (k, acc) in out.iter_mut().enumerate() {
+                *acc += sum_slice(&data[(o * c + k) * inner..][..inner]);
+            }
+        }
+        Tensor::from_vec(out, &[c])
+    })
+}
+
+/// Sum of a slice with eight independent accumulators (vectorizes; fixed order).
+fn sum_slice<T: Float>(s: &[T]) -> T {
+    let mut acc = [T::zero(); 8];
+    let chunks = s.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for i in 0..8 {
+            acc[i] = acc[i] + c[i];
+        }
+    }
+    let mut t = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for &v in rest {
+        t = t + v;
+    }
+    t
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -1117,7 +1209,12 @@ impl Tensor {
     /// `weight.shape[1]·groups`, `Cout` is not divisible by `groups`, the bias is not `[Cout]`,
     /// the dilated kernel exceeds the padded input, stride/dilation/groups are 0, `"same"`
     /// padding is combined with a stride, or the dtypes are not one float type.
-    pub fn try_conv2d(&self, weight: &Tensor, bias: Option<&Tensor>, opts: &Conv2dOptions) -> Result<Tensor> {
+    pub fn try_conv2d(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        opts: &Conv2dOptions,
+    ) -> Result<Tensor> {
         const OP: &str = "conv2d";
         let mut ts = vec![self, weight];
         ts.extend(bias);
@@ -1145,7 +1242,12 @@ impl Tensor {
     /// # Errors
     /// If the input is not 2-D/3-D, the weight is not 3-D, or anything
     /// [`Tensor::try_conv2d`] rejects.
-    pub fn try_conv1d(&self, weight: &Tensor, bias: Option<&Tensor>, opts: &Conv1dOptions) -> Result<Tensor> {
+    pub fn try_conv1d(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        opts: &Conv1dOptions,
+    ) -> Result<Tensor> {
         check_1d("conv1d", self.shape(), weight.shape())?;
         let out = self
             .unsqueeze(-2)
@@ -1165,7 +1267,12 @@ impl Tensor {
     /// # Panics
     /// If the shapes, options or dtypes are invalid (see [`Tensor::try_conv_transpose2d`]).
     #[track_caller]
-    pub fn conv_transpose2d(&self, weight: &Tensor, bias: Option<&Tensor>, opts: &ConvTranspose2dOptions) -> Tensor {
+    pub fn conv_transpose2d(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        opts: &ConvTranspose2dOptions,
+    ) -> Tensor {
         or_panic(self.try_conv_transpose2d(weight, bias, opts))
     }
 
@@ -1232,8 +1339,18 @@ fn rename_1d(e: TensorError, op: &'static str, lhs: &[usize], rhs: &[usize]) -> 
 /// # Panics
 /// If the shapes, options or dtypes are inconsistent (see [`try_conv2d_backward_input`]).
 #[track_caller]
-pub fn conv2d_backward_input(grad_out: &Tensor, weight: &Tensor, input_shape: &[usize], opts: &Conv2dOptions) -> Tensor {
-    or_panic(try_conv2d_backward_input(grad_out, weight, input_shape, opts))
+pub fn conv2d_backward_input(
+    grad_out: &Tensor,
+    weight: &Tensor,
+    input_shape: &[usize],
+    opts: &Conv2dOptions,
+) -> Tensor {
+    or_panic(try_conv2d_backward_input(
+        grad_out,
+        weight,
+        input_shape,
+        opts,
+    ))
 }
 
 /// Fallible [`conv2d_backward_input`].
@@ -1265,8 +1382,18 @@ pub fn try_conv2d_backward_input(
 /// # Panics
 /// If the shapes, options or dtypes are inconsistent (see [`try_conv2d_backward_weight`]).
 #[track_caller]
-pub fn conv2d_backward_weight(grad_out: &Tensor, input: &Tensor, weight_shape: &[usize], opts: &Conv2dOptions) -> Tensor {
-    or_panic(try_conv2d_backward_weight(grad_out, input, weight_shape, opts))
+pub fn conv2d_backward_weight(
+    grad_out: &Tensor,
+    input: &Tensor,
+    weight_shape: &[usize],
+    opts: &Conv2dOptions,
+) -> Tensor {
+    or_panic(try_conv2d_backward_weight(
+        grad_out,
+        input,
+        weight_shape,
+        opts,
+    ))
 }
 
 /// Fallible [`conv2d_backward_weight`].
@@ -1312,8 +1439,18 @@ pub fn try_conv2d_backward_bias(grad_out: &Tensor) -> Result<Tensor> {
 /// # Panics
 /// If the shapes, options or dtypes are inconsistent (see [`try_conv1d_backward_input`]).
 #[track_caller]
-pub fn conv1d_backward_input(grad_out: &Tensor, weight: &Tensor, input_shape: &[usize], opts: &Conv1dOptions) -> Tensor {
-    or_panic(try_conv1d_backward_input(grad_out, weight, input_shape, opts))
+pub fn conv1d_backward_input(
+    grad_out: &Tensor,
+    weight: &Tensor,
+    input_shape: &[usize],
+    opts: &Conv1dOptions,
+) -> Tensor {
+    or_panic(try_conv1d_backward_input(
+        grad_out,
+        weight,
+        input_shape,
+        opts,
+    ))
 }
 
 /// Fallible [`conv1d_backward_input`].
@@ -1331,8 +1468,13 @@ pub fn try_conv1d_backward_input(
     check_1d(OP, input_shape, weight.shape())?;
     let mut s = input_shape.to_vec();
     s.insert(s.len() - 1, 1);
-    let dx = try_conv2d_backward_input(&grad_out.unsqueeze(-2), &weight.unsqueeze(-2), &s, &opts.to_2d())
-        .map_err(|e| rename_1d(e, OP, grad_out.shape(), weight.shape()))?;
+    let dx = try_conv2d_backward_input(
+        &grad_out.unsqueeze(-2),
+        &weight.unsqueeze(-2),
+        &s,
+        &opts.to_2d(),
+    )
+    .map_err(|e| rename_1d(e, OP, grad_out.shape(), weight.shape()))?;
     Ok(dx.squeeze(-2))
 }
 
@@ -1342,8 +1484,18 @@ pub fn try_conv1d_backward_input(
 /// # Panics
 /// If the shapes, options or dtypes are inconsistent (see [`try_conv1d_backward_weight`]).
 #[track_caller]
-pub fn conv1d_backward_weight(grad_out: &Tensor, input: &Tensor, weight_shape: &[usize], opts: &Conv1dOptions) -> Tensor {
-    or_panic(try_conv1d_backward_weight(grad_out, input, weight_shape, opts))
+pub fn conv1d_backward_weight(
+    grad_out: &Tensor,
+    input: &Tensor,
+    weight_shape: &[usize],
+    opts: &Conv1dOptions,
+) -> Tensor {
+    or_panic(try_conv1d_backward_weight(
+        grad_out,
+        input,
+        weight_shape,
+        opts,
+    ))
 }
 
 /// Fallible [`conv1d_backward_weight`].
@@ -1360,8 +1512,13 @@ pub fn try_conv1d_backward_weight(
     const OP: &str = "conv1d_backward_weight";
     check_1d(OP, input.shape(), weight_shape)?;
     let ws = [weight_shape[0], weight_shape[1], 1, weight_shape[2]];
-    let dw = try_conv2d_backward_weight(&grad_out.unsqueeze(-2), &input.unsqueeze(-2), &ws, &opts.to_2d())
-        .map_err(|e| rename_1d(e, OP, grad_out.shape(), weight_shape))?;
+    let dw = try_conv2d_backward_weight(
+        &grad_out.unsqueeze(-2),
+        &input.unsqueeze(-2),
+        &ws,
+        &opts.to_2d(),
+    )
+    .map_err(|e| rename_1d(e, OP, grad_out.shape(), weight_shape))?;
     Ok(dw.squeeze(-2))
 }
 
@@ -1399,7 +1556,12 @@ pub fn conv_transpose2d_backward_input(
     input_shape: &[usize],
     opts: &ConvTranspose2dOptions,
 ) -> Tensor {
-    or_panic(try_conv_transpose2d_backward_input(grad_out, weight, input_shape, opts))
+    or_panic(try_conv_transpose2d_backward_input(
+        grad_out,
+        weight,
+        input_shape,
+        opts,
+    ))
 }
 
 /// Fallible [`conv_transpose2d_backward_input`].
@@ -1437,7 +1599,12 @@ pub fn conv_transpose2d_backward_weight(
     weight_shape: &[usize],
     opts: &ConvTranspose2dOptions,
 ) -> Tensor {
-    or_panic(try_conv_transpose2d_backward_weight(grad_out, input, weight_shape, opts))
+    or_panic(try_conv_transpose2d_backward_weight(
+        grad_out,
+        input,
+        weight_shape,
+        opts,
+    ))
 }
 
 /// Fallible [`conv_transpose2d_backward_weight`].

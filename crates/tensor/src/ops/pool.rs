@@ -15,7 +15,7 @@ use num_traits::{Float, Zero};
 
 use crate::dtype::FloatElement;
 use crate::error::{or_panic, Result, TensorError};
-use crate::ops::conv::{de_opt_pair, de_pair, par_jobs};
+use crate::ops::conv::{de_opt_pair, de_pair, par_jobs, valid_range};
 use crate::tensor::Tensor;
 use crate::threading::num_threads;
 use crate::with_float;
@@ -199,7 +199,8 @@ impl PoolGeom {
 /// PyTorch's `pooling_output_shape`: floor (or ceil) of the window count, where in ceil mode
 /// the last window must start inside the input or the left padding.
 fn pool_out(size: usize, k: usize, pad: usize, stride: usize, dil: usize, ceil: bool) -> i64 {
-    let (size, k, pad, stride, dil) = (size as i64, k as i64, pad as i64, stride as i64, dil as i64);
+    let (size, k, pad, stride, dil) =
+        (size as i64, k as i64, pad as i64, stride as i64, dil as i64);
     let num = size + 2 * pad - dil * (k - 1) - 1 + if ceil { stride - 1 } else { 0 };
     let mut out = num.div_euclid(stride) + 1;
     if ceil && (out - 1) * stride >= size + pad {
@@ -215,7 +216,9 @@ fn split_shape(op: &'static str, s: &[usize]) -> Result<([usize; 4], bool)> {
         3 => Ok(([1, s[0], s[1], s[2]], true)),
         _ => Err(TensorError::invalid(
             op,
-            format!("expected a 4-D (N, C, H, W) or unbatched 3-D (C, H, W) input, got shape {s:?}"),
+            format!(
+                "expected a 4-D (N, C, H, W) or unbatched 3-D (C, H, W) input, got shape {s:?}"
+            ),
         )),
     }
 }
@@ -320,41 +323,60 @@ fn max_pool_kernel<T: FloatElement>(x: &Tensor, g: &PoolGeom) -> (Vec<T>, Vec<i6
     let mut vals = vec![T::zero(); g.planes() * ohw];
     let mut idx = vec![0i64; g.planes() * ohw];
     let work = vals.len() * g.k[0] * g.k[1];
-    let jobs: Vec<_> = vals.chunks_mut(ohw).zip(idx.chunks_mut(ohw)).enumerate().collect();
+    // clipped window starts/ends per output row and column (starts stepped past the padding
+    // by whole dilations, as PyTorch does)
+    let bounds = |o: usize, i: usize, size: usize| -> (usize, usize) {
+        let s = (o * g.s[i]) as i64 - g.p[i] as i64;
+        let e = (s + ((g.k[i] - 1) * g.d[i]) as i64 + 1).min(size as i64);
+        let mut s0 = s;
+        while s0 < 0 {
+            s0 += g.d[i] as i64;
+        }
+        (s0 as usize, e.max(0) as usize)
+    };
+    let rows: Vec<(usize, usize)> = (0..g.oh).map(|o| bounds(o, 0, g.h)).collect();
+    let cols: Vec<(usize, usize)> = (0..g.ow).map(|o| bounds(o, 1, g.w)).collect();
+    // per kernel column j, the output columns whose tap j lands inside the input
+    let taps: Vec<(usize, usize)> = (0..g.k[1])
+        .map(|j| valid_range(g.ow, g.s[1], g.p[1], j * g.d[1], g.w))
+        .collect();
+    let dh = g.d[0];
+    let jobs: Vec<_> = vals
+        .chunks_mut(ohw)
+        .zip(idx.chunks_mut(ohw))
+        .enumerate()
+        .collect();
     par_jobs(tasks_of(jobs, work), work, |task| {
         for (p, (v, ix)) in task {
             let base = plane_offset(x, g.c, p);
-            for oy in 0..g.oh {
-                let hs = (oy * g.s[0]) as i64 - g.p[0] as i64;
-                let he = (hs + ((g.k[0] - 1) * g.d[0]) as i64 + 1).min(g.h as i64);
-                let mut h0 = hs;
-                while h0 < 0 {
-                    h0 += g.d[0] as i64;
+            // Taps are visited per window in row-major order (as PyTorch does, so ties and
+            // NaNs resolve the same way), but each tap is applied across a whole output row:
+            // independent running maxima instead of one long dependency chain.
+            for (oy, &(h0, h1)) in rows.iter().enumerate() {
+                let vrow = &mut v[oy * g.ow..(oy + 1) * g.ow];
+                let irow = &mut ix[oy * g.ow..(oy + 1) * g.ow];
+                for (ox, &(w0, _)) in cols.iter().enumerate() {
+                    vrow[ox] = T::neg_infinity();
+                    irow[ox] = (h0 * g.w + w0) as i64;
                 }
-                for ox in 0..g.ow {
-                    let ws = (ox * g.s[1]) as i64 - g.p[1] as i64;
-                    let we = (ws + ((g.k[1] - 1) * g.d[1]) as i64 + 1).min(g.w as i64);
-                    let mut w0 = ws;
-                    while w0 < 0 {
-                        w0 += g.d[1] as i64;
-                    }
-                    let mut best = T::neg_infinity();
-                    let mut besti = h0 * g.w as i64 + w0;
-                    let mut ih = h0;
-                    while ih < he {
-                        let mut iw = w0;
-                        while iw < we {
-                            let val = data[base + ih as usize * sh + iw as usize * sw];
-                            if val > best || val.is_nan() {
-                                best = val;
-                                besti = ih * g.w as i64 + iw;
-                            }
-                            iw += g.d[1] as i64;
+                let mut ih = h0;
+                while ih < h1 {
+                    let rb = base + ih * sh;
+                    for (j, &(lo, hi)) in taps.iter().enumerate() {
+                        let mut iw = lo * g.s[1] + j * g.d[1] - g.p[1];
+                        for ox in lo..hi {
+                            let val = data[rb + iw * sw];
+                            let better = (val > vrow[ox]) | val.is_nan();
+                            vrow[ox] = if better { val } else { vrow[ox] };
+                            irow[ox] = if better {
+                                (ih * g.w + iw) as i64
+                            } else {
+                                irow[ox]
+                            };
+                            iw += g.s[1];
                         }
-                        ih += g.d[0] as i64;
                     }
-                    v[oy * g.ow + ox] = best;
-                    ix[oy * g.ow + ox] = besti;
+                    ih += dh;
                 }
             }
         }
@@ -486,7 +508,11 @@ pub fn max_pool2d_backward(grad_out: &Tensor, indices: &Tensor, input_shape: &[u
 /// If `input_shape` is not 3-D/4-D, `grad_out` and `indices` differ in shape or do not match
 /// the input's leading `[N, C]` dims, `indices` is not `i64`, `grad_out` is not float, or an
 /// index lies outside `0..H·W`.
-pub fn try_max_pool2d_backward(grad_out: &Tensor, indices: &Tensor, input_shape: &[usize]) -> Result<Tensor> {
+pub fn try_max_pool2d_backward(
+    grad_out: &Tensor,
+    indices: &Tensor,
+    input_shape: &[usize],
+) -> Result<Tensor> {
     const OP: &str = "max_pool2d_backward";
     let ([n, c, h, w], unbatched) = split_shape(OP, input_shape)?;
     let r = input_shape.len();
@@ -529,7 +555,7 @@ pub fn try_max_pool2d_backward(grad_out: &Tensor, indices: &Tensor, input_shape:
         for p in 0..n * c {
             let plane = &mut gi[p * hw..(p + 1) * hw];
             for (&i, &v) in idx[p * ohw..(p + 1) * ohw].iter().zip(&go[p * ohw..(p + 1) * ohw]) {
-                plane[i as usize] = plane[i as usize] + v;
+                plane[i as usize] += v;
             }
         }
         Tensor::from_vec(gi, input_shape)
@@ -539,16 +565,33 @@ pub fn try_max_pool2d_backward(grad_out: &Tensor, indices: &Tensor, input_shape:
 // ------------------------------------------------------------------------------------------------
 // average pooling
 
-fn avg_geom(op: &'static str, shape: &[usize], opts: &AvgPool2dOptions) -> Result<(PoolGeom, bool)> {
+fn avg_geom(
+    op: &'static str,
+    shape: &[usize],
+    opts: &AvgPool2dOptions,
+) -> Result<(PoolGeom, bool)> {
     if opts.divisor_override == Some(0) {
         return Err(TensorError::invalid(op, "divisor must be not zero"));
     }
-    pool_geom(op, shape, opts.kernel_size, opts.stride, opts.padding, [1, 1], opts.ceil_mode)
+    pool_geom(
+        op,
+        shape,
+        opts.kernel_size,
+        opts.stride,
+        opts.padding,
+        [1, 1],
+        opts.ceil_mode,
+    )
 }
 
 /// Clipped window `[h0, h1) × [w0, w1)` of output `(oy, ox)` and its divisor.
 #[inline]
-fn avg_window(g: &PoolGeom, opts: &AvgPool2dOptions, oy: usize, ox: usize) -> (usize, usize, usize, usize, usize) {
+fn avg_window(
+    g: &PoolGeom,
+    opts: &AvgPool2dOptions,
+    oy: usize,
+    ox: usize,
+) -> (usize, usize, usize, usize, usize) {
     let (h, w) = (g.h as i64, g.w as i64);
     let mut h0 = (oy * g.s[0]) as i64 - g.p[0] as i64;
     let mut w0 = (ox * g.s[1]) as i64 - g.p[1] as i64;
@@ -567,7 +610,13 @@ fn avg_window(g: &PoolGeom, opts: &AvgPool2dOptions, oy: usize, ox: usize) -> (u
         None if opts.count_include_pad => pool,
         None => (h1 - h0) * (w1 - w0),
     };
-    (h0 as usize, h1 as usize, w0 as usize, w1 as usize, div as usize)
+    (
+        h0 as usize,
+        h1 as usize,
+        w0 as usize,
+        w1 as usize,
+        div as usize,
+    )
 }
 
 fn avg_pool_kernel<T: FloatElement>(x: &Tensor, g: &PoolGeom, opts: &AvgPool2dOptions) -> Vec<T> {
@@ -589,7 +638,11 @@ fn avg_pool_kernel<T: FloatElement>(x: &Tensor, g: &PoolGeom, opts: &AvgPool2dOp
                             sum = sum + data[base + ih * sh + iw * sw];
                         }
                     }
-                    o[oy * g.ow + ox] = if h0 == h1 { T::zero() } else { sum / T::of(div as f64) };
+                    o[oy * g.ow + ox] = if h0 == h1 {
+                        T::zero()
+                    } else {
+                        sum / T::of(div as f64)
+                    };
                 }
             }
         }
@@ -618,7 +671,11 @@ fn check_grad(op: &'static str, grad_out: &Tensor, g: &PoolGeom, unbatched: bool
 /// # Panics
 /// If the shapes or options are inconsistent (see [`try_avg_pool2d_backward`]).
 #[track_caller]
-pub fn avg_pool2d_backward(grad_out: &Tensor, input_shape: &[usize], opts: &AvgPool2dOptions) -> Tensor {
+pub fn avg_pool2d_backward(
+    grad_out: &Tensor,
+    input_shape: &[usize],
+    opts: &AvgPool2dOptions,
+) -> Tensor {
     or_panic(try_avg_pool2d_backward(grad_out, input_shape, opts))
 }
 
@@ -627,7 +684,11 @@ pub fn avg_pool2d_backward(grad_out: &Tensor, input_shape: &[usize], opts: &AvgP
 /// # Errors
 /// If `input_shape` and `opts` are not a valid [`Tensor::avg_pool2d`] problem, `grad_out` does
 /// not have its output shape, or `grad_out` is not float.
-pub fn try_avg_pool2d_backward(grad_out: &Tensor, input_shape: &[usize], opts: &AvgPool2dOptions) -> Result<Tensor> {
+pub fn try_avg_pool2d_backward(
+    grad_out: &Tensor,
+    input_shape: &[usize],
+    opts: &AvgPool2dOptions,
+) -> Result<Tensor> {
     const OP: &str = "avg_pool2d_backward";
     let (g, unbatched) = avg_geom(OP, input_shape, opts)?;
     check_grad(OP, grad_out, &g, unbatched)?;
@@ -644,7 +705,7 @@ pub fn try_avg_pool2d_backward(grad_out: &Tensor, input_shape: &[usize], opts: &
                     let v = go[p * ohw + oy * g.ow + ox] / T::of(div as f64);
                     for ih in h0..h1 {
                         for d in &mut plane[ih * g.w + w0..ih * g.w + w1] {
-                            *d = *d + v;
+                            *d += v;
                         }
                     }
                 }
@@ -733,7 +794,10 @@ pub fn adaptive_avg_pool2d_backward(grad_out: &Tensor, input_shape: &[usize]) ->
 /// # Errors
 /// If `input_shape` is not a non-empty 3-D/4-D shape, `grad_out` does not match it in rank and
 /// leading dims or has an empty output size, or `grad_out` is not float.
-pub fn try_adaptive_avg_pool2d_backward(grad_out: &Tensor, input_shape: &[usize]) -> Result<Tensor> {
+pub fn try_adaptive_avg_pool2d_backward(
+    grad_out: &Tensor,
+    input_shape: &[usize],
+) -> Result<Tensor> {
     const OP: &str = "adaptive_avg_pool2d_backward";
     let r = grad_out.rank();
     if r != input_shape.len() || r < 3 {
@@ -760,7 +824,7 @@ pub fn try_adaptive_avg_pool2d_backward(grad_out: &Tensor, input_shape: &[usize]
                     let v = go[p * ohw + oy * g.ow + ox] / T::of(((h1 - h0) * (w1 - w0)) as f64);
                     for ih in h0..h1 {
                         for d in &mut plane[ih * g.w + w0..ih * g.w + w1] {
-                            *d = *d + v;
+                            *d += v;
                         }
                     }
                 }
