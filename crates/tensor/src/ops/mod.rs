@@ -2,8 +2,10 @@
 
 pub mod assign;
 pub mod binary;
+pub mod conv;
 pub mod index;
 pub mod inplace;
 pub mod matmul;
+pub mod pool;
 pub mod reduce;
 pub mod unary;
