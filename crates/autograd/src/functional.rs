@@ -146,7 +146,10 @@ pub fn batch_norm<'t>(
         "batch_norm: expected an (N, C, *) input with at least 2 dims, got shape {shape:?}"
     );
     let (c, rank) = (shape[1], shape.len());
-    for (name, stat) in [("running_mean", &running_mean), ("running_var", &running_var)] {
+    for (name, stat) in [
+        ("running_mean", &running_mean),
+        ("running_var", &running_var),
+    ] {
         if let Some(s) = stat {
             assert!(
                 s.numel() == c,
@@ -158,7 +161,12 @@ pub fn batch_norm<'t>(
     let cshape = channel_shape(c, rank);
     let tape = input.tape();
     let y = if training {
-        let n: usize = shape.iter().enumerate().filter(|&(i, _)| i != 1).map(|(_, &s)| s).product();
+        let n: usize = shape
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| i != 1)
+            .map(|(_, &s)| s)
+            .product();
         assert!(
             n > 1,
             "batch_norm: expected more than 1 value per channel when training, got input shape {shape:?}"
@@ -187,9 +195,7 @@ pub fn batch_norm<'t>(
         let dt = input.dtype();
         let mean = rm.to_dtype(dt).reshape(&cshape);
         let inv_std = rv.to_dtype(dt).add_scalar(eps).rsqrt().reshape(&cshape);
-        input
-            .sub(tape.constant(mean))
-            .mul(tape.constant(inv_std))
+        input.sub(tape.constant(mean)).mul(tape.constant(inv_std))
     };
     channel_affine("batch_norm", y, weight, bias)
 }
@@ -297,9 +303,7 @@ pub enum AttnMask<'a, 't> {
 /// `torch.ones(L, S).tril()` as bool (true = may attend): query `i` sees keys `0..=i`
 /// (top-left aligned).
 fn causal_mask(l: usize, s: usize) -> Tensor {
-    let data: Vec<bool> = (0..l)
-        .flat_map(|i| (0..s).map(move |j| j <= i))
-        .collect();
+    let data: Vec<bool> = (0..l).flat_map(|i| (0..s).map(move |j| j <= i)).collect();
     Tensor::from_vec(data, &[l, s])
 }
 
@@ -405,24 +409,35 @@ pub fn scaled_dot_product_attention<'t>(
     let scale = scale.unwrap_or(1.0 / (e as f64).sqrt());
     let tape = query.tape();
     let scores = query.matmul(key.transpose(-2, -1)).mul_scalar(scale);
+    let has_mask = attn_mask.is_some();
     let scores = match attn_mask {
-        None if is_causal => scores.add(tape.constant(bool_bias(&causal_mask(l, s), query.dtype()))),
+        None if is_causal => {
+            scores.add(tape.constant(bool_bias(&causal_mask(l, s), query.dtype())))
+        }
         None => scores,
         Some(AttnMask::Bool(m)) => scores.add(tape.constant(bool_bias(m, query.dtype()))),
         Some(AttnMask::Additive(m)) => scores.add(m),
     };
-    // rows where every score is -inf: softmax would give NaN; PyTorch gives zeros
-    let row_max = scores.value().amax(&[-1], true);
-    let dead: Vec<bool> = row_max
-        .to_vec_f64()
-        .iter()
-        .map(|&m| m == f64::NEG_INFINITY)
-        .collect();
-    let weights = if dead.iter().any(|&d| d) {
-        let dead = Tensor::from_vec(dead, row_max.shape());
-        scores.masked_fill(&dead, 0.0).softmax(-1).masked_fill(&dead, 0.0)
+    // Rows where every score is -inf (only a mask can make them: the causal mask always
+    // keeps key 0): softmax would give NaN, PyTorch's `_safe_softmax` gives zeros.
+    let dead = if has_mask {
+        let row_max = scores.value().amax(&[-1], true);
+        let dead: Vec<bool> = row_max
+            .to_vec_f64()
+            .iter()
+            .map(|&m| m == f64::NEG_INFINITY)
+            .collect();
+        dead.contains(&true)
+            .then(|| Tensor::from_vec(dead, row_max.shape()))
     } else {
-        scores.softmax(-1)
+        None
+    };
+    let weights = match dead {
+        Some(dead) => scores
+            .masked_fill(&dead, 0.0)
+            .softmax(-1)
+            .masked_fill(&dead, 0.0),
+        None => scores.softmax(-1),
     };
     weights.matmul(value)
 }
