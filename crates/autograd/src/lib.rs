@@ -25,10 +25,14 @@
 //! assert_eq!(g.shape(), &[1, 2]);
 //! ```
 //!
+//! [`functional`] holds `torch.nn.functional` ops (normalization, `linear`, attention) composed
+//! from differentiable `Var` ops.
+//!
 //! [`gradcheck`] compares any function's analytic gradients against central finite
 //! differences in f64.
 
 mod custom;
+pub mod functional;
 pub mod grad_mode;
 pub mod gradcheck;
 mod op;

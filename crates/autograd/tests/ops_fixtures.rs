@@ -6,11 +6,13 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::*;
+use tuna_autograd::functional::{self as F, AttnMask};
 use tuna_autograd::{Tape, Var};
-use tuna_tensor::{GeluApprox, Tensor};
+use tuna_tensor::{DType, GeluApprox, Tensor};
 
 /// Runs one case's op on the tape. Returns the named outputs (differentiable ones as Vars,
-/// integer ones as tensors), or `None` if the op is not one this suite dispatches.
+/// non-differentiable ones, integer indices or updated running statistics, as tensors), or
+/// `None` if the op is not one this suite dispatches.
 fn run<'t>(
     tape: &'t Tape,
     case: &OpCase,
@@ -65,6 +67,59 @@ fn run<'t>(
             let n = case.inputs.len();
             let ts: Vec<Var> = (0..n).map(|i| v[&format!("tensors.{i}")]).collect();
             tape.cat(&ts, cfg_i(c, "dim"))
+        }
+        "batch_norm" => {
+            let training = c["training"].as_bool().unwrap();
+            // running statistics are plain tensors updated in place (copies of the inputs)
+            let mut rm = v.get("running_mean").map(|r| r.value().copy_contiguous());
+            let mut rv = v.get("running_var").map(|r| r.value().copy_contiguous());
+            let out = F::batch_norm(
+                x(),
+                rm.as_mut(),
+                rv.as_mut(),
+                v.get("weight").copied(),
+                v.get("bias").copied(),
+                training,
+                cfg_f64(c, "momentum"),
+                cfg_f64(c, "eps"),
+            );
+            if training {
+                ints.extend(rm.map(|t| ("running_mean".to_string(), t)));
+                ints.extend(rv.map(|t| ("running_var".to_string(), t)));
+            }
+            out
+        }
+        "layer_norm" => F::layer_norm(
+            x(),
+            &cfg_usizes(c, "normalized_shape"),
+            v.get("weight").copied(),
+            v.get("bias").copied(),
+            cfg_f64(c, "eps"),
+        ),
+        "group_norm" => F::group_norm(
+            x(),
+            cfg_i(c, "num_groups") as usize,
+            v.get("weight").copied(),
+            v.get("bias").copied(),
+            cfg_f64(c, "eps"),
+        ),
+        "scaled_dot_product_attention" => {
+            let bool_mask = v.get("attn_mask").map(|m| m.value());
+            let mask = match (v.get("attn_mask"), &bool_mask) {
+                (Some(_), Some(m)) if m.dtype() == DType::Bool => Some(AttnMask::Bool(m)),
+                (Some(m), _) => Some(AttnMask::Additive(*m)),
+                (None, _) => None,
+            };
+            F::scaled_dot_product_attention(
+                v["query"],
+                v["key"],
+                v["value"],
+                mask,
+                cfg_f64(c, "dropout_p"),
+                c["is_causal"].as_bool().unwrap(),
+                c["scale"].as_f64(),
+                c["enable_gqa"].as_bool().unwrap(),
+            )
         }
         _ => return None,
     };
