@@ -37,6 +37,7 @@ pub mod grad_mode;
 pub mod gradcheck;
 mod op;
 mod param;
+mod spatial;
 mod tape;
 mod var_ops;
 

@@ -2,7 +2,13 @@
 //! this file to audit any op's backward formula.
 
 use smallvec::{smallvec, SmallVec};
-use tuna_tensor::{DType, GeluApprox, Tensor};
+use tuna_tensor::{
+    adaptive_avg_pool2d_backward, avg_pool2d_backward, conv1d_backward_bias, conv1d_backward_input,
+    conv1d_backward_weight, conv2d_backward_bias, conv2d_backward_input, conv2d_backward_weight,
+    conv_transpose2d_backward_bias, conv_transpose2d_backward_input,
+    conv_transpose2d_backward_weight, max_pool2d_backward, AvgPool2dOptions, Conv1dOptions,
+    Conv2dOptions, ConvTranspose2dOptions, DType, GeluApprox, Tensor,
+};
 
 use crate::custom::CustomOp;
 use crate::param::Param;
@@ -67,6 +73,20 @@ pub(crate) enum Op {
     Slice(usize, isize, usize, usize, usize),
     Expand(usize),
     Cat(Vec<usize>, isize),
+    IndexSelect(usize, isize, Tensor),
+    Gather(usize, isize, Tensor),
+    /// `input.scatter_add(dim, index, src)`: (input, src, dim, index).
+    ScatterAdd(usize, usize, isize, Tensor),
+    /// Embedding lookup: (weight, flat indices, padding_idx, scale_grad_by_freq).
+    Embedding(usize, Tensor, Option<i64>, bool),
+    /// (input, weight, bias, options)
+    Conv1d(usize, usize, Option<usize>, Conv1dOptions),
+    Conv2d(usize, usize, Option<usize>, Conv2dOptions),
+    ConvTranspose2d(usize, usize, Option<usize>, ConvTranspose2dOptions),
+    /// (input, indices)
+    MaxPool2d(usize, Tensor),
+    AvgPool2d(usize, AvgPool2dOptions),
+    AdaptiveAvgPool2d(usize),
     Custom(Box<dyn CustomOp>, Vec<usize>),
 }
 
@@ -120,6 +140,15 @@ impl Op {
             Op::Slice(..) => "SliceBackward",
             Op::Expand(..) => "ExpandBackward",
             Op::Cat(..) => "CatBackward",
+            Op::IndexSelect(..) => "IndexSelectBackward",
+            Op::Gather(..) => "GatherBackward",
+            Op::ScatterAdd(..) => "ScatterAddBackward",
+            Op::Embedding(..) => "EmbeddingBackward",
+            Op::Conv1d(..) | Op::Conv2d(..) => "ConvolutionBackward",
+            Op::ConvTranspose2d(..) => "ConvTransposeBackward",
+            Op::MaxPool2d(..) => "MaxPool2DWithIndicesBackward",
+            Op::AvgPool2d(..) => "AvgPool2DBackward",
+            Op::AdaptiveAvgPool2d(..) => "AdaptiveAvgPool2DBackward",
             Op::Custom(c, _) => c.name(),
         }
     }
@@ -370,6 +399,96 @@ impl Op {
                     })
                     .collect()
             }
+            Op::IndexSelect(a, dim, index) => {
+                let z = Tensor::zeros(shape(*a), g.dtype());
+                smallvec![(*a, z.index_add(*dim, index, g))]
+            }
+            Op::Gather(a, dim, index) => {
+                let z = Tensor::zeros(shape(*a), g.dtype());
+                smallvec![(*a, z.scatter_add(*dim, index, g))]
+            }
+            Op::ScatterAdd(a, src, dim, index) => {
+                smallvec![(*a, g.clone()), (*src, g.gather(*dim, index))]
+            }
+            Op::Embedding(w, flat, padding_idx, scale_by_freq) => {
+                let ws = shape(*w);
+                let d = ws[1];
+                let mut rows = g.reshape_to(&[flat.numel(), d]);
+                let ids = flat.to_vec::<i64>();
+                if *scale_by_freq || padding_idx.is_some() {
+                    // per-lookup row weights: 0 for padding, 1/count(index) when scaling
+                    let mut counts = vec![0usize; ws[0]];
+                    for &i in &ids {
+                        counts[i as usize] += 1;
+                    }
+                    let scale: Vec<f64> = ids
+                        .iter()
+                        .map(|&i| {
+                            if Some(i) == *padding_idx {
+                                0.0
+                            } else if *scale_by_freq {
+                                1.0 / counts[i as usize] as f64
+                            } else {
+                                1.0
+                            }
+                        })
+                        .collect();
+                    let scale = Tensor::from_vec(scale, &[ids.len(), 1]).to_dtype(g.dtype());
+                    rows = rows.mul(&scale);
+                }
+                let z = Tensor::zeros(ws, g.dtype());
+                smallvec![(*w, z.index_add(0, flat, &rows))]
+            }
+            Op::Conv1d(x, w, b, opts) => {
+                let mut out: InputGrads = smallvec![];
+                if nodes[*x].requires_grad {
+                    out.push((*x, conv1d_backward_input(g, val(*w), shape(*x), opts)));
+                }
+                if nodes[*w].requires_grad {
+                    out.push((*w, conv1d_backward_weight(g, val(*x), shape(*w), opts)));
+                }
+                if let Some(b) = b {
+                    out.push((*b, conv1d_backward_bias(g)));
+                }
+                out
+            }
+            Op::Conv2d(x, w, b, opts) => {
+                let mut out: InputGrads = smallvec![];
+                if nodes[*x].requires_grad {
+                    out.push((*x, conv2d_backward_input(g, val(*w), shape(*x), opts)));
+                }
+                if nodes[*w].requires_grad {
+                    out.push((*w, conv2d_backward_weight(g, val(*x), shape(*w), opts)));
+                }
+                if let Some(b) = b {
+                    out.push((*b, conv2d_backward_bias(g)));
+                }
+                out
+            }
+            Op::ConvTranspose2d(x, w, b, opts) => {
+                let mut out: InputGrads = smallvec![];
+                if nodes[*x].requires_grad {
+                    out.push((
+                        *x,
+                        conv_transpose2d_backward_input(g, val(*w), shape(*x), opts),
+                    ));
+                }
+                if nodes[*w].requires_grad {
+                    out.push((
+                        *w,
+                        conv_transpose2d_backward_weight(g, val(*x), shape(*w), opts),
+                    ));
+                }
+                if let Some(b) = b {
+                    out.push((*b, conv_transpose2d_backward_bias(g)));
+                }
+                out
+            }
+            Op::MaxPool2d(a, indices) => {
+                smallvec![(*a, max_pool2d_backward(g, indices, shape(*a)))]
+            }
+            Op::AvgPool2d(a, opts) => smallvec![(*a, avg_pool2d_backward(g, shape(*a), opts))],
+            Op::AdaptiveAvgPool2d(a) => smallvec![(*a, adaptive_avg_pool2d_backward(g, shape(*a)))],
             Op::Custom(f, inputs) => {
                 let ins: Vec<&Tensor> = inputs.iter().map(|&i| val(i)).collect();
                 let grads = f.backward(&ins, out, g);

@@ -472,7 +472,7 @@ impl Tape {
         let v = {
             let nodes = self.nodes.borrow();
             let ts: Vec<&Tensor> = vars.iter().map(|v| &nodes[v.id].value).collect();
-            cat_tensors(&ts, dim)
+            Tensor::cat(&ts, dim)
         };
         let ids: Vec<usize> = vars.iter().map(|v| v.id).collect();
         Var::record(self, v, Op::Cat(ids.clone(), dim), &ids)
@@ -487,38 +487,6 @@ impl Tape {
         let un: Vec<Var<'t>> = vars.iter().map(|v| v.unsqueeze(dim)).collect();
         self.cat(&un, dim)
     }
-}
-
-/// Concatenation written with `slice_scatter`, so autograd does not depend on the index kernels.
-#[track_caller]
-fn cat_tensors(ts: &[&Tensor], dim: isize) -> Tensor {
-    let first = ts[0];
-    let d = tuna_tensor::layout::normalize_dim("cat", dim, first.rank())
-        .unwrap_or_else(|e| panic!("{e}"));
-    let mut shape = first.shape().to_vec();
-    let mut total = 0;
-    for t in ts {
-        assert!(
-            t.rank() == first.rank()
-                && t.shape()
-                    .iter()
-                    .enumerate()
-                    .all(|(i, &s)| i == d || s == first.shape()[i]),
-            "cat: sizes of tensors must match except in dimension {d}: {:?} vs {:?}",
-            first.shape(),
-            t.shape()
-        );
-        total += t.shape()[d];
-    }
-    shape[d] = total;
-    let mut out = Tensor::zeros(&shape, first.dtype());
-    let mut start = 0;
-    for t in ts {
-        let len = t.shape()[d];
-        out = out.slice_scatter(t, dim, start, start + len, 1);
-        start += len;
-    }
-    out
 }
 
 macro_rules! var_operators {

@@ -275,3 +275,71 @@ fn backward_on_non_scalar_panics_with_guidance() {
     let x = tape.var(Tensor::zeros(&[2], tuna_tensor::DType::F32));
     x.exp().backward();
 }
+
+mod spatial {
+    use super::*;
+    use tuna_tensor::{
+        AvgPool2dOptions, Conv1dOptions, Conv2dOptions, ConvTranspose2dOptions, MaxPool2dOptions,
+    };
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 8, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn convolutions(n in 1usize..3, groups in 1usize..3, cpg in 1usize..3, opg in 1usize..3, h in 4usize..7, w in 4usize..7,
+                        kh in 1usize..4, kw in 1usize..4, stride in 1usize..3, pad in 0usize..2, dil in 1usize..3, bias in any::<bool>(), seed in any::<u64>(), permuted in any::<bool>()) {
+            let (cin, cout) = (groups * cpg, groups * opg);
+            prop_assume!(h + 2 * pad > dil * (kh - 1) && w + 2 * pad > dil * (kw - 1));
+            let x = tensor(&[n, cin, h, w], seed, -1.0, 1.0);
+            let wt = tensor(&[cout, cpg, kh, kw], seed ^ 1, -1.0, 1.0);
+            let b = tensor(&[cout], seed ^ 2, -1.0, 1.0);
+            let o2 = Conv2dOptions::new().stride([stride, stride + 1]).padding([pad, pad]).dilation([dil, 1]).groups(groups);
+            let inputs = if bias { vec![x.clone(), wt.clone(), b.clone()] } else { vec![x.clone(), wt.clone()] };
+            check("conv2d", |_, v| {
+                // a permuted (non-contiguous) view of the same input when requested
+                let xin = if permuted { v[0].permute(&[0, 1, 3, 2]).contiguous().permute(&[0, 1, 3, 2]) } else { v[0] };
+                xin.conv2d(v[1], v.get(2).copied(), &o2)
+            }, &inputs);
+            let x1 = tensor(&[n, cin, h + w], seed ^ 3, -1.0, 1.0);
+            let w1 = tensor(&[cout, cpg, kh], seed ^ 4, -1.0, 1.0);
+            let o1 = Conv1dOptions::new().stride(stride).padding(pad).dilation(dil).groups(groups);
+            check("conv1d", |_, v| v[0].conv1d(v[1], v.get(2).copied(), &o1), &if bias { vec![x1.clone(), w1.clone(), b.clone()] } else { vec![x1, w1] });
+            let wt_t = tensor(&[cin, opg, kh, kw], seed ^ 5, -1.0, 1.0);
+            let ot = ConvTranspose2dOptions::new().stride([stride, 1]).padding([pad.min(kh - 1), 0]).output_padding([stride - 1, 0]).dilation([1, dil]).groups(groups);
+            prop_assume!(stride - 1 < stride.max(1));
+            check("conv_transpose2d", |_, v| v[0].conv_transpose2d(v[1], v.get(2).copied(), &ot), &if bias { vec![x.clone(), wt_t.clone(), b.clone()] } else { vec![x.clone(), wt_t] });
+        }
+
+        #[test]
+        fn pooling(n in 1usize..3, c in 1usize..3, h in 3usize..8, w in 3usize..8, k in 1usize..4, stride in 1usize..3, pad in 0usize..2, ceil in any::<bool>(), include_pad in any::<bool>(), seed in any::<u64>()) {
+            prop_assume!(pad * 2 <= k && k <= h && k <= w);
+            let x = tensor(&[n, c, h, w], seed, -1.0, 1.0);
+            let mp = MaxPool2dOptions::new([k, k]).stride([stride, stride]).padding([pad, pad]).ceil_mode(ceil);
+            check("max_pool2d", |_, v| v[0].max_pool2d(&mp), std::slice::from_ref(&x));
+            check("max_pool2d_strided_input", |_, v| v[0].transpose(2, 3).max_pool2d(&mp), std::slice::from_ref(&x));
+            let ap = AvgPool2dOptions::new([k, k]).stride([stride, stride]).padding([pad, pad]).ceil_mode(ceil).count_include_pad(include_pad);
+            check("avg_pool2d", |_, v| v[0].avg_pool2d(&ap), std::slice::from_ref(&x));
+            let apd = ap.clone().divisor_override(Some(3));
+            check("avg_pool2d_divisor", |_, v| v[0].avg_pool2d(&apd), std::slice::from_ref(&x));
+            check("adaptive_avg_pool2d", |_, v| v[0].adaptive_avg_pool2d([h.div_ceil(2), 3]), std::slice::from_ref(&x));
+        }
+
+        #[test]
+        fn indexing(rows in 2usize..6, cols in 1usize..5, seed in any::<u64>(), picks in prop::collection::vec(0usize..100, 1..7)) {
+            let x = tensor(&[rows, cols], seed, -1.0, 1.0);
+            let idx = Tensor::from_vec(picks.iter().map(|p| (p % rows) as i64).collect::<Vec<i64>>(), &[picks.len()]);
+            check("index_select_rows", |_, v| v[0].index_select(0, &idx), std::slice::from_ref(&x));
+            let cidx = Tensor::from_vec(picks.iter().map(|p| (p % cols) as i64).collect::<Vec<i64>>(), &[picks.len()]);
+            check("index_select_cols_of_transposed", |_, v| v[0].t().index_select(0, &cidx), std::slice::from_ref(&x));
+            let g: Vec<i64> = (0..rows * 3).map(|i| (picks[i % picks.len()] + i) as i64 % cols as i64).collect();
+            let gidx = Tensor::from_vec(g, &[rows, 3]);
+            check("gather", |_, v| v[0].gather(1, &gidx), std::slice::from_ref(&x));
+            let src = tensor(&[rows, 3], seed ^ 9, -1.0, 1.0);
+            check("scatter_add", |_, v| v[0].scatter_add(1, &gidx, v[1]), &[x.clone(), src]);
+            let ids = Tensor::from_vec(picks.iter().map(|p| (p % rows) as i64).collect::<Vec<i64>>(), &[1, picks.len()]);
+            // padding_idx and scale_grad_by_freq deliberately alter the gradient (PyTorch
+            // semantics, checked against PyTorch in ops_fixtures); the plain lookup is exact.
+            check("embedding", |_, v| v[0].embedding(&ids, None, false), std::slice::from_ref(&x));
+        }
+    }
+}
