@@ -669,8 +669,7 @@ fn conv_errors_name_the_op_and_shapes() {
     let w = Tensor::zeros(&[4, 2, 3, 3], tuna_tensor::DType::F32);
     let e = x
         .try_conv2d(&w, None, &Conv2dOptions::new())
-        .err()
-        .expect("channel mismatch")
+        .expect_err("channel mismatch")
         .to_string();
     assert!(
         e.contains("conv2d") && e.contains("[2, 3, 5, 5]") && e.contains("[4, 2, 3, 3]"),
