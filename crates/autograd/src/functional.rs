@@ -1,5 +1,5 @@
 //! `torch.nn.functional` operations built from differentiable [`Var`] ops: normalization
-//! (`batch_norm`, `layer_norm`, `group_norm`), `linear`, and `scaled_dot_product_attention`.
+//! (`batch_norm`, `layer_norm`, `group_norm`), `linear`, `dropout` and `scaled_dot_product_attention`.
 //!
 //! Every function here is a composition of recorded tape operations, so its gradient is the
 //! exact chain rule of its forward pass and needs no hand-written backward (it is checked
@@ -440,4 +440,69 @@ pub fn scaled_dot_product_attention<'t>(
         None => scores.softmax(-1),
     };
     weights.matmul(value)
+}
+
+/// Inverted dropout (`F.dropout(input, p, training)`): in training mode each element is zeroed
+/// with probability `p` and the survivors are scaled by `1/(1-p)`, so the expected value is
+/// unchanged; in eval mode (or with `p = 0`) the input passes through. The mask is drawn from
+/// `gen`, so a run is reproducible from its seed.
+///
+/// # Panics
+/// If `p` is outside `[0, 1]`.
+#[track_caller]
+pub fn dropout<'t>(
+    input: Var<'t>,
+    p: f64,
+    training: bool,
+    gen: &mut tuna_tensor::Generator,
+) -> Var<'t> {
+    dropout_with_mask_shape(input, p, training, gen, None)
+}
+
+/// Channel dropout (`F.dropout2d`): zeroes whole channels of an `(N, C, H, W)` or `(C, H, W)`
+/// input with probability `p`, scaling the rest by `1/(1-p)`.
+///
+/// # Panics
+/// If `p` is outside `[0, 1]` or the input is not 3-D or 4-D.
+#[track_caller]
+pub fn dropout2d<'t>(
+    input: Var<'t>,
+    p: f64,
+    training: bool,
+    gen: &mut tuna_tensor::Generator,
+) -> Var<'t> {
+    let shape = input.shape();
+    assert!(
+        shape.len() == 3 || shape.len() == 4,
+        "dropout2d: expected a 3-D or 4-D input, got shape {shape:?}"
+    );
+    let mut mask_shape = shape.to_vec();
+    let r = mask_shape.len();
+    mask_shape[r - 1] = 1;
+    mask_shape[r - 2] = 1;
+    dropout_with_mask_shape(input, p, training, gen, Some(mask_shape))
+}
+
+#[track_caller]
+fn dropout_with_mask_shape<'t>(
+    input: Var<'t>,
+    p: f64,
+    training: bool,
+    gen: &mut tuna_tensor::Generator,
+    mask_shape: Option<Vec<usize>>,
+) -> Var<'t> {
+    assert!(
+        (0.0..=1.0).contains(&p),
+        "dropout: probability has to be between 0 and 1, but got {p}"
+    );
+    if !training || p == 0.0 {
+        return input;
+    }
+    let shape = mask_shape.unwrap_or_else(|| input.shape().to_vec());
+    let dtype = input.dtype();
+    if p == 1.0 {
+        return input.mul(input.tape().constant(Tensor::zeros(&shape, dtype)));
+    }
+    let keep = Tensor::bernoulli(&shape, 1.0 - p, dtype, gen).mul_scalar(1.0 / (1.0 - p));
+    input.mul(input.tape().constant(keep))
 }

@@ -235,11 +235,7 @@ impl Op {
             Op::Cos(a) => smallvec![(*a, g.mul(&val(*a).sin()).neg())],
             Op::Tanh(a) => smallvec![(*a, g.zip_f64(out, |g, y| g * (1.0 - y * y)))],
             Op::Sigmoid(a) => smallvec![(*a, g.zip_f64(out, |g, y| g * y * (1.0 - y)))],
-            Op::Relu(a) => smallvec![(
-                *a,
-                out.gt_scalar(0.0)
-                    .where_cond(g, &Tensor::scalar_of(0.0, g.dtype()))
-            )],
+            Op::Relu(a) => smallvec![(*a, out.threshold_backward(g, 0.0))],
             Op::LeakyRelu(a, s) => {
                 let s = *s;
                 smallvec![(
@@ -359,17 +355,36 @@ impl Op {
             }
             Op::Matmul(a, b) => {
                 let (x, y) = (val(*a), val(*b));
-                let ga = g.matmul(&y.t()).sum_to_shape(x.shape());
-                let gb = if y.rank() == 2 && x.rank() > 2 {
-                    let k = x.size(-1);
-                    let n = g.size(-1);
-                    x.reshape(&[-1, k as isize])
-                        .t()
-                        .matmul(&g.reshape(&[-1, n as isize]))
-                } else {
-                    x.t().matmul(g).sum_to_shape(y.shape())
-                };
-                smallvec![(*a, ga), (*b, gb)]
+                let mut grads: InputGrads = smallvec![];
+                // A transposed operand (e.g. `x.matmul(w.t())`) gets its gradient computed as
+                // the transpose of a contiguous product, so the transpose's backward hands the
+                // leaf a contiguous tensor instead of a strided one it would have to copy.
+                let transposed =
+                    |t: &Tensor| t.rank() == 2 && !t.is_contiguous() && t.t().is_contiguous();
+                if nodes[*a].requires_grad {
+                    let ga = if transposed(x) && y.rank() == 2 {
+                        y.matmul(&g.t()).t()
+                    } else {
+                        g.matmul(&y.t()).sum_to_shape(x.shape())
+                    };
+                    grads.push((*a, ga));
+                }
+                if nodes[*b].requires_grad {
+                    let gb = if y.rank() == 2 && x.rank() >= 2 {
+                        let k = x.size(-1);
+                        let n = g.size(-1);
+                        let (xf, gf) = (x.reshape(&[-1, k as isize]), g.reshape(&[-1, n as isize]));
+                        if transposed(y) {
+                            gf.t().matmul(&xf).t()
+                        } else {
+                            xf.t().matmul(&gf)
+                        }
+                    } else {
+                        x.t().matmul(g).sum_to_shape(y.shape())
+                    };
+                    grads.push((*b, gb));
+                }
+                grads
             }
             Op::Reshape(a) => smallvec![(*a, g.reshape_to(shape(*a)))],
             Op::Transpose(a, d0, d1) => smallvec![(*a, g.transpose(*d0, *d1))],

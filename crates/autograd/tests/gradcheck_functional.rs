@@ -296,3 +296,44 @@ fn sdpa_rejects_dropout() {
     let q = tape.var(Tensor::ones(&[2, 2], DType::F64));
     F::scaled_dot_product_attention(q, q, q, None, 0.1, false, None, false);
 }
+
+#[test]
+fn dropout_is_seeded_scaled_and_off_in_eval() {
+    use tuna_autograd::functional::{dropout, dropout2d};
+    use tuna_tensor::Generator;
+    let x = Tensor::ones(&[64, 64], tuna_tensor::DType::F32);
+    let run = |seed: u64, training: bool| {
+        let tape = Tape::new();
+        let v = tape.var(x.clone());
+        let y = dropout(v, 0.25, training, &mut Generator::new(seed));
+        y.sum().backward();
+        (y.value(), v.grad().unwrap())
+    };
+    let (a, ga) = run(7, true);
+    let (b, _) = run(7, true);
+    let (c, _) = run(8, true);
+    assert!(a.equal(&b), "same seed, same mask");
+    assert!(!a.equal(&c), "different seed, different mask");
+    let vals = a.to_vec::<f32>();
+    assert!(vals
+        .iter()
+        .all(|&v| v == 0.0 || (v - 1.0 / 0.75).abs() < 1e-6));
+    let kept = vals.iter().filter(|&&v| v != 0.0).count() as f64 / vals.len() as f64;
+    assert!((kept - 0.75).abs() < 0.03, "kept fraction {kept}");
+    assert!(ga.equal(&a), "gradient of sum is the mask");
+    let (e, _) = run(7, false);
+    assert!(e.equal(&x), "eval mode is the identity");
+
+    let tape = Tape::new();
+    let img = tape.var(Tensor::ones(&[2, 8, 3, 3], tuna_tensor::DType::F64));
+    let y = dropout2d(img, 0.5, true, &mut Generator::new(1)).value();
+    for n in 0..2 {
+        for ch in 0..8 {
+            let plane = y.select(0, n).select(0, ch).to_vec::<f64>();
+            assert!(
+                plane.iter().all(|&v| v == plane[0]),
+                "whole channels dropped together"
+            );
+        }
+    }
+}

@@ -3,6 +3,7 @@
 
 use crate::dtype::{DType, Element, FloatElement};
 use crate::error::{or_panic, Result, TensorError};
+use crate::layout as tuna_layout;
 use crate::layout::broadcast_shapes;
 use crate::strided::walk;
 use crate::tensor::Tensor;
@@ -241,6 +242,26 @@ impl Tensor {
         let c = self.typed::<bool>("where");
         Ok(with_dtype!(d, T => {
             let (dx, dy) = (x.typed::<T>("where"), y.typed::<T>("where"));
+            // fast paths: contiguous condition with contiguous or scalar branches
+            if let Some(rc) = lc.contiguous_range() {
+                let pick = |l: &tuna_layout::Layout, data: &[T]| -> Option<std::result::Result<std::ops::Range<usize>, T>> {
+                    if l.strides().iter().all(|&s| s == 0) {
+                        Some(Err(data[l.offset()]))
+                    } else {
+                        l.contiguous_range().map(Ok)
+                    }
+                };
+                if let (Some(px), Some(py)) = (pick(&lx, dx), pick(&ly, dy)) {
+                    let cs = &c[rc];
+                    let out: Vec<T> = match (px, py) {
+                        (Ok(rx), Ok(ry)) => cs.iter().zip(&dx[rx]).zip(&dy[ry]).map(|((&k, &a), &b)| if k { a } else { b }).collect(),
+                        (Err(a), Ok(ry)) => cs.iter().zip(&dy[ry]).map(|(&k, &b)| if k { a } else { b }).collect(),
+                        (Ok(rx), Err(b)) => cs.iter().zip(&dx[rx]).map(|(&k, &a)| if k { a } else { b }).collect(),
+                        (Err(a), Err(b)) => cs.iter().map(|&k| if k { a } else { b }).collect(),
+                    };
+                    return Ok(Tensor::from_vec(out, &shape));
+                }
+            }
             let mut out: Vec<T> = Vec::with_capacity(shape.iter().product());
             walk(
                 &shape,

@@ -341,6 +341,17 @@ fn max_pool_kernel<T: FloatElement>(x: &Tensor, g: &PoolGeom) -> (Vec<T>, Vec<i6
         .map(|j| valid_range(g.ow, g.s[1], g.p[1], j * g.d[1], g.w))
         .collect();
     let dh = g.d[0];
+    if g.k == [2, 2]
+        && g.s == [2, 2]
+        && g.p == [0, 0]
+        && g.d == [1, 1]
+        && sw == 1
+        && 2 * g.oh <= g.h
+        && 2 * g.ow <= g.w
+    {
+        max_pool_2x2(data, x, g, sh, &mut vals, &mut idx);
+        return (vals, idx);
+    }
     let jobs: Vec<_> = vals
         .chunks_mut(ohw)
         .zip(idx.chunks_mut(ohw))
@@ -382,6 +393,47 @@ fn max_pool_kernel<T: FloatElement>(x: &Tensor, g: &PoolGeom) -> (Vec<T>, Vec<i6
         }
     });
     (vals, idx)
+}
+
+/// The common 2x2, stride-2, unpadded window over rows with unit column stride: each output
+/// compares its four taps in PyTorch's row-major order (first maximum wins, NaN propagates).
+fn max_pool_2x2<T: FloatElement>(
+    data: &[T],
+    x: &Tensor,
+    g: &PoolGeom,
+    sh: usize,
+    vals: &mut [T],
+    idx: &mut [i64],
+) {
+    let ohw = g.oh * g.ow;
+    for p in 0..g.planes() {
+        let base = plane_offset(x, g.c, p);
+        let (v, ix) = (
+            &mut vals[p * ohw..(p + 1) * ohw],
+            &mut idx[p * ohw..(p + 1) * ohw],
+        );
+        for oy in 0..g.oh {
+            let r0 = &data[base + 2 * oy * sh..][..2 * g.ow];
+            let r1 = &data[base + (2 * oy + 1) * sh..][..2 * g.ow];
+            let (i0, i1) = ((2 * oy * g.w) as i64, ((2 * oy + 1) * g.w) as i64);
+            for ox in 0..g.ow {
+                let c = 2 * ox;
+                let (mut best, mut at) = (r0[c], i0 + c as i64);
+                for (val, pos) in [
+                    (r0[c + 1], i0 + c as i64 + 1),
+                    (r1[c], i1 + c as i64),
+                    (r1[c + 1], i1 + c as i64 + 1),
+                ] {
+                    if (val > best || val.is_nan()) && !best.is_nan() {
+                        best = val;
+                        at = pos;
+                    }
+                }
+                v[oy * g.ow + ox] = best;
+                ix[oy * g.ow + ox] = at;
+            }
+        }
+    }
 }
 
 impl Tensor {

@@ -271,6 +271,20 @@ impl Tensor {
         }))
     }
 
+    /// `grad` where `self > threshold`, else 0 (PyTorch's `threshold_backward(grad, self,
+    /// threshold)`): the backward of ReLU, computed from its input or its output.
+    ///
+    /// # Panics
+    /// If the shapes do not broadcast or the tensors are not float.
+    #[track_caller]
+    pub fn threshold_backward(&self, grad: &Tensor, threshold: f64) -> Tensor {
+        let grad = grad.to_dtype(self.dtype());
+        or_panic(with_float!(self.dtype(), "threshold_backward", T => {
+            let th = T::of(threshold);
+            or_panic(crate::ops::binary::zip_map::<T, T>("threshold_backward", self, &grad, |x, g| if x > th { g } else { T::zero() }))
+        }))
+    }
+
     /// The derivative of [`Tensor::gelu`] at each element.
     ///
     /// # Panics

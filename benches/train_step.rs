@@ -1,0 +1,43 @@
+//! W2 (MLP 784-256-128-10, batch 64 and 256) and W3 (LeNet-style CNN, batch 64) training steps:
+//! forward, cross-entropy, backward, SGD(lr 0.01, momentum 0.9), on the shared data
+//! (`../shared/bench/torch_bench.py --workload w2|w3`).
+
+#![allow(missing_docs)] // criterion_group! generates undocumented items
+
+use criterion::{criterion_group, criterion_main, Criterion};
+
+#[path = "benchutil.rs"]
+mod benchutil;
+use benchutil::*;
+
+fn w2(c: &mut Criterion) {
+    for b in [64usize, 256] {
+        let model = Mlp::new();
+        let mut opt = Sgd::new(model.params(), 0.01, 0.9);
+        let (x, y) = mlp_data(b);
+        c.bench_function(&format!("W2_mlp_step/b{b}"), |bench| {
+            bench.iter(|| model.step(&mut opt, &x, &y))
+        });
+    }
+}
+
+fn w3(c: &mut Criterion) {
+    let model = Cnn::new();
+    let mut opt = Sgd::new(model.params(), 0.01, 0.9);
+    let (x, y) = cnn_data(64);
+    c.bench_function("W3_cnn_step/b64", |bench| {
+        bench.iter(|| model.step(&mut opt, &x, &y))
+    });
+}
+
+fn config() -> Criterion {
+    let threads = std::env::var("TUNA_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    tuna::tensor::set_num_threads(threads);
+    Criterion::default()
+}
+
+criterion_group! { name = benches; config = config(); targets = w2, w3 }
+criterion_main!(benches);

@@ -1,0 +1,31 @@
+//! Runs the W2/W3 benchmark training steps in a loop, for profilers (`perf record`).
+//! `cargo run --release --example profile_steps -- mlp256 500`
+
+#[path = "../benches/benchutil.rs"]
+mod benchutil;
+use benchutil::*;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let which = args.next().unwrap_or_else(|| "cnn".into());
+    let steps: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(200);
+    tuna::tensor::set_num_threads(1);
+    let t0 = std::time::Instant::now();
+    let last = match which.as_str() {
+        "mlp64" | "mlp256" => {
+            let b = if which == "mlp64" { 64 } else { 256 };
+            let m = Mlp::new();
+            let mut opt = Sgd::new(m.params(), 0.01, 0.9);
+            let (x, y) = mlp_data(b);
+            (0..steps).map(|_| m.step(&mut opt, &x, &y)).last()
+        }
+        _ => {
+            let m = Cnn::new();
+            let mut opt = Sgd::new(m.params(), 0.01, 0.9);
+            let (x, y) = cnn_data(64);
+            (0..steps).map(|_| m.step(&mut opt, &x, &y)).last()
+        }
+    };
+    let dt = t0.elapsed().as_secs_f64() / steps as f64;
+    println!("{which}: {:.3} ms/step, last loss {:?}", dt * 1e3, last);
+}
