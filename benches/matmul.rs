@@ -5,7 +5,7 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
-#[path = "benchutil.rs"]
+#[path = "support/mod.rs"]
 mod benchutil;
 use benchutil::*;
 

@@ -6,7 +6,7 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use tuna::autograd::{Param, Tape};
 
-#[path = "benchutil.rs"]
+#[path = "support/mod.rs"]
 mod benchutil;
 use benchutil::*;
 

@@ -6,13 +6,13 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 
-#[path = "benchutil.rs"]
+#[path = "support/mod.rs"]
 mod benchutil;
 use benchutil::*;
 
 fn w2(c: &mut Criterion) {
     for b in [64usize, 256] {
-        let model = Mlp::new();
+        let model = Mlp::shared_init();
         let mut opt = Sgd::new(model.params(), 0.01, 0.9);
         let (x, y) = mlp_data(b);
         c.bench_function(&format!("W2_mlp_step/b{b}"), |bench| {
@@ -22,7 +22,7 @@ fn w2(c: &mut Criterion) {
 }
 
 fn w3(c: &mut Criterion) {
-    let model = Cnn::new();
+    let model = Cnn::shared_init();
     let mut opt = Sgd::new(model.params(), 0.01, 0.9);
     let (x, y) = cnn_data(64);
     c.bench_function("W3_cnn_step/b64", |bench| {

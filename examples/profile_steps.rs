@@ -1,7 +1,7 @@
 //! Runs the W2/W3 benchmark training steps in a loop, for profilers (`perf record`).
 //! `cargo run --release --example profile_steps -- mlp256 500`
 
-#[path = "../benches/benchutil.rs"]
+#[path = "../benches/support/mod.rs"]
 mod benchutil;
 use benchutil::*;
 
@@ -14,13 +14,13 @@ fn main() {
     let last = match which.as_str() {
         "mlp64" | "mlp256" => {
             let b = if which == "mlp64" { 64 } else { 256 };
-            let m = Mlp::new();
+            let m = Mlp::shared_init();
             let mut opt = Sgd::new(m.params(), 0.01, 0.9);
             let (x, y) = mlp_data(b);
             (0..steps).map(|_| m.step(&mut opt, &x, &y)).last()
         }
         _ => {
-            let m = Cnn::new();
+            let m = Cnn::shared_init();
             let mut opt = Sgd::new(m.params(), 0.01, 0.9);
             let (x, y) = cnn_data(64);
             (0..steps).map(|_| m.step(&mut opt, &x, &y)).last()

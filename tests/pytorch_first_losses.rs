@@ -2,7 +2,7 @@
 //! runs, from the shared bit-identical initialization, equal PyTorch's (recorded in
 //! `../shared/bench/README.md`, PyTorch 2.15, SGD lr 0.01 momentum 0.9, batch 64).
 
-#[path = "../benches/benchutil.rs"]
+#[path = "../benches/support/mod.rs"]
 mod benchutil;
 use benchutil::*;
 
@@ -17,7 +17,7 @@ fn assert_losses(name: &str, got: &[f64], want: &[f64]) {
 
 #[test]
 fn mlp_first_losses_match_pytorch() {
-    let model = Mlp::new();
+    let model = Mlp::shared_init();
     let mut opt = Sgd::new(model.params(), 0.01, 0.9);
     let (x, y) = mlp_data(64);
     let losses: Vec<f64> = (0..5).map(|_| model.step(&mut opt, &x, &y)).collect();
@@ -30,7 +30,7 @@ fn mlp_first_losses_match_pytorch() {
 
 #[test]
 fn cnn_first_losses_match_pytorch() {
-    let model = Cnn::new();
+    let model = Cnn::shared_init();
     let mut opt = Sgd::new(model.params(), 0.01, 0.9);
     let (x, y) = cnn_data(64);
     let losses: Vec<f64> = (0..5).map(|_| model.step(&mut opt, &x, &y)).collect();

@@ -105,7 +105,7 @@ pub struct Mlp {
 
 impl Mlp {
     /// Weights from `init_param(100 + 2i, ...)`, biases from `init_param(101 + 2i, ...)`.
-    pub fn new() -> Self {
+    pub fn shared_init() -> Self {
         let dims = [(784, 256), (256, 128), (128, 10)];
         let layers = dims
             .iter()
@@ -158,7 +158,7 @@ pub struct Cnn {
 
 impl Cnn {
     /// Seeds 200/202/204 for weights, +1 for biases.
-    pub fn new() -> Self {
+    pub fn shared_init() -> Self {
         let specs: [(&[usize], usize, u64); 3] = [
             (&[8, 1, 5, 5], 25, 200),
             (&[16, 8, 5, 5], 200, 202),
