@@ -9,7 +9,12 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let which = args.next().unwrap_or_else(|| "cnn".into());
     let steps: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(200);
-    tuna::tensor::set_num_threads(1);
+    tuna::tensor::set_num_threads(
+        std::env::var("TUNA_NUM_THREADS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1),
+    );
     let t0 = std::time::Instant::now();
     let last = match which.as_str() {
         "mlp64" | "mlp256" => {

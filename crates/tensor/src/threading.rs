@@ -55,24 +55,32 @@ fn pool(n: usize) -> Arc<rayon::ThreadPool> {
 /// the work is worth it (`work` is a rough flop count), otherwise in order on this thread.
 pub(crate) fn parallel_for(tasks: usize, work: usize, f: impl Fn(usize) + Sync + Send) {
     let n = num_threads();
-    if n <= 1 || tasks <= 1 || work < (1 << 20) {
+    if n <= 1 || tasks <= 1 || (work < (1 << 20) && work < GEMM_PARALLEL_WORK) {
         for i in 0..tasks {
             f(i);
         }
         return;
     }
-    pool(n).scope(|s| {
-        for i in 0..tasks {
+    // The calling thread runs task 0 and the pool's n-1 workers take the rest, so exactly n
+    // threads compute and no idle worker spins against the caller afterwards.
+    pool(n - 1).in_place_scope(|s| {
+        for i in 1..tasks {
             let f = &f;
             s.spawn(move |_| f(i));
         }
+        f(0);
     });
 }
 
-/// How many blocks to split `rows` rows of work into for the current thread count.
+/// Multiply-adds below which a GEMM stays on one thread: handing blocks to the pool costs
+/// tens of microseconds on small VMs, more than a smaller product gains.
+pub(crate) const GEMM_PARALLEL_WORK: usize = 1 << 25;
+
+/// How many blocks to split `rows` rows (or columns) of a GEMM into for the current thread
+/// count.
 pub(crate) fn split_count(rows: usize, work: usize) -> usize {
     let n = num_threads();
-    if n <= 1 || work < (1 << 20) {
+    if n <= 1 || work < GEMM_PARALLEL_WORK {
         1
     } else {
         n.min(rows).max(1)

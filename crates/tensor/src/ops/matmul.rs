@@ -82,6 +82,14 @@ impl Gemm for f64 {
     }
 }
 
+/// A raw output pointer shared by GEMM blocks that write disjoint parts of one buffer.
+#[derive(Clone, Copy)]
+struct SendPtr<T>(*mut T);
+// SAFETY: blocks write disjoint elements (see `gemm_into`); the pointee outlives the scope.
+unsafe impl<T> Send for SendPtr<T> {}
+// SAFETY: as above; the pointer itself is only copied, never used to create shared references.
+unsafe impl<T> Sync for SendPtr<T> {}
+
 /// Below this many multiply-adds a plain loop beats packing for the GEMM kernel.
 const SMALL_GEMM: usize = 4096;
 
@@ -131,55 +139,50 @@ pub(crate) fn gemm_into<T: Gemm>(
     // bounds: the last element each operand touches lies inside its slice
     assert!(a.offset + (m - 1) * a.rs + (k - 1) * a.cs < a.data.len());
     assert!(b.offset + (k - 1) * b.rs + (n - 1) * b.cs < b.data.len());
-    let blocks = split_count(m, work);
-    if blocks <= 1 {
-        // SAFETY: bounds checked above; `out` is a distinct, exclusively borrowed buffer.
-        unsafe {
-            T::gemm(
-                m,
-                k,
-                n,
-                a.data.as_ptr().add(a.offset),
-                a.rs as isize,
-                a.cs as isize,
-                b.data.as_ptr().add(b.offset),
-                b.rs as isize,
-                b.cs as isize,
-                out.as_mut_ptr(),
-                n as isize,
-                1,
-            )
+    // Split the larger output dimension: row blocks when M >= N, column blocks otherwise, so
+    // each thread packs only its share of the larger operand. Every output element is still
+    // computed by one call with the same K blocking, so results do not depend on the split.
+    let split_rows = m >= n;
+    let blocks = split_count(if split_rows { m } else { n }, work);
+    let per = if split_rows { m } else { n }.div_ceil(blocks.max(1));
+    let out_ptr = SendPtr(out.as_mut_ptr());
+    let run = |i: usize| {
+        let (r0, rows, c0, cols) = if split_rows {
+            let r0 = i * per;
+            (r0, per.min(m - r0), 0, n)
+        } else {
+            let c0 = i * per;
+            (0, m, c0, per.min(n - c0))
         };
-        return;
-    }
-    let rows_per = m.div_ceil(blocks);
-    let chunks: Vec<(usize, &mut [T])> = out.chunks_mut(rows_per * n).enumerate().collect();
-    let jobs: Vec<std::sync::Mutex<(usize, &mut [T])>> =
-        chunks.into_iter().map(std::sync::Mutex::new).collect();
-    crate::threading::parallel_for(jobs.len(), work, |i| {
-        let mut guard = jobs[i].lock().unwrap_or_else(|e| e.into_inner());
-        let (bi, ref mut c) = *guard;
-        let r0 = bi * rows_per;
-        let rows = c.len() / n;
-        // SAFETY: rows r0..r0+rows of A are in bounds (checked above); each job writes only
-        // its own chunk of `out`.
+        if rows == 0 || cols == 0 {
+            return;
+        }
+        let c = out_ptr;
+        // SAFETY: A's rows r0..r0+rows and B's columns c0..c0+cols are in bounds (checked
+        // above); block i writes only rows r0.. / columns c0.. of `out`, disjoint from every
+        // other block, and `out` outlives the scope.
         unsafe {
             T::gemm(
                 rows,
                 k,
-                n,
+                cols,
                 a.data.as_ptr().add(a.offset + r0 * a.rs),
                 a.rs as isize,
                 a.cs as isize,
-                b.data.as_ptr().add(b.offset),
+                b.data.as_ptr().add(b.offset + c0 * b.cs),
                 b.rs as isize,
                 b.cs as isize,
-                c.as_mut_ptr(),
+                c.0.add(r0 * n + c0),
                 n as isize,
                 1,
             )
         };
-    });
+    };
+    if blocks <= 1 {
+        run(0);
+    } else {
+        crate::threading::parallel_for(blocks, work, run);
+    }
 }
 
 impl Tensor {
