@@ -55,7 +55,7 @@ fn pool(n: usize) -> Arc<rayon::ThreadPool> {
 /// the work is worth it (`work` is a rough flop count), otherwise in order on this thread.
 pub(crate) fn parallel_for(tasks: usize, work: usize, f: impl Fn(usize) + Sync + Send) {
     let n = num_threads();
-    if n <= 1 || tasks <= 1 || (work < (1 << 20) && work < GEMM_PARALLEL_WORK) {
+    if n <= 1 || tasks <= 1 || work < (1 << 20) {
         for i in 0..tasks {
             f(i);
         }
