@@ -4,10 +4,28 @@
 //! re-exports every Tuna crate:
 //!
 //! - [`tensor`]: n-d tensors and PyTorch-exact CPU kernels;
-//! - [`autograd`]: reverse-mode automatic differentiation on a per-step tape.
+//! - [`autograd`]: reverse-mode automatic differentiation on a per-step tape;
+//! - [`loss`]: every PyTorch loss as a config plugin;
+//! - [`optim`]: PyTorch-exact optimizers, parameter groups, gradient clipping;
+//! - [`sched`]: learning-rate schedules;
+//! - [`regularize`]: penalties, constraints and early stopping.
 
 pub use tuna_autograd as autograd;
+pub use tuna_loss as loss;
+pub use tuna_optim as optim;
+pub use tuna_regularize as regularize;
+pub use tuna_sched as sched;
 pub use tuna_tensor as tensor;
 
-pub use tuna_autograd::{no_grad, Tape, Var};
+pub use tuna_autograd::{no_grad, Param, Tape, Var};
 pub use tuna_tensor::{DType, Tensor};
+
+/// Links every built-in plugin crate so that all typetag plugins (losses, optimizers,
+/// schedules, regularizers, ...) can be deserialized by name. Call it once before loading a
+/// config if your binary depends on `tuna`.
+pub fn link_all() {
+    tuna_loss::link();
+    tuna_optim::link();
+    tuna_sched::link();
+    tuna_regularize::link();
+}

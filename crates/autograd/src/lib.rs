@@ -35,6 +35,7 @@ mod custom;
 pub mod functional;
 pub mod grad_mode;
 pub mod gradcheck;
+mod name_pattern;
 mod op;
 mod param;
 mod spatial;
@@ -43,5 +44,6 @@ mod var_ops;
 
 pub use custom::CustomOp;
 pub use grad_mode::{is_grad_enabled, no_grad, NoGradGuard};
+pub use name_pattern::{name_matches, name_matches_any, select_params, NamedParam};
 pub use param::Param;
 pub use tape::{Tape, Var};
