@@ -138,3 +138,9 @@ impl std::fmt::Debug for Param {
             .finish()
     }
 }
+
+/// Parameters are shared with optimizers and data-parallel code across threads.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Param>();
+};

@@ -6,22 +6,7 @@ use tuna_autograd::gradcheck::{gradcheck_with, GradCheckOptions};
 use tuna_autograd::{Tape, Var};
 use tuna_tensor::{GeluApprox, Tensor};
 
-/// Deterministic values in [lo, hi) from a seed (splitmix64).
-fn values(seed: u64, n: usize, lo: f64, hi: f64) -> Vec<f64> {
-    (0..n as u64)
-        .map(|i| {
-            let mut z = seed.wrapping_add((i + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^= z >> 31;
-            lo + (hi - lo) * ((z >> 11) as f64 / (1u64 << 53) as f64)
-        })
-        .collect()
-}
-
-fn tensor(shape: &[usize], seed: u64, lo: f64, hi: f64) -> Tensor {
-    Tensor::from_vec(values(seed, shape.iter().product(), lo, hi), shape)
-}
+use tuna_fixtures::{seeded_tensor as tensor, seeded_values as values};
 
 /// Values bounded away from 0 (for kinks and poles): magnitude in [0.2, 2), random sign.
 fn nonzero(shape: &[usize], seed: u64) -> Tensor {

@@ -659,6 +659,12 @@ impl PartialEq for Tensor {
     }
 }
 
+/// Tensors cross threads (data loaders, thread pools): checked at compile time.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Tensor>();
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

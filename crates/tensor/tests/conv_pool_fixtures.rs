@@ -21,35 +21,11 @@ const FAMILIES: [&str; 6] = [
     "adaptive_avg_pool2d",
 ];
 
+/// Decodes a fixture tensor with the shared test-support crate.
 fn tensor(v: &Value) -> Tensor {
-    let shape: Vec<usize> = v["shape"]
-        .as_array()
-        .expect("shape")
-        .iter()
-        .map(|d| d.as_u64().expect("dim") as usize)
-        .collect();
-    let data = v["data"].as_array().expect("data");
-    match v["dtype"].as_str().expect("dtype") {
-        "f32" => Tensor::from_vec(
-            data.iter()
-                .map(|x| x.as_f64().unwrap() as f32)
-                .collect::<Vec<f32>>(),
-            &shape,
-        ),
-        "f64" => Tensor::from_vec(
-            data.iter()
-                .map(|x| x.as_f64().unwrap())
-                .collect::<Vec<f64>>(),
-            &shape,
-        ),
-        "i64" => Tensor::from_vec(
-            data.iter()
-                .map(|x| x.as_i64().unwrap())
-                .collect::<Vec<i64>>(),
-            &shape,
-        ),
-        d => panic!("unexpected dtype {d}"),
-    }
+    serde_json::from_value::<tuna_fixtures::FixtureTensor>(v.clone())
+        .expect("fixture tensor")
+        .tensor()
 }
 
 fn check(case: &str, what: &str, got: &Tensor, want: &Tensor, rtol: f64, atol: f64) {
@@ -69,11 +45,9 @@ fn check(case: &str, what: &str, got: &Tensor, want: &Tensor, rtol: f64, atol: f
 
 #[test]
 fn conv_and_pool_match_pytorch_fixtures() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/torch/ops.json");
-    let text = std::fs::read_to_string(path).expect("read ops.json");
-    let root: Value = serde_json::from_str(&text).expect("parse ops.json");
+    let cases = tuna_fixtures::load_raw("ops.json");
     let mut checked: BTreeMap<&str, usize> = BTreeMap::new();
-    for case in root["cases"].as_array().expect("cases") {
+    for case in &cases {
         let name = case["name"].as_str().expect("name");
         let family = name.split('/').next().unwrap();
         let Some(&family) = FAMILIES.iter().find(|f| **f == family) else {

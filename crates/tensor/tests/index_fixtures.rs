@@ -7,52 +7,16 @@ use serde_json::Value;
 use tuna_tensor::{DType, Tensor};
 
 fn load_cases() -> Vec<Value> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/torch/ops.json");
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
-    let mut root: Value = serde_json::from_str(&text).expect("ops.json is valid JSON");
-    match root["cases"].take() {
-        Value::Array(cases) => cases,
-        other => panic!("ops.json: `cases` is not an array: {other}"),
-    }
+    tuna_fixtures::load_raw("ops.json")
 }
 
 /// Decodes `{"shape", "dtype", "data"}`: `f32` inputs stay `f32` (exactly), `f64` references
 /// stay `f64`, `i64` indices stay `i64`.
+/// Decodes a fixture tensor with the shared test-support crate.
 fn tensor(v: &Value) -> Tensor {
-    let shape: Vec<usize> = v["shape"]
-        .as_array()
-        .expect("shape")
-        .iter()
-        .map(|d| d.as_u64().expect("dim") as usize)
-        .collect();
-    let data = v["data"].as_array().expect("data");
-    match v["dtype"].as_str().expect("dtype") {
-        "f32" => Tensor::from_vec(
-            data.iter()
-                .map(|x| x.as_f64().expect("float") as f32)
-                .collect::<Vec<_>>(),
-            &shape,
-        ),
-        "f64" => Tensor::from_vec(
-            data.iter()
-                .map(|x| x.as_f64().expect("float"))
-                .collect::<Vec<_>>(),
-            &shape,
-        ),
-        "i64" => Tensor::from_vec(
-            data.iter()
-                .map(|x| x.as_i64().expect("int"))
-                .collect::<Vec<_>>(),
-            &shape,
-        ),
-        "bool" => Tensor::from_vec(
-            data.iter()
-                .map(|x| x.as_bool().expect("bool"))
-                .collect::<Vec<_>>(),
-            &shape,
-        ),
-        other => panic!("unknown dtype {other}"),
-    }
+    serde_json::from_value::<tuna_fixtures::FixtureTensor>(v.clone())
+        .expect("fixture tensor")
+        .tensor()
 }
 
 /// Checks `|got - ref| <= atol + rtol*|ref|` elementwise and equal shapes.
