@@ -5,6 +5,7 @@
 //!
 //! - [`tensor`]: n-d tensors and PyTorch-exact CPU kernels;
 //! - [`autograd`]: reverse-mode automatic differentiation on a per-step tape;
+//! - [`nn`]: modules, layers, initialization, config-built models;
 //! - [`loss`]: every PyTorch loss as a config plugin;
 //! - [`optim`]: PyTorch-exact optimizers, parameter groups, gradient clipping;
 //! - [`sched`]: learning-rate schedules;
@@ -12,6 +13,7 @@
 
 pub use tuna_autograd as autograd;
 pub use tuna_loss as loss;
+pub use tuna_nn as nn;
 pub use tuna_optim as optim;
 pub use tuna_regularize as regularize;
 pub use tuna_sched as sched;
@@ -24,6 +26,7 @@ pub use tuna_tensor::{DType, Tensor};
 /// schedules, regularizers, ...) can be deserialized by name. Call it once before loading a
 /// config if your binary depends on `tuna`.
 pub fn link_all() {
+    tuna_nn::link();
     tuna_loss::link();
     tuna_optim::link();
     tuna_sched::link();

@@ -1,0 +1,78 @@
+//! Errors of model construction, shape inference and weight loading.
+
+/// What went wrong building a model, inferring its shapes or loading its weights. Messages
+/// name the layer (by position and type) or the state-dict key, and what was expected.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum NnError {
+    /// A layer option is invalid (`Linear.in_features: must be positive, got 0`).
+    #[error("{layer}.{field}: {message}")]
+    Config {
+        /// The layer type, e.g. `Linear`.
+        layer: String,
+        /// The offending field.
+        field: String,
+        /// What was expected.
+        message: String,
+    },
+    /// A layer cannot take the shape it is given.
+    #[error("layer {index} ({layer}): expected input {expected}, got shape {got:?}")]
+    Shape {
+        /// Position in the model (`"2"`, `"encoder.1"`).
+        index: String,
+        /// The layer type.
+        layer: String,
+        /// The input the layer needs, in words (`[*, 256]`).
+        expected: String,
+        /// The shape it got.
+        got: Vec<usize>,
+    },
+    /// A state dict does not fit the model; every problem is listed.
+    #[error("error(s) in loading state_dict: {}", describe_mismatch(.missing, .unexpected, .mismatched))]
+    StateDict {
+        /// Keys the model has and the state dict lacks.
+        missing: Vec<String>,
+        /// Keys the state dict has and the model lacks.
+        unexpected: Vec<String>,
+        /// `(key, model shape and dtype, file shape and dtype)` for entries that differ.
+        mismatched: Vec<(String, String, String)>,
+    },
+    /// Reading or writing a weights file failed.
+    #[error("{path}: {message}")]
+    Io {
+        /// The file.
+        path: String,
+        /// What happened.
+        message: String,
+    },
+}
+
+fn describe_mismatch(
+    missing: &[String],
+    unexpected: &[String],
+    mismatched: &[(String, String, String)],
+) -> String {
+    let mut parts = Vec::new();
+    if !missing.is_empty() {
+        parts.push(format!("missing key(s): {}", missing.join(", ")));
+    }
+    if !unexpected.is_empty() {
+        parts.push(format!("unexpected key(s): {}", unexpected.join(", ")));
+    }
+    for (k, want, got) in mismatched {
+        parts.push(format!(
+            "size mismatch for {k}: the model has {want}, the checkpoint has {got}"
+        ));
+    }
+    parts.join("; ")
+}
+
+impl NnError {
+    /// A [`NnError::Config`] for `layer.field`.
+    pub fn config(layer: &str, field: &str, message: impl Into<String>) -> Self {
+        NnError::Config {
+            layer: layer.to_string(),
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! `Linear`: `y = x·Wᵀ + b` (`torch.nn.Linear`).
+
+use serde::{Deserialize, Serialize};
+use tuna_autograd::{functional, Param, Var};
+use tuna_tensor::{DType, Generator};
+
+use crate::error::NnError;
+use crate::init;
+use crate::module::{join_name, Module, ModuleItem, ModuleVisitor};
+use crate::spec::{BuildContext, LayerSpec};
+
+/// A fully connected layer, `y = x·Wᵀ + b` over the last dim (`torch.nn.Linear`).
+///
+/// Parameters `weight` `[out_features, in_features]` and `bias` `[out_features]`, initialized
+/// like PyTorch: U(-1/√in, 1/√in) for both.
+#[derive(Debug)]
+pub struct Linear {
+    /// `[out_features, in_features]`.
+    pub weight: Param,
+    /// `[out_features]`, if the layer has a bias.
+    pub bias: Option<Param>,
+}
+
+impl Linear {
+    /// A layer with PyTorch's default initialization.
+    pub fn new(
+        in_features: usize,
+        out_features: usize,
+        bias: bool,
+        dtype: DType,
+        gen: &mut Generator,
+    ) -> Self {
+        let weight = Param::new(init::default_weight(
+            &[out_features, in_features],
+            dtype,
+            gen,
+        ));
+        let bias =
+            bias.then(|| Param::new(init::default_bias(out_features, in_features, dtype, gen)));
+        Linear { weight, bias }
+    }
+}
+
+impl Module for Linear {
+    fn forward<'t>(&self, input: Var<'t>) -> Var<'t> {
+        let tape = input.tape();
+        functional::linear(
+            input,
+            tape.param(&self.weight),
+            self.bias.as_ref().map(|b| tape.param(b)),
+        )
+    }
+
+    fn visit(&self, prefix: &str, v: &mut dyn ModuleVisitor) {
+        v.item(
+            &join_name(prefix, "weight"),
+            ModuleItem::Param(&self.weight),
+        );
+        if let Some(b) = &self.bias {
+            v.item(&join_name(prefix, "bias"), ModuleItem::Param(b));
+        }
+    }
+
+    fn type_name(&self) -> &'static str {
+        "Linear"
+    }
+}
+
+/// Config of [`Linear`] (`torch.nn.Linear(in_features, out_features, bias=True)`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinearSpec {
+    /// Size of each input sample (`in_features`).
+    pub in_features: usize,
+    /// Size of each output sample (`out_features`).
+    pub out_features: usize,
+    /// Whether to learn an additive bias (`bias`, default true).
+    #[serde(default = "yes")]
+    pub bias: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[typetag::serde(name = "Linear")]
+impl LayerSpec for LinearSpec {
+    fn validate(&self) -> Result<(), NnError> {
+        if self.in_features == 0 {
+            return Err(NnError::config(
+                "Linear",
+                "in_features",
+                "must be positive, got 0",
+            ));
+        }
+        if self.out_features == 0 {
+            return Err(NnError::config(
+                "Linear",
+                "out_features",
+                "must be positive, got 0",
+            ));
+        }
+        Ok(())
+    }
+
+    fn build(&self, ctx: &mut BuildContext) -> Result<Box<dyn Module>, NnError> {
+        self.validate()?;
+        Ok(Box::new(Linear::new(
+            self.in_features,
+            self.out_features,
+            self.bias,
+            ctx.dtype,
+            &mut ctx.gen,
+        )))
+    }
+
+    fn output_shape(&self, index: &str, input: &[usize]) -> Result<Vec<usize>, NnError> {
+        match input.last() {
+            Some(&n) if n == self.in_features => {
+                let mut out = input.to_vec();
+                *out.last_mut().expect("non-empty") = self.out_features;
+                Ok(out)
+            }
+            _ => Err(NnError::Shape {
+                index: index.to_string(),
+                layer: "Linear".into(),
+                expected: format!("[*, {}]", self.in_features),
+                got: input.to_vec(),
+            }),
+        }
+    }
+}
