@@ -36,7 +36,11 @@
 //!
 //! // and every mistake is an error naming the loss and the input
 //! let err = triplet.forward(a, p).unwrap_err();
-//! assert!(matches!(err, LossError::MissingInput { input: "anchor", .. }));
+//! assert!(matches!(err, LossError::UnknownInput { .. }));
+//! assert_eq!(
+//!     err.to_string(),
+//!     "TripletMarginLoss: unknown input `input`; forward takes (anchor, positive, negative)"
+//! );
 //! # Ok(())
 //! # }
 //! ```
@@ -118,7 +122,8 @@ pub trait Loss: DynClone + Debug + Send + Sync {
     ///
     /// # Errors
     /// As [`Loss::forward_named`]; a loss whose inputs are not `input` and `target`
-    /// returns [`LossError::MissingInput`] or [`LossError::UnknownInput`].
+    /// returns [`LossError::UnknownInput`] (or [`LossError::MissingInput`] when it takes a
+    /// third input, e.g. GaussianNLLLoss's `var`).
     fn forward<'t>(&self, input: Var<'t>, target: Var<'t>) -> Result<Var<'t>, LossError> {
         self.forward_named(&[("input", input), ("target", target)])
     }
