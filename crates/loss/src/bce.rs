@@ -60,14 +60,25 @@ impl Loss for BceLoss {
                 bad.to_string(),
             ));
         }
-        let log_x = x.log().clamp(Some(-100.0), None);
-        let log_1mx = x.neg().add_scalar(1.0).log().clamp(Some(-100.0), None);
+        let log_x = clamped_log(x);
+        let log_1mx = clamped_log(x.neg().add_scalar(1.0));
         let mut l = t.mul(log_x).add(t.neg().add_scalar(1.0).mul(log_1mx)).neg();
         if let Some(w) = &self.weight {
             l = l.mul(constant(x, w));
         }
         Ok(reduce(l, self.reduction))
     }
+}
+
+/// `max(log x, -100)`, with a zero (not NaN) gradient at `x = 0`: saturated probabilities
+/// (`σ` of a large logit rounds to exactly 1 in f32) must not poison the gradient.
+fn clamped_log(x: Var<'_>) -> Var<'_> {
+    let positive = x.value().gt_scalar(0.0);
+    let one = x.tape().constant(tuna_tensor::Tensor::ones(&[], x.dtype()));
+    x.where_cond(&positive, one)
+        .log()
+        .clamp(Some(-100.0), None)
+        .masked_fill(&positive.logical_not(), -100.0)
 }
 
 /// `(1-t)·x + (1 + (pw-1)·t)·softplus(-x)`, the stable logits form of BCE, times `weight`.
@@ -171,6 +182,33 @@ mod tests {
         let e = l.forward(x, t).unwrap_err();
         assert!(e.to_string().contains("pos_weight must broadcast"), "{e}");
         assert!(from_json(r#"{"type":"BCELoss","pos_weight":[1.0]}"#).is_err());
+    }
+
+    #[test]
+    fn saturated_probabilities_have_finite_gradients() {
+        let tape = Tape::new();
+        let x = tape.var(Tensor::from_vec(vec![0.0f32, 1.0, 1.0], &[3]));
+        let t = tape.var(Tensor::from_vec(vec![0.0f32, 1.0, 0.0], &[3]));
+        let l = BceLoss {
+            reduction: Reduction::Sum,
+            ..Default::default()
+        }
+        .forward(x, t)
+        .unwrap();
+        assert_eq!(l.item(), 100.0); // the wrong-and-certain third element, clamped
+        l.backward();
+        assert!(x
+            .grad()
+            .unwrap()
+            .to_vec::<f32>()
+            .iter()
+            .all(|g| g.is_finite()));
+        assert!(t
+            .grad()
+            .unwrap()
+            .to_vec::<f32>()
+            .iter()
+            .all(|g| g.is_finite()));
     }
 
     #[test]

@@ -319,6 +319,22 @@ mod tests {
     }
 
     #[test]
+    fn unbatched_multi_margin() {
+        let tape = Tape::new();
+        let x = tape.var(Tensor::from_vec(vec![0.1f64, 0.2, 0.4, 0.8], &[4]));
+        let y = tape.constant(Tensor::scalar(3i64));
+        let l = MultiMarginLoss {
+            reduction: Reduction::None,
+            ..Default::default()
+        }
+        .forward(x, y)
+        .unwrap();
+        // PyTorch docs example: (1-0.8+0.1 + 1-0.8+0.2 + 1-0.8+0.4) / 4 = 0.325
+        assert!(l.shape().is_empty());
+        assert!((l.item() - 0.325).abs() < 1e-12);
+    }
+
+    #[test]
     fn multilabel_margin_stops_at_minus_one() {
         let tape = Tape::new();
         let x = tape.var(Tensor::from_vec(vec![0.1f64, 0.2, 0.4, 0.8], &[4]));
