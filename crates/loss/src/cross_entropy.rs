@@ -233,17 +233,27 @@ impl CrossEntropyLoss {
             let logp = x.log_softmax(-1);
             nll_index(loss, logp, &target.value(), &out, opts)
         } else if target.dtype().is_float() {
-            if target.shape() != in_shape || target.dtype() != logits.dtype() {
+            if target.shape() != in_shape {
                 return Err(bad_input(
                     loss,
                     "target",
                     format!(
-                        "of dtype {} must have the input's shape {} and dtype {} (class probabilities)",
+                        "of dtype {} must have the input's shape {} (class probabilities)",
                         target.dtype(),
-                        fmt_shape(&in_shape),
-                        logits.dtype()
+                        fmt_shape(&in_shape)
                     ),
                     fmt_shape(&target.shape()),
+                ));
+            }
+            if target.dtype() != logits.dtype() {
+                return Err(bad_input(
+                    loss,
+                    "target",
+                    format!(
+                        "must have the input's dtype {} (class probabilities)",
+                        logits.dtype()
+                    ),
+                    format!("dtype {}", target.dtype()),
                 ));
             }
             let (x, out) = rows(logits);
@@ -417,8 +427,8 @@ mod tests {
         let e = CrossEntropyLoss::default().forward(x, t).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "CrossEntropyLoss: target of dtype f32 must have the input's shape [8, 10] and \
-             dtype f32 (class probabilities), got [8]"
+            "CrossEntropyLoss: target of dtype f32 must have the input's shape [8, 10] \
+             (class probabilities), got [8]"
         );
         let t = tape.constant(Tensor::from_vec(vec![10i64; 8], &[8]));
         let e = CrossEntropyLoss::default().forward(x, t).unwrap_err();

@@ -226,3 +226,22 @@ fn linear_cross_entropy_input_gradient() {
         .unwrap_or_else(|e| panic!("LinearCrossEntropyLoss {r}: {e}"));
     }
 }
+
+/// Below `eps`, GaussianNLLLoss's variance gradient is deliberately the unclamped formula's
+/// (PyTorch clamps under `no_grad`), so finite differences, which see a constant, disagree:
+/// this also shows that the gradient check does catch a wrong gradient.
+#[test]
+fn gaussian_nll_clamp_is_not_differentiated() {
+    tuna_loss::link();
+    let loss: Box<dyn Loss> =
+        serde_json::from_value(json!({"type": "GaussianNLLLoss", "eps": 0.5})).unwrap();
+    let x = rand(&[2, 2], 1, -1.0, 1.0);
+    let var = rand(&[2, 2], 2, 0.01, 0.2); // all below eps
+    let consts = [("input", x.clone()), ("target", x.mul_scalar(0.5))];
+    let res = gradcheck_with(
+        |tape, v| call(loss.as_ref(), tape, v, &[("var", var.clone())], &consts),
+        std::slice::from_ref(&var),
+        GradCheckOptions::default(),
+    );
+    assert!(res.is_err(), "the clamp must not be differentiated");
+}
