@@ -306,6 +306,26 @@ mod tests {
     }
 
     #[test]
+    fn k_dimensional_out_features() {
+        let l = from_json(
+            r#"{"type":"LinearCrossEntropyLoss","in_features":3,"num_classes":4,"out_features":[2],"bias":true,"reduction":"none"}"#,
+        )
+        .unwrap();
+        assert_eq!(l.parameters()[0].1.shape(), vec![8, 3]);
+        assert_eq!(l.parameters()[1].1.shape(), vec![8]);
+        let tape = Tape::new();
+        let x = tape.var(Tensor::ones(&[5, 3], DType::F32));
+        let t = tape.constant(Tensor::from_vec(
+            vec![0i64, 1, 2, 3, 0, 1, 2, 3, 0, 1],
+            &[5, 2],
+        ));
+        let out = l.forward(x, t).unwrap();
+        assert_eq!(out.shape().as_slice(), &[5, 2]);
+        out.sum().backward();
+        assert_eq!(x.grad().unwrap().shape(), &[5, 3]);
+    }
+
+    #[test]
     fn errors() {
         let e = from_json(r#"{"type":"LinearCrossEntropyLoss","in_features":3}"#).unwrap_err();
         assert!(e.to_string().contains("num_classes"), "{e}");
