@@ -1,0 +1,83 @@
+//! Mean squared error: `ℓ = (x - y)²`, reduced. Matches `torch.nn.MSELoss`.
+
+use serde::{Deserialize, Serialize};
+use tuna_autograd::Var;
+
+use crate::util::{check_broadcast, check_float, check_float_pair, check_reduction, reduce, take};
+use crate::{Loss, LossError, Reduction};
+
+const NAME: &str = "MSELoss";
+
+/// Squared L2 error `(input - target)²` (`torch.nn.MSELoss`), for regression.
+///
+/// Both `input` and `target` are differentiated when they are variables; shapes broadcast.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MseLoss {
+    /// `reduction`: `"mean"` (default), `"sum"` or `"none"`.
+    pub reduction: Reduction,
+}
+
+#[typetag::serde(name = "MSELoss")]
+impl Loss for MseLoss {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn input_names(&self) -> &'static [&'static str] {
+        &["input", "target"]
+    }
+
+    fn validate(&self) -> Result<(), LossError> {
+        check_reduction(NAME, self.reduction)
+    }
+
+    fn forward_named<'t>(&self, args: &[(&str, Var<'t>)]) -> Result<Var<'t>, LossError> {
+        self.validate()?;
+        let [input, target] = take(NAME, args, ["input", "target"])?;
+        check_float(NAME, "input", input)?;
+        check_float_pair(NAME, "target", target, input)?;
+        check_broadcast(NAME, "target", target, input)?;
+        Ok(reduce(input.sub(target).square(), self.reduction))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::util::testing::{assert_roundtrip, from_json};
+    use tuna_autograd::Tape;
+    use tuna_tensor::Tensor;
+
+    #[test]
+    fn value_and_roundtrip() {
+        let tape = Tape::new();
+        let x = tape.var(Tensor::from_vec(vec![1.0f64, 2.0], &[2]));
+        let y = tape.constant(Tensor::from_vec(vec![0.0f64, 4.0], &[2]));
+        let l = MseLoss::default().forward(x, y).unwrap();
+        assert_eq!(l.item(), 2.5);
+        assert_roundtrip(&MseLoss {
+            reduction: Reduction::Sum,
+        });
+    }
+
+    #[test]
+    fn errors() {
+        assert!(from_json(r#"{"type":"MSELoss","reduce":true}"#).is_err());
+        let l = MseLoss {
+            reduction: Reduction::Batchmean,
+        };
+        assert!(matches!(
+            l.validate(),
+            Err(LossError::InvalidConfig {
+                field: "reduction",
+                ..
+            })
+        ));
+        let tape = Tape::new();
+        let x = tape.var(Tensor::zeros(&[2, 3], tuna_tensor::DType::F32));
+        let y = tape.var(Tensor::zeros(&[4], tuna_tensor::DType::F32));
+        let e = MseLoss::default().forward(x, y).unwrap_err();
+        assert!(e.to_string().contains("target must broadcast"), "{e}");
+    }
+}
