@@ -7,3 +7,11 @@ mod autograd_basics;
 fn autograd_basics_runs() {
     autograd_basics::main();
 }
+
+#[path = "../examples/schedules.rs"]
+mod schedules;
+
+#[test]
+fn schedules_runs() {
+    schedules::main();
+}

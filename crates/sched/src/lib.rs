@@ -1,8 +1,257 @@
 //! # tuna-sched
 //!
-//! Tuna's learning-rate schedules: every torch.optim.lr_scheduler as a typetag plugin; pure functions of the step.
+//! Tuna's learning-rate schedules: every `torch.optim.lr_scheduler` as a typetag plugin, plus a
+//! [`LinearWarmup`] convenience. A schedule is a pure function of the step count (and, for
+//! [`ReduceLrOnPlateau`], of the observed metrics); it depends on no tensor code.
+//!
+//! A schedule has two halves:
+//!
+//! - a serializable **config** implementing [`LrSchedulerConfig`]: the tag is the PyTorch class
+//!   name (`type = "StepLR"`), the fields are PyTorch's constructor arguments in snake_case with
+//!   PyTorch's defaults, and unknown fields are rejected;
+//! - a **runtime** [`LrScheduler`], built from the config and the optimizer's per-group base
+//!   learning rates, which is stepped once per epoch or batch and reports the learning rate (and
+//!   for cyclic schedules the momentum or Adam `beta1`) that the trainer passes to the optimizer.
+//!
+//! ```
+//! use tuna_sched::{LrScheduler, LrSchedulerConfig};
+//!
+//! // Deserialize by PyTorch class name, exactly like a config file would.
+//! let config: Box<dyn LrSchedulerConfig> =
+//!     serde_json::from_str(r#"{"type": "StepLR", "step_size": 2, "gamma": 0.5}"#).unwrap();
+//! let mut sched = config.build(&[0.1]).unwrap(); // one base lr per parameter group
+//! let mut lrs = vec![sched.lrs()[0]];
+//! for _ in 0..4 {
+//!     sched.step(None); // after optimizer.step(), as in PyTorch
+//!     lrs.push(sched.lrs()[0]);
+//! }
+//! assert_eq!(lrs, [0.1, 0.1, 0.05, 0.05, 0.025]);
+//!
+//! // Save the state at any step and resume exactly.
+//! let state = sched.state();
+//! let mut resumed = config.build(&[0.1]).unwrap();
+//! resumed.load_state(&state).unwrap();
+//! sched.step(None);
+//! resumed.step(None);
+//! assert_eq!(sched.lrs(), resumed.lrs());
+//! ```
+//!
+//! Nested schedules ([`SequentialLr`], [`ChainedScheduler`]) replicate PyTorch's shared-lr
+//! semantics exactly, including the effect of the sub-schedulers' constructors on the lr.
+//!
+//! Your own schedule registers itself with `#[typetag::serde(name = "MySchedule")]` on its
+//! `impl LrSchedulerConfig` and is then usable by name from any config file.
+
+mod chainable;
+mod error;
+mod per_group;
+mod state;
+
+mod chained_scheduler;
+mod constant_lr;
+mod cosine_annealing_lr;
+mod cosine_annealing_warm_restarts;
+mod cyclic_lr;
+mod exponential_lr;
+mod linear_lr;
+mod linear_warmup;
+mod multi_step_lr;
+mod one_cycle_lr;
+mod polynomial_lr;
+mod reduce_lr_on_plateau;
+mod sequential_lr;
+mod step_lr;
+
+#[cfg(test)]
+pub(crate) mod test_util;
+
+use std::fmt::Debug;
+
+use dyn_clone::DynClone;
+
+pub use chained_scheduler::ChainedScheduler;
+pub use constant_lr::ConstantLr;
+pub use cosine_annealing_lr::CosineAnnealingLr;
+pub use cosine_annealing_warm_restarts::CosineAnnealingWarmRestarts;
+pub use cyclic_lr::{CyclicLr, CyclicMode, ScaleFn, ScaleMode};
+pub use error::SchedError;
+pub use exponential_lr::ExponentialLr;
+pub use linear_lr::LinearLr;
+pub use linear_warmup::LinearWarmup;
+pub use multi_step_lr::MultiStepLr;
+pub use one_cycle_lr::{AnnealStrategy, OneCycleLr};
+pub use per_group::PerGroup;
+pub use polynomial_lr::PolynomialLr;
+pub use reduce_lr_on_plateau::{PlateauMode, ReduceLrOnPlateau, ThresholdMode};
+pub use sequential_lr::SequentialLr;
+pub use state::SchedulerState;
+pub use step_lr::StepLr;
+
+/// A serializable learning-rate schedule config: the plugin trait.
+///
+/// Configs are internally tagged by their PyTorch class name (`{"type": "OneCycleLR", ...}`),
+/// so `Box<dyn LrSchedulerConfig>` deserializes from JSON or TOML directly. Implement it for
+/// your own type with `#[typetag::serde(name = "...")]` to make it loadable by name.
+#[typetag::serde(tag = "type")]
+pub trait LrSchedulerConfig: DynClone + Debug + Send + Sync {
+    /// Checks every field and returns the first problem, naming the schedule and the field
+    /// (`MultiStepLR.milestones: must be increasing ..., got [30, 10]`).
+    ///
+    /// # Errors
+    /// [`SchedError::InvalidField`] for a bad field.
+    fn validate(&self) -> Result<(), SchedError>;
+
+    /// Builds the runtime schedule for an optimizer whose parameter groups start at `base_lrs`
+    /// (one learning rate per group, PyTorch's `initial_lr`). The returned schedule is at step
+    /// 0, as a PyTorch scheduler is right after construction: [`LrScheduler::lrs`] is the lr
+    /// the first optimizer step uses.
+    ///
+    /// # Errors
+    /// The first validation error, or [`SchedError::NoParamGroups`] for an empty `base_lrs`, or
+    /// [`SchedError::InvalidField`] when a per-group field has the wrong number of entries.
+    fn build(&self, base_lrs: &[f64]) -> Result<Box<dyn LrScheduler>, SchedError>;
+
+    /// Whether the built schedule also sets momentum (SGD/RMSprop `momentum`, Adam `beta1`).
+    fn cycles_momentum(&self) -> bool {
+        false
+    }
+
+    /// Fills in the schedule's length where the config leaves it out and the schedule needs it
+    /// (`OneCycleLR` without `total_steps` or `epochs` + `steps_per_epoch`; the inner schedule
+    /// of `LinearWarmup`, minus the warmup). The trainer calls it with the run's total number
+    /// of scheduler steps. The default does nothing.
+    fn fill_total_steps(&mut self, total_steps: u64) {
+        let _ = total_steps;
+    }
+}
+
+dyn_clone::clone_trait_object!(LrSchedulerConfig);
+
+/// A running learning-rate schedule, built by [`LrSchedulerConfig::build`].
+///
+/// The trainer calls [`step`](LrScheduler::step) after each optimizer step (per batch) or
+/// after each epoch, then reads [`lrs`](LrScheduler::lrs) (and
+/// [`momentum`](LrScheduler::momentum)) and passes them to the optimizer: the schedule is the
+/// single source of truth for the learning rate.
+///
+/// The last three methods ([`set_lrs`](LrScheduler::set_lrs),
+/// [`restart`](LrScheduler::restart), [`step_to`](LrScheduler::step_to)) are the hooks that
+/// let [`SequentialLr`], [`ChainedScheduler`] and [`LinearWarmup`] compose schedules that share
+/// one learning rate, as PyTorch's schedulers share the optimizer's `param_groups`.
+pub trait LrScheduler: DynClone + Debug + Send + Sync {
+    /// Advances one step (PyTorch `scheduler.step()`, or `scheduler.step(metric)` for
+    /// `ReduceLROnPlateau`). Schedules that do not observe metrics ignore `metric`;
+    /// [`ReduceLrOnPlateau`] ignores a step without one.
+    fn step(&mut self, metric: Option<f64>);
+
+    /// The current learning rate of every parameter group (PyTorch `get_last_lr()`).
+    fn lrs(&self) -> Vec<f64>;
+
+    /// The momentum to set on every parameter group, for schedules that cycle it
+    /// ([`CyclicLr`], [`OneCycleLr`] with `cycle_momentum`); `None` otherwise. The optimizer
+    /// applies it as its `momentum` (SGD, RMSprop) or as Adam's `beta1`, as PyTorch does.
+    fn momentum(&self) -> Option<Vec<f64>> {
+        None
+    }
+
+    /// The base learning rates (PyTorch `scheduler.base_lrs`).
+    fn base_lrs(&self) -> Vec<f64>;
+
+    /// The number of steps taken since construction (PyTorch `last_epoch`; 0 after
+    /// construction).
+    fn last_epoch(&self) -> i64;
+
+    /// A serializable snapshot of everything that changes while stepping; load it into a fresh
+    /// schedule built from the same config to continue exactly.
+    fn state(&self) -> SchedulerState;
+
+    /// Restores a snapshot taken by [`state`](LrScheduler::state).
+    ///
+    /// # Errors
+    /// [`SchedError::State`] if the snapshot belongs to another schedule type or lacks a value.
+    fn load_state(&mut self, state: &SchedulerState) -> Result<(), SchedError>;
+
+    /// Composition hook: overwrites the current learning rates (the optimizer's
+    /// `param_group["lr"]`, which PyTorch schedulers read back in their recursive form).
+    fn set_lrs(&mut self, lrs: &[f64]);
+
+    /// Composition hook: rewinds to before construction and performs the constructor's initial
+    /// step on the current learning rates (PyTorch `_initial_step()`).
+    fn restart(&mut self);
+
+    /// Composition hook: jumps to `epoch` with the schedule's closed form where it has one
+    /// (PyTorch's deprecated `scheduler.step(epoch)`, which `SequentialLR` calls with 0 at each
+    /// milestone).
+    fn step_to(&mut self, epoch: u64);
+}
+
+dyn_clone::clone_trait_object!(LrScheduler);
 
 /// Forces this crate's typetag plugins to be linked into the final binary (typetag registers a
 /// type only if its crate is linked). The `tuna` umbrella crate calls it; call it yourself if
 /// you depend on this crate alone and load plugins by name.
 pub fn link() {}
+
+/// One valid config of every built-in schedule (PyTorch defaults, with Tuna placeholders for
+/// the arguments PyTorch requires), in a stable order. Used by the registry test and handy for
+/// listing what exists.
+pub fn builtin_examples() -> Vec<Box<dyn LrSchedulerConfig>> {
+    vec![
+        Box::new(StepLr::default()),
+        Box::new(MultiStepLr::default()),
+        Box::new(ConstantLr::default()),
+        Box::new(LinearLr::default()),
+        Box::new(ExponentialLr::default()),
+        Box::new(PolynomialLr::default()),
+        Box::new(CosineAnnealingLr::default()),
+        Box::new(CosineAnnealingWarmRestarts::default()),
+        Box::new(CyclicLr::default()),
+        Box::new(OneCycleLr {
+            total_steps: Some(100),
+            ..Default::default()
+        }),
+        Box::new(ReduceLrOnPlateau::default()),
+        Box::new(SequentialLr {
+            schedulers: vec![
+                Box::new(LinearLr::default()),
+                Box::new(CosineAnnealingLr::default()),
+            ],
+            milestones: vec![5],
+            last_epoch: -1,
+        }),
+        Box::new(ChainedScheduler {
+            schedulers: vec![
+                Box::new(ConstantLr::default()),
+                Box::new(ExponentialLr::default()),
+            ],
+        }),
+        Box::new(LinearWarmup {
+            scheduler: Some(Box::new(CosineAnnealingLr::default())),
+            ..Default::default()
+        }),
+    ]
+}
+
+/// Checks that `base_lrs` is non-empty and finite.
+pub(crate) fn check_base_lrs(base_lrs: &[f64]) -> Result<(), SchedError> {
+    if base_lrs.is_empty() {
+        return Err(SchedError::NoParamGroups);
+    }
+    if let Some(lr) = base_lrs.iter().find(|lr| !lr.is_finite()) {
+        return Err(SchedError::BaseLr(*lr));
+    }
+    Ok(())
+}
+
+/// PyTorch only supports constructing with `last_epoch = -1` without an `initial_lr` in the
+/// groups; Tuna resumes through [`LrScheduler::load_state`] instead.
+pub(crate) fn check_last_epoch(schedule: &'static str, last_epoch: i64) -> Result<(), SchedError> {
+    if last_epoch != -1 {
+        return Err(SchedError::invalid(
+            schedule,
+            "last_epoch",
+            format!("only -1 is supported (resume a run with LrScheduler::load_state), got {last_epoch}"),
+        ));
+    }
+    Ok(())
+}

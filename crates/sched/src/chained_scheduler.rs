@@ -1,0 +1,193 @@
+//! `ChainedScheduler`: steps several schedules together on one shared learning rate, so their
+//! (multiplicative, recursive) effects compose: e.g. a `ConstantLR` warmup factor times an
+//! `ExponentialLR` decay. Each sub-schedule's constructor acts on the lr in order, as in
+//! PyTorch. Matches `torch.optim.lr_scheduler.ChainedScheduler`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::sequential_lr::{build_children, nested};
+use crate::{LrScheduler, LrSchedulerConfig, SchedError, SchedulerState};
+
+/// Config of `ChainedScheduler` (`type = "ChainedScheduler"`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChainedScheduler {
+    /// `schedulers`: the nested schedule configs, stepped in this order each step (an array of
+    /// `{type = ...}` objects). Required by PyTorch.
+    pub schedulers: Vec<Box<dyn LrSchedulerConfig>>,
+}
+
+const NAME: &str = "ChainedScheduler";
+
+#[typetag::serde(name = "ChainedScheduler")]
+impl LrSchedulerConfig for ChainedScheduler {
+    fn validate(&self) -> Result<(), SchedError> {
+        if self.schedulers.is_empty() {
+            return Err(SchedError::invalid(
+                NAME,
+                "schedulers",
+                "must hold at least one schedule, got []",
+            ));
+        }
+        for (i, s) in self.schedulers.iter().enumerate() {
+            s.validate().map_err(|e| nested(NAME, i, e))?;
+        }
+        Ok(())
+    }
+
+    fn build(&self, base_lrs: &[f64]) -> Result<Box<dyn LrScheduler>, SchedError> {
+        self.validate()?;
+        crate::check_base_lrs(base_lrs)?;
+        let (children, lrs, momentum) = build_children(NAME, &self.schedulers, base_lrs)?;
+        Ok(Box::new(Chained {
+            children,
+            base_lrs: base_lrs.to_vec(),
+            lrs,
+            momentum,
+            last_epoch: 0,
+        }))
+    }
+
+    fn cycles_momentum(&self) -> bool {
+        self.schedulers.iter().any(|s| s.cycles_momentum())
+    }
+}
+
+/// The running schedule.
+#[derive(Debug, Clone)]
+struct Chained {
+    children: Vec<Box<dyn LrScheduler>>,
+    base_lrs: Vec<f64>,
+    lrs: Vec<f64>,
+    momentum: Option<Vec<f64>>,
+    last_epoch: i64,
+}
+
+impl Chained {
+    fn each(&mut self, mut f: impl FnMut(&mut dyn LrScheduler)) {
+        for child in &mut self.children {
+            child.set_lrs(&self.lrs);
+            f(child.as_mut());
+            self.lrs = child.lrs();
+            if let Some(m) = child.momentum() {
+                self.momentum = Some(m);
+            }
+        }
+    }
+}
+
+impl LrScheduler for Chained {
+    fn step(&mut self, metric: Option<f64>) {
+        self.last_epoch += 1;
+        self.each(|c| c.step(metric));
+    }
+
+    fn lrs(&self) -> Vec<f64> {
+        self.lrs.clone()
+    }
+
+    fn momentum(&self) -> Option<Vec<f64>> {
+        self.momentum.clone()
+    }
+
+    fn base_lrs(&self) -> Vec<f64> {
+        self.base_lrs.clone()
+    }
+
+    fn last_epoch(&self) -> i64 {
+        self.last_epoch
+    }
+
+    fn state(&self) -> SchedulerState {
+        let mut s = SchedulerState::new(NAME, self.last_epoch, &self.base_lrs, &self.lrs);
+        s.momentum = self.momentum.clone();
+        s.children = self.children.iter().map(|c| c.state()).collect();
+        s
+    }
+
+    fn load_state(&mut self, state: &SchedulerState) -> Result<(), SchedError> {
+        state.expect(NAME, self.lrs.len())?;
+        state.expect_children(self.children.len())?;
+        for (child, s) in self.children.iter_mut().zip(&state.children) {
+            child.load_state(s)?;
+        }
+        self.last_epoch = state.last_epoch;
+        self.base_lrs = state.base_lrs.clone();
+        self.lrs = state.lrs.clone();
+        self.momentum = state.momentum.clone();
+        Ok(())
+    }
+
+    fn set_lrs(&mut self, lrs: &[f64]) {
+        self.lrs.copy_from_slice(lrs);
+    }
+
+    fn restart(&mut self) {
+        self.last_epoch = 0;
+        self.each(|c| c.restart());
+    }
+
+    fn step_to(&mut self, epoch: u64) {
+        self.last_epoch = epoch as i64;
+        self.each(|c| c.step_to(epoch));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_util::*;
+    use crate::{ConstantLr, CyclicLr, ExponentialLr, ReduceLrOnPlateau};
+
+    #[test]
+    fn validation() {
+        assert_eq!(
+            ChainedScheduler::default()
+                .validate()
+                .unwrap_err()
+                .to_string(),
+            "ChainedScheduler.schedulers: must hold at least one schedule, got []"
+        );
+        let e = serde_json::from_str::<Box<dyn LrSchedulerConfig>>(
+            r#"{"type":"ChainedScheduler","schedulers":[{"type":"NoSuchLR"}]}"#,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("unknown variant `NoSuchLR`"), "{e}");
+    }
+
+    #[test]
+    fn round_trip_and_resume() {
+        let c = ChainedScheduler {
+            schedulers: vec![
+                Box::new(ConstantLr {
+                    factor: 0.5,
+                    total_iters: 3,
+                    ..Default::default()
+                }),
+                Box::new(ExponentialLr {
+                    gamma: 0.9,
+                    ..Default::default()
+                }),
+                Box::new(ReduceLrOnPlateau {
+                    patience: 1,
+                    ..Default::default()
+                }),
+            ],
+        };
+        assert_round_trip(&c);
+        let metrics = [3.0, 2.0, 2.5, 2.6, 2.7, 1.0];
+        assert_resume(&c, &[1.0], 12, Some(&metrics));
+        let mut s = c.build(&[1.0]).unwrap();
+        assert_close(
+            &sequence(s.as_mut(), 3, Some(&metrics)),
+            &[0.5, 0.45, 0.405, 0.729],
+        );
+        let c = ChainedScheduler {
+            schedulers: vec![Box::new(CyclicLr {
+                step_size_up: 2,
+                ..Default::default()
+            })],
+        };
+        assert_resume(&c, &[1.0], 7, None);
+    }
+}

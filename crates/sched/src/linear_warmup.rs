@@ -1,0 +1,287 @@
+//! `LinearWarmup` (not a PyTorch class): ramps the learning rate linearly from
+//! `start_factor * base_lr` to `base_lr` over `warmup_steps` steps, then hands over to an
+//! optional inner schedule, which starts at its own step 0.
+//!
+//! `lr_t = base_lr * (start_factor + (1 - start_factor) * t / warmup_steps)` for
+//! `t < warmup_steps`; afterwards `lr_t = inner.lr(t - warmup_steps)` (or `base_lr` without an
+//! inner schedule). The PyTorch equivalent is `SequentialLR([LinearLR(start_factor, 1.0,
+//! warmup_steps), inner], milestones=[warmup_steps])`, in one short config:
+//!
+//! ```toml
+//! type = "LinearWarmup"
+//! warmup_steps = 500
+//! scheduler = { type = "CosineAnnealingLR", T_max = 9500 }
+//! ```
+//!
+//! During the warmup, the momentum (for an inner schedule that cycles it) is the inner
+//! schedule's step-0 value, and metrics are not passed to the inner schedule.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{LrScheduler, LrSchedulerConfig, SchedError, SchedulerState};
+
+/// Config of `LinearWarmup` (`type = "LinearWarmup"`; Tuna-specific).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LinearWarmup {
+    /// `warmup_steps`: the length of the ramp, in steps. Default 5.
+    pub warmup_steps: i64,
+    /// `start_factor`: the fraction of the base lr at step 0, in [0, 1]. Default 0.0.
+    pub start_factor: f64,
+    /// `scheduler`: the schedule that follows the warmup; `null` (default) holds the base lr.
+    pub scheduler: Option<Box<dyn LrSchedulerConfig>>,
+}
+
+impl Default for LinearWarmup {
+    fn default() -> Self {
+        LinearWarmup {
+            warmup_steps: 5,
+            start_factor: 0.0,
+            scheduler: None,
+        }
+    }
+}
+
+const NAME: &str = "LinearWarmup";
+
+#[typetag::serde(name = "LinearWarmup")]
+impl LrSchedulerConfig for LinearWarmup {
+    fn validate(&self) -> Result<(), SchedError> {
+        if self.warmup_steps < 0 {
+            return Err(SchedError::invalid(
+                NAME,
+                "warmup_steps",
+                format!("must be an integer >= 0, got {}", self.warmup_steps),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.start_factor) {
+            return Err(SchedError::invalid(
+                NAME,
+                "start_factor",
+                format!("must be in [0, 1], got {}", self.start_factor),
+            ));
+        }
+        if let Some(inner) = &self.scheduler {
+            inner
+                .validate()
+                .map_err(|e| SchedError::invalid(NAME, "scheduler", e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    fn build(&self, base_lrs: &[f64]) -> Result<Box<dyn LrScheduler>, SchedError> {
+        self.validate()?;
+        crate::check_base_lrs(base_lrs)?;
+        let inner = match &self.scheduler {
+            Some(c) => Some(
+                c.build(base_lrs)
+                    .map_err(|e| SchedError::invalid(NAME, "scheduler", e.to_string()))?,
+            ),
+            None => None,
+        };
+        let mut s = Warmup {
+            warmup_steps: self.warmup_steps,
+            start_factor: self.start_factor,
+            inner,
+            base_lrs: base_lrs.to_vec(),
+            lrs: base_lrs.to_vec(),
+            t: 0,
+        };
+        s.update();
+        Ok(Box::new(s))
+    }
+
+    fn cycles_momentum(&self) -> bool {
+        self.scheduler.as_ref().is_some_and(|s| s.cycles_momentum())
+    }
+
+    fn fill_total_steps(&mut self, total_steps: u64) {
+        if let Some(inner) = &mut self.scheduler {
+            inner.fill_total_steps(total_steps.saturating_sub(self.warmup_steps.max(0) as u64));
+        }
+    }
+}
+
+/// The running schedule.
+#[derive(Debug, Clone)]
+struct Warmup {
+    warmup_steps: i64,
+    start_factor: f64,
+    inner: Option<Box<dyn LrScheduler>>,
+    base_lrs: Vec<f64>,
+    lrs: Vec<f64>,
+    t: i64,
+}
+
+impl Warmup {
+    fn update(&mut self) {
+        if self.t < self.warmup_steps {
+            let f = self.start_factor
+                + (1.0 - self.start_factor) * self.t as f64 / self.warmup_steps as f64;
+            for (lr, base) in self.lrs.iter_mut().zip(&self.base_lrs) {
+                *lr = base * f;
+            }
+        } else if let Some(inner) = &self.inner {
+            self.lrs = inner.lrs();
+        } else {
+            self.lrs.clone_from(&self.base_lrs);
+        }
+    }
+}
+
+impl LrScheduler for Warmup {
+    fn step(&mut self, metric: Option<f64>) {
+        self.t += 1;
+        if self.t > self.warmup_steps {
+            if let Some(inner) = &mut self.inner {
+                inner.set_lrs(&self.lrs);
+                inner.step(metric);
+            }
+        }
+        self.update();
+    }
+
+    fn lrs(&self) -> Vec<f64> {
+        self.lrs.clone()
+    }
+
+    fn momentum(&self) -> Option<Vec<f64>> {
+        self.inner.as_ref().and_then(|i| i.momentum())
+    }
+
+    fn base_lrs(&self) -> Vec<f64> {
+        self.base_lrs.clone()
+    }
+
+    fn last_epoch(&self) -> i64 {
+        self.t
+    }
+
+    fn state(&self) -> SchedulerState {
+        let mut s = SchedulerState::new(NAME, self.t, &self.base_lrs, &self.lrs);
+        s.children = self.inner.iter().map(|c| c.state()).collect();
+        s
+    }
+
+    fn load_state(&mut self, state: &SchedulerState) -> Result<(), SchedError> {
+        state.expect(NAME, self.lrs.len())?;
+        state.expect_children(usize::from(self.inner.is_some()))?;
+        if let Some(inner) = &mut self.inner {
+            inner.load_state(&state.children[0])?;
+        }
+        self.t = state.last_epoch;
+        self.base_lrs = state.base_lrs.clone();
+        self.lrs = state.lrs.clone();
+        Ok(())
+    }
+
+    fn set_lrs(&mut self, lrs: &[f64]) {
+        self.lrs.copy_from_slice(lrs);
+    }
+
+    fn restart(&mut self) {
+        self.step_to(0);
+    }
+
+    fn step_to(&mut self, epoch: u64) {
+        self.t = epoch as i64;
+        if let Some(inner) = &mut self.inner {
+            inner.set_lrs(&self.base_lrs);
+            inner.restart();
+            if self.t > self.warmup_steps {
+                inner.step_to((self.t - self.warmup_steps) as u64);
+            }
+        }
+        self.update();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_util::*;
+    use crate::{CosineAnnealingLr, LinearLr, OneCycleLr, SequentialLr};
+
+    #[test]
+    fn validation() {
+        let e = LinearWarmup {
+            warmup_steps: -1,
+            ..Default::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "LinearWarmup.warmup_steps: must be an integer >= 0, got -1"
+        );
+        let e = LinearWarmup {
+            start_factor: 2.0,
+            ..Default::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(e.to_string().starts_with("LinearWarmup.start_factor"));
+        let e = LinearWarmup {
+            scheduler: Some(Box::new(CosineAnnealingLr {
+                t_max: 0,
+                ..Default::default()
+            })),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "LinearWarmup.scheduler: CosineAnnealingLR.T_max: must be a positive integer, got 0"
+        );
+    }
+
+    #[test]
+    fn round_trip_and_resume() {
+        let c = LinearWarmup {
+            warmup_steps: 4,
+            start_factor: 0.1,
+            scheduler: Some(Box::new(OneCycleLr {
+                total_steps: Some(8),
+                ..Default::default()
+            })),
+        };
+        assert_round_trip(&c);
+        assert_round_trip(&LinearWarmup::default());
+        assert_resume(&c, &[0.1, 0.2], 14, None);
+        assert_resume(&LinearWarmup::default(), &[0.1], 8, None);
+    }
+
+    #[test]
+    fn equals_sequential_linear_then_cosine() {
+        let warm = LinearWarmup {
+            warmup_steps: 5,
+            start_factor: 0.2,
+            scheduler: Some(Box::new(CosineAnnealingLr {
+                t_max: 10,
+                ..Default::default()
+            })),
+        };
+        let seq = SequentialLr {
+            schedulers: vec![
+                Box::new(LinearLr {
+                    start_factor: 0.2,
+                    end_factor: 1.0,
+                    total_iters: 5,
+                    last_epoch: -1,
+                }),
+                Box::new(CosineAnnealingLr {
+                    t_max: 10,
+                    ..Default::default()
+                }),
+            ],
+            milestones: vec![5],
+            last_epoch: -1,
+        };
+        let a = sequence(warm.build(&[0.1]).unwrap().as_mut(), 20, None);
+        let b = sequence(seq.build(&[0.1]).unwrap().as_mut(), 20, None);
+        for (x, y) in a.iter().zip(&b) {
+            assert!((x - y).abs() < 1e-12, "{a:?}\n{b:?}");
+        }
+    }
+}
