@@ -134,9 +134,13 @@ fn save_load_round_trip_is_bit_identical() {
         a.forward(tape.constant(x));
     }
     let path = scratch("round.safetensors");
+    // ANCHOR: save
     save_safetensors(a.as_ref(), &path).unwrap();
+    // ANCHOR_END: save
+    // ANCHOR: round_trip
     let b = build("cnn", 4);
     load_safetensors(b.as_ref(), &path, true).unwrap();
+    // ANCHOR_END: round_trip
     let (sa, sb) = (a.state_dict(), b.state_dict());
     assert_eq!(sa.len(), sb.len());
     for ((ka, ta), (kb, tb)) in sa.iter().zip(&sb) {

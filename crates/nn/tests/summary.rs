@@ -4,6 +4,7 @@ use tuna_nn::{summary, LayerSpec};
 
 #[test]
 fn summary_table_of_a_small_cnn() {
+    // ANCHOR: summary
     let spec: Box<dyn LayerSpec> = serde_json::from_str(
         r#"{"type": "Sequential", "layers": [
             {"type": "Conv2d", "in_channels": 1, "out_channels": 4, "kernel_size": 3, "padding": 1},
@@ -15,6 +16,8 @@ fn summary_table_of_a_small_cnn() {
     )
     .unwrap();
     let s = summary(spec.as_ref(), &[2, 1, 8, 8]).unwrap();
+    println!("{s}");
+    // ANCHOR_END: summary
     assert_eq!(s.total_params, 40 + 8 + 650);
     let expected = "\
 ========================================================================
