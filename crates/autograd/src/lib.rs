@@ -37,6 +37,7 @@ pub mod grad_mode;
 pub mod gradcheck;
 mod name_pattern;
 mod op;
+mod pad;
 mod param;
 mod spatial;
 mod tape;

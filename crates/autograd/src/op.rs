@@ -6,8 +6,8 @@ use tuna_tensor::{
     adaptive_avg_pool2d_backward, avg_pool2d_backward, conv1d_backward_bias, conv1d_backward_input,
     conv1d_backward_weight, conv2d_backward_bias, conv2d_backward_input, conv2d_backward_weight,
     conv_transpose2d_backward_bias, conv_transpose2d_backward_input,
-    conv_transpose2d_backward_weight, max_pool2d_backward, AvgPool2dOptions, Conv1dOptions,
-    Conv2dOptions, ConvTranspose2dOptions, DType, GeluApprox, Tensor,
+    conv_transpose2d_backward_weight, max_pool2d_backward, pad_backward, AvgPool2dOptions,
+    Conv1dOptions, Conv2dOptions, ConvTranspose2dOptions, DType, GeluApprox, PadMode, Tensor,
 };
 
 use crate::custom::CustomOp;
@@ -87,6 +87,8 @@ pub(crate) enum Op {
     MaxPool2d(usize, Tensor),
     AvgPool2d(usize, AvgPool2dOptions),
     AdaptiveAvgPool2d(usize),
+    /// (input, `F.pad` pairs from the last dim, mode)
+    Pad(usize, Vec<usize>, PadMode),
     Custom(Box<dyn CustomOp>, Vec<usize>),
 }
 
@@ -149,6 +151,7 @@ impl Op {
             Op::MaxPool2d(..) => "MaxPool2DWithIndicesBackward",
             Op::AvgPool2d(..) => "AvgPool2DBackward",
             Op::AdaptiveAvgPool2d(..) => "AdaptiveAvgPool2DBackward",
+            Op::Pad(..) => "PadBackward",
             Op::Custom(c, _) => c.name(),
         }
     }
@@ -504,6 +507,7 @@ impl Op {
             }
             Op::AvgPool2d(a, opts) => smallvec![(*a, avg_pool2d_backward(g, shape(*a), opts))],
             Op::AdaptiveAvgPool2d(a) => smallvec![(*a, adaptive_avg_pool2d_backward(g, shape(*a)))],
+            Op::Pad(a, pad, mode) => smallvec![(*a, pad_backward(g, shape(*a), pad, *mode))],
             Op::Custom(f, inputs) => {
                 let ins: Vec<&Tensor> = inputs.iter().map(|&i| val(i)).collect();
                 let grads = f.backward(&ins, out, g);

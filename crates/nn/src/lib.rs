@@ -29,27 +29,61 @@
 //! ```
 
 pub mod activation;
+pub mod adaptive_avg_pool2d;
+pub mod avg_pool2d;
+pub mod batch_norm;
+pub mod bilinear;
+pub mod conv1d;
+pub mod conv2d;
+pub mod conv_transpose2d;
 pub mod dropout;
+pub mod dropout2d;
+pub mod embedding;
 mod error;
 pub mod flatten;
+pub mod group_norm;
 pub mod init;
+pub mod layer_norm;
 pub mod linear;
+pub mod max_pool2d;
 pub mod module;
+pub mod residual;
+pub mod safetensors_io;
 pub mod sequential;
 pub mod spec;
 pub mod state;
+pub mod summary;
+pub mod unflatten;
+mod util;
 
 pub use activation::{
     Elu, Gelu, Identity, LeakyRelu, LogSoftmax, Relu, Sigmoid, Silu, Softmax, Softplus, Tanh,
 };
+pub use adaptive_avg_pool2d::AdaptiveAvgPool2d;
+pub use avg_pool2d::AvgPool2d;
+pub use batch_norm::{BatchNorm, BatchNorm1dSpec, BatchNorm2dSpec};
+pub use bilinear::{Bilinear, BilinearSpec};
+pub use conv1d::{Conv1d, Conv1dSpec};
+pub use conv2d::{Conv2d, Conv2dSpec};
+pub use conv_transpose2d::{ConvTranspose2d, ConvTranspose2dSpec};
 pub use dropout::{Dropout, DropoutSpec};
+pub use dropout2d::{Dropout2d, Dropout2dSpec};
+pub use embedding::{Embedding, EmbeddingSpec};
 pub use error::NnError;
 pub use flatten::Flatten;
+pub use group_norm::{GroupNorm, GroupNormSpec};
+pub use layer_norm::{LayerNorm, LayerNormSpec};
 pub use linear::{Linear, LinearSpec};
+pub use max_pool2d::MaxPool2d;
 pub use module::{Buffer, Module, ModuleItem, ModuleVisitor, NamedBuffer};
+pub use residual::{Residual, ResidualSpec};
+pub use safetensors_io::{load_safetensors, save_safetensors};
 pub use sequential::{Sequential, SequentialSpec};
 pub use spec::{build_checked, BuildContext, LayerSpec};
 pub use state::{load_state_dict, LoadReport};
+pub use summary::{summarize, summary, Summary, SummaryRow};
+pub use unflatten::Unflatten;
+pub use util::PaddingMode;
 
 /// Forces this crate's typetag layer specs to be linked into the final binary (typetag
 /// registers a type only if its crate is linked). The `tuna` umbrella calls it.

@@ -43,6 +43,7 @@ pub use ops::conv::{
     conv_transpose2d_backward_input, conv_transpose2d_backward_weight, Conv1dOptions,
     Conv2dOptions, ConvTranspose2dOptions, Padding1d, Padding2d,
 };
+pub use ops::pad::{pad_backward, try_pad_backward, PadMode};
 pub use ops::pool::{
     adaptive_avg_pool2d_backward, avg_pool2d_backward, max_pool2d_backward, AvgPool2dOptions,
     MaxPool2dOptions,

@@ -6,6 +6,7 @@ pub mod conv;
 pub mod index;
 pub mod inplace;
 pub mod matmul;
+pub mod pad;
 pub mod pool;
 pub mod reduce;
 pub mod unary;
