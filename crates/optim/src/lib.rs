@@ -1,6 +1,58 @@
 //! # tuna-optim
 //!
-//! Tuna's optimizers: PyTorch-exact update rules as typetag config plugins, param groups, clipping, state save/load.
+//! Tuna's optimizers: PyTorch-exact update rules as typetag config plugins, parameter groups
+//! selected by name patterns, gradient clipping, and optimizer state save/load keyed by
+//! parameter names.
+//!
+//! ```
+//! use tuna_autograd::Param;
+//! use tuna_optim::{OptimizerConfig, ParamGroupConfig};
+//! use tuna_tensor::Tensor;
+//!
+//! let w = Param::new(Tensor::from_vec(vec![1.0f32, -2.0], &[2]));
+//! let b = Param::new(Tensor::from_vec(vec![0.5f32], &[1]));
+//! // `[optimizer]` section of an experiment file (TOML or JSON)
+//! let cfg: Box<dyn OptimizerConfig> =
+//!     toml::from_str("type = \"AdamW\"\nlr = 1e-2\nweight_decay = 0.05").unwrap();
+//! // no weight decay on biases: one param group
+//! let groups = [ParamGroupConfig::new(["*bias"]).weight_decay(0.0)];
+//! let mut opt = cfg
+//!     .build(vec![("weight".into(), w.clone()), ("bias".into(), b.clone())], &groups)
+//!     .unwrap();
+//! w.set_grad(Some(Tensor::from_vec(vec![0.1f32, 0.2], &[2])));
+//! b.set_grad(Some(Tensor::from_vec(vec![-0.3f32], &[1])));
+//! opt.step().unwrap();
+//! opt.zero_grad();
+//! assert_eq!(opt.param_groups().len(), 2); // the bias group, then the default group
+//! ```
+
+mod error;
+
+pub mod clip;
+pub mod config;
+pub mod optimizer;
+pub mod state;
+
+pub mod adagrad;
+pub mod adam;
+pub mod adamw;
+pub mod rmsprop;
+pub mod sgd;
+
+#[cfg(test)]
+mod testing;
+
+pub use adagrad::{Adagrad, AdagradConfig};
+pub use adam::{Adam, AdamConfig};
+pub use adamw::{AdamW, AdamWConfig};
+pub use config::{resolve_groups, OptimizerConfig, ParamGroupConfig};
+pub use error::OptimError;
+pub use optimizer::{
+    CombinedOptimizer, GroupedOptimizer, Optimizer, ParamGroupInfo, ParamState, UpdateRule,
+};
+pub use rmsprop::{RmsProp, RmsPropConfig};
+pub use sgd::{Sgd, SgdConfig};
+pub use state::{GroupState, OptimizerState, ParamStateMeta};
 
 /// Forces this crate's typetag plugins to be linked into the final binary (typetag registers a
 /// type only if its crate is linked). The `tuna` umbrella crate calls it; call it yourself if
