@@ -93,20 +93,6 @@ pub(crate) fn non_negative(ty: &str, field: &str, v: f64) -> Result<(), OptimErr
     }
 }
 
-/// `Ok` if `v > 0` (and finite).
-#[allow(dead_code)]
-pub(crate) fn positive(ty: &str, field: &str, v: f64) -> Result<(), OptimError> {
-    if v.is_finite() && v > 0.0 {
-        Ok(())
-    } else {
-        Err(OptimError::config(
-            ty,
-            field,
-            format!("must be a finite number > 0, got {v}"),
-        ))
-    }
-}
-
 /// `Ok` if `0 <= v < 1`.
 pub(crate) fn unit_half_open(ty: &str, field: &str, v: f64) -> Result<(), OptimError> {
     if (0.0..1.0).contains(&v) {
@@ -121,7 +107,6 @@ pub(crate) fn unit_half_open(ty: &str, field: &str, v: f64) -> Result<(), OptimE
 }
 
 /// `Ok` if `0 <= v <= 1`.
-#[allow(dead_code)]
 pub(crate) fn unit_closed(ty: &str, field: &str, v: f64) -> Result<(), OptimError> {
     if (0.0..=1.0).contains(&v) {
         Ok(())

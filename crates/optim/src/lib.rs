@@ -33,24 +33,44 @@ pub mod config;
 pub mod optimizer;
 pub mod state;
 
+pub mod adadelta;
+pub mod adafactor;
 pub mod adagrad;
 pub mod adam;
+pub mod adamax;
 pub mod adamw;
+pub mod asgd;
+pub mod lamb;
+pub mod lion;
+pub mod muon;
+pub mod nadam;
+pub mod radam;
 pub mod rmsprop;
+pub mod rprop;
 pub mod sgd;
 
 #[cfg(test)]
 mod testing;
 
+pub use adadelta::{Adadelta, AdadeltaConfig};
+pub use adafactor::{Adafactor, AdafactorConfig};
 pub use adagrad::{Adagrad, AdagradConfig};
 pub use adam::{Adam, AdamConfig};
+pub use adamax::{Adamax, AdamaxConfig};
 pub use adamw::{AdamW, AdamWConfig};
+pub use asgd::{Asgd, AsgdConfig};
 pub use config::{resolve_groups, OptimizerConfig, ParamGroupConfig};
 pub use error::OptimError;
+pub use lamb::{Lamb, LambConfig};
+pub use lion::{Lion, LionConfig};
+pub use muon::{AdjustLrFn, Muon, MuonConfig};
+pub use nadam::{NAdam, NAdamConfig};
 pub use optimizer::{
     CombinedOptimizer, GroupedOptimizer, Optimizer, ParamGroupInfo, ParamState, UpdateRule,
 };
+pub use radam::{RAdam, RAdamConfig};
 pub use rmsprop::{RmsProp, RmsPropConfig};
+pub use rprop::{Rprop, RpropConfig};
 pub use sgd::{Sgd, SgdConfig};
 pub use state::{GroupState, OptimizerState, ParamStateMeta};
 

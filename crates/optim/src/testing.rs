@@ -8,7 +8,7 @@ use crate::config::OptimizerConfig;
 /// JSON and TOML round trips through `Box<dyn OptimizerConfig>` give back the same config.
 pub(crate) fn roundtrip<C>(cfg: &C)
 where
-    C: OptimizerConfig + Clone + PartialEq + std::fmt::Debug + 'static,
+    C: OptimizerConfig + Clone + std::fmt::Debug + 'static,
 {
     let boxed: Box<dyn OptimizerConfig> = Box::new(cfg.clone());
     let json = serde_json::to_string(&boxed).unwrap();

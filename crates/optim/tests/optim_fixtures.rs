@@ -141,8 +141,15 @@ fn every_optim_fixture_case() {
     let mut ran = 0;
     let mut fails = Vec::new();
     for case in &fx.cases {
-        // f64: the implementation is the formula (tight); f32: the fixture's tolerance.
-        fails.extend(run(case, false, 1e-9, 1e-10));
+        // f64: the implementation is the formula, checked tightly (1e-9), except Muon, whose
+        // Newton–Schulz runs in bfloat16 as in PyTorch (one bf16 ulp of rounding-order
+        // difference is ~1e-8); f32: the fixture's tolerance.
+        let (r64, a64) = if case.name.starts_with("Muon/") {
+            (case.tolerance.rtol, case.tolerance.atol)
+        } else {
+            (1e-9, 1e-10)
+        };
+        fails.extend(run(case, false, r64, a64));
         fails.extend(run(case, true, case.tolerance.rtol, case.tolerance.atol));
         ran += 1;
     }
