@@ -59,6 +59,7 @@ pub use adam::{Adam, AdamConfig};
 pub use adamax::{Adamax, AdamaxConfig};
 pub use adamw::{AdamW, AdamWConfig};
 pub use asgd::{Asgd, AsgdConfig};
+pub use clip::{clip_grad_norm, clip_grad_norm_per_param, clip_grad_value, AsParam};
 pub use config::{resolve_groups, OptimizerConfig, ParamGroupConfig};
 pub use error::OptimError;
 pub use lamb::{Lamb, LambConfig};
