@@ -78,7 +78,7 @@ fn scale_grad(p: &Param, coef: f64) {
         p.set_grad(None);
         float_dispatch!(g.dtype(), T => {
             let c = T::of(coef);
-            g.data_mut::<T>().iter_mut().for_each(|x| *x = *x * c);
+            g.data_mut::<T>().iter_mut().for_each(|x| *x *= c);
         });
         p.set_grad(Some(g));
     }
@@ -215,7 +215,10 @@ mod tests {
     #[test]
     fn no_clipping_below_max_norm() {
         let a = param(&[0.3, -0.4]);
-        assert!((clip_grad_norm(&[a.clone()], 1.0, 2.0, false).unwrap() - 0.5).abs() < 1e-15);
+        assert!(
+            (clip_grad_norm(std::slice::from_ref(&a), 1.0, 2.0, false).unwrap() - 0.5).abs()
+                < 1e-15
+        );
         assert_eq!(grad(&a), vec![0.3, -0.4]);
     }
 
@@ -235,7 +238,7 @@ mod tests {
     #[test]
     fn nonfinite_is_an_error_when_asked() {
         let a = param(&[f64::INFINITY, 1.0]);
-        let e = clip_grad_norm(&[a.clone()], 1.0, 2.0, true).unwrap_err();
+        let e = clip_grad_norm(std::slice::from_ref(&a), 1.0, 2.0, true).unwrap_err();
         assert!(matches!(e, OptimError::NonFinite { .. }), "{e}");
         assert_eq!(grad(&a)[1], 1.0);
         assert!(clip_grad_norm(&[a], 1.0, 0.0, false).is_err());
@@ -250,7 +253,7 @@ mod tests {
         assert_eq!(grad(&a), vec![3.0 * c, 4.0 * c]);
         assert_eq!(grad(&b), vec![0.1]);
         let v = param(&[-3.0, 0.5, 2.0]);
-        clip_grad_value(&[v.clone()], 1.0).unwrap();
+        clip_grad_value(std::slice::from_ref(&v), 1.0).unwrap();
         assert_eq!(grad(&v), vec![-1.0, 0.5, 1.0]);
         assert!(clip_grad_value(&[v], -1.0).is_err());
     }
@@ -259,7 +262,10 @@ mod tests {
     fn f32_gradients() {
         let p = Param::new(Tensor::zeros(&[2], tuna_tensor::DType::F32));
         p.set_grad(Some(Tensor::from_vec(vec![6.0f32, 8.0], &[2])));
-        assert_eq!(clip_grad_norm(&[p.clone()], 5.0, 2.0, false).unwrap(), 10.0);
+        assert_eq!(
+            clip_grad_norm(std::slice::from_ref(&p), 5.0, 2.0, false).unwrap(),
+            10.0
+        );
         let g = p.grad().unwrap().to_vec::<f32>();
         assert!((g[0] - 3.0).abs() < 1e-5 && (g[1] - 4.0).abs() < 1e-5);
     }
