@@ -4,6 +4,17 @@
 //! selected by name patterns, gradient clipping, and optimizer state save/load keyed by
 //! parameter names.
 //!
+//! - [`OptimizerConfig`]: the serializable plugin (`type = "AdamW"`, PyTorch's argument names
+//!   and defaults); one module per optimizer (`sgd`, `adam`, `adamw`, `rmsprop`, `adagrad`,
+//!   `adadelta`, `adamax`, `nadam`, `radam`, `asgd`, `rprop`, `adafactor`, `muon`, `lion`,
+//!   `lamb`), each with its `XxxConfig`, runtime `Xxx` and state `XxxState`.
+//! - [`Optimizer`]: the object-safe runtime (`step`, `zero_grad`, per-group `set_lr` /
+//!   `set_momentum`, `state_dict` / `load_state_dict`, `save` / `load`).
+//! - [`ParamGroupConfig`]: parameter groups by name globs with hyperparameter overrides.
+//! - [`UpdateRule`] + [`GroupedOptimizer`]: write a new optimizer as one per-parameter update.
+//! - [`clip_grad_norm`], [`clip_grad_norm_per_param`], [`clip_grad_value`].
+//! - [`OptimizerState`]: the state dict; safetensors file layout in [`state`].
+//!
 //! ```
 //! use tuna_autograd::Param;
 //! use tuna_optim::{OptimizerConfig, ParamGroupConfig};
