@@ -1,0 +1,325 @@
+//! Adam (Kingma & Ba 2015, *Adam: A Method for Stochastic Optimization*), with AMSGrad
+//! (Reddi et al. 2018) and L2 or decoupled weight decay; matches `torch.optim.Adam`.
+//!
+//! ```text
+//! g  = ±grad                                   (− if maximize)
+//! p  = p * (1 - lr*wd)    if decoupled_weight_decay    else  g = g + wd*p
+//! m  = m + (1-β1) * (g - m)                    (m.lerp_(g, 1-β1))
+//! v  = β2*v + (1-β2) * g²
+//! v̂  = max(v̂, v) if amsgrad else v
+//! p  = p - lr/(1-β1^t) * m / (sqrt(v̂)/sqrt(1-β2^t) + eps)
+//! ```
+//!
+//! The update is one fused, branch-free loop over the parameter (bias corrections and the
+//! weight-decay mode folded into per-step constants), reading p, g, m, v and writing p, m, v
+//! once: memory bound, see `benches/adam.rs`.
+
+use serde::{Deserialize, Serialize};
+use tuna_autograd::NamedParam;
+use tuna_tensor::{FloatElement, Tensor};
+
+use crate::config::{OptimizerConfig, ParamGroupConfig};
+use crate::error::{non_negative, torch_flags, unit_half_open, OptimError};
+use crate::optimizer::{float_dispatch, GroupedOptimizer, Optimizer, ParamState, UpdateRule};
+
+/// Config of [`Adam`] (`type = "Adam"`); fields and defaults are `torch.optim.Adam`'s.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdamConfig {
+    /// `lr`, default 1e-3.
+    pub lr: f64,
+    /// `betas` (β1, β2), default (0.9, 0.999).
+    pub betas: (f64, f64),
+    /// `eps`, default 1e-8.
+    pub eps: f64,
+    /// `weight_decay`, default 0 (L2 unless `decoupled_weight_decay`).
+    pub weight_decay: f64,
+    /// `amsgrad`, default false.
+    pub amsgrad: bool,
+    /// `foreach` (accepted, no effect), default null.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub foreach: Option<bool>,
+    /// `maximize`, default false.
+    pub maximize: bool,
+    /// `capturable` (accepted, no effect on CPU), default false.
+    pub capturable: bool,
+    /// `differentiable`, default false; `true` is rejected.
+    pub differentiable: bool,
+    /// `fused` (accepted, no effect: the update is always fused), default null.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fused: Option<bool>,
+    /// `decoupled_weight_decay` (AdamW-style decay), default false.
+    pub decoupled_weight_decay: bool,
+}
+
+impl Default for AdamConfig {
+    fn default() -> Self {
+        AdamConfig {
+            lr: 1e-3,
+            betas: (0.9, 0.999),
+            eps: 1e-8,
+            weight_decay: 0.0,
+            amsgrad: false,
+            foreach: None,
+            maximize: false,
+            capturable: false,
+            differentiable: false,
+            fused: None,
+            decoupled_weight_decay: false,
+        }
+    }
+}
+
+/// The runtime Adam optimizer.
+pub type Adam = GroupedOptimizer<AdamConfig>;
+
+/// Per-parameter Adam state: `exp_avg`, `exp_avg_sq` and, with amsgrad, `max_exp_avg_sq`.
+pub type AdamState = ParamState;
+
+#[typetag::serde(name = "Adam")]
+impl OptimizerConfig for AdamConfig {
+    fn validate(&self) -> Result<(), OptimError> {
+        self.check()
+    }
+
+    fn build(
+        &self,
+        params: Vec<NamedParam>,
+        groups: &[ParamGroupConfig],
+    ) -> Result<Box<dyn Optimizer>, OptimError> {
+        Ok(Box::new(Adam::new(self, params, groups)?))
+    }
+}
+
+/// Hyperparameters shared by Adam and AdamW.
+pub(crate) struct AdamHyper {
+    pub lr: f64,
+    pub betas: (f64, f64),
+    pub eps: f64,
+    pub weight_decay: f64,
+    pub amsgrad: bool,
+    pub maximize: bool,
+    pub decoupled: bool,
+}
+
+pub(crate) fn check_adam(t: &str, h: &AdamHyper, differentiable: bool) -> Result<(), OptimError> {
+    non_negative(t, "lr", h.lr)?;
+    unit_half_open(t, "betas[0]", h.betas.0)?;
+    unit_half_open(t, "betas[1]", h.betas.1)?;
+    non_negative(t, "eps", h.eps)?;
+    non_negative(t, "weight_decay", h.weight_decay)?;
+    torch_flags(t, differentiable)
+}
+
+pub(crate) fn adam_init(amsgrad: bool, param: &Tensor) -> ParamState {
+    let mut s = ParamState::default();
+    s.put("exp_avg", param.zeros_like());
+    s.put("exp_avg_sq", param.zeros_like());
+    if amsgrad {
+        s.put("max_exp_avg_sq", param.zeros_like());
+    }
+    s
+}
+
+/// Per-step constants of the fused Adam loop.
+struct AdamCoefs<T> {
+    p_scale: T,
+    gsign: T,
+    wd: T,
+    one_minus_b1: T,
+    b2: T,
+    one_minus_b2: T,
+    inv_bc2_sqrt: T,
+    eps: T,
+    step_size: T,
+}
+
+pub(crate) fn adam_update(
+    h: &AdamHyper,
+    param: &mut Tensor,
+    grad: &Tensor,
+    state: &mut ParamState,
+) {
+    state.step += 1;
+    let t = state.step as f64;
+    let (b1, b2) = h.betas;
+    let bc1 = 1.0 - b1.powf(t);
+    let bc2 = 1.0 - b2.powf(t);
+    let mut m = state.take("exp_avg");
+    let mut v = state.take("exp_avg_sq");
+    let mut vmax = state.tensors.remove("max_exp_avg_sq");
+    if h.amsgrad && vmax.is_none() {
+        vmax = Some(param.zeros_like());
+    }
+    float_dispatch!(param.dtype(), T => {
+        let c = AdamCoefs::<T> {
+            p_scale: T::of(if h.decoupled { 1.0 - h.lr * h.weight_decay } else { 1.0 }),
+            gsign: T::of(if h.maximize { -1.0 } else { 1.0 }),
+            wd: T::of(if h.decoupled { 0.0 } else { h.weight_decay }),
+            one_minus_b1: T::of(1.0 - b1),
+            b2: T::of(b2),
+            one_minus_b2: T::of(1.0 - b2),
+            inv_bc2_sqrt: T::of(1.0 / bc2.sqrt()),
+            eps: T::of(h.eps),
+            step_size: T::of(h.lr / bc1),
+        };
+        let p = param.data_mut::<T>();
+        let g = grad.as_slice::<T>().expect("contiguous grad");
+        match (&mut vmax, h.amsgrad) {
+            (Some(vm), true) => {
+                adam_kernel_amsgrad(p, g, m.data_mut::<T>(), v.data_mut::<T>(), vm.data_mut::<T>(), &c)
+            }
+            _ => adam_kernel(p, g, m.data_mut::<T>(), v.data_mut::<T>(), &c),
+        }
+    });
+    state.put("exp_avg", m);
+    state.put("exp_avg_sq", v);
+    if let Some(vm) = vmax {
+        state.put("max_exp_avg_sq", vm);
+    }
+}
+
+/// One pass: reads p, g, m, v; writes p, m, v. Branch-free so it vectorizes.
+#[inline(never)]
+fn adam_kernel<T: FloatElement>(p: &mut [T], g: &[T], m: &mut [T], v: &mut [T], c: &AdamCoefs<T>) {
+    let n = p.len();
+    let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
+    for i in 0..n {
+        let p0 = p[i] * c.p_scale;
+        let gi = c.gsign * g[i] + c.wd * p0;
+        let mi = m[i] + c.one_minus_b1 * (gi - m[i]);
+        let vi = c.b2 * v[i] + c.one_minus_b2 * (gi * gi);
+        m[i] = mi;
+        v[i] = vi;
+        let denom = vi.sqrt() * c.inv_bc2_sqrt + c.eps;
+        p[i] = p0 - c.step_size * mi / denom;
+    }
+}
+
+#[inline(never)]
+fn adam_kernel_amsgrad<T: FloatElement>(
+    p: &mut [T],
+    g: &[T],
+    m: &mut [T],
+    v: &mut [T],
+    vmax: &mut [T],
+    c: &AdamCoefs<T>,
+) {
+    let n = p.len();
+    let (g, m, v, vmax) = (&g[..n], &mut m[..n], &mut v[..n], &mut vmax[..n]);
+    for i in 0..n {
+        let p0 = p[i] * c.p_scale;
+        let gi = c.gsign * g[i] + c.wd * p0;
+        let mi = m[i] + c.one_minus_b1 * (gi - m[i]);
+        let vi = c.b2 * v[i] + c.one_minus_b2 * (gi * gi);
+        let vm = vmax[i].max(vi);
+        m[i] = mi;
+        v[i] = vi;
+        vmax[i] = vm;
+        let denom = vm.sqrt() * c.inv_bc2_sqrt + c.eps;
+        p[i] = p0 - c.step_size * mi / denom;
+    }
+}
+
+impl AdamConfig {
+    fn hyper(&self) -> AdamHyper {
+        AdamHyper {
+            lr: self.lr,
+            betas: self.betas,
+            eps: self.eps,
+            weight_decay: self.weight_decay,
+            amsgrad: self.amsgrad,
+            maximize: self.maximize,
+            decoupled: self.decoupled_weight_decay,
+        }
+    }
+}
+
+impl UpdateRule for AdamConfig {
+    const NAME: &'static str = "Adam";
+
+    fn check(&self) -> Result<(), OptimError> {
+        check_adam(Self::NAME, &self.hyper(), self.differentiable)
+    }
+
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+
+    fn momentum(&self) -> Option<f64> {
+        Some(self.betas.0)
+    }
+
+    fn set_momentum(&mut self, momentum: f64) -> bool {
+        self.betas.0 = momentum;
+        true
+    }
+
+    fn init_state(&self, param: &Tensor) -> ParamState {
+        adam_init(self.amsgrad, param)
+    }
+
+    fn update(&self, param: &mut Tensor, grad: &Tensor, state: &mut ParamState) {
+        adam_update(&self.hyper(), param, grad, state)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{quadratic_run, roundtrip};
+
+    #[test]
+    fn defaults_match_pytorch() {
+        let d = AdamConfig::default();
+        assert_eq!(
+            (d.lr, d.betas, d.eps, d.weight_decay),
+            (1e-3, (0.9, 0.999), 1e-8, 0.0)
+        );
+        assert!(!d.amsgrad && !d.maximize && !d.decoupled_weight_decay && !d.capturable);
+    }
+
+    #[test]
+    fn validation_names_fields() {
+        let e = AdamConfig {
+            betas: (0.9, 1.5),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert_eq!(e.to_string(), "Adam.betas[1]: must be in [0, 1), got 1.5");
+        let e = AdamConfig {
+            eps: -1.0,
+            ..Default::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(e.to_string().starts_with("Adam.eps:"), "{e}");
+    }
+
+    #[test]
+    fn serde_round_trip() {
+        roundtrip(&AdamConfig {
+            amsgrad: true,
+            betas: (0.8, 0.95),
+            ..Default::default()
+        });
+    }
+
+    #[test]
+    fn first_step_moves_by_lr() {
+        // Adam's first step is lr * sign(g) (up to eps).
+        let p = quadratic_run(
+            &AdamConfig {
+                lr: 0.1,
+                ..Default::default()
+            },
+            1,
+        );
+        assert!((p - 0.9).abs() < 1e-7, "{p}");
+    }
+}

@@ -1,0 +1,191 @@
+//! Adamax, the infinity-norm variant of Adam (Kingma & Ba 2015, section 7); matches
+//! `torch.optim.Adamax`.
+//!
+//! ```text
+//! g = ±grad + wd*p
+//! m = m + (1-β1)(g - m)
+//! u = max(β2*u, |g| + eps)
+//! p = p - lr/(1-β1^t) * m/u
+//! ```
+
+use serde::{Deserialize, Serialize};
+use tuna_autograd::NamedParam;
+use tuna_tensor::{FloatElement, Tensor};
+
+use crate::config::{OptimizerConfig, ParamGroupConfig};
+#[allow(unused_imports)]
+use crate::error::{non_negative, torch_flags, unit_closed, unit_half_open, OptimError};
+#[allow(unused_imports)]
+use crate::optimizer::{float_dispatch, GroupedOptimizer, Optimizer, ParamState, UpdateRule};
+
+/// Config of [`Adamax`] (`type = "Adamax"`); fields and defaults are `torch.optim.Adamax`'s.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdamaxConfig {
+    /// `lr`, default 2e-3.
+    pub lr: f64,
+    /// `betas`, default (0.9, 0.999).
+    pub betas: (f64, f64),
+    /// `eps`, default 1e-8.
+    pub eps: f64,
+    /// `weight_decay` (L2), default 0.
+    pub weight_decay: f64,
+    /// `foreach` (accepted, no effect), default null.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub foreach: Option<bool>,
+    /// `maximize`, default false.
+    pub maximize: bool,
+    /// `differentiable`, default false; `true` is rejected.
+    pub differentiable: bool,
+    /// `capturable` (accepted, no effect on CPU), default false.
+    pub capturable: bool,
+}
+
+impl Default for AdamaxConfig {
+    fn default() -> Self {
+        AdamaxConfig {
+            lr: 2e-3,
+            betas: (0.9, 0.999),
+            eps: 1e-8,
+            weight_decay: 0.0,
+            foreach: None,
+            maximize: false,
+            differentiable: false,
+            capturable: false,
+        }
+    }
+}
+
+/// The runtime Adamax optimizer.
+pub type Adamax = GroupedOptimizer<AdamaxConfig>;
+
+/// Per-parameter Adamax state: `exp_avg`, `exp_inf`.
+pub type AdamaxState = ParamState;
+
+#[typetag::serde(name = "Adamax")]
+impl OptimizerConfig for AdamaxConfig {
+    fn validate(&self) -> Result<(), OptimError> {
+        self.check()
+    }
+
+    fn build(
+        &self,
+        params: Vec<NamedParam>,
+        groups: &[ParamGroupConfig],
+    ) -> Result<Box<dyn Optimizer>, OptimError> {
+        Ok(Box::new(Adamax::new(self, params, groups)?))
+    }
+}
+
+impl UpdateRule for AdamaxConfig {
+    const NAME: &'static str = "Adamax";
+
+    fn check(&self) -> Result<(), OptimError> {
+        let t = Self::NAME;
+        non_negative(t, "lr", self.lr)?;
+        unit_half_open(t, "betas[0]", self.betas.0)?;
+        unit_half_open(t, "betas[1]", self.betas.1)?;
+        non_negative(t, "eps", self.eps)?;
+        non_negative(t, "weight_decay", self.weight_decay)?;
+        torch_flags(t, self.differentiable)
+    }
+
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+
+    fn momentum(&self) -> Option<f64> {
+        Some(self.betas.0)
+    }
+
+    fn set_momentum(&mut self, momentum: f64) -> bool {
+        self.betas.0 = momentum;
+        true
+    }
+
+    fn init_state(&self, param: &Tensor) -> ParamState {
+        let mut s = ParamState::default();
+        s.put("exp_avg", param.zeros_like());
+        s.put("exp_inf", param.zeros_like());
+        s
+    }
+
+    fn update(&self, param: &mut Tensor, grad: &Tensor, state: &mut ParamState) {
+        state.step += 1;
+        let clr = self.lr / (1.0 - self.betas.0.powf(state.step as f64));
+        let mut m = state.take("exp_avg");
+        let mut u = state.take("exp_inf");
+        float_dispatch!(param.dtype(), T => {
+            let c = [T::of(if self.maximize { -1.0 } else { 1.0 }), T::of(self.weight_decay), T::of(1.0 - self.betas.0), T::of(self.betas.1), T::of(self.eps), T::of(clr)];
+            kernel(param.data_mut::<T>(), grad.as_slice::<T>().expect("contiguous grad"), m.data_mut::<T>(), u.data_mut::<T>(), c);
+        });
+        state.put("exp_avg", m);
+        state.put("exp_inf", u);
+    }
+}
+
+fn kernel<T: FloatElement>(
+    p: &mut [T],
+    g: &[T],
+    m: &mut [T],
+    u: &mut [T],
+    [gs, wd, omb1, b2, eps, clr]: [T; 6],
+) {
+    let n = p.len();
+    let (g, m, u) = (&g[..n], &mut m[..n], &mut u[..n]);
+    for i in 0..n {
+        let gi = gs * g[i] + wd * p[i];
+        let mi = m[i] + omb1 * (gi - m[i]);
+        m[i] = mi;
+        let ui = (b2 * u[i]).max(gi.abs() + eps);
+        u[i] = ui;
+        p[i] = p[i] - clr * (mi / ui);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{quadratic_run, roundtrip};
+
+    #[test]
+    fn serde_round_trip() {
+        roundtrip(&AdamaxConfig::default());
+    }
+
+    #[test]
+    fn defaults_match_pytorch() {
+        let d = AdamaxConfig::default();
+        assert_eq!(
+            (d.lr, d.betas, d.eps, d.weight_decay),
+            (2e-3, (0.9, 0.999), 1e-8, 0.0)
+        );
+    }
+
+    #[test]
+    fn validation_names_fields() {
+        let e = AdamaxConfig {
+            betas: (1.0, 0.9),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert_eq!(e.to_string(), "Adamax.betas[0]: must be in [0, 1), got 1");
+    }
+
+    #[test]
+    fn first_step_moves_by_lr() {
+        let p = quadratic_run(
+            &AdamaxConfig {
+                lr: 0.1,
+                ..Default::default()
+            },
+            1,
+        );
+        assert!((p - 0.9).abs() < 1e-7, "{p}");
+    }
+}

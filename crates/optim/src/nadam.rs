@@ -1,0 +1,225 @@
+//! NAdam, Adam with Nesterov momentum (Dozat 2016, *Incorporating Nesterov Momentum into
+//! Adam*), with the momentum-decay schedule; matches `torch.optim.NAdam`.
+//!
+//! ```text
+//! g    = ±grad;  p = p*(1 - lr*wd) if decoupled_weight_decay else g = g + wd*p
+//! μ_t  = β1 * (1 - 0.5 * 0.96^(t*momentum_decay));  Π_t = Π_{t-1} * μ_t
+//! m    = m + (1-β1)(g - m);  v = β2*v + (1-β2)*g²
+//! d    = sqrt(v/(1-β2^t)) + eps
+//! p    = p - lr*(1-μ_t)/(1-Π_t) * g/d - lr*μ_{t+1}/(1-Π_t*μ_{t+1}) * m/d
+//! ```
+
+use serde::{Deserialize, Serialize};
+use tuna_autograd::NamedParam;
+use tuna_tensor::{FloatElement, Tensor};
+
+use crate::config::{OptimizerConfig, ParamGroupConfig};
+#[allow(unused_imports)]
+use crate::error::{non_negative, torch_flags, unit_closed, unit_half_open, OptimError};
+#[allow(unused_imports)]
+use crate::optimizer::{float_dispatch, GroupedOptimizer, Optimizer, ParamState, UpdateRule};
+
+/// Config of [`NAdam`] (`type = "NAdam"`); fields and defaults are `torch.optim.NAdam`'s.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NAdamConfig {
+    /// `lr`, default 2e-3.
+    pub lr: f64,
+    /// `betas`, default (0.9, 0.999).
+    pub betas: (f64, f64),
+    /// `eps`, default 1e-8.
+    pub eps: f64,
+    /// `weight_decay`, default 0.
+    pub weight_decay: f64,
+    /// `momentum_decay`, default 4e-3.
+    pub momentum_decay: f64,
+    /// `decoupled_weight_decay`, default false.
+    pub decoupled_weight_decay: bool,
+    /// `foreach` (accepted, no effect), default null.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub foreach: Option<bool>,
+    /// `maximize`, default false.
+    pub maximize: bool,
+    /// `capturable` (accepted, no effect on CPU), default false.
+    pub capturable: bool,
+    /// `differentiable`, default false; `true` is rejected.
+    pub differentiable: bool,
+}
+
+impl Default for NAdamConfig {
+    fn default() -> Self {
+        NAdamConfig {
+            lr: 2e-3,
+            betas: (0.9, 0.999),
+            eps: 1e-8,
+            weight_decay: 0.0,
+            momentum_decay: 4e-3,
+            decoupled_weight_decay: false,
+            foreach: None,
+            maximize: false,
+            capturable: false,
+            differentiable: false,
+        }
+    }
+}
+
+/// The runtime NAdam optimizer.
+pub type NAdam = GroupedOptimizer<NAdamConfig>;
+
+/// Per-parameter NAdam state: `exp_avg`, `exp_avg_sq` and the scalar `mu_product`.
+pub type NAdamState = ParamState;
+
+#[typetag::serde(name = "NAdam")]
+impl OptimizerConfig for NAdamConfig {
+    fn validate(&self) -> Result<(), OptimError> {
+        self.check()
+    }
+
+    fn build(
+        &self,
+        params: Vec<NamedParam>,
+        groups: &[ParamGroupConfig],
+    ) -> Result<Box<dyn Optimizer>, OptimError> {
+        Ok(Box::new(NAdam::new(self, params, groups)?))
+    }
+}
+
+impl UpdateRule for NAdamConfig {
+    const NAME: &'static str = "NAdam";
+
+    fn check(&self) -> Result<(), OptimError> {
+        let t = Self::NAME;
+        non_negative(t, "lr", self.lr)?;
+        unit_half_open(t, "betas[0]", self.betas.0)?;
+        unit_half_open(t, "betas[1]", self.betas.1)?;
+        non_negative(t, "eps", self.eps)?;
+        non_negative(t, "weight_decay", self.weight_decay)?;
+        non_negative(t, "momentum_decay", self.momentum_decay)?;
+        torch_flags(t, self.differentiable)
+    }
+
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+
+    fn momentum(&self) -> Option<f64> {
+        Some(self.betas.0)
+    }
+
+    fn set_momentum(&mut self, momentum: f64) -> bool {
+        self.betas.0 = momentum;
+        true
+    }
+
+    fn init_state(&self, param: &Tensor) -> ParamState {
+        let mut s = ParamState::default();
+        s.put("exp_avg", param.zeros_like());
+        s.put("exp_avg_sq", param.zeros_like());
+        s.set_scalar("mu_product", 1.0);
+        s
+    }
+
+    fn update(&self, param: &mut Tensor, grad: &Tensor, state: &mut ParamState) {
+        state.step += 1;
+        let t = state.step as f64;
+        let (b1, b2) = self.betas;
+        let bc2 = 1.0 - b2.powf(t);
+        let mu = b1 * (1.0 - 0.5 * 0.96f64.powf(t * self.momentum_decay));
+        let mu_next = b1 * (1.0 - 0.5 * 0.96f64.powf((t + 1.0) * self.momentum_decay));
+        // PyTorch keeps `mu_product` in a float32 scalar tensor (the default scalar dtype):
+        // round it the same way for parity.
+        let mu_product = f64::from(state.scalar("mu_product", 1.0) as f32 * mu as f32);
+        state.set_scalar("mu_product", mu_product);
+        let mu_product_next = mu_product * mu_next;
+        let decoupled = self.decoupled_weight_decay;
+        let mut m = state.take("exp_avg");
+        let mut v = state.take("exp_avg_sq");
+        float_dispatch!(param.dtype(), T => {
+            let c = [
+                T::of(if decoupled { 1.0 - self.lr * self.weight_decay } else { 1.0 }),
+                T::of(if self.maximize { -1.0 } else { 1.0 }),
+                T::of(if decoupled { 0.0 } else { self.weight_decay }),
+                T::of(1.0 - b1),
+                T::of(b2),
+                T::of(1.0 - b2),
+                T::of(1.0 / bc2.sqrt()),
+                T::of(self.eps),
+                T::of(self.lr * (1.0 - mu) / (1.0 - mu_product)),
+                T::of(self.lr * mu_next / (1.0 - mu_product_next)),
+            ];
+            kernel(param.data_mut::<T>(), grad.as_slice::<T>().expect("contiguous grad"), m.data_mut::<T>(), v.data_mut::<T>(), c);
+        });
+        state.put("exp_avg", m);
+        state.put("exp_avg_sq", v);
+    }
+}
+
+fn kernel<T: FloatElement>(
+    p: &mut [T],
+    g: &[T],
+    m: &mut [T],
+    v: &mut [T],
+    [ps, gs, wd, omb1, b2, omb2, inv_bc2s, eps, cg, cm]: [T; 10],
+) {
+    let n = p.len();
+    let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
+    for i in 0..n {
+        let p0 = p[i] * ps;
+        let gi = gs * g[i] + wd * p0;
+        let mi = m[i] + omb1 * (gi - m[i]);
+        let vi = b2 * v[i] + omb2 * (gi * gi);
+        m[i] = mi;
+        v[i] = vi;
+        let d = vi.sqrt() * inv_bc2s + eps;
+        p[i] = p0 - cg * (gi / d) - cm * (mi / d);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{quadratic_run, roundtrip};
+
+    #[test]
+    fn serde_round_trip() {
+        roundtrip(&NAdamConfig::default());
+    }
+
+    #[test]
+    fn defaults_match_pytorch() {
+        let d = NAdamConfig::default();
+        assert_eq!(
+            (d.lr, d.betas, d.eps, d.weight_decay, d.momentum_decay),
+            (2e-3, (0.9, 0.999), 1e-8, 0.0, 4e-3)
+        );
+        assert!(!d.decoupled_weight_decay);
+    }
+
+    #[test]
+    fn validation_names_fields() {
+        let e = NAdamConfig {
+            momentum_decay: -1.0,
+            ..Default::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(e.to_string().starts_with("NAdam.momentum_decay:"), "{e}");
+    }
+
+    #[test]
+    fn descends() {
+        assert!(
+            quadratic_run(
+                &NAdamConfig {
+                    lr: 0.1,
+                    ..Default::default()
+                },
+                3
+            ) < 1.0
+        );
+    }
+}

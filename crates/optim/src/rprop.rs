@@ -1,0 +1,224 @@
+//! Rprop, resilient backpropagation (Riedmiller & Braun 1993); matches `torch.optim.Rprop`.
+//!
+//! ```text
+//! g = ±grad;  s = sign(g * prev)
+//! η = η+ if s > 0, η- if s < 0, 1 otherwise
+//! step_size = clamp(step_size * η, step_sizes.0, step_sizes.1)   (initially lr)
+//! g = 0 where η = η-
+//! p = p - sign(g) * step_size;   prev = g
+//! ```
+
+use serde::{Deserialize, Serialize};
+use tuna_autograd::NamedParam;
+use tuna_tensor::{FloatElement, Tensor};
+
+use crate::config::{OptimizerConfig, ParamGroupConfig};
+#[allow(unused_imports)]
+use crate::error::{non_negative, torch_flags, unit_closed, unit_half_open, OptimError};
+#[allow(unused_imports)]
+use crate::optimizer::{float_dispatch, GroupedOptimizer, Optimizer, ParamState, UpdateRule};
+
+/// Config of [`Rprop`] (`type = "Rprop"`); fields and defaults are `torch.optim.Rprop`'s.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RpropConfig {
+    /// `lr` (initial step size), default 1e-2.
+    pub lr: f64,
+    /// `etas` (η-, η+), default (0.5, 1.2).
+    pub etas: (f64, f64),
+    /// `step_sizes` (min, max), default (1e-6, 50).
+    pub step_sizes: (f64, f64),
+    /// `capturable` (accepted, no effect on CPU), default false.
+    pub capturable: bool,
+    /// `foreach` (accepted, no effect), default null.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub foreach: Option<bool>,
+    /// `maximize`, default false.
+    pub maximize: bool,
+    /// `differentiable`, default false; `true` is rejected.
+    pub differentiable: bool,
+}
+
+impl Default for RpropConfig {
+    fn default() -> Self {
+        RpropConfig {
+            lr: 1e-2,
+            etas: (0.5, 1.2),
+            step_sizes: (1e-6, 50.0),
+            capturable: false,
+            foreach: None,
+            maximize: false,
+            differentiable: false,
+        }
+    }
+}
+
+/// The runtime Rprop optimizer.
+pub type Rprop = GroupedOptimizer<RpropConfig>;
+
+/// Per-parameter Rprop state: `prev` and `step_size`.
+pub type RpropState = ParamState;
+
+#[typetag::serde(name = "Rprop")]
+impl OptimizerConfig for RpropConfig {
+    fn validate(&self) -> Result<(), OptimError> {
+        self.check()
+    }
+
+    fn build(
+        &self,
+        params: Vec<NamedParam>,
+        groups: &[ParamGroupConfig],
+    ) -> Result<Box<dyn Optimizer>, OptimError> {
+        Ok(Box::new(Rprop::new(self, params, groups)?))
+    }
+}
+
+impl UpdateRule for RpropConfig {
+    const NAME: &'static str = "Rprop";
+
+    fn check(&self) -> Result<(), OptimError> {
+        let t = Self::NAME;
+        non_negative(t, "lr", self.lr)?;
+        let (em, ep) = self.etas;
+        if !(0.0 < em && em < 1.0) {
+            return Err(OptimError::config(
+                t,
+                "etas[0]",
+                format!("must be in (0, 1), got {em}"),
+            ));
+        }
+        if !(ep > 1.0 && ep.is_finite()) {
+            return Err(OptimError::config(
+                t,
+                "etas[1]",
+                format!("must be a finite number > 1, got {ep}"),
+            ));
+        }
+        non_negative(t, "step_sizes[0]", self.step_sizes.0)?;
+        if self.step_sizes.1.is_nan() || self.step_sizes.1 < self.step_sizes.0 {
+            return Err(OptimError::config(
+                t,
+                "step_sizes[1]",
+                format!(
+                    "must be >= step_sizes[0] = {}, got {}",
+                    self.step_sizes.0, self.step_sizes.1
+                ),
+            ));
+        }
+        torch_flags(t, self.differentiable)
+    }
+
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+
+    fn init_state(&self, param: &Tensor) -> ParamState {
+        let mut s = ParamState::default();
+        s.put("prev", param.zeros_like());
+        s.put("step_size", param.full_like(self.lr));
+        s
+    }
+
+    fn update(&self, param: &mut Tensor, grad: &Tensor, state: &mut ParamState) {
+        state.step += 1;
+        let mut prev = state.take("prev");
+        let mut ss = state.take("step_size");
+        float_dispatch!(param.dtype(), T => {
+            let c = [T::of(if self.maximize { -1.0 } else { 1.0 }), T::of(self.etas.0), T::of(self.etas.1), T::of(self.step_sizes.0), T::of(self.step_sizes.1)];
+            kernel(param.data_mut::<T>(), grad.as_slice::<T>().expect("contiguous grad"), prev.data_mut::<T>(), ss.data_mut::<T>(), c);
+        });
+        state.put("prev", prev);
+        state.put("step_size", ss);
+    }
+}
+
+/// `sign(x)` with `sign(0) = 0` (unlike `f32::signum`).
+#[inline(always)]
+pub(crate) fn sign<T: FloatElement>(x: T) -> T {
+    if x > T::zero() {
+        T::one()
+    } else if x < T::zero() {
+        -T::one()
+    } else {
+        x * T::zero()
+    }
+}
+
+fn kernel<T: FloatElement>(
+    p: &mut [T],
+    g: &[T],
+    prev: &mut [T],
+    ss: &mut [T],
+    [gs, em, ep, smin, smax]: [T; 5],
+) {
+    let n = p.len();
+    let (g, prev, ss) = (&g[..n], &mut prev[..n], &mut ss[..n]);
+    for i in 0..n {
+        let mut gi = gs * g[i];
+        let prod = gi * prev[i];
+        let eta = if prod > T::zero() {
+            ep
+        } else if prod < T::zero() {
+            em
+        } else {
+            T::one()
+        };
+        ss[i] = (ss[i] * eta).max(smin).min(smax);
+        if eta == em {
+            gi = T::zero();
+        }
+        p[i] = p[i] - sign(gi) * ss[i];
+        prev[i] = gi;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{quadratic_run, roundtrip};
+
+    #[test]
+    fn serde_round_trip() {
+        roundtrip(&RpropConfig::default());
+    }
+
+    #[test]
+    fn defaults_match_pytorch() {
+        let d = RpropConfig::default();
+        assert_eq!(
+            (d.lr, d.etas, d.step_sizes),
+            (1e-2, (0.5, 1.2), (1e-6, 50.0))
+        );
+    }
+
+    #[test]
+    fn validation_names_fields() {
+        let e = RpropConfig {
+            etas: (0.5, 0.9),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Rprop.etas[1]: must be a finite number > 1, got 0.9"
+        );
+    }
+
+    #[test]
+    fn first_step_is_lr_sign() {
+        let p = quadratic_run(
+            &RpropConfig {
+                lr: 0.1,
+                ..Default::default()
+            },
+            1,
+        );
+        assert!((p - 0.9).abs() < 1e-12, "{p}");
+    }
+}
