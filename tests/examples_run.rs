@@ -15,3 +15,12 @@ mod schedules;
 fn schedules_runs() {
     schedules::main();
 }
+
+#[path = "../examples/custom_plugin.rs"]
+mod custom_plugin;
+
+#[test]
+fn custom_plugins_load_by_name_and_train() {
+    let (first, last) = custom_plugin::run();
+    assert!(last < first / 10.0);
+}
