@@ -17,6 +17,7 @@ fn schedules_runs() {
 }
 
 #[path = "../examples/custom_plugin.rs"]
+#[allow(dead_code)] // its `main` is the binary entry point
 mod custom_plugin;
 
 #[test]
