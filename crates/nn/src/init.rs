@@ -145,6 +145,47 @@ pub fn trunc_normal(
     Tensor::from_vec(out, shape).to_dtype(dtype)
 }
 
+/// A (semi-)orthogonal matrix scaled by `gain` (`init.orthogonal_`, Saxe et al. 2013): the
+/// weight is viewed as `[shape[0], Π shape[1..]]`, a Gaussian matrix is drawn, and the Q of
+/// its QR decomposition (signs fixed so R has a positive diagonal) fills it. Rows are
+/// orthonormal when there are fewer rows than columns, columns otherwise.
+///
+/// # Panics
+/// For a shape with fewer than 2 dims (PyTorch raises too).
+pub fn orthogonal(shape: &[usize], gain: f64, dtype: DType, gen: &mut Generator) -> Tensor {
+    assert!(
+        shape.len() >= 2,
+        "orthogonal: only tensors with 2 or more dimensions are supported, got {shape:?}"
+    );
+    let rows = shape[0];
+    let cols: usize = shape[1..].iter().product();
+    // Q of an (m x n) Gaussian matrix with m >= n, by modified Gram-Schmidt on its columns
+    let (m, n) = if rows < cols {
+        (cols, rows)
+    } else {
+        (rows, cols)
+    };
+    let a = Tensor::normal(&[m, n], 0.0, 1.0, DType::F64, gen).to_vec::<f64>();
+    let mut q = vec![0.0f64; m * n];
+    for j in 0..n {
+        let mut v: Vec<f64> = (0..m).map(|i| a[i * n + j]).collect();
+        for k in 0..j {
+            let dot: f64 = (0..m).map(|i| q[i * n + k] * v[i]).sum();
+            for i in 0..m {
+                v[i] -= dot * q[i * n + k];
+            }
+        }
+        // R's diagonal entry is the norm, positive by construction: the sign fix is implicit
+        let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+        for i in 0..m {
+            q[i * n + j] = v[i] / norm;
+        }
+    }
+    let q = Tensor::from_vec(q, &[m, n]);
+    let q = if rows < cols { q.t().contiguous() } else { q };
+    q.mul_scalar(gain).reshape_to(shape).to_dtype(dtype)
+}
+
 /// PyTorch's default for Linear and Conv weights: `kaiming_uniform_(w, a=√5)`, i.e.
 /// U(-1/√fan_in, 1/√fan_in).
 pub fn default_weight(shape: &[usize], dtype: DType, gen: &mut Generator) -> Tensor {
@@ -173,6 +214,24 @@ mod tests {
             (calculate_gain("leaky_relu", Some(5f64.sqrt())) - (1.0f64 / 3.0).sqrt()).abs() < 1e-15
         );
         assert_eq!(calculate_gain("tanh", None), 5.0 / 3.0);
+    }
+
+    #[test]
+    fn orthogonal_rows_or_columns_are_orthonormal() {
+        let mut g = Generator::new(3);
+        for shape in [[4usize, 6], [6, 4], [5, 5]] {
+            let w = orthogonal(&shape, 2.0, DType::F64, &mut g);
+            let gram = if shape[0] <= shape[1] {
+                w.matmul(&w.t())
+            } else {
+                w.t().matmul(&w)
+            };
+            let k = shape[0].min(shape[1]);
+            let eye = Tensor::eye(k, None, DType::F64).mul_scalar(4.0);
+            assert!(gram.allclose(&eye, 0.0, 1e-10), "{shape:?}");
+        }
+        let conv = orthogonal(&[8, 2, 3, 3], 1.0, DType::F32, &mut g);
+        assert_eq!(conv.shape(), &[8, 2, 3, 3]);
     }
 
     #[test]
