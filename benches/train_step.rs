@@ -12,22 +12,18 @@ use benchutil::*;
 
 fn w2(c: &mut Criterion) {
     for b in [64usize, 256] {
-        let model = Mlp::shared_init();
-        let mut opt = Sgd::new(model.params(), 0.01, 0.9);
+        let mut model = Workload::mlp(b);
         let (x, y) = mlp_data(b);
         c.bench_function(&format!("W2_mlp_step/b{b}"), |bench| {
-            bench.iter(|| model.step(&mut opt, &x, &y))
+            bench.iter(|| model.step(&x, &y))
         });
     }
 }
 
 fn w3(c: &mut Criterion) {
-    let model = Cnn::shared_init();
-    let mut opt = Sgd::new(model.params(), 0.01, 0.9);
+    let mut model = Workload::cnn(64);
     let (x, y) = cnn_data(64);
-    c.bench_function("W3_cnn_step/b64", |bench| {
-        bench.iter(|| model.step(&mut opt, &x, &y))
-    });
+    c.bench_function("W3_cnn_step/b64", |bench| bench.iter(|| model.step(&x, &y)));
 }
 
 fn config() -> Criterion {

@@ -19,16 +19,14 @@ fn main() {
     let last = match which.as_str() {
         "mlp64" | "mlp256" => {
             let b = if which == "mlp64" { 64 } else { 256 };
-            let m = Mlp::shared_init();
-            let mut opt = Sgd::new(m.params(), 0.01, 0.9);
+            let mut m = Workload::mlp(b);
             let (x, y) = mlp_data(b);
-            (0..steps).map(|_| m.step(&mut opt, &x, &y)).last()
+            (0..steps).map(|_| m.step(&x, &y)).last()
         }
         _ => {
-            let m = Cnn::shared_init();
-            let mut opt = Sgd::new(m.params(), 0.01, 0.9);
+            let mut m = Workload::cnn(64);
             let (x, y) = cnn_data(64);
-            (0..steps).map(|_| m.step(&mut opt, &x, &y)).last()
+            (0..steps).map(|_| m.step(&x, &y)).last()
         }
     };
     let dt = t0.elapsed().as_secs_f64() / steps as f64;

@@ -1,4 +1,5 @@
-//! End-to-end parity: the first five losses of the W2 (MLP) and W3 (CNN) benchmark training
+//! End-to-end parity of the whole stack (config-built `tuna-nn` model, `CrossEntropyLoss`,
+//! `SGD` with momentum): the first five losses of the W2 (MLP) and W3 (CNN) benchmark training
 //! runs, from the shared bit-identical initialization, equal PyTorch's (recorded in
 //! `../shared/bench/README.md`, PyTorch 2.15, SGD lr 0.01 momentum 0.9, batch 64).
 
@@ -17,10 +18,9 @@ fn assert_losses(name: &str, got: &[f64], want: &[f64]) {
 
 #[test]
 fn mlp_first_losses_match_pytorch() {
-    let model = Mlp::shared_init();
-    let mut opt = Sgd::new(model.params(), 0.01, 0.9);
+    let mut model = Workload::mlp(64);
     let (x, y) = mlp_data(64);
-    let losses: Vec<f64> = (0..5).map(|_| model.step(&mut opt, &x, &y)).collect();
+    let losses: Vec<f64> = (0..5).map(|_| model.step(&x, &y)).collect();
     assert_losses(
         "W2",
         &losses,
@@ -30,10 +30,9 @@ fn mlp_first_losses_match_pytorch() {
 
 #[test]
 fn cnn_first_losses_match_pytorch() {
-    let model = Cnn::shared_init();
-    let mut opt = Sgd::new(model.params(), 0.01, 0.9);
+    let mut model = Workload::cnn(64);
     let (x, y) = cnn_data(64);
-    let losses: Vec<f64> = (0..5).map(|_| model.step(&mut opt, &x, &y)).collect();
+    let losses: Vec<f64> = (0..5).map(|_| model.step(&x, &y)).collect();
     assert_losses(
         "W3",
         &losses,

@@ -40,173 +40,106 @@ pub fn tensor(data: Vec<f32>, shape: &[usize]) -> Tensor {
     Tensor::from_vec(data, shape)
 }
 
-use tuna::autograd::{Param, Tape, Var};
-use tuna::tensor::{Conv2dOptions, MaxPool2dOptions};
+use tuna::autograd::Tape;
+use tuna::loss::Loss;
+use tuna::nn::{build_checked, load_state_dict, LayerSpec, Module};
+use tuna::optim::{Optimizer, OptimizerConfig, SgdConfig};
 
-/// Cross-entropy with class indices and mean reduction (`F.cross_entropy`), written with
-/// autograd ops until the loss crate provides it.
-pub fn cross_entropy<'t>(logits: Var<'t>, labels: &Tensor) -> Var<'t> {
-    logits
-        .log_softmax(-1)
-        .gather(1, &labels.unsqueeze(1))
-        .mean()
-        .neg()
+/// A benchmark model built from the real stack: a config-built `tuna-nn` model with the
+/// shared initialization loaded by state-dict name, `CrossEntropyLoss` from `tuna-loss` and
+/// `SGD(lr 0.01, momentum 0.9)` from `tuna-optim`.
+pub struct Workload {
+    /// The network.
+    pub net: Box<dyn Module>,
+    loss: Box<dyn Loss>,
+    opt: Box<dyn Optimizer>,
 }
 
-/// A parameter list and SGD with momentum (`torch.optim.SGD(lr, momentum)`, dampening 0),
-/// written by hand until the optim crate provides it.
-pub struct Sgd {
-    params: Vec<Param>,
-    bufs: Vec<Option<Tensor>>,
-    lr: f64,
-    momentum: f64,
-}
-
-impl Sgd {
-    /// SGD over `params`.
-    pub fn new(params: Vec<Param>, lr: f64, momentum: f64) -> Self {
-        let n = params.len();
-        Sgd {
-            params,
-            bufs: vec![None; n],
-            lr,
-            momentum,
-        }
+impl Workload {
+    fn new(spec_json: &str, input_shape: &[usize], weights: Vec<(String, Tensor)>) -> Self {
+        let spec: Box<dyn LayerSpec> = serde_json::from_str(spec_json).expect("model spec");
+        let net = build_checked(spec.as_ref(), input_shape, 0).expect("model builds");
+        load_state_dict(net.as_ref(), &weights, true).expect("shared initialization");
+        let loss: Box<dyn Loss> =
+            serde_json::from_str(r#"{"type": "CrossEntropyLoss"}"#).expect("loss");
+        let sgd = SgdConfig {
+            lr: 0.01,
+            momentum: 0.9,
+            ..SgdConfig::default()
+        };
+        let opt = sgd.build(net.named_parameters(), &[]).expect("optimizer");
+        Workload { net, loss, opt }
     }
 
-    /// One update; clears the gradients (`zero_grad(set_to_none=True)`).
-    pub fn step(&mut self) {
-        for (p, buf) in self.params.iter().zip(&mut self.bufs) {
-            let Some(g) = p.grad() else { continue };
-            let d = match buf {
-                Some(b) if self.momentum != 0.0 => {
-                    b.mul_scalar_(self.momentum);
-                    b.add_(&g);
-                    b.clone()
-                }
-                _ => {
-                    if self.momentum != 0.0 {
-                        *buf = Some(g.clone());
-                    }
-                    g
-                }
-            };
-            p.update(|v| v.add_scaled_(&d, -self.lr));
-            p.zero_grad();
-        }
-    }
-}
-
-/// W2's MLP 784-256-128-10 with the shared initialization.
-pub struct Mlp {
-    /// (weight, bias) per layer.
-    pub layers: Vec<(Param, Param)>,
-}
-
-impl Mlp {
-    /// Weights from `init_param(100 + 2i, ...)`, biases from `init_param(101 + 2i, ...)`.
-    pub fn shared_init() -> Self {
-        let dims = [(784, 256), (256, 128), (128, 10)];
-        let layers = dims
-            .iter()
+    /// W2's MLP 784-256-128-10: weights from `init_param(100 + 2i, ...)`, biases `101 + 2i`.
+    pub fn mlp(batch: usize) -> Self {
+        let spec = r#"{"type": "Sequential", "layers": [
+            {"type": "Linear", "in_features": 784, "out_features": 256}, {"type": "ReLU"},
+            {"type": "Linear", "in_features": 256, "out_features": 128}, {"type": "ReLU"},
+            {"type": "Linear", "in_features": 128, "out_features": 10}]}"#;
+        let mut weights = Vec::new();
+        for (i, (pos, fin, fout)) in [(0usize, 784usize, 256usize), (2, 256, 128), (4, 128, 10)]
+            .into_iter()
             .enumerate()
-            .map(|(i, &(fin, fout))| {
-                let w = tensor(
+        {
+            weights.push((
+                format!("{pos}.weight"),
+                tensor(
                     init_param(100 + 2 * i as u64, fin * fout, fin),
                     &[fout, fin],
-                );
-                let b = tensor(init_param(101 + 2 * i as u64, fout, fin), &[fout]);
-                (Param::new(w), Param::new(b))
-            })
-            .collect();
-        Mlp { layers }
+                ),
+            ));
+            weights.push((
+                format!("{pos}.bias"),
+                tensor(init_param(101 + 2 * i as u64, fout, fin), &[fout]),
+            ));
+        }
+        Self::new(spec, &[batch, 784], weights)
     }
 
-    /// All parameters in order.
-    pub fn params(&self) -> Vec<Param> {
-        self.layers
-            .iter()
-            .flat_map(|(w, b)| [w.clone(), b.clone()])
-            .collect()
-    }
-
-    /// One training step; returns the loss.
-    pub fn step(&self, opt: &mut Sgd, x: &Tensor, y: &Tensor) -> f64 {
-        let loss = {
-            let tape = Tape::new();
-            let mut h = tape.constant(x.clone());
-            for (i, (w, b)) in self.layers.iter().enumerate() {
-                h = h.matmul(tape.param(w).t()).add(tape.param(b));
-                if i + 1 < self.layers.len() {
-                    h = h.relu();
-                }
-            }
-            let loss = cross_entropy(h, y);
-            loss.backward();
-            loss.item()
-        };
-        opt.step();
-        loss
-    }
-}
-
-/// W3's LeNet-style CNN with the shared initialization.
-pub struct Cnn {
-    /// conv1 (8x1x5x5), conv2 (16x8x5x5), fc (10x256): (weight, bias) each.
-    pub layers: Vec<(Param, Param)>,
-}
-
-impl Cnn {
-    /// Seeds 200/202/204 for weights, +1 for biases.
-    pub fn shared_init() -> Self {
-        let specs: [(&[usize], usize, u64); 3] = [
-            (&[8, 1, 5, 5], 25, 200),
-            (&[16, 8, 5, 5], 200, 202),
-            (&[10, 256], 256, 204),
+    /// W3's LeNet-style CNN: seeds 200/202/204 for weights, +1 for biases.
+    pub fn cnn(batch: usize) -> Self {
+        let spec = r#"{"type": "Sequential", "layers": [
+            {"type": "Conv2d", "in_channels": 1, "out_channels": 8, "kernel_size": 5}, {"type": "ReLU"},
+            {"type": "MaxPool2d", "kernel_size": 2},
+            {"type": "Conv2d", "in_channels": 8, "out_channels": 16, "kernel_size": 5}, {"type": "ReLU"},
+            {"type": "MaxPool2d", "kernel_size": 2},
+            {"type": "Flatten"},
+            {"type": "Linear", "in_features": 256, "out_features": 10}]}"#;
+        let mut weights = Vec::new();
+        let layers: [(usize, &[usize], usize, u64); 3] = [
+            (0, &[8, 1, 5, 5], 25, 200),
+            (3, &[16, 8, 5, 5], 200, 202),
+            (7, &[10, 256], 256, 204),
         ];
-        let layers = specs
-            .iter()
-            .map(|&(shape, fan, seed)| {
-                let n: usize = shape.iter().product();
-                (
-                    Param::new(tensor(init_param(seed, n, fan), shape)),
-                    Param::new(tensor(init_param(seed + 1, shape[0], fan), &[shape[0]])),
-                )
-            })
-            .collect();
-        Cnn { layers }
+        for (pos, shape, fan, seed) in layers {
+            let n: usize = shape.iter().product();
+            weights.push((
+                format!("{pos}.weight"),
+                tensor(init_param(seed, n, fan), shape),
+            ));
+            weights.push((
+                format!("{pos}.bias"),
+                tensor(init_param(seed + 1, shape[0], fan), &[shape[0]]),
+            ));
+        }
+        Self::new(spec, &[batch, 1, 28, 28], weights)
     }
 
-    /// All parameters in order.
-    pub fn params(&self) -> Vec<Param> {
-        self.layers
-            .iter()
-            .flat_map(|(w, b)| [w.clone(), b.clone()])
-            .collect()
-    }
-
-    /// One training step; returns the loss.
-    pub fn step(&self, opt: &mut Sgd, x: &Tensor, y: &Tensor) -> f64 {
-        let conv = Conv2dOptions::new();
-        let pool = MaxPool2dOptions::new([2, 2]);
+    /// One training step (forward, cross-entropy, backward, SGD); returns the loss.
+    pub fn step(&mut self, x: &Tensor, y: &Tensor) -> f64 {
         let loss = {
             let tape = Tape::new();
-            let p = |i: usize| (tape.param(&self.layers[i].0), tape.param(&self.layers[i].1));
-            let (w1, b1) = p(0);
-            let (w2, b2) = p(1);
-            let (w3, b3) = p(2);
-            let h = tape
-                .constant(x.clone())
-                .conv2d(w1, Some(b1), &conv)
-                .relu()
-                .max_pool2d(&pool);
-            let h = h.conv2d(w2, Some(b2), &conv).relu().max_pool2d(&pool);
-            let logits = h.flatten(1, -1).matmul(w3.t()).add(b3);
-            let loss = cross_entropy(logits, y);
+            let logits = self.net.forward(tape.constant(x.clone()));
+            let loss = self
+                .loss
+                .forward(logits, tape.constant(y.clone()))
+                .expect("loss");
             loss.backward();
             loss.item()
         };
-        opt.step();
+        self.opt.step().expect("step");
+        self.opt.zero_grad();
         loss
     }
 }
