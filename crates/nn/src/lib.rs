@@ -29,27 +29,41 @@
 //! ```
 
 pub mod activation;
+pub mod attention;
 pub mod dropout;
 mod error;
 pub mod flatten;
+pub mod gru;
 pub mod init;
 pub mod linear;
+pub mod lstm;
 pub mod module;
+mod recurrent;
+pub mod rnn;
 pub mod sequential;
 pub mod spec;
 pub mod state;
+pub mod transformer;
 
 pub use activation::{
     Elu, Gelu, Identity, LeakyRelu, LogSoftmax, Relu, Sigmoid, Silu, Softmax, Softplus, Tanh,
 };
+pub use attention::{MultiheadAttention, MultiheadAttentionSpec};
 pub use dropout::{Dropout, DropoutSpec};
 pub use error::NnError;
 pub use flatten::Flatten;
+pub use gru::{Gru, GruSpec};
 pub use linear::{Linear, LinearSpec};
+pub use lstm::{Lstm, LstmSpec};
 pub use module::{Buffer, Module, ModuleItem, ModuleVisitor, NamedBuffer};
+pub use rnn::{Rnn, RnnNonlinearity, RnnSpec};
 pub use sequential::{Sequential, SequentialSpec};
 pub use spec::{build_checked, BuildContext, LayerSpec};
 pub use state::{load_state_dict, LoadReport};
+pub use transformer::{
+    TransformerActivation, TransformerEncoder, TransformerEncoderLayer,
+    TransformerEncoderLayerSpec, TransformerEncoderSpec,
+};
 
 /// Forces this crate's typetag layer specs to be linked into the final binary (typetag
 /// registers a type only if its crate is linked). The `tuna` umbrella calls it.
