@@ -12,7 +12,7 @@
 use std::sync::Mutex;
 
 use tuna_autograd::{functional, CustomOp, Param, Var};
-use tuna_tensor::{Generator, Tensor};
+use tuna_tensor::{DType, Element, Generator, Tensor};
 
 use crate::error::NnError;
 use crate::module::{join_name, ModuleItem, ModuleVisitor};
@@ -353,25 +353,16 @@ fn recur<'t>(
     let (t_len, n) = (xp.size(0), xp.size(1));
     let out_size = h0.size(-1);
     let hidden = w_hh.size(0) / kind.gates();
-    let cell = Cell {
+    let xpv = xp.value();
+    let (packed, cell) = Cell::run(
         kind,
         reverse,
-        has_bias: b_hh.is_some(),
-        has_proj: w_hr.is_some(),
-        has_c0: c0.is_some(),
-        saved: Vec::new(),
-    };
-    let xpv = xp.value();
-    let w_hh_t = w_hh.value();
-    let b_hh_t = b_hh.map(|b| b.value());
-    let w_hr_t = w_hr.map(|w| w.value());
-    let (packed, cell) = cell.forward(
         &xpv,
         &h0.value(),
         c0.map(|c| c.value()).as_ref(),
-        &w_hh_t,
-        b_hh_t.as_ref(),
-        w_hr_t.as_ref(),
+        &w_hh.value(),
+        b_hh.map(|b| b.value()).as_ref(),
+        w_hr.map(|w| w.value()).as_ref(),
     );
     let mut inputs = vec![xp, h0];
     inputs.extend(c0);
@@ -393,52 +384,122 @@ fn recur<'t>(
     (seq, hn, cn)
 }
 
-/// What the backward of one time step needs.
-struct Saved {
-    h_prev: Tensor,
-    /// Activated gates: RNN `[h]`, LSTM `[i, f, g, o, c_prev, tanh(c), m]`,
-    /// GRU `[r, z, n, hn]`.
-    acts: Vec<Tensor>,
+/// The scalar types the fused kernels run on. `f32` uses a vectorizable `exp` (Cephes-style
+/// range reduction and a degree-7 polynomial, ≤ 2 ulp on the clamped range) so that the gate
+/// nonlinearities do not dominate the step; `f64` uses the standard library's.
+trait Real:
+    Element
+    + std::ops::Add<Output = Self>
+    + std::ops::Sub<Output = Self>
+    + std::ops::Mul<Output = Self>
+    + std::ops::Div<Output = Self>
+    + PartialOrd
+{
+    const ZERO: Self;
+    const ONE: Self;
+    fn exp_(self) -> Self;
+    fn sigmoid(self) -> Self {
+        Self::ONE / (Self::ONE + (Self::ZERO - self).exp_())
+    }
+    fn tanh_(self) -> Self;
+    fn relu(self) -> Self {
+        if self > Self::ZERO {
+            self
+        } else {
+            Self::ZERO
+        }
+    }
+}
+
+impl Real for f32 {
+    const ZERO: f32 = 0.0;
+    const ONE: f32 = 1.0;
+    #[inline(always)]
+    fn exp_(self) -> f32 {
+        // branch-free so the gate loops vectorize: round-to-nearest by the 1.5·2²³ trick
+        const MAGIC: f32 = 12_582_912.0;
+        let x = self.clamp(-87.0, 88.0);
+        let t = x * std::f32::consts::LOG2_E + MAGIC;
+        let n = t - MAGIC;
+        let i = t.to_bits().wrapping_sub(MAGIC.to_bits()) as i32;
+        let r = x - n * 0.693_145_75 - n * 1.428_606_8e-6;
+        let p = 1.0
+            + r * (1.0
+                + r * (0.5
+                    + r * (1.0 / 6.0
+                        + r * (1.0 / 24.0
+                            + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
+        p * f32::from_bits((i.wrapping_add(127) as u32) << 23)
+    }
+    #[inline(always)]
+    fn tanh_(self) -> f32 {
+        // near 0, a Taylor series avoids the cancellation in 1 − 2/(e^{2x}+1)
+        let x2 = self * self;
+        let small = self * (1.0 + x2 * (-1.0 / 3.0 + x2 * (2.0 / 15.0 + x2 * (-17.0 / 315.0))));
+        let big = 1.0 - 2.0 / ((2.0 * self).exp_() + 1.0);
+        if self.abs() < 0.0625 {
+            small
+        } else {
+            big
+        }
+    }
+}
+
+impl Real for f64 {
+    const ZERO: f64 = 0.0;
+    const ONE: f64 = 1.0;
+    fn exp_(self) -> f64 {
+        self.exp()
+    }
+    fn tanh_(self) -> f64 {
+        self.tanh()
+    }
 }
 
 /// The fused recurrence of one layer and direction (forward values and hand-written BPTT).
+/// Saved activations are indexed by time step `t` (not processing order).
 struct Cell {
     kind: CellKind,
     reverse: bool,
     has_bias: bool,
     has_proj: bool,
     has_c0: bool,
-    /// One entry per processed step, in processing order.
-    saved: Vec<Saved>,
+    /// `[T, N, G·H]`: activated gates (LSTM i, f, g, o; GRU r, z, n; RNN h).
+    acts: Tensor,
+    /// LSTM `c_{t-1}`, GRU `W_hn h + b_hn`, `[T, N, H]`.
+    aux: Option<Tensor>,
+    /// LSTM `tanh(c_t)`, `[T, N, H]`.
+    tc: Option<Tensor>,
+    /// LSTM with projection: the unprojected `m_t = o ⊙ tanh(c_t)`, `[T, N, H]`.
+    m: Option<Tensor>,
+    /// `h_{t-1}` as seen by step `t`, `[T, N, H_out]`.
+    h_prev: Tensor,
 }
 
-fn one_minus(t: &Tensor) -> Tensor {
-    t.neg().add_scalar(1.0)
+fn order(reverse: bool, t_len: usize) -> Vec<usize> {
+    if reverse {
+        (0..t_len).rev().collect()
+    } else {
+        (0..t_len).collect()
+    }
 }
 
-/// `σ'(x)` from `σ(x)`: `s·(1−s)`.
-fn dsigmoid(s: &Tensor) -> Tensor {
-    s.mul(&one_minus(s))
-}
-
-/// `tanh'(x)` from `tanh(x)`: `1 − t²`.
-fn dtanh(t: &Tensor) -> Tensor {
-    one_minus(&t.square())
+fn slice<T: Element>(t: &Tensor) -> std::borrow::Cow<'_, [T]> {
+    match t.as_slice::<T>() {
+        Some(s) => std::borrow::Cow::Borrowed(s),
+        None => {
+            std::borrow::Cow::Owned(t.contiguous().as_slice::<T>().expect("contiguous").to_vec())
+        }
+    }
 }
 
 impl Cell {
-    fn order(&self, t_len: usize) -> Vec<usize> {
-        if self.reverse {
-            (0..t_len).rev().collect()
-        } else {
-            (0..t_len).collect()
-        }
-    }
-
     /// Runs the recurrence; returns the packed output `[seq (T·N·H_out), c_n (N·H)]` and
     /// the cell with its saved activations.
-    fn forward(
-        mut self,
+    #[allow(clippy::too_many_arguments)]
+    fn run(
+        kind: CellKind,
+        reverse: bool,
         xp: &Tensor,
         h0: &Tensor,
         c0: Option<&Tensor>,
@@ -446,75 +507,351 @@ impl Cell {
         b_hh: Option<&Tensor>,
         w_hr: Option<&Tensor>,
     ) -> (Tensor, Cell) {
-        let t_len = xp.size(0);
-        let hidden = w_hh.size(0) / self.kind.gates();
+        let dt = xp.dtype();
+        let h0 = &h0.to_dtype(dt);
+        let c0 = c0.map(|c| c.to_dtype(dt));
+        let c0 = c0.as_ref();
+        let w_hh = &w_hh.to_dtype(dt);
+        let b_hh = b_hh.map(|b| b.to_dtype(dt));
+        let b_hh = b_hh.as_ref();
+        let w_hr = w_hr.map(|w| w.to_dtype(dt));
+        let w_hr = w_hr.as_ref();
+        match dt {
+            DType::F32 => Self::run_t::<f32>(kind, reverse, xp, h0, c0, w_hh, b_hh, w_hr),
+            DType::F64 => Self::run_t::<f64>(kind, reverse, xp, h0, c0, w_hh, b_hh, w_hr),
+            other => panic!("{kind:?}: expected a float input, got {other}"),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run_t<T: Real>(
+        kind: CellKind,
+        reverse: bool,
+        xp: &Tensor,
+        h0: &Tensor,
+        c0: Option<&Tensor>,
+        w_hh: &Tensor,
+        b_hh: Option<&Tensor>,
+        w_hr: Option<&Tensor>,
+    ) -> (Tensor, Cell) {
+        let (t_len, n) = (xp.size(0), xp.size(1));
+        let g = w_hh.size(0);
+        let hid = g / kind.gates();
+        let out = h0.size(-1);
+        let x = slice::<T>(xp);
+        let b_vec: Vec<T> = match b_hh {
+            Some(b) => slice::<T>(b).to_vec(),
+            None => vec![T::ZERO; g],
+        };
         let w_hh_t = w_hh.t();
         let w_hr_t = w_hr.map(|w| w.t());
-        let mut h = h0.contiguous();
-        let mut c = c0
-            .map(|c| c.contiguous())
-            .unwrap_or_else(|| Tensor::zeros(&[h0.size(0), hidden], h0.dtype()));
-        let mut outs: Vec<Option<Tensor>> = vec![None; t_len];
-        for t in self.order(t_len) {
-            let x_t = xp.select(0, t);
-            let mut hh = h.matmul(&w_hh_t);
-            if let Some(b) = b_hh {
-                hh = hh.add(b);
+        let lstm = kind == CellKind::Lstm;
+        let mut acts = vec![T::ZERO; t_len * n * g];
+        let mut aux = vec![
+            T::ZERO;
+            if matches!(kind, CellKind::Lstm | CellKind::Gru) {
+                t_len * n * hid
+            } else {
+                0
             }
-            let h_prev = h;
-            let acts = match self.kind {
+        ];
+        let mut tcs = vec![T::ZERO; if lstm { t_len * n * hid } else { 0 }];
+        let mut ms = vec![
+            T::ZERO;
+            if lstm && w_hr.is_some() {
+                t_len * n * hid
+            } else {
+                0
+            }
+        ];
+        let mut h_prev_all = vec![T::ZERO; t_len * n * out];
+        let mut seq = vec![T::ZERO; t_len * n * out + if lstm { n * hid } else { 0 }];
+        let mut h = h0.contiguous();
+        let mut c: Vec<T> = match c0 {
+            Some(c) => slice::<T>(c).to_vec(),
+            None => vec![T::ZERO; n * hid],
+        };
+        let mut m = vec![T::ZERO; n * hid];
+        for t in order(reverse, t_len) {
+            let hp = slice::<T>(&h).to_vec();
+            let hh_t = h.matmul(&w_hh_t);
+            let hh = slice::<T>(&hh_t);
+            let xs = &x[t * n * g..(t + 1) * n * g];
+            let a = &mut acts[t * n * g..(t + 1) * n * g];
+            let off = t * n * hid;
+            let mut new_h = vec![T::ZERO; n * out];
+            for b in 0..n {
+                let r = b * g;
+                match kind {
+                    CellKind::RnnTanh | CellKind::RnnRelu => {
+                        for j in 0..g {
+                            let v = xs[r + j] + hh[r + j] + b_vec[j];
+                            let v = if kind == CellKind::RnnTanh {
+                                v.tanh_()
+                            } else {
+                                v.relu()
+                            };
+                            a[r + j] = v;
+                            new_h[b * out + j] = v;
+                        }
+                    }
+                    CellKind::Lstm => {
+                        let ar = &mut a[r..r + g];
+                        // pre-activations, then the gate nonlinearities, each a flat loop
+                        for (((av, &xv), &hv), &bv) in ar
+                            .iter_mut()
+                            .zip(&xs[r..r + g])
+                            .zip(&hh[r..r + g])
+                            .zip(&b_vec)
+                        {
+                            *av = xv + hv + bv;
+                        }
+                        let (ifg, o_gate) = ar.split_at_mut(3 * hid);
+                        let (if_gates, g_gate) = ifg.split_at_mut(2 * hid);
+                        for v in if_gates.iter_mut() {
+                            *v = v.sigmoid();
+                        }
+                        for v in o_gate.iter_mut() {
+                            *v = v.sigmoid();
+                        }
+                        for v in g_gate.iter_mut() {
+                            *v = v.tanh_();
+                        }
+                        let (i_gate, f_gate) = if_gates.split_at(hid);
+                        let k0 = b * hid;
+                        let cr = &mut c[k0..k0 + hid];
+                        let auxr = &mut aux[off + k0..off + k0 + hid];
+                        let tcr = &mut tcs[off + k0..off + k0 + hid];
+                        let mr = &mut m[k0..k0 + hid];
+                        for (((cv, av), (&gi, &gf)), &gg) in cr
+                            .iter_mut()
+                            .zip(auxr.iter_mut())
+                            .zip(i_gate.iter().zip(f_gate))
+                            .zip(g_gate.iter())
+                        {
+                            *av = *cv;
+                            *cv = gf * *cv + gi * gg;
+                        }
+                        for (tv, &cv) in tcr.iter_mut().zip(cr.iter()) {
+                            *tv = cv.tanh_();
+                        }
+                        for ((mv, &tv), &go) in mr.iter_mut().zip(tcr.iter()).zip(o_gate.iter()) {
+                            *mv = go * tv;
+                        }
+                    }
+                    CellKind::Gru => {
+                        for j in 0..hid {
+                            let gr = (xs[r + j] + hh[r + j] + b_vec[j]).sigmoid();
+                            let gz = (xs[r + hid + j] + hh[r + hid + j] + b_vec[hid + j]).sigmoid();
+                            let hn = hh[r + 2 * hid + j] + b_vec[2 * hid + j];
+                            let gn = (xs[r + 2 * hid + j] + gr * hn).tanh_();
+                            a[r + j] = gr;
+                            a[r + hid + j] = gz;
+                            a[r + 2 * hid + j] = gn;
+                            let k = b * hid + j;
+                            aux[off + k] = hn;
+                            new_h[k] = gn + gz * (hp[k] - gn);
+                        }
+                    }
+                }
+            }
+            h_prev_all[t * n * out..(t + 1) * n * out].copy_from_slice(&hp);
+            h = if lstm {
+                let mt = Tensor::from_vec(m.clone(), &[n, hid]);
+                match &w_hr_t {
+                    Some(w) => {
+                        ms[off..off + n * hid].copy_from_slice(&m);
+                        mt.matmul(w).contiguous()
+                    }
+                    None => mt,
+                }
+            } else {
+                Tensor::from_vec(new_h, &[n, out])
+            };
+            seq[t * n * out..(t + 1) * n * out].copy_from_slice(&slice::<T>(&h));
+        }
+        if lstm {
+            seq[t_len * n * out..].copy_from_slice(&c);
+        }
+        let len = seq.len();
+        let hs = |v: Vec<T>, last: usize| Tensor::from_vec(v, &[t_len, n, last]);
+        let cell = Cell {
+            kind,
+            reverse,
+            has_bias: b_hh.is_some(),
+            has_proj: w_hr.is_some(),
+            has_c0: c0.is_some(),
+            acts: hs(acts, g),
+            aux: (!aux.is_empty()).then(|| hs(aux, hid)),
+            tc: lstm.then(|| hs(tcs, hid)),
+            m: (!ms.is_empty()).then(|| hs(ms, hid)),
+            h_prev: hs(h_prev_all, out),
+        };
+        (Tensor::from_vec(seq, &[len]), cell)
+    }
+
+    fn backward_t<T: Real>(&self, inputs: &[&Tensor], grad: &Tensor) -> Vec<Option<Tensor>> {
+        let kind = self.kind;
+        let xp = inputs[0];
+        let h0 = inputs[1];
+        let k = 2 + usize::from(self.has_c0);
+        let w_hh = inputs[k];
+        let w_hr = self
+            .has_proj
+            .then(|| inputs[k + 1 + usize::from(self.has_bias)]);
+        let (t_len, n) = (xp.size(0), xp.size(1));
+        let g = w_hh.size(0);
+        let hid = g / kind.gates();
+        let out = h0.size(-1);
+        let grad = slice::<T>(grad);
+        let lstm = kind == CellKind::Lstm;
+        let acts = slice::<T>(&self.acts);
+        let aux = self.aux.as_ref().map(slice::<T>);
+        let tcs = self.tc.as_ref().map(slice::<T>);
+        let h_prev = slice::<T>(&self.h_prev);
+        let mut dc: Vec<T> = if lstm {
+            grad[t_len * n * out..].to_vec()
+        } else {
+            Vec::new()
+        };
+        let mut dh = vec![T::ZERO; n * out];
+        let mut dgx = vec![T::ZERO; t_len * n * g];
+        let mut dgh = if kind == CellKind::Gru {
+            vec![T::ZERO; t_len * n * g]
+        } else {
+            Vec::new()
+        };
+        let mut dproj = if self.has_proj {
+            vec![T::ZERO; t_len * n * out]
+        } else {
+            Vec::new()
+        };
+        let mut o = order(self.reverse, t_len);
+        o.reverse();
+        for t in o {
+            let dh_t: Vec<T> = (0..n * out)
+                .map(|k| grad[t * n * out + k] + dh[k])
+                .collect();
+            let a = &acts[t * n * g..(t + 1) * n * g];
+            let off = t * n * hid;
+            let dx = &mut dgx[t * n * g..(t + 1) * n * g];
+            let mut direct = Vec::new();
+            match kind {
                 CellKind::RnnTanh => {
-                    h = x_t.add(&hh).tanh();
-                    vec![h.clone()]
+                    for k in 0..n * g {
+                        dx[k] = dh_t[k] * (T::ONE - a[k] * a[k]);
+                    }
                 }
                 CellKind::RnnRelu => {
-                    h = x_t.add(&hh).relu();
-                    vec![h.clone()]
+                    for k in 0..n * g {
+                        dx[k] = if a[k] > T::ZERO { dh_t[k] } else { T::ZERO };
+                    }
                 }
                 CellKind::Lstm => {
-                    let a = x_t.add(&hh);
-                    let i = a.narrow(1, 0, hidden).sigmoid();
-                    let f = a.narrow(1, hidden, hidden).sigmoid();
-                    let g = a.narrow(1, 2 * hidden, hidden).tanh();
-                    let o = a.narrow(1, 3 * hidden, hidden).sigmoid();
-                    let c_prev = c;
-                    c = f.mul(&c_prev).add(&i.mul(&g));
-                    let tc = c.tanh();
-                    let m = o.mul(&tc);
-                    h = match &w_hr_t {
-                        Some(w) => m.matmul(w),
-                        None => m.clone(),
+                    let dm: std::borrow::Cow<'_, [T]> = match w_hr {
+                        Some(w) => {
+                            dproj[t * n * out..(t + 1) * n * out].copy_from_slice(&dh_t);
+                            let d = Tensor::from_vec(dh_t.clone(), &[n, out]).matmul(w);
+                            std::borrow::Cow::Owned(slice::<T>(&d).to_vec())
+                        }
+                        None => std::borrow::Cow::Borrowed(&dh_t),
                     };
-                    vec![i, f, g, o, c_prev, tc, m]
+                    let (cps, tcs) = (aux.as_ref().expect("c_prev"), tcs.as_ref().expect("tanh c"));
+                    for b in 0..n {
+                        let r = b * g;
+                        let k0 = b * hid;
+                        let ar = &a[r..r + g];
+                        let (gi, rest) = ar.split_at(hid);
+                        let (gf, rest) = rest.split_at(hid);
+                        let (gg, go) = rest.split_at(hid);
+                        let dxr = &mut dx[r..r + g];
+                        let (di, rest) = dxr.split_at_mut(hid);
+                        let (df, rest) = rest.split_at_mut(hid);
+                        let (dg, do_) = rest.split_at_mut(hid);
+                        let cp = &cps[off + k0..off + k0 + hid];
+                        let tc = &tcs[off + k0..off + k0 + hid];
+                        let dmr = &dm[k0..k0 + hid];
+                        let dcr = &mut dc[k0..k0 + hid];
+                        for j in 0..hid {
+                            let (gi, gf, gg, go) = (gi[j], gf[j], gg[j], go[j]);
+                            let (cp, tc, dmk) = (cp[j], tc[j], dmr[j]);
+                            let dcc = dcr[j] + dmk * go * (T::ONE - tc * tc);
+                            di[j] = dcc * gg * gi * (T::ONE - gi);
+                            df[j] = dcc * cp * gf * (T::ONE - gf);
+                            dg[j] = dcc * gi * (T::ONE - gg * gg);
+                            do_[j] = dmk * tc * go * (T::ONE - go);
+                            dcr[j] = dcc * gf;
+                        }
+                    }
                 }
                 CellKind::Gru => {
-                    let xr = x_t.narrow(1, 0, hidden);
-                    let xz = x_t.narrow(1, hidden, hidden);
-                    let xn = x_t.narrow(1, 2 * hidden, hidden);
-                    let hn = hh.narrow(1, 2 * hidden, hidden);
-                    let r = xr.add(&hh.narrow(1, 0, hidden)).sigmoid();
-                    let z = xz.add(&hh.narrow(1, hidden, hidden)).sigmoid();
-                    let nn = xn.add(&r.mul(&hn)).tanh();
-                    // h = (1 - z) * n + z * h_prev = n + z * (h_prev - n)
-                    h = nn.add(&z.mul(&h_prev.sub(&nn)));
-                    vec![r, z, nn, hn.contiguous()]
+                    let hns = aux.as_ref().expect("hn");
+                    let dhh = &mut dgh[t * n * g..(t + 1) * n * g];
+                    let hp = &h_prev[t * n * out..(t + 1) * n * out];
+                    direct = vec![T::ZERO; n * out];
+                    for b in 0..n {
+                        let r = b * g;
+                        for j in 0..hid {
+                            let kk = b * hid + j;
+                            let (gr, gz, gn) = (a[r + j], a[r + hid + j], a[r + 2 * hid + j]);
+                            let d = dh_t[kk];
+                            let dz = d * (hp[kk] - gn) * gz * (T::ONE - gz);
+                            let dn = d * (T::ONE - gz) * (T::ONE - gn * gn);
+                            let dr = dn * hns[off + kk] * gr * (T::ONE - gr);
+                            dx[r + j] = dr;
+                            dx[r + hid + j] = dz;
+                            dx[r + 2 * hid + j] = dn;
+                            dhh[r + j] = dr;
+                            dhh[r + hid + j] = dz;
+                            dhh[r + 2 * hid + j] = dn * gr;
+                            direct[kk] = d * gz;
+                        }
+                    }
                 }
+            }
+            let dstep = if kind == CellKind::Gru {
+                &dgh[t * n * g..(t + 1) * n * g]
+            } else {
+                &dgx[t * n * g..(t + 1) * n * g]
             };
-            outs[t] = Some(h.clone());
-            self.saved.push(Saved { h_prev, acts });
+            let through = Tensor::from_vec(dstep.to_vec(), &[n, g]).matmul(w_hh);
+            let through = slice::<T>(&through);
+            dh = if kind == CellKind::Gru {
+                direct
+                    .iter()
+                    .zip(through.iter())
+                    .map(|(&a, &b)| a + b)
+                    .collect()
+            } else {
+                through.to_vec()
+            };
         }
-        let outs: Vec<Tensor> = outs
-            .into_iter()
-            .map(|o| o.expect("every step ran"))
-            .collect();
-        let refs: Vec<&Tensor> = outs.iter().collect();
-        let seq = Tensor::stack(&refs, 0).reshape(&[-1]);
-        let packed = if self.kind == CellKind::Lstm {
-            Tensor::cat(&[&seq, &c.reshape(&[-1])], 0)
+        let rows = (t_len * n) as isize;
+        let dgh_all = if kind == CellKind::Gru {
+            Tensor::from_vec(dgh, &[t_len * n, g])
         } else {
-            seq
+            Tensor::from_vec(dgx.clone(), &[t_len * n, g])
         };
-        (packed, self)
+        let d_xp = Tensor::from_vec(dgx, &[t_len, n, g]);
+        let hp_all = self.h_prev.reshape(&[rows, out as isize]);
+        let mut grads = vec![Some(d_xp), Some(Tensor::from_vec(dh, &[n, out]))];
+        if self.has_c0 {
+            grads.push(Some(Tensor::from_vec(dc, &[n, hid])));
+        }
+        grads.push(Some(dgh_all.t().matmul(&hp_all)));
+        if self.has_bias {
+            grads.push(Some(dgh_all.sum_dims(&[0], false)));
+        }
+        if self.has_proj {
+            let dp = Tensor::from_vec(dproj, &[t_len * n, out]);
+            let m_all = self
+                .m
+                .as_ref()
+                .expect("saved m")
+                .reshape(&[rows, hid as isize]);
+            grads.push(Some(dp.t().matmul(&m_all)));
+        }
+        grads
     }
 }
 
@@ -528,127 +865,19 @@ impl CustomOp for Cell {
     }
 
     fn backward(&self, inputs: &[&Tensor], _output: &Tensor, grad: &Tensor) -> Vec<Option<Tensor>> {
-        let xp = inputs[0];
-        let h0 = inputs[1];
-        let mut k = 2;
-        let c0_in = if self.has_c0 {
-            k += 1;
-            Some(inputs[k - 1])
-        } else {
-            None
+        let dt = self.acts.dtype();
+        let grad = grad.to_dtype(dt);
+        let cast: Vec<Tensor> = inputs.iter().map(|t| t.to_dtype(dt)).collect();
+        let refs: Vec<&Tensor> = cast.iter().collect();
+        let grads = match dt {
+            DType::F32 => self.backward_t::<f32>(&refs, &grad),
+            _ => self.backward_t::<f64>(&refs, &grad),
         };
-        let w_hh = inputs[k];
-        let w_hr = if self.has_proj {
-            Some(inputs[k + 1 + usize::from(self.has_bias)])
-        } else {
-            None
-        };
-        let (t_len, n) = (xp.size(0), xp.size(1));
-        let hidden = w_hh.size(0) / self.kind.gates();
-        let out_size = h0.size(-1);
-        let seq_len = t_len * n * out_size;
-        let grad = grad.contiguous();
-        let g_seq =
-            grad.narrow(0, 0, seq_len)
-                .reshape(&[t_len as isize, n as isize, out_size as isize]);
-        let mut dc = (self.kind == CellKind::Lstm).then(|| {
-            grad.narrow(0, seq_len, n * hidden)
-                .reshape(&[n as isize, hidden as isize])
-                .contiguous()
-        });
-        let mut dh = Tensor::zeros(&[n, out_size], xp.dtype());
-        let order = self.order(t_len);
-        let mut d_xp: Vec<Option<Tensor>> = vec![None; t_len];
-        let mut d_hh_steps: Vec<Option<Tensor>> = vec![None; t_len];
-        let mut h_prevs: Vec<Option<Tensor>> = vec![None; t_len];
-        let mut d_hproj: Vec<Option<Tensor>> = vec![None; t_len];
-        let mut ms: Vec<Option<Tensor>> = vec![None; t_len];
-        for (s, &t) in order.iter().enumerate().rev() {
-            let sv = &self.saved[s];
-            let dh_t = g_seq.select(0, t).add(&dh);
-            let (dgx, dgh) = match self.kind {
-                CellKind::RnnTanh => {
-                    let da = dh_t.mul(&dtanh(&sv.acts[0]));
-                    (da.clone(), da)
-                }
-                CellKind::RnnRelu => {
-                    let da = dh_t.mul(&sv.acts[0].gt_scalar(0.0).to_dtype(dh_t.dtype()));
-                    (da.clone(), da)
-                }
-                CellKind::Lstm => {
-                    let [i, f, g, o, c_prev, tc, m] = &sv.acts[..] else {
-                        unreachable!("LSTM saves 7 tensors")
-                    };
-                    let dm = match w_hr {
-                        Some(w) => {
-                            d_hproj[t] = Some(dh_t.clone());
-                            ms[t] = Some(m.clone());
-                            dh_t.matmul(w)
-                        }
-                        None => dh_t,
-                    };
-                    let do_ = dm.mul(tc);
-                    let dcc = dc
-                        .take()
-                        .expect("LSTM has a cell-state gradient")
-                        .add(&dm.mul(o).mul(&dtanh(tc)));
-                    let di = dcc.mul(g).mul(&dsigmoid(i));
-                    let df = dcc.mul(c_prev).mul(&dsigmoid(f));
-                    let dg = dcc.mul(i).mul(&dtanh(g));
-                    let do_a = do_.mul(&dsigmoid(o));
-                    dc = Some(dcc.mul(f));
-                    let da = Tensor::cat(&[&di, &df, &dg, &do_a], 1);
-                    (da.clone(), da)
-                }
-                CellKind::Gru => {
-                    let [r, z, nn, hn] = &sv.acts[..] else {
-                        unreachable!("GRU saves 4 tensors")
-                    };
-                    let dz = dh_t.mul(&sv.h_prev.sub(nn)).mul(&dsigmoid(z));
-                    let dn = dh_t.mul(&one_minus(z)).mul(&dtanh(nn));
-                    let dr = dn.mul(hn).mul(&dsigmoid(r));
-                    let dhn = dn.mul(r);
-                    let dgx = Tensor::cat(&[&dr, &dz, &dn], 1);
-                    let dgh = Tensor::cat(&[&dr, &dz, &dhn], 1);
-                    dh = dh_t.mul(z);
-                    (dgx, dgh)
-                }
-            };
-            let through = dgh.matmul(w_hh);
-            dh = if self.kind == CellKind::Gru {
-                dh.add(&through)
-            } else {
-                through
-            };
-            d_xp[t] = Some(dgx);
-            d_hh_steps[t] = Some(dgh);
-            h_prevs[t] = Some(sv.h_prev.clone());
-        }
-        let stack = |v: Vec<Option<Tensor>>| {
-            let v: Vec<Tensor> = v.into_iter().map(|t| t.expect("every step ran")).collect();
-            let refs: Vec<&Tensor> = v.iter().collect();
-            Tensor::stack(&refs, 0)
-        };
-        let g = w_hh.size(0);
-        let d_xp = stack(d_xp);
-        let dgh_all = stack(d_hh_steps).reshape(&[(t_len * n) as isize, g as isize]);
-        let hp_all = stack(h_prevs).reshape(&[(t_len * n) as isize, out_size as isize]);
-        let d_w_hh = dgh_all.t().matmul(&hp_all);
-        let mut grads = vec![Some(d_xp), Some(dh)];
-        if self.has_c0 {
-            grads.push(dc.clone());
-        }
-        let _ = c0_in;
-        grads.push(Some(d_w_hh));
-        if self.has_bias {
-            grads.push(Some(dgh_all.sum_dims(&[0], false)));
-        }
-        if self.has_proj {
-            let dh_all = stack(d_hproj).reshape(&[(t_len * n) as isize, out_size as isize]);
-            let m_all = stack(ms).reshape(&[(t_len * n) as isize, hidden as isize]);
-            grads.push(Some(dh_all.t().matmul(&m_all)));
-        }
         grads
+            .into_iter()
+            .zip(inputs)
+            .map(|(g, x)| g.map(|g| g.to_dtype(x.dtype())))
+            .collect()
     }
 }
 
