@@ -385,7 +385,7 @@ fn recur<'t>(
 }
 
 /// The scalar types the fused kernels run on. `f32` uses a vectorizable `exp` (Cephes-style
-/// range reduction and a degree-7 polynomial, ≤ 2 ulp on the clamped range) so that the gate
+/// range reduction and a degree-7 polynomial, a few ulp on the clamped range) so that the gate
 /// nonlinearities do not dominate the step; `f64` uses the standard library's.
 trait Real:
     Element
@@ -884,4 +884,33 @@ impl CustomOp for Cell {
 /// `true` (serde default helper).
 pub(crate) fn yes() -> bool {
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Real;
+
+    #[test]
+    fn fast_f32_exp_sigmoid_tanh_are_accurate() {
+        let mut x = -30.0f32;
+        while x < 30.0 {
+            let e = (x as f64).exp();
+            assert!(
+                ((x.exp_() as f64) - e).abs() <= 4e-7 * e,
+                "exp({x}) = {} vs {e}",
+                x.exp_()
+            );
+            let s = 1.0 / (1.0 + (-(x as f64)).exp());
+            assert!(((x.sigmoid() as f64) - s).abs() <= 2e-7, "sigmoid({x})");
+            let t = (x as f64).tanh();
+            assert!(
+                ((x.tanh_() as f64) - t).abs() <= 3e-7 * t.abs() + 1e-7,
+                "tanh({x}) = {} vs {t}",
+                x.tanh_()
+            );
+            x += 0.001_3;
+        }
+        assert_eq!(100.0f32.sigmoid(), 1.0);
+        assert_eq!((-100.0f32).tanh_(), -1.0);
+    }
 }
