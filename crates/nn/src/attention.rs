@@ -289,11 +289,26 @@ impl MultiheadAttention {
             attn_bias = attn_bias.map(|b| pad_last(&b));
             kpm_bias = kpm_bias.map(|b| pad_last(&b));
         }
-        let mut scores = q.matmul(k.transpose(-2, -1));
         let total = match (attn_bias, kpm_bias) {
             (Some(a), Some(b)) => Some(a.add(&b)),
             (a, b) => a.or(b),
         };
+        let dropping = self.training && self.dropout > 0.0;
+        if !need_weights && !dropping {
+            let attn = fused_attention(q, k, v, total.as_ref())
+                .permute(&[0, 2, 1, 3])
+                .reshape(&[n as isize, l as isize, e as isize]);
+            let out = self.out_proj.forward(attn);
+            let out = if unbatched {
+                out.squeeze(0)
+            } else if self.batch_first {
+                out
+            } else {
+                out.transpose(0, 1)
+            };
+            return (out, None);
+        }
+        let mut scores = q.matmul(k.transpose(-2, -1));
         let weights = match total {
             Some(b) => {
                 scores = scores.add(tape.constant(b));
@@ -315,7 +330,7 @@ impl MultiheadAttention {
             }
             None => scores.softmax(-1),
         };
-        let weights = if self.training && self.dropout > 0.0 {
+        let weights = if dropping {
             let mut g = self.gen.lock().unwrap_or_else(|e| e.into_inner());
             functional::dropout(weights, self.dropout, true, &mut g)
         } else {
@@ -491,5 +506,85 @@ impl LayerSpec for MultiheadAttentionSpec {
                 got: input.to_vec(),
             })
         }
+    }
+}
+
+/// `softmax(q·kᵀ + bias)·v` over `(N, H, L, E)` heads as one tape operation with a
+/// hand-written backward (the `need_weights = false`, no-dropout path). Only three
+/// `(N, H, L, S)` buffers are allocated per forward + backward (scores/probabilities in place,
+/// and the probability gradient in place), against about eight for the op-by-op graph.
+/// Rows whose keys are all masked get zero probabilities.
+fn fused_attention<'t>(q: Var<'t>, k: Var<'t>, v: Var<'t>, bias: Option<&Tensor>) -> Var<'t> {
+    let (qv, kv, vv) = (q.value(), k.value(), v.value());
+    let mut scores = qv.matmul(&kv.transpose(-2, -1));
+    if let Some(b) = bias {
+        scores.add_(b);
+    }
+    let s = scores.size(-1);
+    match scores.dtype() {
+        DType::F32 => softmax_rows::<f32>(scores.data_mut::<f32>(), s),
+        _ => softmax_rows::<f64>(scores.data_mut::<f64>(), s),
+    }
+    let out = scores.matmul(&vv);
+    q.tape()
+        .custom(&[q, k, v], out, Box::new(FusedAttention { probs: scores }))
+}
+
+fn softmax_rows<T: crate::recurrent::Real>(data: &mut [T], s: usize) {
+    let neg_inf = T::from_f64(f64::NEG_INFINITY);
+    for row in data.chunks_mut(s) {
+        let max = row.iter().fold(neg_inf, |m, &x| if x > m { x } else { m });
+        if max == neg_inf {
+            row.iter_mut().for_each(|x| *x = T::ZERO);
+            continue;
+        }
+        let mut sum = T::ZERO;
+        for x in row.iter_mut() {
+            *x = (*x - max).exp_();
+            sum = sum + *x;
+        }
+        let inv = T::ONE / sum;
+        row.iter_mut().for_each(|x| *x = *x * inv);
+    }
+}
+
+/// `dS = P ⊙ (dP − Σ_row dP ⊙ P)`, in place in `dp`.
+fn softmax_backward_rows<T: crate::recurrent::Real>(dp: &mut [T], p: &[T], s: usize) {
+    for (d, pr) in dp.chunks_mut(s).zip(p.chunks(s)) {
+        let dot = d.iter().zip(pr).fold(T::ZERO, |acc, (&a, &b)| acc + a * b);
+        for (x, &pv) in d.iter_mut().zip(pr) {
+            *x = pv * (*x - dot);
+        }
+    }
+}
+
+struct FusedAttention {
+    probs: Tensor,
+}
+
+impl tuna_autograd::CustomOp for FusedAttention {
+    fn name(&self) -> &'static str {
+        "AttentionBackward"
+    }
+
+    fn backward(&self, inputs: &[&Tensor], _out: &Tensor, g: &Tensor) -> Vec<Option<Tensor>> {
+        let (q, k, v) = (inputs[0], inputs[1], inputs[2]);
+        let p = &self.probs;
+        let s = p.size(-1);
+        let mut ds = g.matmul(&v.transpose(-2, -1));
+        match ds.dtype() {
+            DType::F32 => {
+                let pr = p.as_slice::<f32>().expect("contiguous probabilities");
+                softmax_backward_rows::<f32>(ds.data_mut::<f32>(), pr, s)
+            }
+            _ => {
+                let pr = p.as_slice::<f64>().expect("contiguous probabilities");
+                softmax_backward_rows::<f64>(ds.data_mut::<f64>(), pr, s)
+            }
+        }
+        let dq = ds.matmul(k);
+        let dk = ds.transpose(-2, -1).matmul(q);
+        let dv = p.transpose(-2, -1).matmul(g);
+        vec![Some(dq), Some(dk), Some(dv)]
     }
 }

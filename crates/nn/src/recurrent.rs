@@ -387,7 +387,7 @@ fn recur<'t>(
 /// The scalar types the fused kernels run on. `f32` uses a vectorizable `exp` (Cephes-style
 /// range reduction and a degree-7 polynomial, a few ulp on the clamped range) so that the gate
 /// nonlinearities do not dominate the step; `f64` uses the standard library's.
-trait Real:
+pub(crate) trait Real:
     Element
     + std::ops::Add<Output = Self>
     + std::ops::Sub<Output = Self>
@@ -827,12 +827,13 @@ impl Cell {
             };
         }
         let rows = (t_len * n) as isize;
+        let d_xp = Tensor::from_vec(dgx, &[t_len, n, g]);
         let dgh_all = if kind == CellKind::Gru {
             Tensor::from_vec(dgh, &[t_len * n, g])
         } else {
-            Tensor::from_vec(dgx.clone(), &[t_len * n, g])
+            // the same values: share the buffer
+            d_xp.reshape(&[rows, g as isize])
         };
-        let d_xp = Tensor::from_vec(dgx, &[t_len, n, g]);
         let hp_all = self.h_prev.reshape(&[rows, out as isize]);
         let mut grads = vec![Some(d_xp), Some(Tensor::from_vec(dh, &[n, out]))];
         if self.has_c0 {

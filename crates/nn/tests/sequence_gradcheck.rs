@@ -181,6 +181,15 @@ fn multihead_attention_masks_bias_kv_zero_attn() {
         &[q.clone(), k.clone(), v.clone()],
     )
     .unwrap();
+    // the fused need_weights = false path, with the same masks
+    gradcheck(
+        |_, x| {
+            mha.forward_full(x[0], x[1], x[2], Some(&kpm), false, Some(&am), true, false)
+                .0
+        },
+        &[q.clone(), k.clone(), v.clone()],
+    )
+    .unwrap();
     check_params(&mha, &|tape| {
         let c = |t: &Tensor| tape.constant(t.to_dtype(DType::F64));
         let (o, w) = run(&mha, [c(&q), c(&k), c(&v)], &kpm, &am, true);
