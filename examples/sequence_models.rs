@@ -8,7 +8,7 @@ use tuna::nn::{
 };
 use tuna::{DType, Tape, Tensor};
 
-fn main() {
+pub fn main() {
     // ANCHOR: lstm
     let spec: Box<dyn LayerSpec> = toml::from_str(
         r#"

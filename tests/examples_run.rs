@@ -7,3 +7,11 @@ mod autograd_basics;
 fn autograd_basics_runs() {
     autograd_basics::main();
 }
+
+#[path = "../examples/sequence_models.rs"]
+mod sequence_models;
+
+#[test]
+fn sequence_models_runs() {
+    sequence_models::main();
+}
