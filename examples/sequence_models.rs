@@ -8,6 +8,7 @@ use tuna::nn::{
 };
 use tuna::{DType, Tape, Tensor};
 
+/// Builds and runs each model once (also run as a test by `tests/examples_run.rs`).
 pub fn main() {
     // ANCHOR: lstm
     let spec: Box<dyn LayerSpec> = toml::from_str(
