@@ -25,3 +25,11 @@ fn custom_plugins_load_by_name_and_train() {
     let (first, last) = custom_plugin::run();
     assert!(last < first / 10.0);
 }
+
+#[path = "../examples/sequence_models.rs"]
+mod sequence_models;
+
+#[test]
+fn sequence_models_runs() {
+    sequence_models::main();
+}

@@ -30,6 +30,7 @@
 
 pub mod activation;
 pub mod adaptive_avg_pool2d;
+pub mod attention;
 pub mod avg_pool2d;
 pub mod batch_norm;
 pub mod bilinear;
@@ -42,17 +43,22 @@ pub mod embedding;
 mod error;
 pub mod flatten;
 pub mod group_norm;
+pub mod gru;
 pub mod init;
 pub mod layer_norm;
 pub mod linear;
+pub mod lstm;
 pub mod max_pool2d;
 pub mod module;
+mod recurrent;
 pub mod residual;
+pub mod rnn;
 pub mod safetensors_io;
 pub mod sequential;
 pub mod spec;
 pub mod state;
 pub mod summary;
+pub mod transformer;
 pub mod unflatten;
 mod util;
 
@@ -60,6 +66,7 @@ pub use activation::{
     Elu, Gelu, Identity, LeakyRelu, LogSoftmax, Relu, Sigmoid, Silu, Softmax, Softplus, Tanh,
 };
 pub use adaptive_avg_pool2d::AdaptiveAvgPool2d;
+pub use attention::{MultiheadAttention, MultiheadAttentionSpec};
 pub use avg_pool2d::AvgPool2d;
 pub use batch_norm::{BatchNorm, BatchNorm1dSpec, BatchNorm2dSpec};
 pub use bilinear::{Bilinear, BilinearSpec};
@@ -72,16 +79,23 @@ pub use embedding::{Embedding, EmbeddingSpec};
 pub use error::NnError;
 pub use flatten::Flatten;
 pub use group_norm::{GroupNorm, GroupNormSpec};
+pub use gru::{Gru, GruSpec};
 pub use layer_norm::{LayerNorm, LayerNormSpec};
 pub use linear::{Linear, LinearSpec};
+pub use lstm::{Lstm, LstmSpec};
 pub use max_pool2d::MaxPool2d;
 pub use module::{Buffer, Module, ModuleItem, ModuleVisitor, NamedBuffer};
 pub use residual::{Residual, ResidualSpec};
+pub use rnn::{Rnn, RnnNonlinearity, RnnSpec};
 pub use safetensors_io::{load_safetensors, save_safetensors};
 pub use sequential::{Sequential, SequentialSpec};
 pub use spec::{build_checked, BuildContext, LayerSpec};
 pub use state::{load_state_dict, LoadReport};
 pub use summary::{summarize, summary, Summary, SummaryRow};
+pub use transformer::{
+    TransformerActivation, TransformerEncoder, TransformerEncoderLayer,
+    TransformerEncoderLayerSpec, TransformerEncoderSpec,
+};
 pub use unflatten::Unflatten;
 pub use util::PaddingMode;
 

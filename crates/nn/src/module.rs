@@ -77,6 +77,14 @@ pub trait Module: Send + Sync + std::fmt::Debug {
         true
     }
 
+    /// The module as [`Any`](std::any::Any), so code holding a `Box<dyn Module>` built from a
+    /// spec can reach a concrete layer's inherent methods (`Lstm::forward_with_state`,
+    /// `MultiheadAttention::forward_full`) with `downcast_ref`. `None` unless the layer opts
+    /// in (the multi-input/multi-output layers do).
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
+
     /// The direct children with their names, for summaries (empty for leaf layers).
     fn children(&self) -> Vec<(String, &dyn Module)> {
         Vec::new()

@@ -1,0 +1,590 @@
+//! `MultiheadAttention` (`torch.nn.MultiheadAttention`):
+//! `MultiHead(Q, K, V) = Concat(head_1, …, head_h)·W_Oᵀ + b_O` with
+//! `head_i = softmax(Q W_Qiᵀ (K W_Kiᵀ)ᵀ / √d_head + mask) · V W_Viᵀ`.
+
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+use tuna_autograd::{functional, Param, Var};
+use tuna_tensor::{DType, Generator, Tensor};
+
+use crate::error::NnError;
+use crate::init;
+use crate::linear::Linear;
+use crate::module::{join_name, Module, ModuleItem, ModuleVisitor};
+use crate::spec::{BuildContext, LayerSpec};
+
+/// Multi-head attention (`torch.nn.MultiheadAttention`), with PyTorch's parameters and
+/// names: `in_proj_weight` `[3E, E]` (q, k, v stacked) or, when `kdim`/`vdim` differ from
+/// `embed_dim`, `q_proj_weight` `[E, E]`, `k_proj_weight` `[E, kdim]`, `v_proj_weight`
+/// `[E, vdim]`; `in_proj_bias` `[3E]`; `bias_k`, `bias_v` `[1, 1, E]` with `add_bias_kv`;
+/// `out_proj.weight`, `out_proj.bias`. Initialization as PyTorch: projections
+/// xavier-uniform, biases 0, `bias_k`/`bias_v` xavier-normal, `out_proj.weight` as a
+/// [`Linear`].
+///
+/// [`Module::forward`] is self-attention without masks; [`MultiheadAttention::forward_full`]
+/// has PyTorch's full signature.
+#[derive(Debug)]
+pub struct MultiheadAttention {
+    embed_dim: usize,
+    num_heads: usize,
+    dropout: f64,
+    batch_first: bool,
+    add_zero_attn: bool,
+    /// `[3E, E]` when query, key and value have the same size.
+    pub in_proj_weight: Option<Param>,
+    /// `[E, E]` when `kdim`/`vdim` differ from `embed_dim`.
+    pub q_proj_weight: Option<Param>,
+    /// `[E, kdim]` when `kdim`/`vdim` differ from `embed_dim`.
+    pub k_proj_weight: Option<Param>,
+    /// `[E, vdim]` when `kdim`/`vdim` differ from `embed_dim`.
+    pub v_proj_weight: Option<Param>,
+    /// `[3E]`, if `bias`.
+    pub in_proj_bias: Option<Param>,
+    /// `[1, 1, E]`, if `add_bias_kv`.
+    pub bias_k: Option<Param>,
+    /// `[1, 1, E]`, if `add_bias_kv`.
+    pub bias_v: Option<Param>,
+    /// The output projection.
+    pub out_proj: Linear,
+    training: bool,
+    gen: Mutex<Generator>,
+}
+
+/// A bool or float mask as an additive float bias: bool `true` → `−∞` (not allowed), float
+/// masks as they are.
+fn mask_bias(mask: &Tensor, dtype: DType) -> Tensor {
+    if mask.dtype() == DType::Bool {
+        Tensor::zeros(mask.shape(), dtype).masked_fill(mask, f64::NEG_INFINITY)
+    } else {
+        mask.to_dtype(dtype)
+    }
+}
+
+/// Appends a zero column to the last dim of a bias.
+fn pad_last(bias: &Tensor) -> Tensor {
+    let mut shape = bias.shape().to_vec();
+    *shape.last_mut().expect("masks have a key dim") = 1;
+    Tensor::cat(&[bias, &Tensor::zeros(&shape, bias.dtype())], -1)
+}
+
+impl MultiheadAttention {
+    /// Builds the layer from its spec.
+    ///
+    /// # Errors
+    /// An invalid option, naming the field.
+    pub fn new(spec: &MultiheadAttentionSpec, ctx: &mut BuildContext) -> Result<Self, NnError> {
+        spec.validate()?;
+        let e = spec.embed_dim;
+        let (kdim, vdim) = (spec.kdim.unwrap_or(e), spec.vdim.unwrap_or(e));
+        let same = kdim == e && vdim == e;
+        let dtype = ctx.dtype;
+        let gen = &mut ctx.gen;
+        let mut out_proj = Linear::new(e, e, spec.bias, dtype, gen);
+        if let Some(b) = &mut out_proj.bias {
+            b.set_value(Tensor::zeros(&[e], dtype));
+        }
+        let xavier = |shape: &[usize], gen: &mut Generator| {
+            Param::new(init::xavier_uniform(shape, 1.0, dtype, gen))
+        };
+        let (in_proj_weight, q, k, v) = if same {
+            (Some(xavier(&[3 * e, e], gen)), None, None, None)
+        } else {
+            (
+                None,
+                Some(xavier(&[e, e], gen)),
+                Some(xavier(&[e, kdim], gen)),
+                Some(xavier(&[e, vdim], gen)),
+            )
+        };
+        let in_proj_bias = spec
+            .bias
+            .then(|| Param::new(Tensor::zeros(&[3 * e], dtype)));
+        let normal =
+            |gen: &mut Generator| Param::new(init::xavier_normal(&[1, 1, e], 1.0, dtype, gen));
+        let (bias_k, bias_v) = if spec.add_bias_kv {
+            (Some(normal(gen)), Some(normal(gen)))
+        } else {
+            (None, None)
+        };
+        Ok(MultiheadAttention {
+            embed_dim: e,
+            num_heads: spec.num_heads,
+            dropout: spec.dropout,
+            batch_first: spec.batch_first,
+            add_zero_attn: spec.add_zero_attn,
+            in_proj_weight,
+            q_proj_weight: q,
+            k_proj_weight: k,
+            v_proj_weight: v,
+            in_proj_bias,
+            bias_k,
+            bias_v,
+            out_proj,
+            training: true,
+            gen: Mutex::new(ctx.gen.fork()),
+        })
+    }
+
+    /// `attn_output, attn_output_weights = mha(query, key, value, key_padding_mask,
+    /// need_weights, attn_mask, average_attn_weights, is_causal)`.
+    ///
+    /// Shapes (`batch_first`; otherwise `L`/`S` come before `N`; unbatched inputs drop `N`):
+    /// `query (N, L, E)`, `key (N, S, kdim)`, `value (N, S, vdim)`, `attn_output (N, L, E)`.
+    ///
+    /// * `key_padding_mask` `(N, S)`: bool, **`true` = ignore that key**, or float, added to
+    ///   the scores.
+    /// * `attn_mask` `(L, S)` or `(N·num_heads, L, S)`: bool, **`true` = not allowed**, or
+    ///   float, added to the scores.
+    /// * `is_causal` with no `attn_mask` applies the causal mask (query `i` sees keys
+    ///   `0..=i`); PyTorch treats `is_causal` only as a hint and requires the mask itself.
+    /// * The weights (`need_weights`) are `(N, L, S)` averaged over heads
+    ///   (`average_attn_weights`) or `(N, num_heads, L, S)`, after attention dropout (training
+    ///   only), as PyTorch returns them. `S` includes the `bias_k` and zero-attention keys.
+    /// * A query whose keys are all masked gets zero weights and a zero attention result
+    ///   instead of NaN.
+    ///
+    /// # Panics
+    /// If a shape does not match.
+    #[track_caller]
+    pub fn forward_full<'t>(
+        &self,
+        query: Var<'t>,
+        key: Var<'t>,
+        value: Var<'t>,
+        key_padding_mask: Option<&Tensor>,
+        need_weights: bool,
+        attn_mask: Option<&Tensor>,
+        average_attn_weights: bool,
+        is_causal: bool,
+    ) -> (Var<'t>, Option<Var<'t>>) {
+        let tape = query.tape();
+        let (e, h) = (self.embed_dim, self.num_heads);
+        let hd = e / h;
+        let unbatched = query.rank() == 2;
+        assert!(
+            query.rank() == 3 || unbatched,
+            "MultiheadAttention: expected query of rank 3 (batched) or 2 (unbatched), got {:?}",
+            query.shape()
+        );
+        assert!(
+            key.rank() == query.rank() && value.rank() == query.rank(),
+            "MultiheadAttention: query {:?}, key {:?} and value {:?} must all be batched or all unbatched",
+            query.shape(),
+            key.shape(),
+            value.shape()
+        );
+        let self_attn = query.id() == key.id() && key.id() == value.id();
+        // batch first internally: (N, L, E)
+        let to_bf = |x: Var<'t>| {
+            if unbatched {
+                x.unsqueeze(0)
+            } else if self.batch_first {
+                x
+            } else {
+                x.transpose(0, 1)
+            }
+        };
+        let (q_in, k_in, v_in) = (to_bf(query), to_bf(key), to_bf(value));
+        let (n, l, s) = (q_in.size(0), q_in.size(1), k_in.size(1));
+        assert!(
+            q_in.size(2) == e,
+            "MultiheadAttention: expected query embedding dim {e}, got shape {:?}",
+            query.shape()
+        );
+        let bias = self.in_proj_bias.as_ref().map(|b| tape.param(b));
+        let b_part = |i: usize| bias.map(|b| b.narrow(0, i * e, e));
+        let (q, k, v) = match &self.in_proj_weight {
+            Some(w) => {
+                let w = tape.param(w);
+                if self_attn {
+                    let qkv = functional::linear(q_in, w, bias);
+                    (
+                        qkv.narrow(2, 0, e),
+                        qkv.narrow(2, e, e),
+                        qkv.narrow(2, 2 * e, e),
+                    )
+                } else {
+                    (
+                        functional::linear(q_in, w.narrow(0, 0, e), b_part(0)),
+                        functional::linear(k_in, w.narrow(0, e, e), b_part(1)),
+                        functional::linear(v_in, w.narrow(0, 2 * e, e), b_part(2)),
+                    )
+                }
+            }
+            None => {
+                let p = |w: &Option<Param>| tape.param(w.as_ref().expect("separate projections"));
+                (
+                    functional::linear(q_in, p(&self.q_proj_weight), b_part(0)),
+                    functional::linear(k_in, p(&self.k_proj_weight), b_part(1)),
+                    functional::linear(v_in, p(&self.v_proj_weight), b_part(2)),
+                )
+            }
+        };
+        let dtype = q.dtype();
+        // additive biases, broadcast against (N, H, L, S')
+        let mut attn_bias = match attn_mask {
+            Some(m) => {
+                let b = mask_bias(m, dtype);
+                match b.rank() {
+                    2 => {
+                        assert!(
+                            b.shape() == [l, s],
+                            "MultiheadAttention: the 2-D attn_mask should be of size [{l}, {s}], got {:?}",
+                            b.shape()
+                        );
+                        Some(b.reshape(&[1, 1, l as isize, s as isize]))
+                    }
+                    3 => {
+                        assert!(
+                            b.shape() == [n * h, l, s],
+                            "MultiheadAttention: the 3-D attn_mask should be of size [{}, {l}, {s}], got {:?}",
+                            n * h,
+                            b.shape()
+                        );
+                        Some(b.reshape(&[n as isize, h as isize, l as isize, s as isize]))
+                    }
+                    _ => panic!(
+                        "MultiheadAttention: attn_mask must be 2-D or 3-D, got {:?}",
+                        b.shape()
+                    ),
+                }
+            }
+            None if is_causal => {
+                let data: Vec<bool> = (0..l).flat_map(|i| (0..s).map(move |j| j > i)).collect();
+                Some(
+                    mask_bias(&Tensor::from_vec(data, &[l, s]), dtype)
+                        .reshape(&[1, 1, l as isize, s as isize]),
+                )
+            }
+            None => None,
+        };
+        let mut kpm_bias = key_padding_mask.map(|m| {
+            let m = if unbatched { m.unsqueeze(0) } else { m.clone() };
+            assert!(
+                m.shape() == [n, s],
+                "MultiheadAttention: expected key_padding_mask of shape [{n}, {s}], got {:?}",
+                m.shape()
+            );
+            mask_bias(&m, dtype).reshape(&[n as isize, 1, 1, s as isize])
+        });
+        let (mut k, mut v) = (k, v);
+        if let (Some(bk), Some(bv)) = (&self.bias_k, &self.bias_v) {
+            k = tape.cat(&[k, tape.param(bk).expand(&[n, 1, e])], 1);
+            v = tape.cat(&[v, tape.param(bv).expand(&[n, 1, e])], 1);
+            attn_bias = attn_bias.map(|b| pad_last(&b));
+            kpm_bias = kpm_bias.map(|b| pad_last(&b));
+        }
+        let heads = |x: Var<'t>| {
+            let len = x.size(1);
+            x.reshape(&[n as isize, len as isize, h as isize, hd as isize])
+                .permute(&[0, 2, 1, 3])
+        };
+        let q = heads(q).mul_scalar(1.0 / (hd as f64).sqrt());
+        let (mut k, mut v) = (heads(k), heads(v));
+        if self.add_zero_attn {
+            let z = tape.constant(Tensor::zeros(&[n, h, 1, hd], dtype));
+            k = tape.cat(&[k, z], 2);
+            v = tape.cat(&[v, z], 2);
+            attn_bias = attn_bias.map(|b| pad_last(&b));
+            kpm_bias = kpm_bias.map(|b| pad_last(&b));
+        }
+        let total = match (attn_bias, kpm_bias) {
+            (Some(a), Some(b)) => Some(a.add(&b)),
+            (a, b) => a.or(b),
+        };
+        let dropping = self.training && self.dropout > 0.0;
+        if !need_weights && !dropping {
+            let attn = fused_attention(q, k, v, total.as_ref())
+                .permute(&[0, 2, 1, 3])
+                .reshape(&[n as isize, l as isize, e as isize]);
+            let out = self.out_proj.forward(attn);
+            let out = if unbatched {
+                out.squeeze(0)
+            } else if self.batch_first {
+                out
+            } else {
+                out.transpose(0, 1)
+            };
+            return (out, None);
+        }
+        let mut scores = q.matmul(k.transpose(-2, -1));
+        let weights = match total {
+            Some(b) => {
+                scores = scores.add(tape.constant(b));
+                let row_max = scores.value().amax(&[-1], true);
+                let dead: Vec<bool> = row_max
+                    .to_vec_f64()
+                    .iter()
+                    .map(|&m| m == f64::NEG_INFINITY)
+                    .collect();
+                if dead.contains(&true) {
+                    let dead = Tensor::from_vec(dead, row_max.shape());
+                    scores
+                        .masked_fill(&dead, 0.0)
+                        .softmax(-1)
+                        .masked_fill(&dead, 0.0)
+                } else {
+                    scores.softmax(-1)
+                }
+            }
+            None => scores.softmax(-1),
+        };
+        let weights = if dropping {
+            let mut g = self.gen.lock().unwrap_or_else(|e| e.into_inner());
+            functional::dropout(weights, self.dropout, true, &mut g)
+        } else {
+            weights
+        };
+        let attn = weights
+            .matmul(v)
+            .permute(&[0, 2, 1, 3])
+            .reshape(&[n as isize, l as isize, e as isize]);
+        let out = self.out_proj.forward(attn);
+        let out = if unbatched {
+            out.squeeze(0)
+        } else if self.batch_first {
+            out
+        } else {
+            out.transpose(0, 1)
+        };
+        let weights = need_weights.then(|| {
+            let w = if average_attn_weights {
+                weights.mean_dims(&[1], false)
+            } else {
+                weights
+            };
+            if unbatched {
+                w.squeeze(0)
+            } else {
+                w
+            }
+        });
+        (out, weights)
+    }
+}
+
+impl Module for MultiheadAttention {
+    /// Self-attention `mha(x, x, x, need_weights=False)[0]`.
+    fn forward<'t>(&self, input: Var<'t>) -> Var<'t> {
+        self.forward_full(input, input, input, None, false, None, true, false)
+            .0
+    }
+
+    fn visit(&self, prefix: &str, v: &mut dyn ModuleVisitor) {
+        for (name, p) in [
+            ("in_proj_weight", &self.in_proj_weight),
+            ("q_proj_weight", &self.q_proj_weight),
+            ("k_proj_weight", &self.k_proj_weight),
+            ("v_proj_weight", &self.v_proj_weight),
+            ("in_proj_bias", &self.in_proj_bias),
+            ("bias_k", &self.bias_k),
+            ("bias_v", &self.bias_v),
+        ] {
+            if let Some(p) = p {
+                v.item(&join_name(prefix, name), ModuleItem::Param(p));
+            }
+        }
+        self.out_proj.visit(&join_name(prefix, "out_proj"), v);
+    }
+
+    fn type_name(&self) -> &'static str {
+        "MultiheadAttention"
+    }
+    fn set_training(&mut self, training: bool) {
+        self.training = training;
+    }
+    fn is_training(&self) -> bool {
+        self.training
+    }
+    fn children(&self) -> Vec<(String, &dyn Module)> {
+        vec![("out_proj".to_string(), &self.out_proj as &dyn Module)]
+    }
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+}
+
+/// Config of [`MultiheadAttention`] (`torch.nn.MultiheadAttention(embed_dim, num_heads,
+/// dropout=0.0, bias=True, add_bias_kv=False, add_zero_attn=False, kdim=None, vdim=None,
+/// batch_first=False)`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MultiheadAttentionSpec {
+    /// Model dimension `E` (`embed_dim`).
+    pub embed_dim: usize,
+    /// Parallel heads; must divide `embed_dim` (`num_heads`).
+    pub num_heads: usize,
+    /// Dropout on the attention weights, in training (`dropout`, default 0).
+    #[serde(default)]
+    pub dropout: f64,
+    /// Biases on the input and output projections (`bias`, default true).
+    #[serde(default = "crate::recurrent::yes")]
+    pub bias: bool,
+    /// Learned `bias_k`, `bias_v` appended to the keys and values (`add_bias_kv`, default false).
+    #[serde(default)]
+    pub add_bias_kv: bool,
+    /// Append a zero key and value (`add_zero_attn`, default false).
+    #[serde(default)]
+    pub add_zero_attn: bool,
+    /// Key features (`kdim`, default `embed_dim`).
+    #[serde(default)]
+    pub kdim: Option<usize>,
+    /// Value features (`vdim`, default `embed_dim`).
+    #[serde(default)]
+    pub vdim: Option<usize>,
+    /// Inputs and outputs are `(N, L, E)` instead of `(L, N, E)` (`batch_first`, default false).
+    #[serde(default)]
+    pub batch_first: bool,
+}
+
+impl MultiheadAttentionSpec {
+    /// A spec with PyTorch's defaults for everything but the sizes.
+    pub fn new(embed_dim: usize, num_heads: usize) -> Self {
+        MultiheadAttentionSpec {
+            embed_dim,
+            num_heads,
+            dropout: 0.0,
+            bias: true,
+            add_bias_kv: false,
+            add_zero_attn: false,
+            kdim: None,
+            vdim: None,
+            batch_first: false,
+        }
+    }
+}
+
+#[typetag::serde(name = "MultiheadAttention")]
+impl LayerSpec for MultiheadAttentionSpec {
+    fn validate(&self) -> Result<(), NnError> {
+        const L: &str = "MultiheadAttention";
+        if self.embed_dim == 0 {
+            return Err(NnError::config(L, "embed_dim", "must be positive, got 0"));
+        }
+        if self.num_heads == 0 {
+            return Err(NnError::config(L, "num_heads", "must be positive, got 0"));
+        }
+        if self.embed_dim % self.num_heads != 0 {
+            return Err(NnError::config(
+                L,
+                "num_heads",
+                format!(
+                    "embed_dim ({}) must be divisible by num_heads ({})",
+                    self.embed_dim, self.num_heads
+                ),
+            ));
+        }
+        for (f, d) in [("kdim", self.kdim), ("vdim", self.vdim)] {
+            if d == Some(0) {
+                return Err(NnError::config(L, f, "must be positive, got 0"));
+            }
+        }
+        if !(0.0..=1.0).contains(&self.dropout) {
+            return Err(NnError::config(
+                L,
+                "dropout",
+                format!("must be in [0, 1], got {}", self.dropout),
+            ));
+        }
+        Ok(())
+    }
+
+    fn build(&self, ctx: &mut BuildContext) -> Result<Box<dyn Module>, NnError> {
+        Ok(Box::new(MultiheadAttention::new(self, ctx)?))
+    }
+
+    /// Self-attention: `(N, L, E)`, `(L, N, E)` or `(L, E)` in, the same shape out.
+    fn output_shape(&self, index: &str, input: &[usize]) -> Result<Vec<usize>, NnError> {
+        if matches!(input.len(), 2 | 3) && input.last() == Some(&self.embed_dim) {
+            Ok(input.to_vec())
+        } else {
+            Err(NnError::Shape {
+                index: index.to_string(),
+                layer: "MultiheadAttention".into(),
+                expected: format!("[N, L, {0}] or [L, {0}]", self.embed_dim),
+                got: input.to_vec(),
+            })
+        }
+    }
+}
+
+/// `softmax(q·kᵀ + bias)·v` over `(N, H, L, E)` heads as one tape operation with a
+/// hand-written backward (the `need_weights = false`, no-dropout path). Only three
+/// `(N, H, L, S)` buffers are allocated per forward + backward (scores/probabilities in place,
+/// and the probability gradient in place), against about eight for the op-by-op graph.
+/// Rows whose keys are all masked get zero probabilities.
+fn fused_attention<'t>(q: Var<'t>, k: Var<'t>, v: Var<'t>, bias: Option<&Tensor>) -> Var<'t> {
+    let (qv, kv, vv) = (q.value(), k.value(), v.value());
+    let mut scores = qv.matmul(&kv.transpose(-2, -1));
+    if let Some(b) = bias {
+        scores.add_(b);
+    }
+    let s = scores.size(-1);
+    match scores.dtype() {
+        DType::F32 => softmax_rows::<f32>(scores.data_mut::<f32>(), s),
+        _ => softmax_rows::<f64>(scores.data_mut::<f64>(), s),
+    }
+    let out = scores.matmul(&vv);
+    q.tape()
+        .custom(&[q, k, v], out, Box::new(FusedAttention { probs: scores }))
+}
+
+fn softmax_rows<T: crate::recurrent::Real>(data: &mut [T], s: usize) {
+    let neg_inf = T::from_f64(f64::NEG_INFINITY);
+    for row in data.chunks_mut(s) {
+        let max = row.iter().fold(neg_inf, |m, &x| if x > m { x } else { m });
+        if max == neg_inf {
+            row.iter_mut().for_each(|x| *x = T::ZERO);
+            continue;
+        }
+        let mut sum = T::ZERO;
+        for x in row.iter_mut() {
+            *x = (*x - max).exp_();
+            sum = sum + *x;
+        }
+        let inv = T::ONE / sum;
+        row.iter_mut().for_each(|x| *x = *x * inv);
+    }
+}
+
+/// `dS = P ⊙ (dP − Σ_row dP ⊙ P)`, in place in `dp`.
+fn softmax_backward_rows<T: crate::recurrent::Real>(dp: &mut [T], p: &[T], s: usize) {
+    for (d, pr) in dp.chunks_mut(s).zip(p.chunks(s)) {
+        let dot = d.iter().zip(pr).fold(T::ZERO, |acc, (&a, &b)| acc + a * b);
+        for (x, &pv) in d.iter_mut().zip(pr) {
+            *x = pv * (*x - dot);
+        }
+    }
+}
+
+struct FusedAttention {
+    probs: Tensor,
+}
+
+impl tuna_autograd::CustomOp for FusedAttention {
+    fn name(&self) -> &'static str {
+        "AttentionBackward"
+    }
+
+    fn backward(&self, inputs: &[&Tensor], _out: &Tensor, g: &Tensor) -> Vec<Option<Tensor>> {
+        let (q, k, v) = (inputs[0], inputs[1], inputs[2]);
+        let p = &self.probs;
+        let s = p.size(-1);
+        let mut ds = g.matmul(&v.transpose(-2, -1));
+        match ds.dtype() {
+            DType::F32 => {
+                let pr = p.as_slice::<f32>().expect("contiguous probabilities");
+                softmax_backward_rows::<f32>(ds.data_mut::<f32>(), pr, s)
+            }
+            _ => {
+                let pr = p.as_slice::<f64>().expect("contiguous probabilities");
+                softmax_backward_rows::<f64>(ds.data_mut::<f64>(), pr, s)
+            }
+        }
+        let dq = ds.matmul(k);
+        let dk = ds.transpose(-2, -1).matmul(q);
+        let dv = p.transpose(-2, -1).matmul(g);
+        vec![Some(dq), Some(dk), Some(dv)]
+    }
+}

@@ -1,0 +1,150 @@
+//! `GRU`: multi-layer gated recurrent unit (`torch.nn.GRU`).
+//!
+//! Per step, with gates in PyTorch's order (r, z, n):
+//!
+//! ```text
+//! r = σ(W_ir x + b_ir + W_hr h + b_hr)
+//! z = σ(W_iz x + b_iz + W_hz h + b_hz)
+//! n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))
+//! h' = (1 − z) ⊙ n + z ⊙ h
+//! ```
+
+use serde::{Deserialize, Serialize};
+use tuna_autograd::Var;
+
+use crate::error::NnError;
+use crate::lstm::one;
+use crate::module::{Module, ModuleVisitor};
+use crate::recurrent::{yes, CellKind, RecurrentCore, RecurrentOptions};
+use crate::spec::{BuildContext, LayerSpec};
+
+/// A multi-layer GRU (`torch.nn.GRU`), with PyTorch's parameter names (`weight_ih_l{k}`
+/// `[3H, in]`, `weight_hh_l{k}` `[3H, H]`, `bias_ih_l{k}`, `bias_hh_l{k}`, `_reverse` for the
+/// backward direction) and initialization (every parameter U(-1/√H, 1/√H)).
+///
+/// [`Module::forward`] returns the output sequence; [`Gru::forward_with_state`] also takes
+/// and returns the hidden state.
+#[derive(Debug)]
+pub struct Gru {
+    core: RecurrentCore,
+}
+
+impl Gru {
+    /// Builds the layer from its spec.
+    ///
+    /// # Errors
+    /// An invalid option, naming the field.
+    pub fn new(spec: &GruSpec, ctx: &mut BuildContext) -> Result<Self, NnError> {
+        spec.validate()?;
+        Ok(Gru {
+            core: RecurrentCore::new(CellKind::Gru, spec.options(), ctx),
+        })
+    }
+
+    /// `output, h_n = gru(input, h_0)`.
+    ///
+    /// `input` is `(L, N, H_in)`, or `(N, L, H_in)` with `batch_first`, or unbatched
+    /// `(L, H_in)`; `h_0` is `(num_layers·D, N, H)` (without `N` when unbatched; zeros if
+    /// `None`), `D` = 2 if bidirectional. `output` is `(L, N, D·H)` (or batch first) and
+    /// `h_n` has the shape of `h_0`.
+    ///
+    /// # Panics
+    /// If a shape does not match.
+    #[track_caller]
+    pub fn forward_with_state<'t>(
+        &self,
+        input: Var<'t>,
+        h0: Option<Var<'t>>,
+    ) -> (Var<'t>, Var<'t>) {
+        let (out, hn, _) = self.core.run("GRU", input, h0, None);
+        (out, hn)
+    }
+}
+
+impl Module for Gru {
+    fn forward<'t>(&self, input: Var<'t>) -> Var<'t> {
+        self.forward_with_state(input, None).0
+    }
+    fn visit(&self, prefix: &str, v: &mut dyn ModuleVisitor) {
+        self.core.visit(prefix, v);
+    }
+    fn type_name(&self) -> &'static str {
+        "GRU"
+    }
+    fn set_training(&mut self, training: bool) {
+        self.core.training = training;
+    }
+    fn is_training(&self) -> bool {
+        self.core.training
+    }
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+}
+
+/// Config of [`Gru`] (`torch.nn.GRU(input_size, hidden_size, num_layers=1, bias=True,
+/// batch_first=False, dropout=0.0, bidirectional=False)`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GruSpec {
+    /// Features per input step (`input_size`).
+    pub input_size: usize,
+    /// Features of the hidden state (`hidden_size`).
+    pub hidden_size: usize,
+    /// Stacked layers (`num_layers`, default 1).
+    #[serde(default = "one")]
+    pub num_layers: usize,
+    /// Whether to use `b_ih` and `b_hh` (`bias`, default true).
+    #[serde(default = "yes")]
+    pub bias: bool,
+    /// Inputs and outputs are `(N, L, H)` instead of `(L, N, H)` (`batch_first`, default false).
+    #[serde(default)]
+    pub batch_first: bool,
+    /// Dropout on the outputs of every layer but the last, in training (`dropout`, default 0).
+    #[serde(default)]
+    pub dropout: f64,
+    /// Run a second, reversed direction and concatenate (`bidirectional`, default false).
+    #[serde(default)]
+    pub bidirectional: bool,
+}
+
+impl GruSpec {
+    /// A spec with PyTorch's defaults for everything but the sizes.
+    pub fn new(input_size: usize, hidden_size: usize) -> Self {
+        GruSpec {
+            input_size,
+            hidden_size,
+            num_layers: 1,
+            bias: true,
+            batch_first: false,
+            dropout: 0.0,
+            bidirectional: false,
+        }
+    }
+
+    fn options(&self) -> RecurrentOptions {
+        RecurrentOptions {
+            input_size: self.input_size,
+            hidden_size: self.hidden_size,
+            num_layers: self.num_layers,
+            bias: self.bias,
+            batch_first: self.batch_first,
+            dropout: self.dropout,
+            bidirectional: self.bidirectional,
+            proj_size: 0,
+        }
+    }
+}
+
+#[typetag::serde(name = "GRU")]
+impl LayerSpec for GruSpec {
+    fn validate(&self) -> Result<(), NnError> {
+        self.options().validate("GRU")
+    }
+    fn build(&self, ctx: &mut BuildContext) -> Result<Box<dyn Module>, NnError> {
+        Ok(Box::new(Gru::new(self, ctx)?))
+    }
+    fn output_shape(&self, index: &str, input: &[usize]) -> Result<Vec<usize>, NnError> {
+        self.options().output_shape("GRU", index, input)
+    }
+}

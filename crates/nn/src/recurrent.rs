@@ -1,0 +1,917 @@
+//! The machinery shared by [`Rnn`](crate::Rnn), [`Lstm`](crate::Lstm) and [`Gru`](crate::Gru):
+//! PyTorch's weight layout and names, multi-layer / bidirectional stacking, inter-layer
+//! dropout, and a fused per-layer recurrence recorded as one tape operation.
+//!
+//! For each layer and direction, the input projection `x·W_ihᵀ + b_ih` of every time step is
+//! one matmul on the tape. The recurrence over time is then a single custom operation whose
+//! forward runs the cell step by step and whose backward is hand-written backpropagation
+//! through time: the gradients of `W_hh` and `b_hh` are one matmul over all steps, and no
+//! per-step slicing of the projected input is recorded (slicing on the tape would cost
+//! `O(T²)` in backward).
+
+use std::sync::Mutex;
+
+use tuna_autograd::{functional, CustomOp, Param, Var};
+use tuna_tensor::{DType, Element, Generator, Tensor};
+
+use crate::error::NnError;
+use crate::module::{join_name, ModuleItem, ModuleVisitor};
+use crate::spec::BuildContext;
+
+/// Which recurrence a [`RecurrentCore`] runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CellKind {
+    /// `h = tanh(W_ih x + b_ih + W_hh h + b_hh)`.
+    RnnTanh,
+    /// `h = relu(W_ih x + b_ih + W_hh h + b_hh)`.
+    RnnRelu,
+    /// LSTM with gates (i, f, g, o).
+    Lstm,
+    /// GRU with gates (r, z, n).
+    Gru,
+}
+
+impl CellKind {
+    fn gates(self) -> usize {
+        match self {
+            CellKind::RnnTanh | CellKind::RnnRelu => 1,
+            CellKind::Lstm => 4,
+            CellKind::Gru => 3,
+        }
+    }
+}
+
+/// The parameters of one layer in one direction.
+#[derive(Debug)]
+pub(crate) struct DirectionParams {
+    pub w_ih: Param,
+    pub w_hh: Param,
+    pub b_ih: Option<Param>,
+    pub b_hh: Option<Param>,
+    pub w_hr: Option<Param>,
+}
+
+/// The options every recurrent layer shares (PyTorch's `RNNBase` arguments).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct RecurrentOptions {
+    pub input_size: usize,
+    pub hidden_size: usize,
+    pub num_layers: usize,
+    pub bias: bool,
+    pub batch_first: bool,
+    pub dropout: f64,
+    pub bidirectional: bool,
+    pub proj_size: usize,
+}
+
+impl RecurrentOptions {
+    pub fn validate(&self, layer: &str) -> Result<(), NnError> {
+        let positive = |field: &str, v: usize| {
+            if v == 0 {
+                Err(NnError::config(layer, field, "must be positive, got 0"))
+            } else {
+                Ok(())
+            }
+        };
+        positive("input_size", self.input_size)?;
+        positive("hidden_size", self.hidden_size)?;
+        positive("num_layers", self.num_layers)?;
+        if !(0.0..=1.0).contains(&self.dropout) || self.dropout.is_nan() {
+            return Err(NnError::config(
+                layer,
+                "dropout",
+                format!("must be in [0, 1], got {}", self.dropout),
+            ));
+        }
+        if self.proj_size >= self.hidden_size && self.proj_size > 0 {
+            return Err(NnError::config(
+                layer,
+                "proj_size",
+                format!(
+                    "must be smaller than hidden_size ({}), got {}",
+                    self.hidden_size, self.proj_size
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Number of directions (`D`).
+    pub fn directions(&self) -> usize {
+        if self.bidirectional {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// Size of `h` (`proj_size` if set, else `hidden_size`).
+    pub fn out_size(&self) -> usize {
+        if self.proj_size > 0 {
+            self.proj_size
+        } else {
+            self.hidden_size
+        }
+    }
+
+    /// Output shape for an input shape, or the expected input in words.
+    pub fn output_shape(
+        &self,
+        layer: &str,
+        index: &str,
+        input: &[usize],
+    ) -> Result<Vec<usize>, NnError> {
+        let ok = matches!(input.len(), 2 | 3) && input.last() == Some(&self.input_size);
+        if !ok {
+            return Err(NnError::Shape {
+                index: index.to_string(),
+                layer: layer.to_string(),
+                expected: if self.batch_first {
+                    format!("[N, L, {}] or [L, {}]", self.input_size, self.input_size)
+                } else {
+                    format!("[L, N, {}] or [L, {}]", self.input_size, self.input_size)
+                },
+                got: input.to_vec(),
+            });
+        }
+        let mut out = input.to_vec();
+        *out.last_mut().expect("non-empty") = self.out_size() * self.directions();
+        Ok(out)
+    }
+}
+
+/// Parameters, options and dropout state of a recurrent layer stack.
+#[derive(Debug)]
+pub(crate) struct RecurrentCore {
+    pub kind: CellKind,
+    pub opts: RecurrentOptions,
+    /// `params[layer][direction]`.
+    pub params: Vec<Vec<DirectionParams>>,
+    pub training: bool,
+    gen: Mutex<Generator>,
+}
+
+impl RecurrentCore {
+    /// Builds the stack with PyTorch's initialization: every parameter U(-1/√H, 1/√H), drawn
+    /// in state-dict order.
+    pub fn new(kind: CellKind, opts: RecurrentOptions, ctx: &mut BuildContext) -> Self {
+        let (h, g) = (opts.hidden_size, kind.gates() * opts.hidden_size);
+        let k = 1.0 / (h as f64).sqrt();
+        let dtype = ctx.dtype;
+        let draw = |shape: &[usize], gen: &mut Generator| {
+            Param::new(Tensor::uniform(shape, -k, k, dtype, gen))
+        };
+        let d = opts.directions();
+        let out = opts.out_size();
+        let mut params = Vec::with_capacity(opts.num_layers);
+        for layer in 0..opts.num_layers {
+            let in_size = if layer == 0 { opts.input_size } else { out * d };
+            let mut dirs = Vec::with_capacity(d);
+            for _ in 0..d {
+                let gen = &mut ctx.gen;
+                let w_ih = draw(&[g, in_size], gen);
+                let w_hh = draw(&[g, out], gen);
+                let b_ih = opts.bias.then(|| draw(&[g], gen));
+                let b_hh = opts.bias.then(|| draw(&[g], gen));
+                let w_hr = (opts.proj_size > 0).then(|| draw(&[opts.proj_size, h], gen));
+                dirs.push(DirectionParams {
+                    w_ih,
+                    w_hh,
+                    b_ih,
+                    b_hh,
+                    w_hr,
+                });
+            }
+            params.push(dirs);
+        }
+        RecurrentCore {
+            kind,
+            opts,
+            params,
+            training: true,
+            gen: Mutex::new(ctx.gen.fork()),
+        }
+    }
+
+    /// Visits `weight_ih_l{k}`, `weight_hh_l{k}`, `bias_ih_l{k}`, `bias_hh_l{k}`,
+    /// `weight_hr_l{k}` (with `_reverse` for the backward direction), in PyTorch's order.
+    pub fn visit(&self, prefix: &str, v: &mut dyn ModuleVisitor) {
+        for (k, dirs) in self.params.iter().enumerate() {
+            for (d, p) in dirs.iter().enumerate() {
+                let sfx = if d == 1 { "_reverse" } else { "" };
+                let mut item = |name: &str, p: &Param| {
+                    v.item(
+                        &join_name(prefix, &format!("{name}_l{k}{sfx}")),
+                        ModuleItem::Param(p),
+                    )
+                };
+                item("weight_ih", &p.w_ih);
+                item("weight_hh", &p.w_hh);
+                if let Some(b) = &p.b_ih {
+                    item("bias_ih", b);
+                }
+                if let Some(b) = &p.b_hh {
+                    item("bias_hh", b);
+                }
+                if let Some(w) = &p.w_hr {
+                    item("weight_hr", w);
+                }
+            }
+        }
+    }
+
+    /// Runs the stack. `input` is `(L, N, H_in)`/`(N, L, H_in)` (per `batch_first`) or
+    /// unbatched `(L, H_in)`; `h0`/`c0` are `(num_layers·D, N, H_out)` / `(…, N, H)` or
+    /// unbatched without `N`. Returns `(output, h_n, c_n)` (`c_n` only for LSTM).
+    #[track_caller]
+    pub fn run<'t>(
+        &self,
+        name: &str,
+        input: Var<'t>,
+        h0: Option<Var<'t>>,
+        c0: Option<Var<'t>>,
+    ) -> (Var<'t>, Var<'t>, Option<Var<'t>>) {
+        let o = &self.opts;
+        let tape = input.tape();
+        let rank = input.rank();
+        assert!(
+            (rank == 2 || rank == 3) && input.size(-1) == o.input_size,
+            "{name}: expected input of shape [{}, {}] or [L, {}], got {:?}",
+            if o.batch_first { "N, L" } else { "L, N" },
+            o.input_size,
+            o.input_size,
+            input.shape()
+        );
+        let unbatched = rank == 2;
+        // time-major (T, N, F)
+        let mut x = if unbatched {
+            input.unsqueeze(1)
+        } else if o.batch_first {
+            input.transpose(0, 1)
+        } else {
+            input
+        };
+        let (t_len, n) = (x.size(0), x.size(1));
+        assert!(t_len > 0, "{name}: expected a non-empty sequence");
+        let d = o.directions();
+        let (h, out) = (o.hidden_size, o.out_size());
+        let state = |s: Option<Var<'t>>, what: &str, size: usize| -> Var<'t> {
+            let want = [o.num_layers * d, n, size];
+            match s {
+                Some(s) => {
+                    let s = if unbatched { s.unsqueeze(1) } else { s };
+                    assert!(
+                        s.shape().as_slice() == want,
+                        "{name}: expected {what} of shape {:?}, got {:?}",
+                        if unbatched {
+                            vec![want[0], want[2]]
+                        } else {
+                            want.to_vec()
+                        },
+                        s.shape()
+                    );
+                    s
+                }
+                None => tape.constant(Tensor::zeros(&want, input.dtype())),
+            }
+        };
+        let h0 = state(h0, "h_0", out);
+        let lstm = self.kind == CellKind::Lstm;
+        let c0 = lstm.then(|| state(c0, "c_0", h));
+        let mut h_n = Vec::with_capacity(o.num_layers * d);
+        let mut c_n = Vec::with_capacity(o.num_layers * d);
+        for (layer, dirs) in self.params.iter().enumerate() {
+            let in_size = x.size(2);
+            let flat = x.reshape(&[(t_len * n) as isize, in_size as isize]);
+            let mut outs = Vec::with_capacity(d);
+            for (dir, p) in dirs.iter().enumerate() {
+                let idx = layer * d + dir;
+                let xp = functional::linear(
+                    flat,
+                    tape.param(&p.w_ih),
+                    p.b_ih.as_ref().map(|b| tape.param(b)),
+                )
+                .reshape(&[t_len as isize, n as isize, -1]);
+                let hi = h0.select(0, idx);
+                let ci = c0.map(|c| c.select(0, idx));
+                let (seq, hn, cn) = recur(
+                    self.kind,
+                    dir == 1,
+                    xp,
+                    hi,
+                    ci,
+                    tape.param(&p.w_hh),
+                    p.b_hh.as_ref().map(|b| tape.param(b)),
+                    p.w_hr.as_ref().map(|w| tape.param(w)),
+                );
+                outs.push(seq);
+                h_n.push(hn);
+                if let Some(cn) = cn {
+                    c_n.push(cn);
+                }
+            }
+            x = if d == 1 { outs[0] } else { tape.cat(&outs, -1) };
+            if layer + 1 < o.num_layers && o.dropout > 0.0 && self.training {
+                let mut g = self.gen.lock().unwrap_or_else(|e| e.into_inner());
+                x = functional::dropout(x, o.dropout, true, &mut g);
+            }
+        }
+        let mut output = if unbatched {
+            x.squeeze(1)
+        } else if o.batch_first {
+            x.transpose(0, 1)
+        } else {
+            x
+        };
+        if o.batch_first && !unbatched {
+            output = output.contiguous();
+        }
+        let mut hn = tape.stack(&h_n, 0);
+        let mut cn = lstm.then(|| tape.stack(&c_n, 0));
+        if unbatched {
+            hn = hn.squeeze(1);
+            cn = cn.map(|c| c.squeeze(1));
+        }
+        (output, hn, cn)
+    }
+}
+
+/// Runs one layer in one direction over the projected inputs `xp` `(T, N, G·H)`, as one
+/// tape operation. Returns the output sequence `(T, N, H_out)`, `h_n` and (LSTM) `c_n`.
+#[allow(clippy::too_many_arguments)]
+fn recur<'t>(
+    kind: CellKind,
+    reverse: bool,
+    xp: Var<'t>,
+    h0: Var<'t>,
+    c0: Option<Var<'t>>,
+    w_hh: Var<'t>,
+    b_hh: Option<Var<'t>>,
+    w_hr: Option<Var<'t>>,
+) -> (Var<'t>, Var<'t>, Option<Var<'t>>) {
+    let tape = xp.tape();
+    let (t_len, n) = (xp.size(0), xp.size(1));
+    let out_size = h0.size(-1);
+    let hidden = w_hh.size(0) / kind.gates();
+    let xpv = xp.value();
+    let (packed, cell) = Cell::run(
+        kind,
+        reverse,
+        &xpv,
+        &h0.value(),
+        c0.map(|c| c.value()).as_ref(),
+        &w_hh.value(),
+        b_hh.map(|b| b.value()).as_ref(),
+        w_hr.map(|w| w.value()).as_ref(),
+    );
+    let mut inputs = vec![xp, h0];
+    inputs.extend(c0);
+    inputs.push(w_hh);
+    inputs.extend(b_hh);
+    inputs.extend(w_hr);
+    let packed = tape.custom(&inputs, packed, Box::new(cell));
+    let seq_len = t_len * n * out_size;
+    let seq =
+        packed
+            .narrow(0, 0, seq_len)
+            .reshape(&[t_len as isize, n as isize, out_size as isize]);
+    let hn = seq.select(0, if reverse { 0 } else { t_len - 1 });
+    let cn = (kind == CellKind::Lstm).then(|| {
+        packed
+            .narrow(0, seq_len, n * hidden)
+            .reshape(&[n as isize, hidden as isize])
+    });
+    (seq, hn, cn)
+}
+
+/// The scalar types the fused kernels run on. `f32` uses a vectorizable `exp` (Cephes-style
+/// range reduction and a degree-7 polynomial, a few ulp on the clamped range) so that the gate
+/// nonlinearities do not dominate the step; `f64` uses the standard library's.
+pub(crate) trait Real:
+    Element
+    + std::ops::Add<Output = Self>
+    + std::ops::Sub<Output = Self>
+    + std::ops::Mul<Output = Self>
+    + std::ops::Div<Output = Self>
+    + PartialOrd
+{
+    const ZERO: Self;
+    const ONE: Self;
+    fn exp_(self) -> Self;
+    fn sigmoid(self) -> Self {
+        Self::ONE / (Self::ONE + (Self::ZERO - self).exp_())
+    }
+    fn tanh_(self) -> Self;
+    fn relu(self) -> Self {
+        if self > Self::ZERO {
+            self
+        } else {
+            Self::ZERO
+        }
+    }
+}
+
+impl Real for f32 {
+    const ZERO: f32 = 0.0;
+    const ONE: f32 = 1.0;
+    #[inline(always)]
+    fn exp_(self) -> f32 {
+        // branch-free so the gate loops vectorize: round-to-nearest by the 1.5·2²³ trick
+        const MAGIC: f32 = 12_582_912.0;
+        let x = self.clamp(-87.0, 88.0);
+        let t = x * std::f32::consts::LOG2_E + MAGIC;
+        let n = t - MAGIC;
+        let i = t.to_bits().wrapping_sub(MAGIC.to_bits()) as i32;
+        let r = x - n * 0.693_145_75 - n * 1.428_606_8e-6;
+        let p = 1.0
+            + r * (1.0
+                + r * (0.5
+                    + r * (1.0 / 6.0
+                        + r * (1.0 / 24.0
+                            + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
+        p * f32::from_bits((i.wrapping_add(127) as u32) << 23)
+    }
+    #[inline(always)]
+    fn tanh_(self) -> f32 {
+        // near 0, a Taylor series avoids the cancellation in 1 − 2/(e^{2x}+1)
+        let x2 = self * self;
+        let small = self * (1.0 + x2 * (-1.0 / 3.0 + x2 * (2.0 / 15.0 + x2 * (-17.0 / 315.0))));
+        let big = 1.0 - 2.0 / ((2.0 * self).exp_() + 1.0);
+        if self.abs() < 0.0625 {
+            small
+        } else {
+            big
+        }
+    }
+}
+
+impl Real for f64 {
+    const ZERO: f64 = 0.0;
+    const ONE: f64 = 1.0;
+    fn exp_(self) -> f64 {
+        self.exp()
+    }
+    fn tanh_(self) -> f64 {
+        self.tanh()
+    }
+}
+
+/// The fused recurrence of one layer and direction (forward values and hand-written BPTT).
+/// Saved activations are indexed by time step `t` (not processing order).
+struct Cell {
+    kind: CellKind,
+    reverse: bool,
+    has_bias: bool,
+    has_proj: bool,
+    has_c0: bool,
+    /// `[T, N, G·H]`: activated gates (LSTM i, f, g, o; GRU r, z, n; RNN h).
+    acts: Tensor,
+    /// LSTM `c_{t-1}`, GRU `W_hn h + b_hn`, `[T, N, H]`.
+    aux: Option<Tensor>,
+    /// LSTM `tanh(c_t)`, `[T, N, H]`.
+    tc: Option<Tensor>,
+    /// LSTM with projection: the unprojected `m_t = o ⊙ tanh(c_t)`, `[T, N, H]`.
+    m: Option<Tensor>,
+    /// `h_{t-1}` as seen by step `t`, `[T, N, H_out]`.
+    h_prev: Tensor,
+}
+
+fn order(reverse: bool, t_len: usize) -> Vec<usize> {
+    if reverse {
+        (0..t_len).rev().collect()
+    } else {
+        (0..t_len).collect()
+    }
+}
+
+fn slice<T: Element>(t: &Tensor) -> std::borrow::Cow<'_, [T]> {
+    match t.as_slice::<T>() {
+        Some(s) => std::borrow::Cow::Borrowed(s),
+        None => {
+            std::borrow::Cow::Owned(t.contiguous().as_slice::<T>().expect("contiguous").to_vec())
+        }
+    }
+}
+
+impl Cell {
+    /// Runs the recurrence; returns the packed output `[seq (T·N·H_out), c_n (N·H)]` and
+    /// the cell with its saved activations.
+    #[allow(clippy::too_many_arguments)]
+    fn run(
+        kind: CellKind,
+        reverse: bool,
+        xp: &Tensor,
+        h0: &Tensor,
+        c0: Option<&Tensor>,
+        w_hh: &Tensor,
+        b_hh: Option<&Tensor>,
+        w_hr: Option<&Tensor>,
+    ) -> (Tensor, Cell) {
+        let dt = xp.dtype();
+        let h0 = &h0.to_dtype(dt);
+        let c0 = c0.map(|c| c.to_dtype(dt));
+        let c0 = c0.as_ref();
+        let w_hh = &w_hh.to_dtype(dt);
+        let b_hh = b_hh.map(|b| b.to_dtype(dt));
+        let b_hh = b_hh.as_ref();
+        let w_hr = w_hr.map(|w| w.to_dtype(dt));
+        let w_hr = w_hr.as_ref();
+        match dt {
+            DType::F32 => Self::run_t::<f32>(kind, reverse, xp, h0, c0, w_hh, b_hh, w_hr),
+            DType::F64 => Self::run_t::<f64>(kind, reverse, xp, h0, c0, w_hh, b_hh, w_hr),
+            other => panic!("{kind:?}: expected a float input, got {other}"),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run_t<T: Real>(
+        kind: CellKind,
+        reverse: bool,
+        xp: &Tensor,
+        h0: &Tensor,
+        c0: Option<&Tensor>,
+        w_hh: &Tensor,
+        b_hh: Option<&Tensor>,
+        w_hr: Option<&Tensor>,
+    ) -> (Tensor, Cell) {
+        let (t_len, n) = (xp.size(0), xp.size(1));
+        let g = w_hh.size(0);
+        let hid = g / kind.gates();
+        let out = h0.size(-1);
+        let x = slice::<T>(xp);
+        let b_vec: Vec<T> = match b_hh {
+            Some(b) => slice::<T>(b).to_vec(),
+            None => vec![T::ZERO; g],
+        };
+        let w_hh_t = w_hh.t();
+        let w_hr_t = w_hr.map(|w| w.t());
+        let lstm = kind == CellKind::Lstm;
+        let mut acts = vec![T::ZERO; t_len * n * g];
+        let mut aux = vec![
+            T::ZERO;
+            if matches!(kind, CellKind::Lstm | CellKind::Gru) {
+                t_len * n * hid
+            } else {
+                0
+            }
+        ];
+        let mut tcs = vec![T::ZERO; if lstm { t_len * n * hid } else { 0 }];
+        let mut ms = vec![
+            T::ZERO;
+            if lstm && w_hr.is_some() {
+                t_len * n * hid
+            } else {
+                0
+            }
+        ];
+        let mut h_prev_all = vec![T::ZERO; t_len * n * out];
+        let mut seq = vec![T::ZERO; t_len * n * out + if lstm { n * hid } else { 0 }];
+        let mut h = h0.contiguous();
+        let mut c: Vec<T> = match c0 {
+            Some(c) => slice::<T>(c).to_vec(),
+            None => vec![T::ZERO; n * hid],
+        };
+        let mut m = vec![T::ZERO; n * hid];
+        for t in order(reverse, t_len) {
+            let hp = slice::<T>(&h).to_vec();
+            let hh_t = h.matmul(&w_hh_t);
+            let hh = slice::<T>(&hh_t);
+            let xs = &x[t * n * g..(t + 1) * n * g];
+            let a = &mut acts[t * n * g..(t + 1) * n * g];
+            let off = t * n * hid;
+            let mut new_h = vec![T::ZERO; n * out];
+            for b in 0..n {
+                let r = b * g;
+                match kind {
+                    CellKind::RnnTanh | CellKind::RnnRelu => {
+                        for j in 0..g {
+                            let v = xs[r + j] + hh[r + j] + b_vec[j];
+                            let v = if kind == CellKind::RnnTanh {
+                                v.tanh_()
+                            } else {
+                                v.relu()
+                            };
+                            a[r + j] = v;
+                            new_h[b * out + j] = v;
+                        }
+                    }
+                    CellKind::Lstm => {
+                        let ar = &mut a[r..r + g];
+                        // pre-activations, then the gate nonlinearities, each a flat loop
+                        for (((av, &xv), &hv), &bv) in ar
+                            .iter_mut()
+                            .zip(&xs[r..r + g])
+                            .zip(&hh[r..r + g])
+                            .zip(&b_vec)
+                        {
+                            *av = xv + hv + bv;
+                        }
+                        let (ifg, o_gate) = ar.split_at_mut(3 * hid);
+                        let (if_gates, g_gate) = ifg.split_at_mut(2 * hid);
+                        for v in if_gates.iter_mut() {
+                            *v = v.sigmoid();
+                        }
+                        for v in o_gate.iter_mut() {
+                            *v = v.sigmoid();
+                        }
+                        for v in g_gate.iter_mut() {
+                            *v = v.tanh_();
+                        }
+                        let (i_gate, f_gate) = if_gates.split_at(hid);
+                        let k0 = b * hid;
+                        let cr = &mut c[k0..k0 + hid];
+                        let auxr = &mut aux[off + k0..off + k0 + hid];
+                        let tcr = &mut tcs[off + k0..off + k0 + hid];
+                        let mr = &mut m[k0..k0 + hid];
+                        for (((cv, av), (&gi, &gf)), &gg) in cr
+                            .iter_mut()
+                            .zip(auxr.iter_mut())
+                            .zip(i_gate.iter().zip(f_gate))
+                            .zip(g_gate.iter())
+                        {
+                            *av = *cv;
+                            *cv = gf * *cv + gi * gg;
+                        }
+                        for (tv, &cv) in tcr.iter_mut().zip(cr.iter()) {
+                            *tv = cv.tanh_();
+                        }
+                        for ((mv, &tv), &go) in mr.iter_mut().zip(tcr.iter()).zip(o_gate.iter()) {
+                            *mv = go * tv;
+                        }
+                    }
+                    CellKind::Gru => {
+                        for j in 0..hid {
+                            let gr = (xs[r + j] + hh[r + j] + b_vec[j]).sigmoid();
+                            let gz = (xs[r + hid + j] + hh[r + hid + j] + b_vec[hid + j]).sigmoid();
+                            let hn = hh[r + 2 * hid + j] + b_vec[2 * hid + j];
+                            let gn = (xs[r + 2 * hid + j] + gr * hn).tanh_();
+                            a[r + j] = gr;
+                            a[r + hid + j] = gz;
+                            a[r + 2 * hid + j] = gn;
+                            let k = b * hid + j;
+                            aux[off + k] = hn;
+                            new_h[k] = gn + gz * (hp[k] - gn);
+                        }
+                    }
+                }
+            }
+            h_prev_all[t * n * out..(t + 1) * n * out].copy_from_slice(&hp);
+            h = if lstm {
+                let mt = Tensor::from_vec(m.clone(), &[n, hid]);
+                match &w_hr_t {
+                    Some(w) => {
+                        ms[off..off + n * hid].copy_from_slice(&m);
+                        mt.matmul(w).contiguous()
+                    }
+                    None => mt,
+                }
+            } else {
+                Tensor::from_vec(new_h, &[n, out])
+            };
+            seq[t * n * out..(t + 1) * n * out].copy_from_slice(&slice::<T>(&h));
+        }
+        if lstm {
+            seq[t_len * n * out..].copy_from_slice(&c);
+        }
+        let len = seq.len();
+        let hs = |v: Vec<T>, last: usize| Tensor::from_vec(v, &[t_len, n, last]);
+        let cell = Cell {
+            kind,
+            reverse,
+            has_bias: b_hh.is_some(),
+            has_proj: w_hr.is_some(),
+            has_c0: c0.is_some(),
+            acts: hs(acts, g),
+            aux: (!aux.is_empty()).then(|| hs(aux, hid)),
+            tc: lstm.then(|| hs(tcs, hid)),
+            m: (!ms.is_empty()).then(|| hs(ms, hid)),
+            h_prev: hs(h_prev_all, out),
+        };
+        (Tensor::from_vec(seq, &[len]), cell)
+    }
+
+    fn backward_t<T: Real>(&self, inputs: &[&Tensor], grad: &Tensor) -> Vec<Option<Tensor>> {
+        let kind = self.kind;
+        let xp = inputs[0];
+        let h0 = inputs[1];
+        let k = 2 + usize::from(self.has_c0);
+        let w_hh = inputs[k];
+        let w_hr = self
+            .has_proj
+            .then(|| inputs[k + 1 + usize::from(self.has_bias)]);
+        let (t_len, n) = (xp.size(0), xp.size(1));
+        let g = w_hh.size(0);
+        let hid = g / kind.gates();
+        let out = h0.size(-1);
+        let grad = slice::<T>(grad);
+        let lstm = kind == CellKind::Lstm;
+        let acts = slice::<T>(&self.acts);
+        let aux = self.aux.as_ref().map(slice::<T>);
+        let tcs = self.tc.as_ref().map(slice::<T>);
+        let h_prev = slice::<T>(&self.h_prev);
+        let mut dc: Vec<T> = if lstm {
+            grad[t_len * n * out..].to_vec()
+        } else {
+            Vec::new()
+        };
+        let mut dh = vec![T::ZERO; n * out];
+        let mut dgx = vec![T::ZERO; t_len * n * g];
+        let mut dgh = if kind == CellKind::Gru {
+            vec![T::ZERO; t_len * n * g]
+        } else {
+            Vec::new()
+        };
+        let mut dproj = if self.has_proj {
+            vec![T::ZERO; t_len * n * out]
+        } else {
+            Vec::new()
+        };
+        let mut o = order(self.reverse, t_len);
+        o.reverse();
+        for t in o {
+            let dh_t: Vec<T> = (0..n * out)
+                .map(|k| grad[t * n * out + k] + dh[k])
+                .collect();
+            let a = &acts[t * n * g..(t + 1) * n * g];
+            let off = t * n * hid;
+            let dx = &mut dgx[t * n * g..(t + 1) * n * g];
+            let mut direct = Vec::new();
+            match kind {
+                CellKind::RnnTanh => {
+                    for k in 0..n * g {
+                        dx[k] = dh_t[k] * (T::ONE - a[k] * a[k]);
+                    }
+                }
+                CellKind::RnnRelu => {
+                    for k in 0..n * g {
+                        dx[k] = if a[k] > T::ZERO { dh_t[k] } else { T::ZERO };
+                    }
+                }
+                CellKind::Lstm => {
+                    let dm: std::borrow::Cow<'_, [T]> = match w_hr {
+                        Some(w) => {
+                            dproj[t * n * out..(t + 1) * n * out].copy_from_slice(&dh_t);
+                            let d = Tensor::from_vec(dh_t.clone(), &[n, out]).matmul(w);
+                            std::borrow::Cow::Owned(slice::<T>(&d).to_vec())
+                        }
+                        None => std::borrow::Cow::Borrowed(&dh_t),
+                    };
+                    let (cps, tcs) = (aux.as_ref().expect("c_prev"), tcs.as_ref().expect("tanh c"));
+                    for b in 0..n {
+                        let r = b * g;
+                        let k0 = b * hid;
+                        let ar = &a[r..r + g];
+                        let (gi, rest) = ar.split_at(hid);
+                        let (gf, rest) = rest.split_at(hid);
+                        let (gg, go) = rest.split_at(hid);
+                        let dxr = &mut dx[r..r + g];
+                        let (di, rest) = dxr.split_at_mut(hid);
+                        let (df, rest) = rest.split_at_mut(hid);
+                        let (dg, do_) = rest.split_at_mut(hid);
+                        let cp = &cps[off + k0..off + k0 + hid];
+                        let tc = &tcs[off + k0..off + k0 + hid];
+                        let dmr = &dm[k0..k0 + hid];
+                        let dcr = &mut dc[k0..k0 + hid];
+                        for j in 0..hid {
+                            let (gi, gf, gg, go) = (gi[j], gf[j], gg[j], go[j]);
+                            let (cp, tc, dmk) = (cp[j], tc[j], dmr[j]);
+                            let dcc = dcr[j] + dmk * go * (T::ONE - tc * tc);
+                            di[j] = dcc * gg * gi * (T::ONE - gi);
+                            df[j] = dcc * cp * gf * (T::ONE - gf);
+                            dg[j] = dcc * gi * (T::ONE - gg * gg);
+                            do_[j] = dmk * tc * go * (T::ONE - go);
+                            dcr[j] = dcc * gf;
+                        }
+                    }
+                }
+                CellKind::Gru => {
+                    let hns = aux.as_ref().expect("hn");
+                    let dhh = &mut dgh[t * n * g..(t + 1) * n * g];
+                    let hp = &h_prev[t * n * out..(t + 1) * n * out];
+                    direct = vec![T::ZERO; n * out];
+                    for b in 0..n {
+                        let r = b * g;
+                        for j in 0..hid {
+                            let kk = b * hid + j;
+                            let (gr, gz, gn) = (a[r + j], a[r + hid + j], a[r + 2 * hid + j]);
+                            let d = dh_t[kk];
+                            let dz = d * (hp[kk] - gn) * gz * (T::ONE - gz);
+                            let dn = d * (T::ONE - gz) * (T::ONE - gn * gn);
+                            let dr = dn * hns[off + kk] * gr * (T::ONE - gr);
+                            dx[r + j] = dr;
+                            dx[r + hid + j] = dz;
+                            dx[r + 2 * hid + j] = dn;
+                            dhh[r + j] = dr;
+                            dhh[r + hid + j] = dz;
+                            dhh[r + 2 * hid + j] = dn * gr;
+                            direct[kk] = d * gz;
+                        }
+                    }
+                }
+            }
+            let dstep = if kind == CellKind::Gru {
+                &dgh[t * n * g..(t + 1) * n * g]
+            } else {
+                &dgx[t * n * g..(t + 1) * n * g]
+            };
+            let through = Tensor::from_vec(dstep.to_vec(), &[n, g]).matmul(w_hh);
+            let through = slice::<T>(&through);
+            dh = if kind == CellKind::Gru {
+                direct
+                    .iter()
+                    .zip(through.iter())
+                    .map(|(&a, &b)| a + b)
+                    .collect()
+            } else {
+                through.to_vec()
+            };
+        }
+        let rows = (t_len * n) as isize;
+        let d_xp = Tensor::from_vec(dgx, &[t_len, n, g]);
+        let dgh_all = if kind == CellKind::Gru {
+            Tensor::from_vec(dgh, &[t_len * n, g])
+        } else {
+            // the same values: share the buffer
+            d_xp.reshape(&[rows, g as isize])
+        };
+        let hp_all = self.h_prev.reshape(&[rows, out as isize]);
+        let mut grads = vec![Some(d_xp), Some(Tensor::from_vec(dh, &[n, out]))];
+        if self.has_c0 {
+            grads.push(Some(Tensor::from_vec(dc, &[n, hid])));
+        }
+        grads.push(Some(dgh_all.t().matmul(&hp_all)));
+        if self.has_bias {
+            grads.push(Some(dgh_all.sum_dims(&[0], false)));
+        }
+        if self.has_proj {
+            let dp = Tensor::from_vec(dproj, &[t_len * n, out]);
+            let m_all = self
+                .m
+                .as_ref()
+                .expect("saved m")
+                .reshape(&[rows, hid as isize]);
+            grads.push(Some(dp.t().matmul(&m_all)));
+        }
+        grads
+    }
+}
+
+impl CustomOp for Cell {
+    fn name(&self) -> &'static str {
+        match self.kind {
+            CellKind::RnnTanh | CellKind::RnnRelu => "RnnBackward",
+            CellKind::Lstm => "LstmBackward",
+            CellKind::Gru => "GruBackward",
+        }
+    }
+
+    fn backward(&self, inputs: &[&Tensor], _output: &Tensor, grad: &Tensor) -> Vec<Option<Tensor>> {
+        let dt = self.acts.dtype();
+        let grad = grad.to_dtype(dt);
+        let cast: Vec<Tensor> = inputs.iter().map(|t| t.to_dtype(dt)).collect();
+        let refs: Vec<&Tensor> = cast.iter().collect();
+        let grads = match dt {
+            DType::F32 => self.backward_t::<f32>(&refs, &grad),
+            _ => self.backward_t::<f64>(&refs, &grad),
+        };
+        grads
+            .into_iter()
+            .zip(inputs)
+            .map(|(g, x)| g.map(|g| g.to_dtype(x.dtype())))
+            .collect()
+    }
+}
+
+/// `true` (serde default helper).
+pub(crate) fn yes() -> bool {
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Real;
+
+    #[test]
+    fn fast_f32_exp_sigmoid_tanh_are_accurate() {
+        let mut x = -30.0f32;
+        while x < 30.0 {
+            let e = (x as f64).exp();
+            assert!(
+                ((x.exp_() as f64) - e).abs() <= 4e-7 * e,
+                "exp({x}) = {} vs {e}",
+                x.exp_()
+            );
+            let s = 1.0 / (1.0 + (-(x as f64)).exp());
+            assert!(((x.sigmoid() as f64) - s).abs() <= 2e-7, "sigmoid({x})");
+            let t = (x as f64).tanh();
+            assert!(
+                ((x.tanh_() as f64) - t).abs() <= 3e-7 * t.abs() + 1e-7,
+                "tanh({x}) = {} vs {t}",
+                x.tanh_()
+            );
+            x += 0.001_3;
+        }
+        assert_eq!(100.0f32.sigmoid(), 1.0);
+        assert_eq!((-100.0f32).tanh_(), -1.0);
+    }
+}
