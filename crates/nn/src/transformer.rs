@@ -10,13 +10,14 @@
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
-use tuna_autograd::{functional, Param, Var};
+use tuna_autograd::{functional, Var};
 use tuna_tensor::{GeluApprox, Generator, Tensor};
 
 use crate::attention::{MultiheadAttention, MultiheadAttentionSpec};
 use crate::error::NnError;
+use crate::layer_norm::LayerNorm;
 use crate::linear::Linear;
-use crate::module::{join_name, Module, ModuleItem, ModuleVisitor};
+use crate::module::{join_name, Module, ModuleVisitor};
 use crate::spec::{BuildContext, LayerSpec};
 
 /// The feed-forward activation of a [`TransformerEncoderLayer`] (`activation`).
@@ -28,47 +29,6 @@ pub enum TransformerActivation {
     Relu,
     /// Exact (erf) GELU.
     Gelu,
-}
-
-/// The layer norms inside a transformer layer: `weight`/`bias` over the last dim, as
-/// `torch.nn.LayerNorm(d_model, eps, bias=bias)` (weight 1, bias 0).
-#[derive(Debug)]
-struct Norm {
-    weight: Param,
-    bias: Option<Param>,
-    eps: f64,
-}
-
-impl Norm {
-    fn new(d: usize, eps: f64, bias: bool, ctx: &BuildContext) -> Self {
-        Norm {
-            weight: Param::new(Tensor::ones(&[d], ctx.dtype)),
-            bias: bias.then(|| Param::new(Tensor::zeros(&[d], ctx.dtype))),
-            eps,
-        }
-    }
-
-    fn forward<'t>(&self, x: Var<'t>) -> Var<'t> {
-        let tape = x.tape();
-        let d = self.weight.shape()[0];
-        functional::layer_norm(
-            x,
-            &[d],
-            Some(tape.param(&self.weight)),
-            self.bias.as_ref().map(|b| tape.param(b)),
-            self.eps,
-        )
-    }
-
-    fn visit(&self, prefix: &str, v: &mut dyn ModuleVisitor) {
-        v.item(
-            &join_name(prefix, "weight"),
-            ModuleItem::Param(&self.weight),
-        );
-        if let Some(b) = &self.bias {
-            v.item(&join_name(prefix, "bias"), ModuleItem::Param(b));
-        }
-    }
 }
 
 /// One transformer encoder block (`torch.nn.TransformerEncoderLayer`): self-attention and a
@@ -83,8 +43,8 @@ pub struct TransformerEncoderLayer {
     pub linear1: Linear,
     /// `dim_feedforward → d_model`.
     pub linear2: Linear,
-    norm1: Norm,
-    norm2: Norm,
+    norm1: LayerNorm,
+    norm2: LayerNorm,
     dropout: f64,
     activation: TransformerActivation,
     norm_first: bool,
@@ -114,8 +74,8 @@ impl TransformerEncoderLayer {
             self_attn,
             linear1,
             linear2,
-            norm1: Norm::new(d, spec.layer_norm_eps, spec.bias, ctx),
-            norm2: Norm::new(d, spec.layer_norm_eps, spec.bias, ctx),
+            norm1: LayerNorm::new(vec![d], spec.layer_norm_eps, true, spec.bias, ctx.dtype),
+            norm2: LayerNorm::new(vec![d], spec.layer_norm_eps, true, spec.bias, ctx.dtype),
             dropout: spec.dropout,
             activation: spec.activation,
             norm_first: spec.norm_first,
