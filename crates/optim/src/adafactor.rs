@@ -22,7 +22,9 @@ use tuna_tensor::{FloatElement, Tensor};
 
 use crate::config::{OptimizerConfig, ParamGroupConfig};
 use crate::error::{non_negative, OptimError};
-use crate::optimizer::{float_dispatch, GroupedOptimizer, Optimizer, ParamState, UpdateRule};
+use crate::optimizer::{
+    float_dispatch, hyper_accessors, GroupedOptimizer, Optimizer, ParamState, UpdateRule,
+};
 
 /// Config of [`Adafactor`] (`type = "Adafactor"`); fields and defaults are
 /// `torch.optim.Adafactor`'s.
@@ -111,13 +113,7 @@ impl UpdateRule for AdafactorConfig {
         non_negative(t, "weight_decay", self.weight_decay)
     }
 
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
+    hyper_accessors!(lr);
 
     fn init_state(&self, param: &Tensor) -> ParamState {
         let mut s = ParamState::default();

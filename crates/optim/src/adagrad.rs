@@ -14,7 +14,9 @@ use tuna_tensor::{FloatElement, Tensor};
 
 use crate::config::{OptimizerConfig, ParamGroupConfig};
 use crate::error::{non_negative, torch_flags, OptimError};
-use crate::optimizer::{float_dispatch, GroupedOptimizer, Optimizer, ParamState, UpdateRule};
+use crate::optimizer::{
+    float_dispatch, hyper_accessors, GroupedOptimizer, Optimizer, ParamState, UpdateRule,
+};
 
 /// Config of [`Adagrad`] (`type = "Adagrad"`); fields and defaults are
 /// `torch.optim.Adagrad`'s.
@@ -97,13 +99,7 @@ impl UpdateRule for AdagradConfig {
         torch_flags(t, self.differentiable)
     }
 
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
+    hyper_accessors!(lr);
 
     fn init_state(&self, param: &Tensor) -> ParamState {
         let mut s = ParamState::default();

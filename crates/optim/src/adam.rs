@@ -20,7 +20,9 @@ use tuna_tensor::{FloatElement, Tensor};
 
 use crate::config::{OptimizerConfig, ParamGroupConfig};
 use crate::error::{non_negative, torch_flags, unit_half_open, OptimError};
-use crate::optimizer::{float_dispatch, GroupedOptimizer, Optimizer, ParamState, UpdateRule};
+use crate::optimizer::{
+    float_dispatch, hyper_accessors, GroupedOptimizer, Optimizer, ParamState, UpdateRule,
+};
 
 /// Config of [`Adam`] (`type = "Adam"`); fields and defaults are `torch.optim.Adam`'s.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -242,22 +244,7 @@ impl UpdateRule for AdamConfig {
         check_adam(Self::NAME, &self.hyper(), self.differentiable)
     }
 
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-
-    fn momentum(&self) -> Option<f64> {
-        Some(self.betas.0)
-    }
-
-    fn set_momentum(&mut self, momentum: f64) -> bool {
-        self.betas.0 = momentum;
-        true
-    }
+    hyper_accessors!(lr, momentum = betas.0);
 
     fn init_state(&self, param: &Tensor) -> ParamState {
         adam_init(self.amsgrad, param)

@@ -9,7 +9,7 @@ use tuna_tensor::Tensor;
 use crate::adam::{adam_init, adam_update, check_adam, AdamHyper};
 use crate::config::{OptimizerConfig, ParamGroupConfig};
 use crate::error::OptimError;
-use crate::optimizer::{GroupedOptimizer, Optimizer, ParamState, UpdateRule};
+use crate::optimizer::{hyper_accessors, GroupedOptimizer, Optimizer, ParamState, UpdateRule};
 
 /// Config of [`AdamW`] (`type = "AdamW"`); fields and defaults are `torch.optim.AdamW`'s.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -98,22 +98,7 @@ impl UpdateRule for AdamWConfig {
         check_adam(Self::NAME, &self.hyper(), self.differentiable)
     }
 
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-
-    fn momentum(&self) -> Option<f64> {
-        Some(self.betas.0)
-    }
-
-    fn set_momentum(&mut self, momentum: f64) -> bool {
-        self.betas.0 = momentum;
-        true
-    }
+    hyper_accessors!(lr, momentum = betas.0);
 
     fn init_state(&self, param: &Tensor) -> ParamState {
         adam_init(self.amsgrad, param)

@@ -17,7 +17,9 @@ use crate::config::{OptimizerConfig, ParamGroupConfig};
 #[allow(unused_imports)]
 use crate::error::{non_negative, torch_flags, unit_closed, unit_half_open, OptimError};
 #[allow(unused_imports)]
-use crate::optimizer::{float_dispatch, GroupedOptimizer, Optimizer, ParamState, UpdateRule};
+use crate::optimizer::{
+    float_dispatch, hyper_accessors, GroupedOptimizer, Optimizer, ParamState, UpdateRule,
+};
 
 /// Config of [`Asgd`] (`type = "ASGD"`); fields and defaults are `torch.optim.ASGD`'s.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -94,13 +96,7 @@ impl UpdateRule for AsgdConfig {
         torch_flags(t, self.differentiable)
     }
 
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
+    hyper_accessors!(lr);
 
     fn init_state(&self, param: &Tensor) -> ParamState {
         let mut s = ParamState::default();

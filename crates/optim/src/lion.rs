@@ -13,7 +13,9 @@ use tuna_tensor::{FloatElement, Tensor};
 
 use crate::config::{OptimizerConfig, ParamGroupConfig};
 use crate::error::{non_negative, unit_closed, OptimError};
-use crate::optimizer::{float_dispatch, GroupedOptimizer, Optimizer, ParamState, UpdateRule};
+use crate::optimizer::{
+    float_dispatch, hyper_accessors, GroupedOptimizer, Optimizer, ParamState, UpdateRule,
+};
 use crate::rprop::sign;
 
 /// Config of [`Lion`] (`type = "Lion"`); fields and defaults are `lion-pytorch`'s.
@@ -70,22 +72,7 @@ impl UpdateRule for LionConfig {
         non_negative(t, "weight_decay", self.weight_decay)
     }
 
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-
-    fn momentum(&self) -> Option<f64> {
-        Some(self.betas.0)
-    }
-
-    fn set_momentum(&mut self, momentum: f64) -> bool {
-        self.betas.0 = momentum;
-        true
-    }
+    hyper_accessors!(lr, momentum = betas.0);
 
     fn init_state(&self, param: &Tensor) -> ParamState {
         let mut s = ParamState::default();

@@ -32,7 +32,8 @@ use tuna_tensor::{FloatElement, Tensor};
 use crate::config::{OptimizerConfig, ParamGroupConfig};
 use crate::error::{non_negative, unit_half_open, OptimError};
 use crate::optimizer::{
-    float_dispatch, CombinedOptimizer, GroupedOptimizer, Optimizer, ParamState, UpdateRule,
+    float_dispatch, hyper_accessors, CombinedOptimizer, GroupedOptimizer, Optimizer, ParamState,
+    UpdateRule,
 };
 
 /// How Muon scales the learning rate by the parameter's shape `[A, B]` (`adjust_lr_fn`).
@@ -185,22 +186,7 @@ impl UpdateRule for MuonConfig {
         Ok(())
     }
 
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-
-    fn momentum(&self) -> Option<f64> {
-        Some(self.momentum)
-    }
-
-    fn set_momentum(&mut self, momentum: f64) -> bool {
-        self.momentum = momentum;
-        true
-    }
+    hyper_accessors!(lr, momentum = momentum);
 
     fn accepts(&self, name: &str, value: &Tensor) -> Result<(), OptimError> {
         if value.rank() == 2 {

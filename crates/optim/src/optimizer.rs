@@ -219,6 +219,35 @@ macro_rules! float_dispatch {
 }
 pub(crate) use float_dispatch;
 
+/// Implements [`UpdateRule`]'s hyperparameter accessors inside an `impl UpdateRule` block:
+/// `hyper_accessors!(lr)` for `lr`/`set_lr` on the `lr` field, and
+/// `hyper_accessors!(lr, momentum = betas.0)` (or `= momentum`) to also expose the field a
+/// cyclic schedule drives as momentum.
+macro_rules! hyper_accessors {
+    (lr) => {
+        fn lr(&self) -> f64 {
+            self.lr
+        }
+
+        fn set_lr(&mut self, lr: f64) {
+            self.lr = lr;
+        }
+    };
+    (lr, momentum = $($field:tt).+) => {
+        $crate::optimizer::hyper_accessors!(lr);
+
+        fn momentum(&self) -> Option<f64> {
+            Some(self.$($field).+)
+        }
+
+        fn set_momentum(&mut self, momentum: f64) -> bool {
+            self.$($field).+ = momentum;
+            true
+        }
+    };
+}
+pub(crate) use hyper_accessors;
+
 #[derive(Clone, Debug)]
 struct Group<R> {
     config: R,

@@ -18,7 +18,9 @@ use crate::config::{OptimizerConfig, ParamGroupConfig};
 #[allow(unused_imports)]
 use crate::error::{non_negative, torch_flags, unit_closed, unit_half_open, OptimError};
 #[allow(unused_imports)]
-use crate::optimizer::{float_dispatch, GroupedOptimizer, Optimizer, ParamState, UpdateRule};
+use crate::optimizer::{
+    float_dispatch, hyper_accessors, GroupedOptimizer, Optimizer, ParamState, UpdateRule,
+};
 
 /// Config of [`RAdam`] (`type = "RAdam"`); fields and defaults are `torch.optim.RAdam`'s.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -95,22 +97,7 @@ impl UpdateRule for RAdamConfig {
         torch_flags(t, self.differentiable)
     }
 
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-
-    fn momentum(&self) -> Option<f64> {
-        Some(self.betas.0)
-    }
-
-    fn set_momentum(&mut self, momentum: f64) -> bool {
-        self.betas.0 = momentum;
-        true
-    }
+    hyper_accessors!(lr, momentum = betas.0);
 
     fn init_state(&self, param: &Tensor) -> ParamState {
         let mut s = ParamState::default();

@@ -16,7 +16,9 @@ use tuna_tensor::{FloatElement, Tensor};
 
 use crate::config::{OptimizerConfig, ParamGroupConfig};
 use crate::error::{non_negative, torch_flags, OptimError};
-use crate::optimizer::{float_dispatch, GroupedOptimizer, Optimizer, ParamState, UpdateRule};
+use crate::optimizer::{
+    float_dispatch, hyper_accessors, GroupedOptimizer, Optimizer, ParamState, UpdateRule,
+};
 
 /// Config of [`RmsProp`] (`type = "RMSprop"`); fields and defaults are
 /// `torch.optim.RMSprop`'s.
@@ -97,22 +99,7 @@ impl UpdateRule for RmsPropConfig {
         torch_flags(t, self.differentiable)
     }
 
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-
-    fn momentum(&self) -> Option<f64> {
-        Some(self.momentum)
-    }
-
-    fn set_momentum(&mut self, momentum: f64) -> bool {
-        self.momentum = momentum;
-        true
-    }
+    hyper_accessors!(lr, momentum = momentum);
 
     fn init_state(&self, param: &Tensor) -> ParamState {
         let mut s = ParamState::default();

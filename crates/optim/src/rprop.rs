@@ -16,7 +16,9 @@ use crate::config::{OptimizerConfig, ParamGroupConfig};
 #[allow(unused_imports)]
 use crate::error::{non_negative, torch_flags, unit_closed, unit_half_open, OptimError};
 #[allow(unused_imports)]
-use crate::optimizer::{float_dispatch, GroupedOptimizer, Optimizer, ParamState, UpdateRule};
+use crate::optimizer::{
+    float_dispatch, hyper_accessors, GroupedOptimizer, Optimizer, ParamState, UpdateRule,
+};
 
 /// Config of [`Rprop`] (`type = "Rprop"`); fields and defaults are `torch.optim.Rprop`'s.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -109,13 +111,7 @@ impl UpdateRule for RpropConfig {
         torch_flags(t, self.differentiable)
     }
 
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
+    hyper_accessors!(lr);
 
     fn init_state(&self, param: &Tensor) -> ParamState {
         let mut s = ParamState::default();
