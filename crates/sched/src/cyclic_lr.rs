@@ -15,7 +15,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{LrScheduler, LrSchedulerConfig, PerGroup, SchedError, SchedulerState};
+use crate::{LrScheduler, LrSchedulerConfig, PerGroup, SchedError};
 
 /// The `mode` of [`CyclicLr`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -256,62 +256,7 @@ impl Cyclic {
     }
 }
 
-impl LrScheduler for Cyclic {
-    fn step(&mut self, _metric: Option<f64>) {
-        self.last_epoch += 1;
-        self.update();
-    }
-
-    fn lrs(&self) -> Vec<f64> {
-        self.lrs.clone()
-    }
-
-    fn momentum(&self) -> Option<Vec<f64>> {
-        self.momentum.clone()
-    }
-
-    fn base_lrs(&self) -> Vec<f64> {
-        self.base_lrs.clone()
-    }
-
-    fn last_epoch(&self) -> i64 {
-        self.last_epoch
-    }
-
-    fn state(&self) -> SchedulerState {
-        let mut s = SchedulerState::new(NAME, self.last_epoch, &self.base_lrs, &self.lrs);
-        s.momentum = self.momentum.clone();
-        s
-    }
-
-    fn load_state(&mut self, state: &SchedulerState) -> Result<(), SchedError> {
-        state.expect(NAME, self.lrs.len())?;
-        if state.momentum.is_some() != self.momentum.is_some() {
-            return Err(SchedError::State(format!(
-                "{NAME}: the state and this schedule disagree on cycle_momentum"
-            )));
-        }
-        self.last_epoch = state.last_epoch;
-        self.base_lrs = state.base_lrs.clone();
-        self.lrs = state.lrs.clone();
-        self.momentum = state.momentum.clone();
-        Ok(())
-    }
-
-    fn set_lrs(&mut self, lrs: &[f64]) {
-        self.lrs.copy_from_slice(lrs);
-    }
-
-    fn restart(&mut self) {
-        self.last_epoch = 0;
-        self.update();
-    }
-
-    fn step_to(&mut self, epoch: u64) {
-        self.last_epoch = epoch as i64;
-        self.update();
-    }
-}
+crate::cycling::cycling_scheduler!(Cyclic, NAME);
 
 #[cfg(test)]
 mod tests {

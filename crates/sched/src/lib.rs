@@ -43,6 +43,7 @@
 //! `impl LrSchedulerConfig` and is then usable by name from any config file.
 
 mod chainable;
+mod cycling;
 mod error;
 mod per_group;
 mod state;
