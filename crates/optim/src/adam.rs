@@ -307,7 +307,9 @@ mod tests {
         let n = 1037; // not a multiple of any vector width
         let vals = |k: u32| {
             (0..n)
-                .map(|i| (((i as u32).wrapping_mul(2654435761u32) ^ k) % 2000) as f32 / 1000.0 - 1.0)
+                .map(|i| {
+                    (((i as u32).wrapping_mul(2654435761u32) ^ k) % 2000) as f32 / 1000.0 - 1.0
+                })
                 .collect::<Vec<f32>>()
         };
         let c = AdamCoefs {

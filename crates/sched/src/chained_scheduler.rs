@@ -82,21 +82,7 @@ impl LrScheduler for Chained {
         self.each(|c| c.step(metric));
     }
 
-    fn lrs(&self) -> Vec<f64> {
-        self.lrs.clone()
-    }
-
-    fn momentum(&self) -> Option<Vec<f64>> {
-        self.momentum.clone()
-    }
-
-    fn base_lrs(&self) -> Vec<f64> {
-        self.base_lrs.clone()
-    }
-
-    fn last_epoch(&self) -> i64 {
-        self.last_epoch
-    }
+    crate::accessors::scheduler_accessors!(momentum);
 
     fn state(&self) -> SchedulerState {
         let mut s = SchedulerState::new(NAME, self.last_epoch, &self.base_lrs, &self.lrs);

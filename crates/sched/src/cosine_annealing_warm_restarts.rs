@@ -120,17 +120,7 @@ impl LrScheduler for WarmRestarts {
         self.update_lrs();
     }
 
-    fn lrs(&self) -> Vec<f64> {
-        self.lrs.clone()
-    }
-
-    fn base_lrs(&self) -> Vec<f64> {
-        self.base_lrs.clone()
-    }
-
-    fn last_epoch(&self) -> i64 {
-        self.last_epoch
-    }
+    crate::accessors::scheduler_accessors!();
 
     fn state(&self) -> SchedulerState {
         SchedulerState::new(NAME, self.last_epoch, &self.base_lrs, &self.lrs)

@@ -13,21 +13,7 @@ macro_rules! cycling_scheduler {
                 self.update();
             }
 
-            fn lrs(&self) -> Vec<f64> {
-                self.lrs.clone()
-            }
-
-            fn momentum(&self) -> Option<Vec<f64>> {
-                self.momentum.clone()
-            }
-
-            fn base_lrs(&self) -> Vec<f64> {
-                self.base_lrs.clone()
-            }
-
-            fn last_epoch(&self) -> i64 {
-                self.last_epoch
-            }
+            $crate::accessors::scheduler_accessors!(momentum);
 
             fn state(&self) -> $crate::SchedulerState {
                 let mut s =

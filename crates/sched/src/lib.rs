@@ -42,6 +42,7 @@
 //! Your own schedule registers itself with `#[typetag::serde(name = "MySchedule")]` on its
 //! `impl LrSchedulerConfig` and is then usable by name from any config file.
 
+mod accessors;
 mod chainable;
 mod cycling;
 mod error;
