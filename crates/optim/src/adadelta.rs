@@ -95,10 +95,7 @@ impl UpdateRule for AdadeltaConfig {
     hyper_accessors!(lr);
 
     fn init_state(&self, param: &Tensor) -> ParamState {
-        let mut s = ParamState::default();
-        s.put("square_avg", param.zeros_like());
-        s.put("acc_delta", param.zeros_like());
-        s
+        ParamState::zeros_like(param, &["square_avg", "acc_delta"])
     }
 
     fn update(&self, param: &mut Tensor, grad: &Tensor, state: &mut ParamState) {

@@ -19,7 +19,7 @@ use tuna_autograd::NamedParam;
 use tuna_tensor::{FloatElement, Tensor};
 
 use crate::config::{OptimizerConfig, ParamGroupConfig};
-use crate::error::{non_negative, torch_flags, unit_half_open, OptimError};
+use crate::error::{adam_family, torch_flags, OptimError};
 use crate::optimizer::{
     float_dispatch, hyper_accessors, GroupedOptimizer, Optimizer, ParamState, UpdateRule,
 };
@@ -105,11 +105,7 @@ pub(crate) struct AdamHyper {
 }
 
 pub(crate) fn check_adam(t: &str, h: &AdamHyper, differentiable: bool) -> Result<(), OptimError> {
-    non_negative(t, "lr", h.lr)?;
-    unit_half_open(t, "betas[0]", h.betas.0)?;
-    unit_half_open(t, "betas[1]", h.betas.1)?;
-    non_negative(t, "eps", h.eps)?;
-    non_negative(t, "weight_decay", h.weight_decay)?;
+    adam_family(t, h.lr, h.betas, h.eps, h.weight_decay)?;
     torch_flags(t, differentiable)
 }
 

@@ -123,6 +123,22 @@ pub(crate) fn unit_closed(ty: &str, field: &str, v: f64) -> Result<(), OptimErro
 /// compatibility: `foreach` and `fused` are no-ops (every Tuna update is one fused loop per
 /// parameter) and so is `capturable` (no CUDA graphs on CPU); `differentiable = true` is
 /// rejected because Tuna's optimizer steps are not recorded on the tape.
+/// Checks the hyperparameters every Adam-family rule shares: `lr >= 0`, both betas in
+/// `[0, 1)`, `eps >= 0`, `weight_decay >= 0`.
+pub(crate) fn adam_family(
+    ty: &str,
+    lr: f64,
+    betas: (f64, f64),
+    eps: f64,
+    weight_decay: f64,
+) -> Result<(), OptimError> {
+    non_negative(ty, "lr", lr)?;
+    unit_half_open(ty, "betas[0]", betas.0)?;
+    unit_half_open(ty, "betas[1]", betas.1)?;
+    non_negative(ty, "eps", eps)?;
+    non_negative(ty, "weight_decay", weight_decay)
+}
+
 pub(crate) fn torch_flags(ty: &str, differentiable: bool) -> Result<(), OptimError> {
     if differentiable {
         return Err(OptimError::config(

@@ -75,9 +75,7 @@ impl UpdateRule for LionConfig {
     hyper_accessors!(lr, momentum = betas.0);
 
     fn init_state(&self, param: &Tensor) -> ParamState {
-        let mut s = ParamState::default();
-        s.put("exp_avg", param.zeros_like());
-        s
+        ParamState::zeros_like(param, &["exp_avg"])
     }
 
     fn update(&self, param: &mut Tensor, grad: &Tensor, state: &mut ParamState) {

@@ -203,9 +203,7 @@ impl UpdateRule for MuonConfig {
     }
 
     fn init_state(&self, param: &Tensor) -> ParamState {
-        let mut s = ParamState::default();
-        s.put("momentum_buffer", param.zeros_like());
-        s
+        ParamState::zeros_like(param, &["momentum_buffer"])
     }
 
     fn update(&self, param: &mut Tensor, grad: &Tensor, state: &mut ParamState) {

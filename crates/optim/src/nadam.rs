@@ -15,7 +15,9 @@ use tuna_tensor::{FloatElement, Tensor};
 
 use crate::config::{OptimizerConfig, ParamGroupConfig};
 #[allow(unused_imports)]
-use crate::error::{non_negative, torch_flags, unit_closed, unit_half_open, OptimError};
+use crate::error::{
+    adam_family, non_negative, torch_flags, unit_closed, unit_half_open, OptimError,
+};
 #[allow(unused_imports)]
 use crate::optimizer::{
     float_dispatch, hyper_accessors, GroupedOptimizer, Optimizer, ParamState, UpdateRule,
@@ -91,11 +93,7 @@ impl UpdateRule for NAdamConfig {
 
     fn check(&self) -> Result<(), OptimError> {
         let t = Self::NAME;
-        non_negative(t, "lr", self.lr)?;
-        unit_half_open(t, "betas[0]", self.betas.0)?;
-        unit_half_open(t, "betas[1]", self.betas.1)?;
-        non_negative(t, "eps", self.eps)?;
-        non_negative(t, "weight_decay", self.weight_decay)?;
+        adam_family(t, self.lr, self.betas, self.eps, self.weight_decay)?;
         non_negative(t, "momentum_decay", self.momentum_decay)?;
         torch_flags(t, self.differentiable)
     }

@@ -139,6 +139,16 @@ impl ParamState {
             .unwrap_or_else(|| panic!("optimizer state has no tensor `{key}`"))
     }
 
+    /// A fresh state holding a zero tensor shaped like `param` under each of `keys` (the
+    /// usual [`UpdateRule::init_state`]).
+    pub fn zeros_like(param: &Tensor, keys: &[&str]) -> Self {
+        let mut s = ParamState::default();
+        for k in keys {
+            s.put(k, param.zeros_like());
+        }
+        s
+    }
+
     /// Stores the tensor `key`.
     pub fn put(&mut self, key: &str, t: Tensor) {
         self.tensors.insert(key.to_string(), t);

@@ -16,7 +16,9 @@ use tuna_tensor::{FloatElement, Tensor};
 
 use crate::config::{OptimizerConfig, ParamGroupConfig};
 #[allow(unused_imports)]
-use crate::error::{non_negative, torch_flags, unit_closed, unit_half_open, OptimError};
+use crate::error::{
+    adam_family, non_negative, torch_flags, unit_closed, unit_half_open, OptimError,
+};
 #[allow(unused_imports)]
 use crate::optimizer::{
     float_dispatch, hyper_accessors, GroupedOptimizer, Optimizer, ParamState, UpdateRule,
@@ -89,21 +91,14 @@ impl UpdateRule for RAdamConfig {
 
     fn check(&self) -> Result<(), OptimError> {
         let t = Self::NAME;
-        non_negative(t, "lr", self.lr)?;
-        unit_half_open(t, "betas[0]", self.betas.0)?;
-        unit_half_open(t, "betas[1]", self.betas.1)?;
-        non_negative(t, "eps", self.eps)?;
-        non_negative(t, "weight_decay", self.weight_decay)?;
+        adam_family(t, self.lr, self.betas, self.eps, self.weight_decay)?;
         torch_flags(t, self.differentiable)
     }
 
     hyper_accessors!(lr, momentum = betas.0);
 
     fn init_state(&self, param: &Tensor) -> ParamState {
-        let mut s = ParamState::default();
-        s.put("exp_avg", param.zeros_like());
-        s.put("exp_avg_sq", param.zeros_like());
-        s
+        ParamState::zeros_like(param, &["exp_avg", "exp_avg_sq"])
     }
 
     fn update(&self, param: &mut Tensor, grad: &Tensor, state: &mut ParamState) {
