@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{LrScheduler, LrSchedulerConfig, SchedError, SchedulerState};
+use crate::{LrScheduler, LrSchedulerConfig, SchedError};
 
 /// Config of `SequentialLR` (`type = "SequentialLR"`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -169,25 +169,7 @@ impl LrScheduler for Sequential {
 
     crate::accessors::scheduler_accessors!(momentum);
 
-    fn state(&self) -> SchedulerState {
-        let mut s = SchedulerState::new(NAME, self.last_epoch, &self.base_lrs, &self.lrs);
-        s.momentum = self.momentum.clone();
-        s.children = self.children.iter().map(|c| c.state()).collect();
-        s
-    }
-
-    fn load_state(&mut self, state: &SchedulerState) -> Result<(), SchedError> {
-        state.expect(NAME, self.lrs.len())?;
-        state.expect_children(self.children.len())?;
-        for (child, s) in self.children.iter_mut().zip(&state.children) {
-            child.load_state(s)?;
-        }
-        self.last_epoch = state.last_epoch;
-        self.base_lrs = state.base_lrs.clone();
-        self.lrs = state.lrs.clone();
-        self.momentum = state.momentum.clone();
-        Ok(())
-    }
+    crate::accessors::composite_state!(NAME);
 
     fn set_lrs(&mut self, lrs: &[f64]) {
         self.lrs.copy_from_slice(lrs);
