@@ -9,15 +9,21 @@
 //! - [`loss`]: every PyTorch loss as a config plugin;
 //! - [`optim`]: PyTorch-exact optimizers, parameter groups, gradient clipping;
 //! - [`sched`]: learning-rate schedules;
-//! - [`regularize`]: penalties, constraints and early stopping.
+//! - [`regularize`]: penalties, constraints and early stopping;
+//! - [`data`]: datasets, the seeded `DataLoader`, MNIST and CSV readers;
+//! - [`train`]: experiment files, the `Trainer`, metrics, run folders, checkpoints;
+//! - [`plot`]: dependency-free SVG/PNG line plots.
 
 pub use tuna_autograd as autograd;
+pub use tuna_data as data;
 pub use tuna_loss as loss;
 pub use tuna_nn as nn;
 pub use tuna_optim as optim;
+pub use tuna_plot as plot;
 pub use tuna_regularize as regularize;
 pub use tuna_sched as sched;
 pub use tuna_tensor as tensor;
+pub use tuna_train as train;
 
 pub use tuna_autograd::{no_grad, Param, Tape, Var};
 pub use tuna_tensor::{DType, Tensor};
@@ -31,4 +37,5 @@ pub fn link_all() {
     tuna_optim::link();
     tuna_sched::link();
     tuna_regularize::link();
+    tuna_data::link();
 }

@@ -4,7 +4,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-mod plot;
 mod schedule;
 
 /// Train and tune deep-learning models.

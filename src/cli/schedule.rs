@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use tuna::sched::LrSchedulerConfig;
 
-use super::plot::{Figure, Series};
 use super::CliError;
+use tuna_plot::{Figure, Series};
 
 /// Arguments of `tuna schedule`.
 #[derive(Debug, clap::Args)]

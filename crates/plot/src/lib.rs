@@ -1,11 +1,11 @@
-//! Line plots for the CLI, written as hand-made SVG or rasterized to PNG (no plotting
+//! # tuna-plot
+//!
+//! Line plots, written as hand-made SVG or rasterized to PNG (no plotting
 //! dependency). A figure is one or more stacked panels sharing the x axis, each with axes,
 //! ticks, tick labels and an axis name. The PNG rasterizer draws tick labels with a tiny
 //! built-in digit font and leaves out the words (title, axis names), which the SVG has.
 
 use std::fmt::Write as _;
-
-use super::CliError;
 
 const WIDTH: f64 = 800.0;
 const PANEL_HEIGHT: f64 = 300.0;
@@ -299,7 +299,7 @@ impl Figure {
     ///
     /// # Errors
     /// If the PNG encoder fails.
-    pub fn to_png(&self) -> Result<Vec<u8>, CliError> {
+    pub fn to_png(&self) -> Result<Vec<u8>, String> {
         let (w, h) = (WIDTH as usize, self.height() as usize);
         let mut canvas = Canvas {
             w,

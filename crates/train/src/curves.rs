@@ -1,0 +1,1 @@
+//! Learning-curve plots of a run (filled in next).

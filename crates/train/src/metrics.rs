@@ -1,0 +1,1 @@
+//! Metrics computed without building a graph (filled in next).
