@@ -4,7 +4,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod eval;
 mod schedule;
+mod show;
+mod summary;
+mod train;
 
 /// Train and tune deep-learning models.
 #[derive(Debug, Parser)]
@@ -16,6 +20,14 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Train a model from an experiment file (or resume a run) and write a run folder.
+    Train(train::Args),
+    /// Evaluate a run's weights on a split of its data.
+    Eval(eval::Args),
+    /// Show one run's summary, or several runs side by side.
+    Show(show::Args),
+    /// Print the model table of an experiment file (layers, output shapes, parameters).
+    Summary(summary::Args),
     /// Print (and optionally plot) the learning rate a schedule config produces.
     Schedule(schedule::Args),
 }
@@ -34,6 +46,10 @@ impl<T: std::fmt::Display> From<T> for CliError {
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Train(args) => train::run(&args),
+        Command::Eval(args) => eval::run(&args),
+        Command::Show(args) => show::run(&args),
+        Command::Summary(args) => summary::run(&args),
         Command::Schedule(args) => schedule::run(&args),
     };
     match result {

@@ -386,6 +386,7 @@ impl Module for MultiheadAttention {
             }
         }
         self.out_proj.visit(&join_name(prefix, "out_proj"), v);
+        v.item(&join_name(prefix, "rng"), ModuleItem::Rng(&self.gen));
     }
 
     fn type_name(&self) -> &'static str {

@@ -8,7 +8,7 @@ use tuna_autograd::{functional, Var};
 use tuna_tensor::Generator;
 
 use crate::error::NnError;
-use crate::module::{Module, ModuleVisitor};
+use crate::module::{join_name, Module, ModuleItem, ModuleVisitor};
 use crate::spec::{BuildContext, LayerSpec};
 
 /// Zeroes each element with probability `p` during training and scales the rest by
@@ -38,7 +38,9 @@ impl Module for Dropout {
         let mut g = self.gen.lock().unwrap_or_else(|e| e.into_inner());
         functional::dropout(input, self.p, self.training, &mut g)
     }
-    fn visit(&self, _prefix: &str, _v: &mut dyn ModuleVisitor) {}
+    fn visit(&self, prefix: &str, v: &mut dyn ModuleVisitor) {
+        v.item(&join_name(prefix, "rng"), ModuleItem::Rng(&self.gen));
+    }
     fn type_name(&self) -> &'static str {
         "Dropout"
     }

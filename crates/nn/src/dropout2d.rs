@@ -7,7 +7,7 @@ use tuna_autograd::{functional, Var};
 use tuna_tensor::Generator;
 
 use crate::error::NnError;
-use crate::module::{Module, ModuleVisitor};
+use crate::module::{join_name, Module, ModuleItem, ModuleVisitor};
 use crate::spec::{BuildContext, LayerSpec};
 use crate::util::shape_err;
 
@@ -38,7 +38,9 @@ impl Module for Dropout2d {
         let mut g = self.gen.lock().unwrap_or_else(|e| e.into_inner());
         functional::dropout2d(input, self.p, self.training, &mut g)
     }
-    fn visit(&self, _prefix: &str, _v: &mut dyn ModuleVisitor) {}
+    fn visit(&self, prefix: &str, v: &mut dyn ModuleVisitor) {
+        v.item(&join_name(prefix, "rng"), ModuleItem::Rng(&self.gen));
+    }
     fn type_name(&self) -> &'static str {
         "Dropout2d"
     }

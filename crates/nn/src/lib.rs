@@ -87,7 +87,7 @@ pub use max_pool2d::MaxPool2d;
 pub use module::{Buffer, Module, ModuleItem, ModuleVisitor, NamedBuffer};
 pub use residual::{Residual, ResidualSpec};
 pub use rnn::{Rnn, RnnNonlinearity, RnnSpec};
-pub use safetensors_io::{load_safetensors, save_safetensors};
+pub use safetensors_io::{deserialize_state, load_safetensors, save_safetensors, serialize_state};
 pub use sequential::{Sequential, SequentialSpec};
 pub use spec::{build_checked, BuildContext, LayerSpec};
 pub use state::{load_state_dict, LoadReport};

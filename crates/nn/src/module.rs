@@ -125,6 +125,7 @@ pub trait Module: Send + Sync + std::fmt::Debug {
             let v = match item {
                 ModuleItem::Param(p) => p.value(),
                 ModuleItem::Buffer(b) => b.value(),
+                ModuleItem::Rng(_) => return,
             };
             out.push((name.to_string(), v));
         });
@@ -139,11 +140,14 @@ pub enum ModuleItem<'a> {
     Param(&'a Param),
     /// A buffer.
     Buffer(&'a Buffer),
+    /// A random generator the module draws from while training (dropout masks). Not part of
+    /// the state dict; checkpoints save it so that a resumed run draws the same masks.
+    Rng(&'a std::sync::Mutex<tuna_tensor::Generator>),
 }
 
-/// Receives a module's parameters and buffers with their full names.
+/// Receives a module's parameters, buffers and random generators with their full names.
 pub trait ModuleVisitor {
-    /// Called once per parameter or buffer.
+    /// Called once per parameter, buffer or generator.
     fn item(&mut self, name: &str, item: ModuleItem<'_>);
 }
 

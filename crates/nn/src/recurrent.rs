@@ -218,6 +218,7 @@ impl RecurrentCore {
                 }
             }
         }
+        v.item(&join_name(prefix, "rng"), ModuleItem::Rng(&self.gen));
     }
 
     /// Runs the stack. `input` is `(L, N, H_in)`/`(N, L, H_in)` (per `batch_first`) or

@@ -32,6 +32,7 @@ pub fn load_state_dict(
         let v = match item {
             ModuleItem::Param(p) => p.value(),
             ModuleItem::Buffer(b) => b.value(),
+            ModuleItem::Rng(_) => return,
         };
         targets.push((name.to_string(), v.shape().to_vec(), v.dtype().to_string()));
     });
@@ -71,6 +72,7 @@ pub fn load_state_dict(
                     let dt = b.value().dtype();
                     b.set_value(t.to_dtype(dt).contiguous());
                 }
+                ModuleItem::Rng(_) => {}
             }
         }
     });

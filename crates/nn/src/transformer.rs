@@ -17,7 +17,7 @@ use crate::attention::{MultiheadAttention, MultiheadAttentionSpec};
 use crate::error::NnError;
 use crate::layer_norm::LayerNorm;
 use crate::linear::Linear;
-use crate::module::{join_name, Module, ModuleVisitor};
+use crate::module::{join_name, Module, ModuleItem, ModuleVisitor};
 use crate::spec::{BuildContext, LayerSpec};
 
 /// The feed-forward activation of a [`TransformerEncoderLayer`] (`activation`).
@@ -152,6 +152,7 @@ impl Module for TransformerEncoderLayer {
         self.linear2.visit(&join_name(prefix, "linear2"), v);
         self.norm1.visit(&join_name(prefix, "norm1"), v);
         self.norm2.visit(&join_name(prefix, "norm2"), v);
+        v.item(&join_name(prefix, "rng"), ModuleItem::Rng(&self.gen));
     }
     fn type_name(&self) -> &'static str {
         "TransformerEncoderLayer"

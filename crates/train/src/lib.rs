@@ -7,8 +7,22 @@
 //! `summary.json`, checkpoints, final weights, learning-curve plots) that can be resumed after
 //! a crash with bit-identical results.
 
+pub mod callback;
+pub mod checkpoint;
 pub mod curves;
+pub mod error;
+pub mod experiment;
 pub mod metrics;
+pub mod progress;
 pub mod record;
+pub mod run_dir;
+pub mod summary;
+pub mod trainer;
 
+pub use callback::{Callback, Flow};
+pub use error::TrainError;
+pub use experiment::Experiment;
 pub use record::EpochRecord;
+pub use run_dir::RunDir;
+pub use summary::RunSummary;
+pub use trainer::Trainer;

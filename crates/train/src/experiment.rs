@@ -1,0 +1,858 @@
+//! [`Experiment`]: one TOML (or JSON) file describing a whole training run — data, loader,
+//! model, loss, optimizer (with parameter groups), schedule, regularizers, constraints and
+//! training options — parsed and validated as a whole before any work starts.
+//!
+//! ```toml
+//! seed = 0
+//!
+//! [data]
+//! type = "Mnist"
+//! path = "datasets/mnist-10k"
+//! validation = 0.1
+//!
+//! [loader]
+//! batch_size = 64
+//! shuffle = true
+//!
+//! [model]
+//! type = "Sequential"
+//! layers = [
+//!   { type = "Flatten" },
+//!   { type = "Linear", in_features = 784, out_features = 10 },
+//! ]
+//!
+//! [loss]
+//! type = "CrossEntropyLoss"
+//!
+//! [optimizer]
+//! type = "SGD"
+//! lr = 0.05
+//! momentum = 0.9
+//!
+//! [scheduler]            # optional; `interval` = "batch" or "epoch"
+//! type = "OneCycleLR"
+//! max_lr = 0.1           # total_steps filled in from epochs x batches
+//!
+//! [[regularizers]]
+//! type = "L2"
+//! weight = 1e-4
+//!
+//! [train]
+//! epochs = 10
+//! metrics = ["accuracy"]
+//! early_stopping = { monitor = "val_loss", patience = 5 }
+//! ```
+//!
+//! Every problem in the file is reported at once, each with its path in the file:
+//! `optimizer.betas[1]: must be in [0, 1), got 1.5`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use tuna_data::{DataConfig, LoaderConfig};
+use tuna_loss::Loss;
+use tuna_nn::LayerSpec;
+use tuna_optim::{OptimizerConfig, ParamGroupConfig};
+use tuna_regularize::{Constraint, EarlyStoppingConfig, Regularizer};
+use tuna_sched::LrSchedulerConfig;
+
+/// The top-level keys of an experiment file.
+pub const SECTIONS: [&str; 12] = [
+    "name",
+    "description",
+    "seed",
+    "data",
+    "loader",
+    "model",
+    "loss",
+    "optimizer",
+    "scheduler",
+    "regularizers",
+    "constraints",
+    "train",
+];
+
+/// A whole experiment: what `tuna train` runs, `tuna diagnose` explains and the tuner
+/// mutates. Build it with [`Experiment::load`] (a file, with `--set` overrides) or
+/// [`Experiment::from_value`].
+#[derive(Clone, Debug)]
+pub struct Experiment {
+    /// A short name for the run (default: the file stem).
+    pub name: Option<String>,
+    /// Free text describing the experiment.
+    pub description: Option<String>,
+    /// Seeds everything: initialization, dropout, shuffling, splits. Default 0.
+    pub seed: u64,
+    /// `[data]`: where the samples come from.
+    pub data: Box<dyn DataConfig>,
+    /// `[loader]`: batching and shuffling.
+    pub loader: LoaderConfig,
+    /// `[model]`: the layer spec that builds the model.
+    pub model: Box<dyn LayerSpec>,
+    /// `[loss]`.
+    pub loss: Box<dyn Loss>,
+    /// `[optimizer]` and its `param_groups`.
+    pub optimizer: OptimizerSection,
+    /// `[scheduler]`, if any.
+    pub scheduler: Option<SchedulerSection>,
+    /// `[[regularizers]]`: penalties added to the loss.
+    pub regularizers: Vec<Box<dyn Regularizer>>,
+    /// `[[constraints]]`: projections applied after every optimizer step.
+    pub constraints: Vec<Box<dyn Constraint>>,
+    /// `[train]`.
+    pub train: TrainConfig,
+    /// The file as parsed, after overrides (what the tuner edits and the run folder records).
+    pub source: Value,
+}
+
+/// The `[optimizer]` section: an optimizer plugin and its parameter groups.
+#[derive(Clone, Debug)]
+pub struct OptimizerSection {
+    /// The optimizer (`type = "SGD"`, ...).
+    pub config: Box<dyn OptimizerConfig>,
+    /// `[[optimizer.param_groups]]` (see [`ParamGroupConfig`]).
+    pub param_groups: Vec<ParamGroupConfig>,
+}
+
+/// When the schedule advances.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepInterval {
+    /// After every optimizer step (PyTorch practice for OneCycleLR and CyclicLR).
+    Batch,
+    /// After every epoch (PyTorch practice for the others).
+    Epoch,
+}
+
+/// The `[scheduler]` section: a schedule plugin plus when it steps and what it watches.
+#[derive(Clone, Debug)]
+pub struct SchedulerSection {
+    /// The schedule (`type = "OneCycleLR"`, ...).
+    pub config: Box<dyn LrSchedulerConfig>,
+    /// `interval`: `"batch"` or `"epoch"`; default `"batch"` for OneCycleLR and CyclicLR,
+    /// `"epoch"` otherwise.
+    pub interval: StepInterval,
+    /// `monitor`: the metric ReduceLROnPlateau watches (default `"val_loss"`, or
+    /// `"train_loss"` without a validation split).
+    pub monitor: Option<String>,
+}
+
+/// The `[train]` section.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Passes over the training split. Default 10.
+    #[serde(default = "default_epochs")]
+    pub epochs: usize,
+    /// Metrics computed per epoch on train and validation (and on test at the end):
+    /// `accuracy`, `top5_accuracy`, `precision`, `recall`, `f1`, `confusion_matrix`, `mae`,
+    /// `rmse`, `r2`. The loss is always recorded.
+    #[serde(default)]
+    pub metrics: Vec<String>,
+    /// Clip the total gradient norm to this value before each step
+    /// (`torch.nn.utils.clip_grad_norm_`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clip_grad_norm: Option<f64>,
+    /// The norm `clip_grad_norm` uses (`norm_type`, default 2; `inf` for the max norm).
+    #[serde(default = "two")]
+    pub clip_norm_type: f64,
+    /// Clamp every gradient element to `[-v, v]` (`torch.nn.utils.clip_grad_value_`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clip_grad_value: Option<f64>,
+    /// Stop when a monitored metric stops improving (and restore the best weights).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_stopping: Option<EarlyStoppingConfig>,
+    /// Write the `last` checkpoint every this many epochs (default 1; 0 disables).
+    #[serde(default = "one")]
+    pub checkpoint_every: usize,
+    /// Also write the `last` checkpoint every this many batches within an epoch (default:
+    /// only at epoch ends).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint_every_batches: Option<usize>,
+    /// Evaluate on the test split when training ends (default `true`).
+    #[serde(default = "yes")]
+    pub test: bool,
+    /// Worker threads for the kernels (default: `TUNA_NUM_THREADS` or 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<usize>,
+}
+
+fn default_epochs() -> usize {
+    10
+}
+fn two() -> f64 {
+    2.0
+}
+fn one() -> usize {
+    1
+}
+fn yes() -> bool {
+    true
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            epochs: default_epochs(),
+            metrics: Vec::new(),
+            clip_grad_norm: None,
+            clip_norm_type: 2.0,
+            clip_grad_value: None,
+            early_stopping: None,
+            checkpoint_every: 1,
+            checkpoint_every_batches: None,
+            test: true,
+            threads: None,
+        }
+    }
+}
+
+/// Every problem found in an experiment file, each with its path in the file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExperimentError {
+    /// The file, when the experiment came from one.
+    pub file: Option<PathBuf>,
+    /// One entry per problem: `optimizer.lr: must be >= 0, got -1`.
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for ExperimentError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let file = self
+            .file
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "experiment".to_string());
+        if self.problems.len() == 1 {
+            write!(f, "{file}: {}", self.problems[0])
+        } else {
+            write!(f, "{file}: {} problems:", self.problems.len())?;
+            for p in &self.problems {
+                write!(f, "\n  - {p}")?;
+            }
+            Ok(())
+        }
+    }
+}
+
+impl std::error::Error for ExperimentError {}
+
+impl ExperimentError {
+    fn one(file: Option<&Path>, problem: impl Into<String>) -> Self {
+        ExperimentError {
+            file: file.map(Path::to_path_buf),
+            problems: vec![problem.into()],
+        }
+    }
+}
+
+/// Reads a TOML (or, for a `.json` file, JSON) experiment file into a JSON value.
+///
+/// # Errors
+/// An unreadable file, or a syntax error (with TOML's line and column).
+pub fn read_value(path: &Path) -> Result<Value, ExperimentError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ExperimentError::one(Some(path), format!("cannot read: {e}")))?;
+    parse_text(&text, path.extension().and_then(|e| e.to_str()) == Some("json"))
+        .map_err(|e| ExperimentError::one(Some(path), e))
+}
+
+/// Parses experiment text: TOML, or JSON when `json` is set.
+///
+/// # Errors
+/// The syntax error.
+pub fn parse_text(text: &str, json: bool) -> Result<Value, String> {
+    if json {
+        serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))
+    } else {
+        let v: toml::Value = toml::from_str(text).map_err(|e| format!("invalid TOML: {e}"))?;
+        serde_json::to_value(v).map_err(|e| e.to_string())
+    }
+}
+
+/// One step of a value path: a key or an array index.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PathStep {
+    /// `.key`
+    Key(String),
+    /// `[index]`
+    Index(usize),
+}
+
+/// Parses `optimizer.lr`, `model.layers[7].p`, `optimizer.betas[1]` into steps.
+///
+/// # Errors
+/// An empty path, an empty key or an index that is not a number.
+pub fn parse_path(path: &str) -> Result<Vec<PathStep>, String> {
+    let mut steps = Vec::new();
+    for part in path.split('.') {
+        let (key, mut rest) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if key.is_empty() && (steps.is_empty() || rest.is_empty()) {
+            return Err(format!("`{path}`: empty key"));
+        }
+        if !key.is_empty() {
+            steps.push(PathStep::Key(key.to_string()));
+        }
+        while !rest.is_empty() {
+            let close = rest
+                .find(']')
+                .ok_or_else(|| format!("`{path}`: missing `]`"))?;
+            let idx: usize = rest[1..close]
+                .trim()
+                .parse()
+                .map_err(|_| format!("`{path}`: `{}` is not an index", &rest[1..close]))?;
+            steps.push(PathStep::Index(idx));
+            rest = &rest[close + 1..];
+            if !rest.is_empty() && !rest.starts_with('[') {
+                return Err(format!("`{path}`: unexpected `{rest}` after an index"));
+            }
+        }
+    }
+    if steps.is_empty() {
+        return Err("empty path".to_string());
+    }
+    Ok(steps)
+}
+
+/// Sets the value at `path` (creating missing tables; an index may append one element at
+/// the end of an array).
+///
+/// # Errors
+/// A path through a non-table/non-array value, or an index past the end.
+pub fn set_path(root: &mut Value, path: &str, value: Value) -> Result<(), String> {
+    let steps = parse_path(path)?;
+    let mut cur = root;
+    for (i, step) in steps.iter().enumerate() {
+        let last = i + 1 == steps.len();
+        cur = match step {
+            PathStep::Key(k) => {
+                if cur.is_null() {
+                    *cur = Value::Object(Map::new());
+                }
+                let obj = cur.as_object_mut().ok_or_else(|| {
+                    format!("`{path}`: `{k}` is inside a value that is not a table")
+                })?;
+                if last {
+                    obj.insert(k.clone(), value);
+                    return Ok(());
+                }
+                obj.entry(k.clone()).or_insert(Value::Null)
+            }
+            PathStep::Index(idx) => {
+                let arr = cur
+                    .as_array_mut()
+                    .ok_or_else(|| format!("`{path}`: [{idx}] indexes a value that is not a list"))?;
+                if *idx > arr.len() {
+                    return Err(format!(
+                        "`{path}`: index {idx} is past the end of a list of {}",
+                        arr.len()
+                    ));
+                }
+                if *idx == arr.len() {
+                    arr.push(Value::Null);
+                }
+                if last {
+                    arr[*idx] = value;
+                    return Ok(());
+                }
+                &mut arr[*idx]
+            }
+        };
+    }
+    Ok(())
+}
+
+/// The value at `path`, if present.
+pub fn get_path<'v>(root: &'v Value, path: &str) -> Option<&'v Value> {
+    let steps = parse_path(path).ok()?;
+    let mut cur = root;
+    for step in &steps {
+        cur = match step {
+            PathStep::Key(k) => cur.get(k)?,
+            PathStep::Index(i) => cur.get(*i)?,
+        };
+    }
+    Some(cur)
+}
+
+/// Applies one `--set key=value` override. The value is read as a TOML value (`0.01`,
+/// `"AdamW"`, `[0.9, 0.99]`, `{ type = "L2", weight = 1e-4 }`, `true`); text that is not
+/// valid TOML is taken as a string (`--set optimizer.type=AdamW`).
+///
+/// # Errors
+/// A malformed override or path.
+pub fn apply_override(root: &mut Value, assignment: &str) -> Result<(), String> {
+    let (key, raw) = assignment
+        .split_once('=')
+        .ok_or_else(|| format!("override `{assignment}`: expected KEY=VALUE"))?;
+    let key = key.trim();
+    let raw = raw.trim();
+    let value = match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
+        Ok(mut t) => serde_json::to_value(t.remove("v").expect("parsed key"))
+            .map_err(|e| e.to_string())?,
+        Err(_) => Value::String(raw.to_string()),
+    };
+    set_path(root, key, value).map_err(|e| format!("override {e}"))
+}
+
+/// Rewrites a plugin's own error (`SGD.lr: ...`, `Adam.betas[1]: ...`) with the section's
+/// path (`optimizer.lr: ...`); other messages get the section as a prefix.
+fn locate(section: &str, type_name: Option<&str>, message: &str) -> String {
+    if let Some(t) = type_name {
+        if let Some(rest) = message.strip_prefix(&format!("{t}.")) {
+            return format!("{section}.{rest}");
+        }
+        if let Some(rest) = message.strip_prefix(&format!("{t}: ")) {
+            return format!("{section}: {rest}");
+        }
+    }
+    format!("{section}: {message}")
+}
+
+fn type_of(v: &Value) -> Option<&str> {
+    v.get("type").and_then(Value::as_str)
+}
+
+/// Deserializes a typetag plugin from `v`, naming `path` and the plugin type in the error.
+fn plugin<T: ?Sized>(path: &str, v: &Value, problems: &mut Vec<String>) -> Option<Box<T>>
+where
+    Box<T>: serde::de::DeserializeOwned,
+{
+    if !v.is_object() {
+        problems.push(format!(
+            "{path}: expected a table with a `type` key, got {}",
+            kind(v)
+        ));
+        return None;
+    }
+    if type_of(v).is_none() {
+        problems.push(format!("{path}: missing `type` (the plugin's name)"));
+        return None;
+    }
+    match serde_json::from_value::<Box<T>>(v.clone()) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            problems.push(locate(path, type_of(v), &e.to_string()));
+            None
+        }
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "nothing",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a table",
+    }
+}
+
+fn plain<T: serde::de::DeserializeOwned + Default>(
+    path: &str,
+    v: Option<&Value>,
+    problems: &mut Vec<String>,
+) -> T {
+    match v {
+        None => T::default(),
+        Some(v) => serde_json::from_value(v.clone()).unwrap_or_else(|e| {
+            problems.push(format!("{path}: {e}"));
+            T::default()
+        }),
+    }
+}
+
+impl Experiment {
+    /// Reads, overrides (`key=value` strings, see [`apply_override`]) and validates a file.
+    ///
+    /// # Errors
+    /// Every problem found, each with its path.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Experiment, ExperimentError> {
+        let mut value = read_value(path)?;
+        let mut problems = Vec::new();
+        for o in overrides {
+            if let Err(e) = apply_override(&mut value, o) {
+                problems.push(e);
+            }
+        }
+        if !problems.is_empty() {
+            return Err(ExperimentError {
+                file: Some(path.to_path_buf()),
+                problems,
+            });
+        }
+        let mut exp = Experiment::from_value(value).map_err(|mut e| {
+            e.file = Some(path.to_path_buf());
+            e
+        })?;
+        if exp.name.is_none() {
+            exp.name = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+        }
+        Ok(exp)
+    }
+
+    /// Parses experiment TOML text.
+    ///
+    /// # Errors
+    /// As [`Experiment::from_value`], plus TOML syntax errors.
+    pub fn from_toml_str(text: &str) -> Result<Experiment, ExperimentError> {
+        let v = parse_text(text, false).map_err(|e| ExperimentError::one(None, e))?;
+        Experiment::from_value(v)
+    }
+
+    /// Builds and validates an experiment from its JSON form.
+    ///
+    /// # Errors
+    /// Every problem found: unknown sections, unknown plugin types or fields, invalid values
+    /// (each plugin's own validation), inconsistent training options.
+    pub fn from_value(value: Value) -> Result<Experiment, ExperimentError> {
+        let mut problems = Vec::new();
+        let Some(root) = value.as_object() else {
+            return Err(ExperimentError::one(
+                None,
+                format!("expected a table of sections, got {}", kind(&value)),
+            ));
+        };
+        for key in root.keys() {
+            if !SECTIONS.contains(&key.as_str()) {
+                problems.push(format!(
+                    "{key}: unknown section; known: {}",
+                    SECTIONS.join(", ")
+                ));
+            }
+        }
+        let text = |k: &str, problems: &mut Vec<String>| match root.get(k) {
+            None => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(v) => {
+                problems.push(format!("{k}: expected a string, got {}", kind(v)));
+                None
+            }
+        };
+        let name = text("name", &mut problems);
+        let description = text("description", &mut problems);
+        let seed = match root.get("seed") {
+            None => 0,
+            Some(v) => v.as_u64().unwrap_or_else(|| {
+                problems.push(format!(
+                    "seed: expected a non-negative integer, got {}",
+                    v
+                ));
+                0
+            }),
+        };
+
+        let required = |k: &str, problems: &mut Vec<String>| {
+            let v = root.get(k);
+            if v.is_none() {
+                problems.push(format!("{k}: missing section `[{k}]`"));
+            }
+            v
+        };
+
+        let data = required("data", &mut problems)
+            .and_then(|v| plugin::<dyn DataConfig>("data", v, &mut problems));
+        if let Some(d) = &data {
+            if let Err(e) = d.validate() {
+                problems.push(e.to_string());
+            }
+        }
+
+        let loader: LoaderConfig = plain("loader", root.get("loader"), &mut problems);
+        if let Err(e) = loader.validate() {
+            problems.push(e.to_string());
+        }
+
+        let model = required("model", &mut problems).and_then(|v| model_spec(v, &mut problems));
+
+        let loss = required("loss", &mut problems)
+            .and_then(|v| plugin::<dyn Loss>("loss", v, &mut problems));
+        if let (Some(l), Some(v)) = (&loss, root.get("loss")) {
+            if let Err(e) = l.validate() {
+                problems.push(locate("loss", type_of(v), &e.to_string()));
+            }
+        }
+
+        let optimizer = required("optimizer", &mut problems)
+            .and_then(|v| optimizer_section(v, &mut problems));
+
+        let scheduler = root
+            .get("scheduler")
+            .and_then(|v| scheduler_section(v, &mut problems));
+
+        let regularizers = plugin_list::<dyn Regularizer>("regularizers", root, &mut problems);
+        for (i, r) in regularizers.iter().enumerate() {
+            if let Err(e) = r.validate() {
+                let t = root["regularizers"][i].get("type").and_then(Value::as_str);
+                problems.push(locate(&format!("regularizers[{i}]"), t, &e.to_string()));
+            }
+        }
+        let constraints = plugin_list::<dyn Constraint>("constraints", root, &mut problems);
+        for (i, c) in constraints.iter().enumerate() {
+            if let Err(e) = c.validate() {
+                let t = root["constraints"][i].get("type").and_then(Value::as_str);
+                problems.push(locate(&format!("constraints[{i}]"), t, &e.to_string()));
+            }
+        }
+
+        let train: TrainConfig = plain("train", root.get("train"), &mut problems);
+        train.check(&mut problems);
+
+        if !problems.is_empty() {
+            return Err(ExperimentError {
+                file: None,
+                problems,
+            });
+        }
+        Ok(Experiment {
+            name,
+            description,
+            seed,
+            data: data.expect("checked"),
+            loader,
+            model: model.expect("checked"),
+            loss: loss.expect("checked"),
+            optimizer: optimizer.expect("checked"),
+            scheduler,
+            regularizers,
+            constraints,
+            train,
+            source: value,
+        })
+    }
+
+    /// The experiment as JSON with every default filled in (what the run folder records as
+    /// `config.toml`).
+    pub fn resolved(&self) -> Value {
+        let mut root = Map::new();
+        if let Some(n) = &self.name {
+            root.insert("name".into(), Value::String(n.clone()));
+        }
+        if let Some(d) = &self.description {
+            root.insert("description".into(), Value::String(d.clone()));
+        }
+        root.insert("seed".into(), Value::from(self.seed));
+        let to = |v: Result<Value, serde_json::Error>| v.unwrap_or(Value::Null);
+        root.insert("data".into(), to(serde_json::to_value(&self.data)));
+        root.insert("loader".into(), to(serde_json::to_value(&self.loader)));
+        root.insert("model".into(), to(serde_json::to_value(&self.model)));
+        root.insert("loss".into(), to(serde_json::to_value(&self.loss)));
+        let mut opt = to(serde_json::to_value(&self.optimizer.config));
+        if !self.optimizer.param_groups.is_empty() {
+            opt["param_groups"] = to(serde_json::to_value(&self.optimizer.param_groups));
+        }
+        root.insert("optimizer".into(), opt);
+        if let Some(s) = &self.scheduler {
+            let mut v = to(serde_json::to_value(&s.config));
+            v["interval"] = to(serde_json::to_value(s.interval));
+            if let Some(m) = &s.monitor {
+                v["monitor"] = Value::String(m.clone());
+            }
+            root.insert("scheduler".into(), v);
+        }
+        if !self.regularizers.is_empty() {
+            root.insert(
+                "regularizers".into(),
+                to(serde_json::to_value(&self.regularizers)),
+            );
+        }
+        if !self.constraints.is_empty() {
+            root.insert(
+                "constraints".into(),
+                to(serde_json::to_value(&self.constraints)),
+            );
+        }
+        root.insert("train".into(), to(serde_json::to_value(&self.train)));
+        Value::Object(root)
+    }
+
+    /// [`Experiment::resolved`] as TOML text.
+    pub fn to_toml_string(&self) -> String {
+        to_toml(&self.resolved())
+    }
+}
+
+/// Renders a JSON value as TOML (nulls dropped; non-finite floats as TOML's `inf`/`nan`).
+pub fn to_toml(value: &Value) -> String {
+    fn strip(v: &Value) -> Option<toml::Value> {
+        Some(match v {
+            Value::Null => return None,
+            Value::Bool(b) => toml::Value::Boolean(*b),
+            Value::Number(n) => match n.as_i64() {
+                Some(i) => toml::Value::Integer(i),
+                None => toml::Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            Value::String(s) => toml::Value::String(s.clone()),
+            Value::Array(a) => toml::Value::Array(a.iter().filter_map(strip).collect()),
+            Value::Object(o) => toml::Value::Table(
+                o.iter()
+                    .filter_map(|(k, v)| strip(v).map(|v| (k.clone(), v)))
+                    .collect(),
+            ),
+        })
+    }
+    match strip(value) {
+        Some(toml::Value::Table(t)) => toml::to_string_pretty(&t).unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+fn model_spec(v: &Value, problems: &mut Vec<String>) -> Option<Box<dyn LayerSpec>> {
+    // Check a Sequential's layers one by one, so every bad layer is reported with its index.
+    if type_of(v) == Some("Sequential") {
+        if let Some(layers) = v.get("layers").and_then(Value::as_array) {
+            let before = problems.len();
+            for (i, layer) in layers.iter().enumerate() {
+                let path = format!("model.layers[{i}]");
+                if let Some(spec) = plugin::<dyn LayerSpec>(&path, layer, problems) {
+                    if let Err(e) = spec.validate() {
+                        problems.push(locate(&path, type_of(layer), &e.to_string()));
+                    }
+                }
+            }
+            if problems.len() > before {
+                return None;
+            }
+        }
+    }
+    let spec = plugin::<dyn LayerSpec>("model", v, problems)?;
+    if let Err(e) = spec.validate() {
+        problems.push(locate("model", type_of(v), &e.to_string()));
+        return None;
+    }
+    Some(spec)
+}
+
+fn optimizer_section(v: &Value, problems: &mut Vec<String>) -> Option<OptimizerSection> {
+    let mut v = v.clone();
+    let groups = match v.as_object_mut().and_then(|o| o.remove("param_groups")) {
+        None => Vec::new(),
+        Some(g) => match serde_json::from_value::<Vec<ParamGroupConfig>>(g) {
+            Ok(g) => g,
+            Err(e) => {
+                problems.push(format!("optimizer.param_groups: {e}"));
+                Vec::new()
+            }
+        },
+    };
+    let config = plugin::<dyn OptimizerConfig>("optimizer", &v, problems)?;
+    if let Err(e) = config.validate() {
+        problems.push(locate("optimizer", type_of(&v), &e.to_string()));
+    }
+    Some(OptimizerSection {
+        config,
+        param_groups: groups,
+    })
+}
+
+fn scheduler_section(v: &Value, problems: &mut Vec<String>) -> Option<SchedulerSection> {
+    let mut v = v.clone();
+    let obj = v.as_object_mut()?;
+    let interval = match obj.remove("interval") {
+        None => None,
+        Some(i) => match serde_json::from_value::<StepInterval>(i.clone()) {
+            Ok(i) => Some(i),
+            Err(_) => {
+                problems.push(format!(
+                    "scheduler.interval: expected \"batch\" or \"epoch\", got {i}"
+                ));
+                None
+            }
+        },
+    };
+    let monitor = match obj.remove("monitor") {
+        None => None,
+        Some(Value::String(s)) => Some(s),
+        Some(other) => {
+            problems.push(format!(
+                "scheduler.monitor: expected a metric name such as \"val_loss\", got {other}"
+            ));
+            None
+        }
+    };
+    let config = plugin::<dyn LrSchedulerConfig>("scheduler", &v, problems)?;
+    if let Err(e) = config.validate() {
+        problems.push(locate("scheduler", type_of(&v), &e.to_string()));
+    }
+    let per_batch = matches!(type_of(&v), Some("OneCycleLR" | "CyclicLR"));
+    Some(SchedulerSection {
+        config,
+        interval: interval.unwrap_or(if per_batch {
+            StepInterval::Batch
+        } else {
+            StepInterval::Epoch
+        }),
+        monitor,
+    })
+}
+
+fn plugin_list<T: ?Sized>(
+    key: &str,
+    root: &Map<String, Value>,
+    problems: &mut Vec<String>,
+) -> Vec<Box<T>>
+where
+    Box<T>: serde::de::DeserializeOwned,
+{
+    match root.get(key) {
+        None => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| plugin::<T>(&format!("{key}[{i}]"), item, problems))
+            .collect(),
+        Some(other) => {
+            problems.push(format!(
+                "{key}: expected a list of tables (`[[{key}]]`), got {}",
+                kind(other)
+            ));
+            Vec::new()
+        }
+    }
+}
+
+impl TrainConfig {
+    fn check(&self, problems: &mut Vec<String>) {
+        if self.epochs == 0 {
+            problems.push("train.epochs: must be >= 1, got 0".to_string());
+        }
+        if let Some(v) = self.clip_grad_norm {
+            if !(v.is_finite() && v > 0.0) {
+                problems.push(format!("train.clip_grad_norm: must be > 0, got {v}"));
+            }
+        }
+        if !(self.clip_norm_type > 0.0) {
+            problems.push(format!(
+                "train.clip_norm_type: must be > 0 (or inf), got {}",
+                self.clip_norm_type
+            ));
+        }
+        if let Some(v) = self.clip_grad_value {
+            if !(v.is_finite() && v > 0.0) {
+                problems.push(format!("train.clip_grad_value: must be > 0, got {v}"));
+            }
+        }
+        if let Some(es) = &self.early_stopping {
+            if let Err(e) = es.validate() {
+                problems.push(locate("train.early_stopping", Some("EarlyStopping"), &e.to_string()));
+            }
+        }
+        if self.checkpoint_every_batches == Some(0) {
+            problems.push("train.checkpoint_every_batches: must be >= 1, got 0".to_string());
+        }
+        if self.threads == Some(0) {
+            problems.push("train.threads: must be >= 1, got 0".to_string());
+        }
+        for (i, m) in self.metrics.iter().enumerate() {
+            if m.trim().is_empty() {
+                problems.push(format!("train.metrics[{i}]: empty metric name"));
+            }
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! `tuna show RUN_DIR [RUN_DIR ...]`: a run's summary, or several runs side by side.
+
+use std::path::PathBuf;
+
+use tuna::train::progress::format_metric;
+use tuna::train::run_dir::read_records;
+use tuna::train::RunDir;
+
+use super::CliError;
+
+/// Arguments of `tuna show`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  tuna show runs/mnist-mlp
+  tuna show runs/mnist-mlp runs/mnist-mlp-2 runs/mnist-cnn")]
+pub struct Args {
+    /// One or more run folders.
+    #[arg(required = true)]
+    pub runs: Vec<PathBuf>,
+}
+
+/// Runs `tuna show`.
+pub fn run(args: &Args) -> Result<(), CliError> {
+    let mut columns: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    for path in &args.runs {
+        let run = RunDir::open(path)?;
+        let mut rows: Vec<(String, String)> = Vec::new();
+        let records = read_records(&run.metrics_path())?;
+        match run.read_summary() {
+            Ok(s) => {
+                rows.push(("status".into(), match &s.stopped_early {
+                    Some(_) => "stopped early".into(),
+                    None => "finished".into(),
+                }));
+                rows.push(("epochs".into(), format!("{}/{}", s.epochs_completed, s.epochs_planned)));
+                rows.push(("parameters".into(), s.parameters.to_string()));
+                rows.push((
+                    "best epoch".into(),
+                    s.best_epoch.map(|e| format!("{e} (by {})", s.monitor)).unwrap_or("-".into()),
+                ));
+                for (k, v) in &s.best {
+                    if k != "seconds" {
+                        rows.push((format!("best {k}"), shown(k, v.0)));
+                    }
+                }
+                for (k, v) in &s.test {
+                    rows.push((k.clone(), shown(k, v.0)));
+                }
+                rows.push(("wall time".into(), format!("{:.1}s", s.wall_seconds)));
+                rows.push(("samples/s".into(), format!("{:.0}", s.samples_per_second)));
+            }
+            Err(_) => {
+                rows.push(("status".into(), "unfinished (resume with tuna train --resume)".into()));
+                rows.push(("epochs".into(), records.len().to_string()));
+                if let Some(last) = records.last() {
+                    for (k, v) in &last.values {
+                        rows.push((format!("last {k}"), shown(k, v.0)));
+                    }
+                }
+            }
+        }
+        columns.push((path.display().to_string(), rows));
+    }
+    let mut keys: Vec<String> = Vec::new();
+    for (_, rows) in &columns {
+        for (k, _) in rows {
+            if !keys.contains(k) {
+                keys.push(k.clone());
+            }
+        }
+    }
+    let kw = keys.iter().map(String::len).max().unwrap_or(0).max(3);
+    let widths: Vec<usize> = columns
+        .iter()
+        .map(|(name, rows)| rows.iter().map(|(_, v)| v.len()).chain([name.len()]).max().unwrap_or(0))
+        .collect();
+    let mut header = format!("{:<kw$}", "run");
+    for ((name, _), w) in columns.iter().zip(&widths) {
+        header.push_str(&format!("  {name:<w$}"));
+    }
+    println!("{header}");
+    for k in &keys {
+        let mut line = format!("{k:<kw$}");
+        for ((_, rows), w) in columns.iter().zip(&widths) {
+            let v = rows.iter().find(|(rk, _)| rk == k).map(|(_, v)| v.as_str()).unwrap_or("-");
+            line.push_str(&format!("  {v:<w$}"));
+        }
+        println!("{}", line.trim_end());
+    }
+    Ok(())
+}
+
+fn shown(key: &str, v: f64) -> String {
+    if key == "lr" {
+        format!("{v:.3e}")
+    } else {
+        format_metric(key, v)
+    }
+}
