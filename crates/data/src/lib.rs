@@ -10,14 +10,25 @@
 //! file's `[data]` section.
 
 mod config;
+mod csv;
 mod dataset;
 mod error;
 mod loader;
+mod mnist;
+mod normalize;
+mod split;
 
 pub use config::{DataConfig, DataContext, DataSplits, Task};
+pub use csv::{parse_csv, read_csv, Column, Csv, CsvRecord, CsvTask};
 pub use dataset::{Dataset, Sample, Target, TargetKind, Targets, TensorDataset};
 pub use error::DataError;
 pub use loader::{Batch, DataLoader, EpochBatches, LoaderConfig};
+pub use mnist::{
+    find_idx_file, read_idx_images, read_idx_labels, read_mnist, IdxImages, Mnist,
+    IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, MNIST_FILES,
+};
+pub use normalize::{Standardizer, MNIST_MEAN, MNIST_STD};
+pub use split::{check_fraction, random_split, stratified_split, SplitIndices};
 
 /// Forces the linker to keep this crate's built-in [`DataConfig`] plugins (call once from a
 /// binary that deserializes configs; `tuna::link_all` does).

@@ -1,0 +1,479 @@
+//! MNIST: the IDX file reader and the [`Mnist`] data config (`type = "Mnist"`, torchvision's
+//! `datasets.MNIST` with `transforms.ToTensor()` + `transforms.Normalize((0.1307,), (0.3081,))`).
+//!
+//! IDX is the format of the original MNIST files (LeCun et al.): a big-endian header — magic
+//! number `0x0000TTDD` (`TT` = 0x08 for unsigned bytes, `DD` = the number of dimensions; 2051
+//! for images `[n, rows, cols]`, 2049 for labels `[n]`), then one big-endian `u32` per
+//! dimension — followed by the values, row-major. Files may be gzip-compressed; compression is
+//! detected by the gzip magic bytes (`1f 8b`), not by the file name.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{DataConfig, DataContext, DataSplits, Task};
+use crate::dataset::{Dataset, TensorDataset};
+use crate::error::DataError;
+use crate::normalize::{MNIST_MEAN, MNIST_STD};
+use crate::split::{check_fraction, random_split, split_generator, stratified_split};
+
+/// The IDX magic number of an unsigned-byte 3-d array (images).
+pub const IDX_IMAGES_MAGIC: u32 = 2051;
+/// The IDX magic number of an unsigned-byte 1-d array (labels).
+pub const IDX_LABELS_MAGIC: u32 = 2049;
+
+/// The MNIST file names without the optional `.gz` suffix: training images, training labels,
+/// test images, test labels.
+pub const MNIST_FILES: [&str; 4] = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+];
+
+/// The stream of the split generator `train_subset` draws from.
+const SUBSET_PURPOSE: u64 = 0x5355_4253; // "SUBS"
+
+/// The images of an IDX image file (magic 2051): `count` images of `rows x cols` grey levels
+/// `0..=255`, row-major.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdxImages {
+    /// The number of images.
+    pub count: usize,
+    /// Rows per image (28 for MNIST).
+    pub rows: usize,
+    /// Columns per image (28 for MNIST).
+    pub cols: usize,
+    /// `count * rows * cols` pixels, image by image, row-major.
+    pub pixels: Vec<u8>,
+}
+
+/// Reads a whole file, decompressing it if it starts with the gzip magic bytes. Returns the
+/// bytes and whether they were compressed.
+fn read_maybe_gz(path: &Path) -> Result<(Vec<u8>, bool), DataError> {
+    let raw = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+    if raw.len() >= 2 && raw[0] == 0x1f && raw[1] == 0x8b {
+        let mut out = Vec::with_capacity(raw.len() * 4);
+        flate2::read::MultiGzDecoder::new(&raw[..])
+            .read_to_end(&mut out)
+            .map_err(|e| DataError::parse(path, "", format!("corrupt gzip data: {e}")))?;
+        Ok((out, true))
+    } else {
+        Ok((raw, false))
+    }
+}
+
+/// Parses an IDX header with the expected magic; returns its dimensions and the offset of the
+/// data.
+fn idx_header(
+    path: &Path,
+    bytes: &[u8],
+    magic: u32,
+    what: &str,
+    note: &str,
+) -> Result<(Vec<usize>, usize), DataError> {
+    let ndim = (magic & 0xff) as usize;
+    let header_len = 4 + 4 * ndim;
+    if bytes.len() < 4 {
+        return Err(DataError::parse(
+            path,
+            "byte 0",
+            format!(
+                "truncated IDX header: expected {header_len} bytes, found {}{note}",
+                bytes.len()
+            ),
+        ));
+    }
+    let found = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+    if found != magic {
+        return Err(DataError::parse(
+            path,
+            "byte 0",
+            format!(
+                "wrong magic number: expected {magic} (0x{magic:08x}, IDX {what}), found {found} \
+                 (0x{found:08x}){note}"
+            ),
+        ));
+    }
+    if bytes.len() < header_len {
+        return Err(DataError::parse(
+            path,
+            format!("byte {}", bytes.len()),
+            format!(
+                "truncated IDX header: expected {header_len} bytes, found {}{note}",
+                bytes.len()
+            ),
+        ));
+    }
+    let dims = (0..ndim)
+        .map(|d| {
+            let o = 4 + 4 * d;
+            u32::from_be_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]) as usize
+        })
+        .collect();
+    Ok((dims, header_len))
+}
+
+/// Checks that `bytes` holds exactly `expected` data bytes after the header.
+fn check_data_len(
+    path: &Path,
+    bytes: &[u8],
+    offset: usize,
+    expected: Option<usize>,
+    desc: &str,
+    note: &str,
+) -> Result<usize, DataError> {
+    let found = bytes.len() - offset;
+    let Some(expected) = expected else {
+        return Err(DataError::parse(
+            path,
+            "byte 4",
+            format!("header dimensions {desc} overflow{note}"),
+        ));
+    };
+    if found < expected {
+        return Err(DataError::parse(
+            path,
+            format!("byte {offset}"),
+            format!("truncated data: expected {expected} bytes ({desc}), found {found}{note}"),
+        ));
+    }
+    if found > expected {
+        return Err(DataError::parse(
+            path,
+            format!("byte {}", offset + expected),
+            format!(
+                "{} unexpected bytes after the {expected} bytes of data ({desc}){note}",
+                found - expected
+            ),
+        ));
+    }
+    Ok(expected)
+}
+
+fn gz_note(gz: bool) -> &'static str {
+    if gz {
+        " (offsets in the decompressed data)"
+    } else {
+        ""
+    }
+}
+
+/// Reads an IDX image file (magic 2051), gzip-compressed or raw.
+///
+/// # Errors
+/// [`DataError::Io`] if the file cannot be read; [`DataError::Parse`] naming the file for
+/// corrupt gzip data, a wrong magic number, or data shorter or longer than the header says
+/// (with the byte offset and the expected and found lengths).
+pub fn read_idx_images(path: &Path) -> Result<IdxImages, DataError> {
+    let (mut bytes, gz) = read_maybe_gz(path)?;
+    let note = gz_note(gz);
+    let (dims, offset) = idx_header(path, &bytes, IDX_IMAGES_MAGIC, "images", note)?;
+    let (count, rows, cols) = (dims[0], dims[1], dims[2]);
+    let expected = count.checked_mul(rows).and_then(|v| v.checked_mul(cols));
+    let desc = format!("{count} images of {rows}x{cols}");
+    check_data_len(path, &bytes, offset, expected, &desc, note)?;
+    bytes.drain(..offset);
+    Ok(IdxImages {
+        count,
+        rows,
+        cols,
+        pixels: bytes,
+    })
+}
+
+/// Reads an IDX label file (magic 2049), gzip-compressed or raw: one byte per item.
+///
+/// # Errors
+/// As [`read_idx_images`].
+pub fn read_idx_labels(path: &Path) -> Result<Vec<u8>, DataError> {
+    let (mut bytes, gz) = read_maybe_gz(path)?;
+    let note = gz_note(gz);
+    let (dims, offset) = idx_header(path, &bytes, IDX_LABELS_MAGIC, "labels", note)?;
+    let desc = format!("{} labels", dims[0]);
+    check_data_len(path, &bytes, offset, Some(dims[0]), &desc, note)?;
+    bytes.drain(..offset);
+    Ok(bytes)
+}
+
+/// `dir/name.gz` if it exists, else `dir/name`.
+///
+/// # Errors
+/// [`DataError::Io`] naming both paths when neither exists.
+pub fn find_idx_file(dir: &Path, name: &str) -> Result<PathBuf, DataError> {
+    let gz = dir.join(format!("{name}.gz"));
+    if gz.is_file() {
+        return Ok(gz);
+    }
+    let raw = dir.join(name);
+    if raw.is_file() {
+        return Ok(raw);
+    }
+    Err(DataError::io(
+        gz,
+        format!("file not found (nor {})", raw.display()),
+    ))
+}
+
+/// Reads an MNIST image file and its label file into a classification dataset of
+/// `[1, rows, cols]` samples and 10 classes. Pixels become `x/255`, then
+/// `(x/255 - 0.1307) / 0.3081` with `normalize` (torchvision's `ToTensor` + `Normalize`).
+///
+/// # Errors
+/// As [`read_idx_images`], and [`DataError::Parse`] when the files hold different numbers of
+/// items or a label is above 9 (naming the label file and the byte offset).
+pub fn read_mnist(
+    images: &Path,
+    labels: &Path,
+    normalize: bool,
+) -> Result<TensorDataset, DataError> {
+    let img = read_idx_images(images)?;
+    let lab = read_idx_labels(labels)?;
+    if lab.len() != img.count {
+        return Err(DataError::parse(
+            labels,
+            "",
+            format!(
+                "{} labels for {} images in {}",
+                lab.len(),
+                img.count,
+                images.display()
+            ),
+        ));
+    }
+    if let Some(i) = lab.iter().position(|&l| l > 9) {
+        return Err(DataError::parse(
+            labels,
+            format!("byte {}", 8 + i),
+            format!("label {} of item {i} is out of range 0..=9", lab[i]),
+        ));
+    }
+    let mut lut = [0.0f32; 256];
+    for (v, out) in lut.iter_mut().enumerate() {
+        let x = v as f32 / 255.0;
+        *out = if normalize {
+            (x - MNIST_MEAN) / MNIST_STD
+        } else {
+            x
+        };
+    }
+    let features: Vec<f32> = img.pixels.iter().map(|&p| lut[p as usize]).collect();
+    Ok(TensorDataset::classification(
+        features,
+        &[1, img.rows, img.cols],
+        lab.into_iter().map(usize::from).collect(),
+        10,
+    ))
+}
+
+/// The `[data]` section for MNIST-format digits (torchvision's `datasets.MNIST`): the
+/// training and test files of a folder, a seeded (stratified) validation split of the training
+/// set, and torchvision's normalization.
+///
+/// `path` holds `train-images-idx3-ubyte`, `train-labels-idx1-ubyte`,
+/// `t10k-images-idx3-ubyte` and `t10k-labels-idx1-ubyte`, each optionally with `.gz` (the
+/// bundled `datasets/mnist-10k` or the original 60k/10k MNIST). Samples have feature shape
+/// `[1, 28, 28]`; the task is classification into 10 classes named `"0"` to `"9"`.
+///
+/// ```toml
+/// [data]
+/// type = "Mnist"
+/// path = "datasets/mnist-10k"
+/// validation = 0.1      # hold out 10 % of the training set, stratified by digit
+/// train_subset = 1000   # optional: train on 1000 digits only (an over-fitting experiment)
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mnist {
+    /// The folder holding the four IDX files (relative paths are resolved with
+    /// [`DataContext::resolve`]).
+    pub path: PathBuf,
+    /// Fraction of the training set held out for validation, in `[0, 1)`. Default `0.0`
+    /// (no validation split).
+    #[serde(default)]
+    pub validation: f64,
+    /// Split the validation set per digit, so it has the training set's class proportions.
+    /// Default `true`.
+    #[serde(default = "yes")]
+    pub stratified: bool,
+    /// Normalize pixels to `(x/255 - 0.1307) / 0.3081` (torchvision's MNIST mean/std);
+    /// `false` gives `x/255` in `[0, 1]` (`ToTensor()` alone). Default `true`.
+    #[serde(default = "yes")]
+    pub normalize: bool,
+    /// Use only the first `N` training samples after a seeded shuffle (before the validation
+    /// split): a small training set to provoke over-fitting. Default: all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_subset: Option<usize>,
+    /// Load `t10k-*` as the test split (torchvision's `train=False`). Default `true`.
+    #[serde(default = "yes")]
+    pub test: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Mnist {
+    /// The config with every default: no validation split, stratified, normalized, the full
+    /// training set, the test split loaded.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Mnist {
+            path: path.into(),
+            validation: 0.0,
+            stratified: true,
+            normalize: true,
+            train_subset: None,
+            test: true,
+        }
+    }
+}
+
+#[typetag::serde(name = "Mnist")]
+impl DataConfig for Mnist {
+    fn validate(&self) -> Result<(), DataError> {
+        if self.path.as_os_str().is_empty() {
+            return Err(DataError::config(
+                "data.path",
+                "must name the folder holding the MNIST files",
+            ));
+        }
+        check_fraction("data.validation", self.validation)?;
+        if self.train_subset == Some(0) {
+            return Err(DataError::config(
+                "data.train_subset",
+                "must be >= 1 (or left out to use every training sample), got 0",
+            ));
+        }
+        Ok(())
+    }
+
+    fn load(&self, ctx: &DataContext) -> Result<DataSplits, DataError> {
+        self.validate()?;
+        let dir = ctx.resolve(&self.path);
+        if !dir.is_dir() {
+            return Err(DataError::io(&dir, "folder not found"));
+        }
+        let file = |i: usize| find_idx_file(&dir, MNIST_FILES[i]);
+        let mut train = read_mnist(&file(0)?, &file(1)?, self.normalize)?;
+        if let Some(n) = self.train_subset {
+            if n > train.len() {
+                return Err(DataError::config(
+                    "data.train_subset",
+                    format!(
+                        "{n} is more than the {} training samples in {}",
+                        train.len(),
+                        dir.display()
+                    ),
+                ));
+            }
+            let perm = split_generator(ctx.seed, SUBSET_PURPOSE).randperm(train.len());
+            train = train.select(&perm[..n]);
+        }
+        let mut validation = None;
+        if self.validation > 0.0 {
+            let split = if self.stratified {
+                let labels = match train.targets() {
+                    crate::Targets::Class { labels, .. } => labels.clone(),
+                    crate::Targets::Values { .. } => unreachable!("MNIST has class targets"),
+                };
+                stratified_split(&labels, 10, self.validation, 0.0, ctx.seed)?
+            } else {
+                random_split(train.len(), self.validation, 0.0, ctx.seed)?
+            };
+            validation = Some(Arc::new(train.select(&split.validation)) as Arc<dyn Dataset>);
+            train = train.select(&split.train);
+        }
+        let test = if self.test {
+            Some(Arc::new(read_mnist(&file(2)?, &file(3)?, self.normalize)?) as Arc<dyn Dataset>)
+        } else {
+            None
+        };
+        Ok(DataSplits {
+            train: Arc::new(train),
+            validation,
+            test,
+            task: Task::Classification {
+                num_classes: 10,
+                class_names: (0..10).map(|d| d.to_string()).collect(),
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn idx(magic: u32, dims: &[u32], data: &[u8]) -> Vec<u8> {
+        let mut v = magic.to_be_bytes().to_vec();
+        for d in dims {
+            v.extend(d.to_be_bytes());
+        }
+        v.extend_from_slice(data);
+        v
+    }
+
+    fn tmp(name: &str, bytes: &[u8]) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("tuna-mnist-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    #[test]
+    fn reads_raw_idx() {
+        let p = tmp(
+            "img",
+            &idx(2051, &[2, 2, 3], &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 255]),
+        );
+        let img = read_idx_images(&p).unwrap();
+        assert_eq!((img.count, img.rows, img.cols), (2, 2, 3));
+        assert_eq!(img.pixels[11], 255);
+        let l = tmp("lab", &idx(2049, &[2], &[3, 9]));
+        assert_eq!(read_idx_labels(&l).unwrap(), vec![3, 9]);
+        let ds = read_mnist(&p, &l, false).unwrap();
+        assert_eq!(ds.feature_shape(), &[1, 2, 3]);
+        assert_eq!(ds.get(1).features[5], 1.0);
+        let ds = read_mnist(&p, &l, true).unwrap();
+        assert!((ds.get(0).features[0] + MNIST_MEAN / MNIST_STD).abs() < 1e-6);
+    }
+
+    #[test]
+    fn header_errors() {
+        let p = tmp("short", &[0, 0]);
+        let e = read_idx_images(&p).unwrap_err().to_string();
+        assert!(e.contains("byte 0: truncated IDX header"), "{e}");
+        let p = tmp("short2", &idx(2051, &[1], &[]));
+        let e = read_idx_images(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("byte 8: truncated IDX header: expected 16 bytes, found 8"),
+            "{e}"
+        );
+        let p = tmp("extra", &idx(2049, &[1], &[1, 2]));
+        let e = read_idx_labels(&p).unwrap_err().to_string();
+        assert!(e.contains("byte 9: 1 unexpected bytes"), "{e}");
+    }
+
+    #[test]
+    fn validation_errors() {
+        let mut m = Mnist::new("x");
+        m.validation = 1.0;
+        assert!(m
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .starts_with("data.validation: "));
+        let mut m = Mnist::new("x");
+        m.train_subset = Some(0);
+        assert!(m
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .starts_with("data.train_subset: "));
+        assert!(Mnist::new("").validate().is_err());
+        Mnist::new("x").validate().unwrap();
+    }
+}
