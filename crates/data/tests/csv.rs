@@ -96,7 +96,8 @@ fn iris_stratified_split() {
 #[test]
 fn standardization_fitted_on_train_only() {
     let mut c = iris();
-    c.validation = 0.3;
+    c.validation = 0.2;
+    c.test = 0.2;
     let s = load(&c);
     let (mean, std) = feature_stats(&*s.train);
     for j in 0..4 {
@@ -104,10 +105,17 @@ fn standardization_fitted_on_train_only() {
         assert!((std[j] - 1.0).abs() < 1e-5, "train std {j}: {}", std[j]);
     }
     // validation uses the training statistics, so its own are not exactly 0/1
-    let (vm, vs) = feature_stats(&**s.validation.as_ref().unwrap());
-    assert!(vm.iter().any(|m| m.abs() > 1e-3), "{vm:?}");
-    assert!(vs.iter().any(|s| (s - 1.0).abs() > 1e-3), "{vs:?}");
-    assert!(vm.iter().all(|m| m.abs() < 1.0));
+    for held_out in [&s.validation, &s.test] {
+        let (vm, vs) = feature_stats(&**held_out.as_ref().unwrap());
+        assert!(vm.iter().any(|m| m.abs() > 1e-3), "{vm:?}");
+        assert!(vs.iter().any(|s| (s - 1.0).abs() > 1e-3), "{vs:?}");
+        assert!(vm.iter().all(|m| m.abs() < 1.0));
+    }
+    // without standardization the raw centimetres come through
+    c.standardize = false;
+    let raw = load(&c);
+    let (rm, _) = feature_stats(&*raw.train);
+    assert!(rm[0] > 5.0 && rm[0] < 6.5, "{rm:?}");
 }
 
 #[test]
