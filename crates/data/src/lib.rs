@@ -2,12 +2,50 @@
 //!
 //! Tuna's data pipeline: the [`Dataset`] trait and the in-memory [`TensorDataset`], a seeded
 //! shuffling [`DataLoader`] that batches samples straight into one tensor per batch, readers
-//! for MNIST IDX files and CSV tables, seeded (optionally stratified) train/validation splits,
-//! and normalization fitted on the training split only.
+//! for MNIST IDX files and CSV tables, seeded (optionally stratified) train/validation/test
+//! splits, and normalization fitted on the training split only.
 //!
-//! Data sources are `typetag` plugins ([`DataConfig`]): `type = "Mnist"` and `type = "Csv"`
-//! are built in, and a user crate can register its own, usable by name from an experiment
-//! file's `[data]` section.
+//! Data sources are `typetag` plugins ([`DataConfig`]): `type = "Mnist"` ([`Mnist`]) and
+//! `type = "Csv"` ([`Csv`]) are built in, and a user crate can register its own, usable by
+//! name from an experiment file's `[data]` section.
+//!
+//! ```
+//! use tuna_data::{DataConfig, DataContext, DataLoader, LoaderConfig, Task};
+//!
+//! // the [data] and [loader] sections of an experiment file
+//! let data: Box<dyn DataConfig> = toml::from_str(
+//!     r#"
+//!     type = "Csv"
+//!     path = "datasets/iris/iris.csv"
+//!     header = false
+//!     skip_rows = 1          # the line "150,4,setosa,versicolor,virginica"
+//!     label = -1             # the last column
+//!     class_names = ["setosa", "versicolor", "virginica"]
+//!     validation = 0.2       # stratified by default
+//!     "#,
+//! )
+//! .unwrap();
+//! let loader: LoaderConfig = toml::from_str("batch_size = 16\nshuffle = true").unwrap();
+//! data.validate().unwrap();
+//! loader.validate().unwrap();
+//!
+//! // relative paths are looked up in the context's folders; the seed fixes the split
+//! let ctx = DataContext::new(0);
+//! # let ctx = DataContext { base_dirs: vec![concat!(env!("CARGO_MANIFEST_DIR"), "/../..").into()], seed: 0 };
+//! let splits = data.load(&ctx).unwrap();
+//! assert_eq!(splits.train.len(), 120);
+//! assert_eq!(splits.validation.as_ref().unwrap().len(), 30);
+//! assert!(matches!(splits.task, Task::Classification { num_classes: 3, .. }));
+//!
+//! // epoch e's order depends on (seed, e) only, so a resumed run sees the same batches
+//! let train = DataLoader::train(splits.train.clone(), &loader, 0);
+//! let batches: Vec<_> = train.epoch(0).collect();
+//! assert_eq!(batches.len(), 8);
+//! assert_eq!(batches[0].inputs.shape(), &[16, 4]); // standardized features, f32
+//! assert_eq!(batches[0].targets.shape(), &[16]); // class indices, i64
+//! let resumed: Vec<_> = train.epoch_from(0, 5).collect();
+//! assert_eq!(resumed[0].inputs, batches[5].inputs);
+//! ```
 
 mod config;
 mod csv;

@@ -139,19 +139,31 @@ fn apportion(total: usize, weights: &[usize]) -> Vec<usize> {
 /// Per-class counts of one held-out split: proportional to the class sizes, summing to
 /// `target`, and — where possible — at least one sample of every class with 2 or more
 /// samples left after the splits already taken (`taken`).
-fn stratum_counts(target: usize, sizes: &[usize], taken: &[usize]) -> Vec<usize> {
+/// `reserve` is the number of held-out splits still to come that should get one sample of
+/// each class too.
+fn stratum_counts(target: usize, sizes: &[usize], taken: &[usize], reserve: usize) -> Vec<usize> {
     let avail: Vec<usize> = sizes.iter().zip(taken).map(|(s, t)| s - t).collect();
+    // never take a class's last sample for training away, and leave one per later split
+    let cap: Vec<usize> = avail
+        .iter()
+        .map(|&a| {
+            if a >= 2 + reserve {
+                a - 1 - reserve
+            } else {
+                a.saturating_sub(1)
+            }
+        })
+        .collect();
     let mut counts = apportion(target, sizes);
-    for (c, a) in counts.iter_mut().zip(&avail) {
-        // never take the class's last sample for training away
-        *c = (*c).min(a.saturating_sub(1));
+    for (c, m) in counts.iter_mut().zip(&cap) {
+        *c = (*c).min(*m);
     }
     if target == 0 {
         return counts;
     }
     // Every class that can spare one (and keep one for training) gets one.
     for c in 0..sizes.len() {
-        if counts[c] == 0 && sizes[c] >= 2 && avail[c] >= 2 {
+        if counts[c] == 0 && sizes[c] >= 2 && cap[c] >= 1 {
             counts[c] = 1;
         }
     }
@@ -170,10 +182,10 @@ fn stratum_counts(target: usize, sizes: &[usize], taken: &[usize]) -> Vec<usize>
     }
     while total < target {
         let c = (0..counts.len())
-            .filter(|&c| counts[c] + 1 < avail[c])
+            .filter(|&c| counts[c] < cap[c])
             .max_by(|&a, &b| {
-                (avail[a] - counts[a])
-                    .cmp(&(avail[b] - counts[b]))
+                (cap[a] - counts[a])
+                    .cmp(&(cap[b] - counts[b]))
                     .then(b.cmp(&a))
             });
         match c {
@@ -214,8 +226,13 @@ pub fn stratified_split(
         by_class[l].push(i);
     }
     let sizes: Vec<usize> = by_class.iter().map(Vec::len).collect();
-    let val_counts = stratum_counts(n_val, &sizes, &vec![0; num_classes]);
-    let test_counts = stratum_counts(n_test, &sizes, &val_counts);
+    let val_counts = stratum_counts(
+        n_val,
+        &sizes,
+        &vec![0; num_classes],
+        usize::from(n_test > 0),
+    );
+    let test_counts = stratum_counts(n_test, &sizes, &val_counts, 0);
 
     let gen = split_generator(seed, 1);
     let mut out = SplitIndices::default();
