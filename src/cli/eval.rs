@@ -43,19 +43,14 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         let section = value.get("data").cloned().unwrap_or(value);
         let data: Box<dyn DataConfig> = serde_json::from_value(section)
             .map_err(|e| format!("{}: data: {e}", path.display()))?;
-        data.validate().map_err(|e| format!("{}: {e}", path.display()))?;
+        data.validate()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         exp.data = data;
         if let Some(d) = path.parent() {
             base_dirs.push(d.to_path_buf());
         }
     }
-    let mut trainer = Trainer::new(
-        exp,
-        &DataContext {
-            base_dirs,
-            seed: 0,
-        },
-    )?;
+    let mut trainer = Trainer::new(exp, &DataContext { base_dirs, seed: 0 })?;
     match args.weights.as_str() {
         "final" => {
             tuna::nn::load_safetensors(trainer.model(), run.weights_path(), true)
@@ -80,7 +75,12 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     }
     .ok_or_else(|| format!("the run's data has no `{}` split", args.split))?;
     let (loss, acc) = trainer.evaluate(&dataset)?;
-    println!("{} samples ({} split, {} weights)", dataset.len(), args.split, args.weights);
+    println!(
+        "{} samples ({} split, {} weights)",
+        dataset.len(),
+        args.split,
+        args.weights
+    );
     println!("{:<20} {:.6}", "loss", loss);
     for (k, v) in acc.finish() {
         println!("{:<20} {}", k, format_metric(&k, v));

@@ -28,15 +28,23 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         let records = read_records(&run.metrics_path())?;
         match run.read_summary() {
             Ok(s) => {
-                rows.push(("status".into(), match &s.stopped_early {
-                    Some(_) => "stopped early".into(),
-                    None => "finished".into(),
-                }));
-                rows.push(("epochs".into(), format!("{}/{}", s.epochs_completed, s.epochs_planned)));
+                rows.push((
+                    "status".into(),
+                    match &s.stopped_early {
+                        Some(_) => "stopped early".into(),
+                        None => "finished".into(),
+                    },
+                ));
+                rows.push((
+                    "epochs".into(),
+                    format!("{}/{}", s.epochs_completed, s.epochs_planned),
+                ));
                 rows.push(("parameters".into(), s.parameters.to_string()));
                 rows.push((
                     "best epoch".into(),
-                    s.best_epoch.map(|e| format!("{e} (by {})", s.monitor)).unwrap_or("-".into()),
+                    s.best_epoch
+                        .map(|e| format!("{e} (by {})", s.monitor))
+                        .unwrap_or("-".into()),
                 ));
                 for (k, v) in &s.best {
                     if k != "seconds" {
@@ -50,7 +58,10 @@ pub fn run(args: &Args) -> Result<(), CliError> {
                 rows.push(("samples/s".into(), format!("{:.0}", s.samples_per_second)));
             }
             Err(_) => {
-                rows.push(("status".into(), "unfinished (resume with tuna train --resume)".into()));
+                rows.push((
+                    "status".into(),
+                    "unfinished (resume with tuna train --resume)".into(),
+                ));
                 rows.push(("epochs".into(), records.len().to_string()));
                 if let Some(last) = records.last() {
                     for (k, v) in &last.values {
@@ -72,7 +83,13 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     let kw = keys.iter().map(String::len).max().unwrap_or(0).max(3);
     let widths: Vec<usize> = columns
         .iter()
-        .map(|(name, rows)| rows.iter().map(|(_, v)| v.len()).chain([name.len()]).max().unwrap_or(0))
+        .map(|(name, rows)| {
+            rows.iter()
+                .map(|(_, v)| v.len())
+                .chain([name.len()])
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut header = format!("{:<kw$}", "run");
     for ((name, _), w) in columns.iter().zip(&widths) {
@@ -82,7 +99,11 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     for k in &keys {
         let mut line = format!("{k:<kw$}");
         for ((_, rows), w) in columns.iter().zip(&widths) {
-            let v = rows.iter().find(|(rk, _)| rk == k).map(|(_, v)| v.as_str()).unwrap_or("-");
+            let v = rows
+                .iter()
+                .find(|(rk, _)| rk == k)
+                .map(|(_, v)| v.as_str())
+                .unwrap_or("-");
             line.push_str(&format!("  {v:<w$}"));
         }
         println!("{}", line.trim_end());

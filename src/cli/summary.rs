@@ -37,7 +37,8 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     })?;
     let mut shape = vec![args.batch];
     shape.extend_from_slice(splits.train.feature_shape());
-    let summary = tuna::nn::summary(exp.model.as_ref(), &shape).map_err(|e| format!("model: {e}"))?;
+    let summary =
+        tuna::nn::summary(exp.model.as_ref(), &shape).map_err(|e| format!("model: {e}"))?;
     println!("{summary}");
     Ok(())
 }

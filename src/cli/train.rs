@@ -105,7 +105,9 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         .unwrap_or_default();
     if mode != DisplayMode::Quiet {
         match resumed_from {
-            Some((e, b)) if b > 0 => eprintln!("run folder {run_path} (resuming after epoch {e}, batch {b})"),
+            Some((e, b)) if b > 0 => {
+                eprintln!("run folder {run_path} (resuming after epoch {e}, batch {b})")
+            }
             Some((e, _)) => eprintln!("run folder {run_path} (resuming after epoch {e})"),
             None => eprintln!("run folder {run_path}"),
         }
@@ -115,7 +117,9 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     match result {
         Ok(_) => {
             if mode != DisplayMode::Quiet {
-                eprintln!("wrote {run_path} (summary.json, metrics.jsonl, model.safetensors, curves.svg)");
+                eprintln!(
+                    "wrote {run_path} (summary.json, metrics.jsonl, model.safetensors, curves.svg)"
+                );
             }
             Ok(())
         }

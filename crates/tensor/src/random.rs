@@ -91,8 +91,12 @@ impl Generator {
         let mut seed = [0u8; 32];
         seed.copy_from_slice(&state[..32]);
         let mut rng = ChaCha8Rng::from_seed(seed);
-        rng.set_stream(u64::from_le_bytes(state[32..40].try_into().expect("8 bytes")));
-        rng.set_word_pos(u128::from_le_bytes(state[40..].try_into().expect("16 bytes")));
+        rng.set_stream(u64::from_le_bytes(
+            state[32..40].try_into().expect("8 bytes"),
+        ));
+        rng.set_word_pos(u128::from_le_bytes(
+            state[40..].try_into().expect("16 bytes"),
+        ));
         Generator { rng }
     }
 
@@ -348,7 +352,10 @@ mod tests {
         let saved = g.state();
         let expected = Tensor::randn(&[9], DType::F64, &mut g).to_vec::<f64>();
         let mut restored = Generator::from_state(&saved);
-        assert_eq!(Tensor::randn(&[9], DType::F64, &mut restored).to_vec::<f64>(), expected);
+        assert_eq!(
+            Tensor::randn(&[9], DType::F64, &mut restored).to_vec::<f64>(),
+            expected
+        );
     }
 
     use super::*;

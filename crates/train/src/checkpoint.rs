@@ -104,7 +104,9 @@ impl Checkpoint {
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Checkpoint, TrainError> {
         let bad = |reason: String| TrainError::checkpoint(path, reason);
         if bytes.len() < 16 || &bytes[..8] != MAGIC {
-            return Err(bad("not a Tuna checkpoint (missing the TUNACKPT header)".into()));
+            return Err(bad(
+                "not a Tuna checkpoint (missing the TUNACKPT header)".into()
+            ));
         }
         let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
         if version != VERSION {
@@ -137,12 +139,12 @@ impl Checkpoint {
         let meta_bytes = next("metadata")?;
         let model_bytes = next("model")?;
         let optim_bytes = next("optimizer")?;
-        let meta: CheckpointMeta = serde_json::from_slice(meta_bytes)
-            .map_err(|e| bad(format!("metadata: {e}")))?;
+        let meta: CheckpointMeta =
+            serde_json::from_slice(meta_bytes).map_err(|e| bad(format!("metadata: {e}")))?;
         let model =
             tuna_nn::deserialize_state(model_bytes).map_err(|e| bad(format!("model: {e}")))?;
-        let optimizer = OptimizerState::from_bytes(optim_bytes)
-            .map_err(|e| bad(format!("optimizer: {e}")))?;
+        let optimizer =
+            OptimizerState::from_bytes(optim_bytes).map_err(|e| bad(format!("optimizer: {e}")))?;
         Ok(Checkpoint {
             meta,
             model,
@@ -262,8 +264,13 @@ mod tests {
             assert!(e.contains("last.ckpt"), "{e}");
         }
         for n in [0, 5, 12, 20, bytes.len() / 2, bytes.len() - 1] {
-            let e = Checkpoint::from_bytes(&bytes[..n], p).unwrap_err().to_string();
-            assert!(e.starts_with("checkpoint runs/x/checkpoints/last.ckpt: "), "{e}");
+            let e = Checkpoint::from_bytes(&bytes[..n], p)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.starts_with("checkpoint runs/x/checkpoints/last.ckpt: "),
+                "{e}"
+            );
         }
     }
 

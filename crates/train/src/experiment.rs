@@ -255,8 +255,11 @@ impl ExperimentError {
 pub fn read_value(path: &Path) -> Result<Value, ExperimentError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ExperimentError::one(Some(path), format!("cannot read: {e}")))?;
-    parse_text(&text, path.extension().and_then(|e| e.to_str()) == Some("json"))
-        .map_err(|e| ExperimentError::one(Some(path), e))
+    parse_text(
+        &text,
+        path.extension().and_then(|e| e.to_str()) == Some("json"),
+    )
+    .map_err(|e| ExperimentError::one(Some(path), e))
 }
 
 /// Parses experiment text: TOML, or JSON when `json` is set.
@@ -344,9 +347,9 @@ pub fn set_path(root: &mut Value, path: &str, value: Value) -> Result<(), String
                 obj.entry(k.clone()).or_insert(Value::Null)
             }
             PathStep::Index(idx) => {
-                let arr = cur
-                    .as_array_mut()
-                    .ok_or_else(|| format!("`{path}`: [{idx}] indexes a value that is not a list"))?;
+                let arr = cur.as_array_mut().ok_or_else(|| {
+                    format!("`{path}`: [{idx}] indexes a value that is not a list")
+                })?;
                 if *idx > arr.len() {
                     return Err(format!(
                         "`{path}`: index {idx} is past the end of a list of {}",
@@ -393,8 +396,9 @@ pub fn apply_override(root: &mut Value, assignment: &str) -> Result<(), String> 
     let key = key.trim();
     let raw = raw.trim();
     let value = match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
-        Ok(mut t) => serde_json::to_value(t.remove("v").expect("parsed key"))
-            .map_err(|e| e.to_string())?,
+        Ok(mut t) => {
+            serde_json::to_value(t.remove("v").expect("parsed key")).map_err(|e| e.to_string())?
+        }
         Err(_) => Value::String(raw.to_string()),
     };
     set_path(root, key, value).map_err(|e| format!("override {e}"))
@@ -540,10 +544,7 @@ impl Experiment {
         let seed = match root.get("seed") {
             None => 0,
             Some(v) => v.as_u64().unwrap_or_else(|| {
-                problems.push(format!(
-                    "seed: expected a non-negative integer, got {}",
-                    v
-                ));
+                problems.push(format!("seed: expected a non-negative integer, got {}", v));
                 0
             }),
         };
@@ -579,8 +580,8 @@ impl Experiment {
             }
         }
 
-        let optimizer = required("optimizer", &mut problems)
-            .and_then(|v| optimizer_section(v, &mut problems));
+        let optimizer =
+            required("optimizer", &mut problems).and_then(|v| optimizer_section(v, &mut problems));
 
         let scheduler = root
             .get("scheduler")
@@ -777,7 +778,11 @@ fn scheduler_section(v: &Value, problems: &mut Vec<String>) -> Option<SchedulerS
         }
     };
     let config = plugin::<dyn LrSchedulerConfig>("scheduler", &v, problems)?;
-    if let Err(e) = config.validate() {
+    // The trainer fills in a missing length (OneCycleLR's total_steps) from epochs x batches
+    // once the data is loaded; validate the rest with a stand-in length.
+    let mut filled = config.clone();
+    filled.fill_total_steps(1 << 20);
+    if let Err(e) = filled.validate() {
         problems.push(locate("scheduler", type_of(&v), &e.to_string()));
     }
     let per_batch = matches!(type_of(&v), Some("OneCycleLR" | "CyclicLR"));
@@ -840,7 +845,11 @@ impl TrainConfig {
         }
         if let Some(es) = &self.early_stopping {
             if let Err(e) = es.validate() {
-                problems.push(locate("train.early_stopping", Some("EarlyStopping"), &e.to_string()));
+                problems.push(locate(
+                    "train.early_stopping",
+                    Some("EarlyStopping"),
+                    &e.to_string(),
+                ));
             }
         }
         if self.checkpoint_every_batches == Some(0) {

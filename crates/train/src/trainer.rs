@@ -125,8 +125,8 @@ impl Trainer {
         }
         let mut sample = vec![1usize];
         sample.extend_from_slice(splits.train.feature_shape());
-        let model =
-            build_checked(exp.model.as_ref(), &sample, exp.seed).map_err(|e| setup(format!("model: {e}")))?;
+        let model = build_checked(exp.model.as_ref(), &sample, exp.seed)
+            .map_err(|e| setup(format!("model: {e}")))?;
         let out = exp
             .model
             .output_shape("model", &sample)
@@ -160,9 +160,10 @@ impl Trainer {
                 let sched = cfg
                     .build(&optimizer.lrs())
                     .map_err(|e| setup(format!("scheduler: {e}")))?;
-                let monitor = s.monitor.clone().unwrap_or_else(|| {
-                    if has_val { "val_loss" } else { "train_loss" }.to_string()
-                });
+                let monitor = s
+                    .monitor
+                    .clone()
+                    .unwrap_or_else(|| if has_val { "val_loss" } else { "train_loss" }.to_string());
                 check_monitor("scheduler.monitor", &monitor, &metrics, has_val)?;
                 (Some(sched), s.interval, monitor, cfg.cycles_momentum())
             }
@@ -176,7 +177,10 @@ impl Trainer {
                     &metrics,
                     has_val,
                 )?;
-                Some(cfg.build().map_err(|e| setup(format!("train.early_stopping: {e}")))?)
+                Some(
+                    cfg.build()
+                        .map_err(|e| setup(format!("train.early_stopping: {e}")))?,
+                )
             }
         };
         let (monitor, monitor_mode) = match &early {
@@ -346,7 +350,11 @@ impl Trainer {
     }
 
     /// Runs the training batches of `epoch`; returns a callback's stop request.
-    fn train_epoch(&mut self, epoch: usize, started: Instant) -> Result<Option<String>, TrainError> {
+    fn train_epoch(
+        &mut self,
+        epoch: usize,
+        started: Instant,
+    ) -> Result<Option<String>, TrainError> {
         self.model.set_training(true);
         let batches = self.loader.batches_per_epoch();
         for c in &mut self.callbacks {
@@ -482,7 +490,11 @@ impl Trainer {
         for (name, p) in &self.params {
             let Some(g) = p.grad() else { continue };
             if !all_finite(&g) {
-                let bad = g.to_vec_f64().into_iter().find(|v| !v.is_finite()).unwrap_or(f64::NAN);
+                let bad = g
+                    .to_vec_f64()
+                    .into_iter()
+                    .find(|v| !v.is_finite())
+                    .unwrap_or(f64::NAN);
                 return Err(TrainError::NonFinite(format!(
                     "the gradient of `{name}` became non-finite ({bad}) at epoch {epoch}, batch {batch} \
                      (step {}), the first parameter to do so; lower optimizer.lr, add \
@@ -703,7 +715,11 @@ impl Trainer {
         Ok(())
     }
 
-    fn finish(&mut self, stopped: Option<String>, started: Instant) -> Result<RunSummary, TrainError> {
+    fn finish(
+        &mut self,
+        stopped: Option<String>,
+        started: Instant,
+    ) -> Result<RunSummary, TrainError> {
         let restore = self
             .early
             .as_ref()
