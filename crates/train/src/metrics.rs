@@ -1,1 +1,0 @@
-//! Metrics computed without building a graph (filled in next).
