@@ -295,7 +295,14 @@ fn panel_shapes(
         shapes.push(line((left - 5.0, y), (left, y), BLACK));
         shapes.push(text((left - 8.0, y + 4.0), name, Anchor::End, 11.0, false));
     }
-    let (xt, xd) = ticks(x_lo, x_hi, 8);
+    let (mut xt, mut xd) = ticks(x_lo, x_hi, 8);
+    if figure.integer_x && xd > 0 {
+        // Steps below 1 on a count axis (epochs): every integer instead.
+        xt = (x_lo.ceil() as i64..=x_hi.floor() as i64)
+            .map(|i| i as f64)
+            .collect();
+        xd = 0;
+    }
     for t in xt {
         let x = px(t);
         shapes.push(line((x, bottom), (x, bottom + 5.0), BLACK));

@@ -143,6 +143,8 @@ pub struct Figure {
     pub panels: Vec<Panel>,
     /// Marker lines drawn in every panel.
     pub markers: Vec<Marker>,
+    /// Whether x is a count (epochs, steps): no fractional x ticks.
+    pub integer_x: bool,
 }
 
 /// Why a figure could not be encoded or saved.
@@ -234,7 +236,14 @@ impl Figure {
             x_name: x_name.to_string(),
             panels,
             markers: Vec::new(),
+            integer_x: false,
         }
+    }
+
+    /// Sets whether x is a count (epochs, steps), ticked at integers only.
+    pub fn integer_x(mut self, yes: bool) -> Self {
+        self.integer_x = yes;
+        self
     }
 
     /// Adds a vertical marker line drawn in every panel.
@@ -355,6 +364,15 @@ mod tests {
         // The figure marker in both panels, the panel marker in one.
         assert_eq!(svg.matches("stroke-dasharray").count(), 2 + 1);
         assert!(svg.trim_end().ends_with("</svg>"));
+        // x spans 1..3: ticks every 0.5, or every integer on a count axis.
+        let short = Figure::new(
+            "t",
+            "epoch",
+            vec![Panel::new("y").with_series(Series::new("y", vec![1.0, 2.0, 3.0], vec![0.0; 3]))],
+        );
+        assert!(short.to_svg().contains(">1.5</text>"));
+        let svg = short.integer_x(true).to_svg();
+        assert!(!svg.contains(">1.5</text>") && svg.contains(">3</text>"));
     }
 
     #[test]

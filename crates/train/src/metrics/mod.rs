@@ -234,7 +234,7 @@ pub enum MetricError {
         outputs: Vec<usize>,
         /// The targets' shape.
         targets: Vec<usize>,
-        /// What was expected, e.g. "a 3-class task: outputs [batch, 3], targets [batch]".
+        /// What was expected, e.g. `"a 3-class task: outputs [batch, 3], targets [batch]"`.
         expected: String,
     },
     /// A classification target that is not a class index.
