@@ -16,13 +16,13 @@ use serde::{Deserialize, Serialize};
 use tuna_autograd::{no_grad, NamedParam, Tape};
 use tuna_data::{DataLoader, Dataset};
 use tuna_nn::{Module, Sequential};
-use tuna_tensor::Tensor;
+use tuna_tensor::{DType, Tensor};
 
 use crate::callback::{Callback, Flow, RunInfo, StepInfo};
 use crate::record::{EpochRecord, Value};
 
 /// Steps per epoch on which gradient and update norms are measured.
-pub const SAMPLES_PER_EPOCH: usize = 16;
+pub const SAMPLES_PER_EPOCH: usize = 8;
 
 /// Gradient and weight statistics of one parameter tensor over an epoch.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -149,8 +149,37 @@ impl std::fmt::Debug for SignalsRecorder {
     }
 }
 
+/// ‖t‖₂, accumulated in f64 without copying the data.
 fn norm(t: &Tensor) -> f64 {
-    t.to_vec_f64().iter().map(|v| v * v).sum::<f64>().sqrt()
+    match t.dtype() {
+        DType::F32 => sum_sq(t.contiguous_data::<f32>().iter().map(|&x| x as f64)),
+        _ => sum_sq(t.to_vec_f64().into_iter()),
+    }
+    .sqrt()
+}
+
+/// ‖a − b‖₂ of two tensors of one shape.
+fn distance(a: &Tensor, b: &Tensor) -> f64 {
+    match (a.dtype(), b.dtype()) {
+        (DType::F32, DType::F32) => {
+            let (x, y) = (a.contiguous_data::<f32>(), b.contiguous_data::<f32>());
+            sum_sq(x.iter().zip(y.iter()).map(|(&p, &q)| (p - q) as f64))
+        }
+        _ => {
+            let (x, y) = (a.to_vec_f64(), b.to_vec_f64());
+            sum_sq(x.iter().zip(&y).map(|(p, q)| p - q))
+        }
+    }
+    .sqrt()
+}
+
+fn sum_sq(values: impl Iterator<Item = f64>) -> f64 {
+    // Four partial sums let the compiler vectorize the loop.
+    let mut acc = [0.0f64; 4];
+    for (i, v) in values.enumerate() {
+        acc[i & 3] += v * v;
+    }
+    acc.iter().sum()
 }
 
 impl SignalsRecorder {
@@ -323,9 +352,8 @@ impl Callback for SignalsRecorder {
                 let new = p.value();
                 let wn = norm(old);
                 if wn > 0.0 {
-                    let diff = new.sub(old);
                     let a = self.acc.entry(name.clone()).or_default();
-                    a.ratio_sum += norm(&diff) / wn;
+                    a.ratio_sum += distance(&new, old) / wn;
                     a.ratio_n += 1;
                 }
             }
@@ -351,7 +379,12 @@ impl Callback for SignalsRecorder {
         }
         let n = self.losses.len().max(1) as f64;
         let mean = self.losses.iter().sum::<f64>() / n;
-        let var = self.losses.iter().map(|l| (l - mean) * (l - mean)).sum::<f64>() / n;
+        let var = self
+            .losses
+            .iter()
+            .map(|l| (l - mean) * (l - mean))
+            .sum::<f64>()
+            / n;
         let tenth = (self.losses.len() / 10).max(1);
         let avg = |s: &[f64]| s.iter().sum::<f64>() / s.len().max(1) as f64;
         let k = self.losses.len();
@@ -359,12 +392,17 @@ impl Callback for SignalsRecorder {
             mean,
             std: var.sqrt(),
             min: self.losses.iter().copied().fold(f64::INFINITY, f64::min),
-            max: self.losses.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            max: self
+                .losses
+                .iter()
+                .copied()
+                .fold(f64::NEG_INFINITY, f64::max),
             first: avg(&self.losses[..tenth.min(k)]),
             last: avg(&self.losses[k.saturating_sub(tenth)..]),
             spikes: std::mem::take(&mut self.spikes),
         };
-        let busy = self.timing.data + self.timing.forward + self.timing.backward + self.timing.optimizer;
+        let busy =
+            self.timing.data + self.timing.forward + self.timing.backward + self.timing.optimizer;
         let wall = record
             .get("seconds")
             .unwrap_or_else(|| self.epoch_start.elapsed().as_secs_f64());
