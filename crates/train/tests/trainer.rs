@@ -1,0 +1,221 @@
+//! The Trainer from Rust: regression end to end, in-process checkpoint/restore equivalence,
+//! callbacks (gradients visible after backward, stop requests), non-finite detection.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use tuna_autograd::NamedParam;
+use tuna_data::DataContext;
+use tuna_nn::Module;
+use tuna_train::callback::{Callback, Flow};
+use tuna_train::{EpochRecord, Experiment, TrainError, Trainer};
+
+fn datasets() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../datasets")
+}
+
+fn ctx() -> DataContext {
+    DataContext {
+        base_dirs: vec![datasets()],
+        seed: 0,
+    }
+}
+
+fn link() {
+    tuna_nn::link();
+    tuna_loss::link();
+    tuna_optim::link();
+    tuna_sched::link();
+    tuna_regularize::link();
+    tuna_data::link();
+}
+
+const MNIST_SMALL: &str = r#"
+seed = 5
+[data]
+type = "Mnist"
+path = "mnist-10k"
+validation = 0.25
+train_subset = 800
+[loader]
+batch_size = 50
+shuffle = true
+[model]
+type = "Sequential"
+layers = [
+  { type = "Flatten" },
+  { type = "Linear", in_features = 784, out_features = 32 },
+  { type = "ReLU" },
+  { type = "Dropout", p = 0.2 },
+  { type = "Linear", in_features = 32, out_features = 10 },
+]
+[loss]
+type = "CrossEntropyLoss"
+[optimizer]
+type = "Adam"
+lr = 0.003
+[scheduler]
+type = "StepLR"
+step_size = 1
+gamma = 0.7
+[train]
+epochs = 4
+metrics = ["accuracy"]
+"#;
+
+#[test]
+fn regression_from_csv_reaches_high_r2() {
+    link();
+    let exp = Experiment::from_toml_str(
+        r#"
+seed = 1
+[data]
+type = "Csv"
+path = "iris/iris.csv"
+header = false
+skip_rows = 1
+task = "regression"
+features = [0, 1, 2]
+targets = [3]                 # petal width from the other measurements
+validation = 0.2
+test = 0.2
+[loader]
+batch_size = 16
+shuffle = true
+[model]
+type = "Sequential"
+layers = [
+  { type = "Linear", in_features = 3, out_features = 16 },
+  { type = "Tanh" },
+  { type = "Linear", in_features = 16, out_features = 1 },
+]
+[loss]
+type = "MSELoss"
+[optimizer]
+type = "Adam"
+lr = 0.01
+[train]
+epochs = 60
+metrics = ["mae", "rmse", "r2"]
+"#,
+    )
+    .unwrap();
+    let mut t = Trainer::new(exp, &ctx()).unwrap();
+    let s = t.fit().unwrap();
+    let r2 = s.test["test_r2"].0;
+    let rmse = s.test["test_rmse"].0;
+    assert!(r2 > 0.85, "test r2 {r2}");
+    assert!(rmse < 0.35, "test rmse {rmse}");
+    assert!(t.history().iter().all(|r| r.get("val_mae").is_some()));
+}
+
+struct StopAfter(usize);
+impl Callback for StopAfter {
+    fn on_epoch_end(&mut self, record: &EpochRecord, _m: &dyn Module) -> Flow {
+        if record.epoch >= self.0 {
+            Flow::Stop("test stop".into())
+        } else {
+            Flow::Continue
+        }
+    }
+}
+
+#[test]
+fn restore_from_a_checkpoint_continues_bit_identically() {
+    link();
+    let exp = Experiment::from_toml_str(MNIST_SMALL).unwrap();
+    let mut full = Trainer::new(exp.clone(), &ctx()).unwrap();
+    full.fit().unwrap();
+
+    let mut first = Trainer::new(exp.clone(), &ctx()).unwrap();
+    first.add_callback(Box::new(StopAfter(2)));
+    let s = first.fit().unwrap();
+    assert_eq!(s.stopped_early.as_deref(), Some("test stop"));
+    let ckpt = first.checkpoint_now().unwrap();
+    let bytes = ckpt.to_bytes().unwrap();
+    let ckpt = tuna_train::checkpoint::Checkpoint::from_bytes(&bytes, "mem".as_ref()).unwrap();
+
+    let mut second = Trainer::new(exp, &ctx()).unwrap();
+    second.restore(&ckpt, "mem".as_ref()).unwrap();
+    second.fit().unwrap();
+    let a = full.model().state_dict();
+    let b = second.model().state_dict();
+    for ((ka, ta), (kb, tb)) in a.iter().zip(&b) {
+        assert_eq!(ka, kb);
+        assert_eq!(ta.to_vec_f64(), tb.to_vec_f64(), "{ka} differs");
+    }
+    let strip = |h: &[EpochRecord]| {
+        h.iter()
+            .map(|r| {
+                let mut r = r.clone();
+                r.values.remove("seconds");
+                r
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(strip(full.history()), strip(second.history()));
+}
+
+#[derive(Clone, Default)]
+struct Watch(Arc<Mutex<Vec<(usize, bool)>>>);
+impl Callback for Watch {
+    fn on_after_backward(&mut self, _e: usize, batch: usize, params: &[NamedParam]) {
+        let all = params.iter().all(|(_, p)| p.grad().is_some());
+        self.0.lock().unwrap().push((batch, all));
+    }
+}
+
+#[test]
+fn callbacks_see_gradients_after_backward() {
+    link();
+    let exp = Experiment::from_toml_str(&MNIST_SMALL.replace("epochs = 4", "epochs = 1")).unwrap();
+    let mut t = Trainer::new(exp, &ctx()).unwrap();
+    let w = Watch::default();
+    t.add_callback(Box::new(w.clone()));
+    t.fit().unwrap();
+    let seen = w.0.lock().unwrap();
+    assert_eq!(seen.len(), 12); // 600 training samples / 50
+    assert!(seen.iter().all(|(_, all)| *all));
+}
+
+#[test]
+fn a_diverging_run_names_the_step() {
+    link();
+    let exp = Experiment::from_toml_str(
+        &MNIST_SMALL
+            .replace("type = \"Adam\"\nlr = 0.003", "type = \"SGD\"\nlr = 1e6")
+            .replace("epochs = 4", "epochs = 2"),
+    )
+    .unwrap();
+    let mut t = Trainer::new(exp, &ctx()).unwrap();
+    match t.fit() {
+        Err(TrainError::NonFinite(msg)) => {
+            assert!(msg.contains("epoch 1") && msg.contains("step"), "{msg}");
+        }
+        other => panic!("expected a non-finite error, got {other:?}"),
+    }
+}
+
+#[test]
+fn setup_errors_name_the_section() {
+    link();
+    let bad_out = MNIST_SMALL.replace("out_features = 10", "out_features = 7");
+    let e = Trainer::new(Experiment::from_toml_str(&bad_out).unwrap(), &ctx()).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("model: outputs 7 values per sample but the data has 10 classes"),
+        "{e}"
+    );
+    let bad_metric = MNIST_SMALL.replace("metrics = [\"accuracy\"]", "metrics = [\"mae\"]");
+    let e = Trainer::new(Experiment::from_toml_str(&bad_metric).unwrap(), &ctx()).unwrap_err();
+    assert!(e.to_string().contains("train.metrics[0]"), "{e}");
+    let bad_monitor = MNIST_SMALL.replace(
+        "epochs = 4",
+        "epochs = 4\nearly_stopping = { monitor = \"val_f1\" }",
+    );
+    let e = Trainer::new(Experiment::from_toml_str(&bad_monitor).unwrap(), &ctx()).unwrap_err();
+    assert!(
+        e.to_string().contains("train.early_stopping.monitor"),
+        "{e}"
+    );
+}
