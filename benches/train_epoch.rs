@@ -4,6 +4,8 @@
 //!
 //! `cargo bench --bench train_epoch`
 
+#![allow(missing_docs)] // criterion_group! generates undocumented items
+
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use tuna::data::DataContext;
 use tuna::train::{Experiment, Trainer};
