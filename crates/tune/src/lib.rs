@@ -1,0 +1,15 @@
+//! # tuna-tune
+//!
+//! Hyperparameter search over experiment files (Optuna's core, driven by a TOML search
+//! space instead of an objective function): a [`SearchSpace`](space::SearchSpace) maps paths
+//! of a base experiment to distributions; a [`Sampler`](sampler::Sampler) (random, grid, TPE)
+//! proposes values from the trials so far; a [`Pruner`](pruner::Pruner) (median, successive
+//! halving / ASHA, Hyperband) stops hopeless trials from their per-epoch objective values.
+
+pub mod pruner;
+pub mod sampler;
+pub mod space;
+pub mod trial;
+
+pub use space::{Distribution, ParamSpec};
+pub use trial::{Direction, FrozenTrial, ParamValue, TrialState};
