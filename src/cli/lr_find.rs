@@ -157,9 +157,18 @@ fn print_table(r: &LrFindResult, cfg: &LrFinderConfig) {
 
 fn plot(r: &LrFindResult, exp: &Experiment, path: &Path) -> Result<(), CliError> {
     let x: Vec<f64> = r.lrs.iter().map(|v| v.log10()).collect();
+    // The diverged tail would flatten the interesting part: points above 1.5x the starting
+    // loss are left out (gaps), as fastai leaves out the last batches.
+    let cap = 1.5 * r.smoothed.first().copied().unwrap_or(f64::INFINITY).abs();
     let finite = |v: &[f64]| {
         v.iter()
-            .map(|&y| if y.is_finite() { y } else { f64::NAN })
+            .map(|&y| {
+                if y.is_finite() && y <= cap {
+                    y
+                } else {
+                    f64::NAN
+                }
+            })
             .collect()
     };
     let panel = Panel::new("loss")

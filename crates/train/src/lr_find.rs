@@ -78,7 +78,7 @@ impl LrFinderConfig {
         if !(self.smooth > 0.0 && self.smooth <= 1.0) {
             return bad(format!("smooth must be in (0, 1], got {}", self.smooth));
         }
-        if !(self.diverge_threshold > 1.0) {
+        if self.diverge_threshold.is_nan() || self.diverge_threshold <= 1.0 {
             return bad(format!(
                 "diverge_threshold must be > 1, got {}",
                 self.diverge_threshold
@@ -422,9 +422,6 @@ mod tests {
         // A short steep dip, a bump, then a long gentle descent: the long one wins.
         let mut losses = vec![5.0, 1.0, 4.9];
         losses.extend((0..30).map(|k| 4.8 - 0.01 * k as f64));
-        let lrs: Vec<f64> = (0..losses.len())
-            .map(|k| 10f64.powi(k as i32 - 20))
-            .collect();
         let i = valley(&losses).unwrap();
         // lds ends at the last point (length 31: 5.0, 4.9, then 29 more).
         assert!(i >= 10 && i < losses.len() - 1, "{i}");
