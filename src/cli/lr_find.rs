@@ -25,7 +25,7 @@ Examples:
   tuna lr-find examples/configs/mnist-mlp.toml
   tuna lr-find examples/configs/mnist-mlp.toml --plot lr.svg --apply mnist-mlp-tuned.toml
   tuna lr-find examples/configs/iris.toml --num-iter 200 --start-lr 1e-5 --end-lr 1
-  tuna lr-find examples/configs/mnist-cnn.toml --set optimizer.type='\"Adam\"'"
+  tuna lr-find examples/configs/mnist-cnn.toml --set loader.batch_size=128"
 )]
 pub struct Args {
     /// The experiment file (TOML, or JSON with a .json extension).
