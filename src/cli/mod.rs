@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod eval;
+mod lr_find;
 mod schedule;
 mod show;
 mod summary;
@@ -30,6 +31,8 @@ enum Command {
     Summary(summary::Args),
     /// Print (and optionally plot) the learning rate a schedule config produces.
     Schedule(schedule::Args),
+    /// LR range test: sweep the lr on a copy of the model, suggest an lr and a one-cycle max_lr.
+    LrFind(lr_find::Args),
 }
 
 /// A user-facing error: printed as `error: {0}`, exit status 1.
@@ -51,6 +54,7 @@ pub fn run() -> ExitCode {
         Command::Show(args) => show::run(&args),
         Command::Summary(args) => summary::run(&args),
         Command::Schedule(args) => schedule::run(&args),
+        Command::LrFind(args) => lr_find::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,6 +12,7 @@ pub mod checkpoint;
 pub mod curves;
 pub mod error;
 pub mod experiment;
+pub mod lr_find;
 pub mod metrics;
 pub mod progress;
 pub mod record;

@@ -271,6 +271,26 @@ impl Trainer {
         self.pos.epoch
     }
 
+    /// The pieces one training step needs, for the LR range test ([`crate::lr_find`]), which
+    /// drives its own loop on a freshly built trainer.
+    pub(crate) fn step_parts(
+        &mut self,
+    ) -> (
+        &mut dyn Module,
+        &[NamedParam],
+        &mut dyn Optimizer,
+        &DataLoader,
+        &Experiment,
+    ) {
+        (
+            self.model.as_mut(),
+            &self.params,
+            self.optimizer.as_mut(),
+            &self.loader,
+            &self.exp,
+        )
+    }
+
     /// Pushes the schedule's current learning rates (and momentum) into the optimizer.
     fn apply_schedule(&mut self) -> Result<(), TrainError> {
         if let Some(s) = &self.scheduler {

@@ -1,0 +1,188 @@
+//! `tuna lr-find CONFIG [--set K=V ...] [--num-iter N] [--start-lr X] [--end-lr Y]
+//! [--plot FILE] [--apply OUT.toml]`: the LR range test (see `tuna_train::lr_find`). Prints a
+//! sample of the (lr, smoothed loss) curve and the suggestions, optionally plots the curve
+//! and writes a copy of the config with the suggested lr.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use tuna::data::DataContext;
+use tuna::train::experiment::{get_path, set_path, to_toml, Experiment};
+use tuna::train::lr_find::{lr_find, LrFindResult, LrFinderConfig};
+use tuna_plot::{Figure, Format, Marker, Panel, Series};
+
+use super::CliError;
+
+/// Arguments of `tuna lr-find`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "The sweep trains a fresh copy of the model (the experiment's seed, its \
+initial weights) for NUM_ITER batches while the lr grows exponentially from START_LR to END_LR, \
+ignoring the experiment's scheduler; it stops early once the smoothed loss exceeds 4x its best. \
+Nothing is written unless --plot or --apply is given; CONFIG itself is never modified.
+
+Examples:
+  tuna lr-find examples/configs/mnist-mlp.toml
+  tuna lr-find examples/configs/mnist-mlp.toml --plot lr.svg --apply mnist-mlp-tuned.toml
+  tuna lr-find examples/configs/iris.toml --num-iter 200 --start-lr 1e-5 --end-lr 1
+  tuna lr-find examples/configs/mnist-cnn.toml --set loader.batch_size=128"
+)]
+pub struct Args {
+    /// The experiment file (TOML, or JSON with a .json extension).
+    pub config: PathBuf,
+    /// Override any field by its path, e.g. loader.batch_size=128 (read as TOML; repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// The number of batches of the sweep (the loader cycles over epochs if needed).
+    #[arg(long, default_value_t = 100)]
+    pub num_iter: usize,
+    /// The lr of the first batch.
+    #[arg(long, default_value_t = 1e-7)]
+    pub start_lr: f64,
+    /// The lr of the last batch.
+    #[arg(long, default_value_t = 10.0)]
+    pub end_lr: f64,
+    /// Plot the loss against log10(lr) with the suggestions marked: `.svg` or `.png`.
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+    /// Write a copy of the config with optimizer.lr set to the suggested lr (and
+    /// scheduler.max_lr to the suggested max_lr when the scheduler is OneCycleLR).
+    #[arg(long, value_name = "OUT.toml")]
+    pub apply: Option<PathBuf>,
+}
+
+fn data_context(config: &Path, seed: u64) -> DataContext {
+    let mut base_dirs = vec![PathBuf::from(".")];
+    if let Some(dir) = config.parent() {
+        if !dir.as_os_str().is_empty() {
+            base_dirs.push(dir.to_path_buf());
+        }
+    }
+    DataContext { base_dirs, seed }
+}
+
+/// Three significant digits: what goes into the config.
+fn round3(x: f64) -> f64 {
+    format!("{x:.2e}").parse().unwrap_or(x)
+}
+
+/// Runs `tuna lr-find`.
+pub fn run(args: &Args) -> Result<(), CliError> {
+    tuna::link_all();
+    if let Some(path) = &args.plot {
+        if Format::from_path(path).is_err() {
+            return Err(format!(
+                "--plot {}: the file must end in .svg or .png",
+                path.display()
+            )
+            .into());
+        }
+    }
+    if let Some(out) = &args.apply {
+        if out.canonicalize().ok().is_some()
+            && out.canonicalize().ok() == args.config.canonicalize().ok()
+        {
+            return Err("--apply must name a new file, not CONFIG itself".into());
+        }
+    }
+    let exp = Experiment::load(&args.config, &args.set)?;
+    let ctx = data_context(&args.config, exp.seed);
+    let cfg = LrFinderConfig {
+        start_lr: args.start_lr,
+        end_lr: args.end_lr,
+        num_iter: args.num_iter,
+        ..LrFinderConfig::default()
+    };
+    let r = lr_find(&exp, &ctx, &cfg)?;
+    print_table(&r, &cfg);
+    let lr = round3(r.suggested_lr);
+    let max_lr = round3(r.suggested_max_lr);
+    if let Some(path) = &args.plot {
+        plot(&r, &exp, path)?;
+        println!("plot: {}", path.display());
+    }
+    if let Some(out) = &args.apply {
+        let mut v = exp.source.clone();
+        set_path(&mut v, "optimizer.lr", Value::from(lr))?;
+        let one_cycle =
+            get_path(&v, "scheduler.type").and_then(Value::as_str) == Some("OneCycleLR");
+        if one_cycle {
+            set_path(&mut v, "scheduler.max_lr", Value::from(max_lr))?;
+        }
+        let text = format!(
+            "# {} with the lr range test's suggestion (tuna lr-find): optimizer.lr = {lr:e}{}\n{}",
+            args.config.display(),
+            if one_cycle {
+                format!(", scheduler.max_lr = {max_lr:e}")
+            } else {
+                String::new()
+            },
+            to_toml(&v)
+        );
+        std::fs::write(out, text).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+        println!("wrote {}", out.display());
+    }
+    Ok(())
+}
+
+fn print_table(r: &LrFindResult, cfg: &LrFinderConfig) {
+    let n = r.lrs.len();
+    println!(
+        "lr range test: {n} batches, lr {:.1e} -> {:.1e}{}",
+        cfg.start_lr,
+        r.lrs.last().copied().unwrap_or(cfg.start_lr),
+        if r.stopped_early {
+            " (stopped early: the loss diverged)"
+        } else {
+            ""
+        }
+    );
+    println!("{:>10}  {:>14}", "lr", "smoothed loss");
+    let step = n.div_ceil(20).max(1);
+    let mut rows: Vec<usize> = (0..n).step_by(step).collect();
+    if rows.last() != Some(&(n - 1)) {
+        rows.push(n - 1);
+    }
+    for i in rows {
+        println!("{:>10.2e}  {:>14.4}", r.lrs[i], r.smoothed[i]);
+    }
+    println!("suggestion (steepest): {:.2e}", r.suggestion_steepest);
+    println!("suggestion (valley):   {:.2e}", r.suggestion_valley);
+    println!("suggested lr:          {:.2e}  (valley)", r.suggested_lr);
+    println!(
+        "suggested max_lr:      {:.2e}  (OneCycleLR: lr at the lowest loss / 10)",
+        r.suggested_max_lr
+    );
+}
+
+fn plot(r: &LrFindResult, exp: &Experiment, path: &Path) -> Result<(), CliError> {
+    let x: Vec<f64> = r.lrs.iter().map(|v| v.log10()).collect();
+    // The diverged tail would flatten the interesting part: points above 1.5x the starting
+    // loss are left out (gaps), as fastai leaves out the last batches.
+    let cap = 1.5 * r.smoothed.first().copied().unwrap_or(f64::INFINITY).abs();
+    let finite = |v: &[f64]| {
+        v.iter()
+            .map(|&y| {
+                if y.is_finite() && y <= cap {
+                    y
+                } else {
+                    f64::NAN
+                }
+            })
+            .collect()
+    };
+    let panel = Panel::new("loss")
+        .with_series(Series::new("smoothed loss", x.clone(), finite(&r.smoothed)))
+        .with_series(Series::new("raw loss", x, finite(&r.losses)))
+        .with_marker(Marker::new(
+            r.suggested_lr.log10(),
+            format!("valley {:.1e}", r.suggested_lr),
+        ))
+        .with_marker(Marker::new(
+            r.suggestion_steepest.log10(),
+            format!("steepest {:.1e}", r.suggestion_steepest),
+        ));
+    let name = exp.name.clone().unwrap_or_else(|| "experiment".into());
+    Figure::new(&format!("LR range test: {name}"), "log10(lr)", vec![panel]).save(path)?;
+    Ok(())
+}

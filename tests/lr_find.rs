@@ -1,0 +1,139 @@
+//! Runs `tuna lr-find` on the bundled MNIST MLP: the suggestion, the applied config, the plot,
+//! and a sweep that diverges and stops early.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use tuna::train::experiment::{get_path, Experiment};
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tuna-lr-find-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn tuna(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tuna"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap()
+}
+
+fn value_after(stdout: &str, label: &str) -> f64 {
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with(label))
+        .unwrap_or_else(|| panic!("no `{label}` in\n{stdout}"));
+    line[label.len()..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn suggests_applies_and_plots() {
+    tuna::link_all();
+    let dir = temp_dir("mnist");
+    let out_toml = dir.join("out.toml");
+    let svg = dir.join("f.svg");
+    let config = "examples/configs/mnist-mlp.toml";
+    let before = std::fs::read_to_string(config).unwrap();
+    let out = tuna(&[
+        "lr-find",
+        config,
+        "--num-iter",
+        "60",
+        "--apply",
+        out_toml.to_str().unwrap(),
+        "--plot",
+        svg.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lr = value_after(&stdout, "suggested lr:");
+    let max_lr = value_after(&stdout, "suggested max_lr:");
+    let steep = value_after(&stdout, "suggestion (steepest):");
+    for v in [lr, max_lr, steep] {
+        assert!(v.is_finite() && (1e-5..=1.0).contains(&v), "{v}\n{stdout}");
+    }
+    assert!(max_lr >= lr);
+    // The applied copy is a valid experiment with the suggested lr (and OneCycleLR's
+    // max_lr); the original file is untouched.
+    let exp = Experiment::load(&out_toml, &[]).unwrap();
+    let applied = get_path(&exp.source, "optimizer.lr")
+        .unwrap()
+        .as_f64()
+        .unwrap();
+    assert!(
+        (applied - lr).abs() <= 1e-12 * lr.max(1.0),
+        "{applied} vs {lr}"
+    );
+    let applied_max = get_path(&exp.source, "scheduler.max_lr")
+        .unwrap()
+        .as_f64()
+        .unwrap();
+    assert!(
+        (applied_max - max_lr).abs() <= 1e-12,
+        "{applied_max} vs {max_lr}"
+    );
+    assert_eq!(std::fs::read_to_string(config).unwrap(), before);
+    let svg_text = std::fs::read_to_string(&svg).unwrap();
+    assert!(svg_text.starts_with("<svg") && svg_text.contains("log10(lr)"));
+    assert!(svg_text.contains("valley"));
+}
+
+#[test]
+fn a_huge_end_lr_diverges_and_stops_early() {
+    let out = tuna(&[
+        "lr-find",
+        "examples/configs/mnist-mlp.toml",
+        "--num-iter",
+        "60",
+        "--start-lr",
+        "1e-4",
+        "--end-lr",
+        "1e8",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("stopped early"), "{stdout}");
+    let batches: usize = stdout
+        .split_whitespace()
+        .nth(3)
+        .and_then(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(batches < 60, "{stdout}");
+}
+
+#[test]
+fn bad_arguments_are_errors() {
+    let out = tuna(&[
+        "lr-find",
+        "examples/configs/mnist-mlp.toml",
+        "--plot",
+        "f.txt",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--plot"));
+    let out = tuna(&[
+        "lr-find",
+        "examples/configs/mnist-mlp.toml",
+        "--start-lr",
+        "1",
+        "--end-lr",
+        "0.1",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("end_lr"));
+}
