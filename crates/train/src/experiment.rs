@@ -836,7 +836,8 @@ impl TrainConfig {
                 problems.push(format!("train.clip_grad_norm: must be > 0, got {v}"));
             }
         }
-        if !(self.clip_norm_type > 0.0) {
+        // `> 0` or NaN fails: written with partial_cmp so NaN is rejected too.
+        if self.clip_norm_type.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
             problems.push(format!(
                 "train.clip_norm_type: must be > 0 (or inf), got {}",
                 self.clip_norm_type

@@ -583,13 +583,12 @@ impl Trainer {
         }
         let every = self.exp.train.checkpoint_every;
         let is_best = self.best.map(|(e, _)| e) == Some(epoch);
-        if self.run.is_some() {
+        if let Some(run) = &self.run {
             if (every > 0 && epoch % every == 0) || epoch == self.exp.train.epochs {
                 self.save_last(started)?;
             }
             if is_best {
-                let ckpt = self.checkpoint(started)?;
-                ckpt.save(&self.run.as_ref().expect("run").best_checkpoint())?;
+                self.checkpoint(started)?.save(&run.best_checkpoint())?;
             }
         }
         Ok(record)
