@@ -97,6 +97,7 @@ fn kill_when(args: &[&str], ready: impl Fn() -> bool) -> bool {
     let t = Instant::now();
     while t.elapsed() < Duration::from_secs(120) {
         if child.try_wait().unwrap().is_some() {
+            child.wait().unwrap();
             return false;
         }
         if ready() {
@@ -106,8 +107,8 @@ fn kill_when(args: &[&str], ready: impl Fn() -> bool) -> bool {
         }
         std::thread::sleep(Duration::from_millis(2));
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    child.kill().unwrap();
+    child.wait().unwrap();
     panic!("tuna did not reach the kill point in time");
 }
 

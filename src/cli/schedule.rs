@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use tuna::sched::LrSchedulerConfig;
 
 use super::CliError;
-use tuna_plot::{Figure, Series};
+use tuna_plot::{Figure, Format, Panel, Series};
 
 /// Arguments of `tuna schedule`.
 #[derive(Debug, clap::Args)]
@@ -63,10 +63,9 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     if args.steps == 0 {
         return Err("--steps must be at least 1".into());
     }
-    let plot_kind = match &args.plot {
-        Some(p) => Some(plot_kind(p)?),
-        None => None,
-    };
+    if let Some(path) = &args.plot {
+        check_plot_path(path)?;
+    }
     let mut config = load_config(&args.config)?;
     config.fill_total_steps(args.steps);
     let shown = args.config.display();
@@ -104,51 +103,29 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     }
     out.flush().map_err(write_err)?;
 
-    if let (Some(path), Some(kind)) = (&args.plot, plot_kind) {
+    if let Some(path) = &args.plot {
         let title = serde_json::to_value(&config)
             .ok()
             .and_then(|v| v["type"].as_str().map(str::to_string))
             .unwrap_or_else(|| "schedule".into());
-        let mut panels = vec![Series {
-            name: "lr".into(),
-            x: steps.clone(),
-            y: lrs,
-            from_zero: true,
-        }];
+        let mut panels = vec![Panel::new("lr")
+            .with_series(Series::new("lr", steps.clone(), lrs))
+            .from_zero(true)];
         if !momentum.is_empty() {
-            panels.push(Series {
-                name: "momentum".into(),
-                x: steps,
-                y: momentum,
-                from_zero: false,
-            });
+            panels
+                .push(Panel::new("momentum").with_series(Series::new("momentum", steps, momentum)));
         }
         let figure = Figure::new(&format!("{title} (base lr {})", args.lr), "step", panels);
-        let bytes = match kind {
-            PlotKind::Svg => figure.to_svg().into_bytes(),
-            PlotKind::Png => figure.to_png()?,
-        };
-        std::fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        figure.save(path)?;
     }
     Ok(())
 }
 
-#[derive(Debug, Clone, Copy)]
-enum PlotKind {
-    Svg,
-    Png,
-}
-
-fn plot_kind(path: &Path) -> Result<PlotKind, CliError> {
-    match path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
-        Some("svg") => Ok(PlotKind::Svg),
-        Some("png") => Ok(PlotKind::Png),
-        _ => Err(format!(
+/// `--plot` must name an SVG or PNG file: checked before any work.
+fn check_plot_path(path: &Path) -> Result<(), CliError> {
+    match Format::from_path(path) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(format!(
             "--plot {}: the file must end in .svg or .png",
             path.display()
         )

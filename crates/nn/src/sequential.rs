@@ -58,6 +58,10 @@ impl Module for Sequential {
         }
     }
 
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+
     fn type_name(&self) -> &'static str {
         "Sequential"
     }

@@ -1,429 +1,298 @@
 //! # tuna-plot
 //!
-//! Line plots, written as hand-made SVG or rasterized to PNG (no plotting
-//! dependency). A figure is one or more stacked panels sharing the x axis, each with axes,
-//! ticks, tick labels and an axis name. The PNG rasterizer draws tick labels with a tiny
-//! built-in digit font and leaves out the words (title, axis names), which the SVG has.
+//! Line plots, written as hand-made SVG or rasterized to PNG (no plotting dependency). A
+//! [`Figure`] is one or more stacked [`Panel`]s sharing the x axis; a panel holds one or more
+//! named [`Series`] (train vs validation, ...) in distinct colors with a legend, optional
+//! vertical [`Marker`]s ("best epoch") and a linear or logarithmic y axis.
+//!
+//! ```
+//! use tuna_plot::{Figure, Marker, Panel, Series};
+//!
+//! let epochs = vec![1.0, 2.0, 3.0, 4.0];
+//! let loss = Panel::new("loss")
+//!     .with_series(Series::new("train", epochs.clone(), vec![1.0, 0.6, 0.4, 0.3]))
+//!     .with_series(Series::new("validation", epochs.clone(), vec![1.1, 0.7, 0.6, 0.65]))
+//!     .from_zero(true);
+//! let lr = Panel::new("lr")
+//!     .with_series(Series::new("lr", epochs, vec![1e-1, 1e-2, 1e-3, 1e-4]))
+//!     .log_y(true);
+//! let figure = Figure::new("run 7", "epoch", vec![loss, lr]).with_marker(Marker::new(3.0, "best epoch"));
+//! let svg = figure.to_svg();
+//! assert!(svg.contains(">validation</text>") && svg.contains(">best epoch</text>"));
+//! assert!(figure.to_png().unwrap().starts_with(b"\x89PNG"));
+//! ```
+//!
+//! The PNG rasterizer draws tick labels with a tiny built-in digit font and leaves out the
+//! words (title, axis names, legend and marker labels); legends keep their color swatches.
 
-use std::fmt::Write as _;
+mod layout;
+mod render;
 
-const WIDTH: f64 = 800.0;
-const PANEL_HEIGHT: f64 = 300.0;
-const TOP: f64 = 36.0;
-const LEFT: f64 = 90.0;
-const RIGHT: f64 = 24.0;
-const BOTTOM: f64 = 48.0;
-const COLORS: [[u8; 3]; 2] = [[0x1f, 0x77, 0xb4], [0xd6, 0x27, 0x28]];
+use std::fmt;
+use std::path::{Path, PathBuf};
 
-/// One curve, drawn in its own panel.
+/// One named line: the points `(x[i], y[i])`, joined in order.
+///
+/// A non-finite `x` or `y` (and, on a logarithmic axis, a `y <= 0`) is a gap: the line
+/// stops before it and starts again after it; an isolated point is drawn as a dot. Points
+/// past the end of the shorter of `x` and `y` are ignored.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Series {
-    /// The y-axis name.
+    /// The legend entry ("train", "validation", ...).
     pub name: String,
     /// The x values.
     pub x: Vec<f64>,
     /// The y values.
     pub y: Vec<f64>,
-    /// Whether the y axis starts at 0 (for non-negative data).
+}
+
+impl Series {
+    /// A series named `name` through the points `(x[i], y[i])`.
+    pub fn new(name: impl Into<String>, x: Vec<f64>, y: Vec<f64>) -> Self {
+        Series {
+            name: name.into(),
+            x,
+            y,
+        }
+    }
+}
+
+/// A vertical line at `x` with a label ("best epoch", "overfitting starts"), drawn dashed
+/// across the whole plot area of a panel.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Marker {
+    /// Where the line is, in data coordinates.
+    pub x: f64,
+    /// The label written next to the top of the line (SVG only).
+    pub label: String,
+}
+
+impl Marker {
+    /// A marker at `x` labelled `label`.
+    pub fn new(x: f64, label: impl Into<String>) -> Self {
+        Marker {
+            x,
+            label: label.into(),
+        }
+    }
+}
+
+/// One plot area: a y axis named `name` and its series, colored in order (blue, red, green,
+/// orange, purple, ... — matplotlib's `tab10`), with a legend in the top-right corner when
+/// there are two or more series or the one series is named differently from the panel.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Panel {
+    /// The y-axis name.
+    pub name: String,
+    /// The lines, drawn in order (later ones on top).
+    pub series: Vec<Series>,
+    /// Whether the (linear) y axis starts at 0 when all data is non-negative.
     pub from_zero: bool,
+    /// Whether the y axis is logarithmic (base 10; ticks at powers of ten). Values `<= 0`
+    /// are gaps.
+    pub log_y: bool,
+    /// Vertical marker lines of this panel only (see also [`Figure::with_marker`]).
+    pub markers: Vec<Marker>,
 }
 
-/// Stacked panels sharing an x axis.
+impl Panel {
+    /// An empty panel with a linear y axis named `name`.
+    pub fn new(name: impl Into<String>) -> Self {
+        Panel {
+            name: name.into(),
+            series: Vec::new(),
+            from_zero: false,
+            log_y: false,
+            markers: Vec::new(),
+        }
+    }
+
+    /// Adds a line.
+    pub fn with_series(mut self, series: Series) -> Self {
+        self.series.push(series);
+        self
+    }
+
+    /// Sets whether the linear y axis starts at 0 for non-negative data.
+    pub fn from_zero(mut self, yes: bool) -> Self {
+        self.from_zero = yes;
+        self
+    }
+
+    /// Sets whether the y axis is logarithmic (matplotlib `ax.set_yscale("log")`).
+    pub fn log_y(mut self, yes: bool) -> Self {
+        self.log_y = yes;
+        self
+    }
+
+    /// Adds a vertical marker line to this panel.
+    pub fn with_marker(mut self, marker: Marker) -> Self {
+        self.markers.push(marker);
+        self
+    }
+}
+
+/// Stacked panels sharing one x axis (range: all finite x of every series and marker).
+#[derive(Clone, Debug, PartialEq)]
 pub struct Figure {
-    title: String,
-    x_name: String,
-    panels: Vec<Series>,
+    /// The title, above the first panel.
+    pub title: String,
+    /// The x-axis name, under every panel.
+    pub x_name: String,
+    /// The panels, top to bottom.
+    pub panels: Vec<Panel>,
+    /// Marker lines drawn in every panel.
+    pub markers: Vec<Marker>,
+    /// Whether x is a count (epochs, steps): no fractional x ticks.
+    pub integer_x: bool,
 }
 
-/// A drawing primitive, in pixel coordinates.
-enum Shape {
-    Line {
-        a: (f64, f64),
-        b: (f64, f64),
-        color: [u8; 3],
-        width: f64,
+/// Why a figure could not be encoded or saved.
+#[derive(Debug)]
+pub enum PlotError {
+    /// [`Figure::save`] was given a path whose extension is neither `svg` nor `png`.
+    Extension {
+        /// The path.
+        path: PathBuf,
     },
-    Polyline {
-        points: Vec<(f64, f64)>,
-        color: [u8; 3],
-    },
-    Text {
-        at: (f64, f64),
-        text: String,
-        anchor: Anchor,
-        size: f64,
-        rotate: bool,
-        words: bool,
+    /// The PNG encoder failed.
+    Png(String),
+    /// Writing the file failed.
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
     },
 }
 
-#[derive(Clone, Copy)]
-enum Anchor {
-    Middle,
-    End,
-}
-
-/// About `target` round tick values covering `[lo, hi]` (steps of 1, 2 or 5 times a power of
-/// ten), and the number of decimals that shows them exactly.
-fn ticks(lo: f64, hi: f64, target: usize) -> (Vec<f64>, usize) {
-    let span = (hi - lo).max(f64::MIN_POSITIVE);
-    let raw = span / target as f64;
-    let mag = 10f64.powf(raw.log10().floor());
-    let step = [1.0, 2.0, 5.0, 10.0]
-        .iter()
-        .map(|m| m * mag)
-        .find(|s| *s >= raw)
-        .unwrap_or(10.0 * mag);
-    let first = (lo / step).ceil() as i64;
-    let last = (hi / step + 1e-9).floor() as i64;
-    let decimals = (-step.log10().floor()).max(0.0) as usize;
-    ((first..=last).map(|i| i as f64 * step).collect(), decimals)
-}
-
-fn label(v: f64, decimals: usize) -> String {
-    if v == 0.0 {
-        "0".into()
-    } else if decimals > 5 {
-        let s = format!("{v:.1e}");
-        s.replace(".0e", "e")
-    } else {
-        format!("{v:.decimals$}")
-    }
-}
-
-/// `[lo, hi]` of the data, widened when flat and (optionally) down to 0.
-fn range(y: &[f64], from_zero: bool) -> (f64, f64) {
-    let mut lo = y.iter().copied().fold(f64::INFINITY, f64::min);
-    let mut hi = y.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    if !lo.is_finite() || !hi.is_finite() {
-        return (0.0, 1.0);
-    }
-    if from_zero && lo >= 0.0 {
-        lo = 0.0;
-    }
-    if hi - lo <= 1e-12 * hi.abs().max(1e-300) {
-        let pad = if hi == 0.0 { 1.0 } else { hi.abs() * 0.1 };
-        lo -= pad;
-        hi += pad;
-        if from_zero && lo < 0.0 && hi > 0.0 {
-            lo = 0.0;
-        }
-    } else {
-        let pad = (hi - lo) * 0.05;
-        hi += pad;
-        if !(from_zero && lo == 0.0) {
-            lo -= pad;
+impl fmt::Display for PlotError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PlotError::Extension { path } => {
+                let ext = path
+                    .extension()
+                    .map(|e| format!("the extension \".{}\"", e.to_string_lossy()))
+                    .unwrap_or_else(|| "no extension".into());
+                write!(
+                    f,
+                    "cannot plot to {}: {ext} is not supported, use .svg or .png",
+                    path.display()
+                )
+            }
+            PlotError::Png(e) => write!(f, "PNG encoder: {e}"),
+            PlotError::Io { path, source } => {
+                write!(f, "cannot write {}: {source}", path.display())
+            }
         }
     }
-    (lo, hi)
+}
+
+impl std::error::Error for PlotError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PlotError::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// The image format of a plot file, from its extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// `.svg` (case-insensitive): text, with every word.
+    Svg,
+    /// `.png` (case-insensitive): RGB pixels, digits only.
+    Png,
+}
+
+impl Format {
+    /// The format for `path`'s extension.
+    ///
+    /// # Errors
+    /// [`PlotError::Extension`] (naming the extension) for anything but `.svg` or `.png`.
+    pub fn from_path(path: &Path) -> Result<Format, PlotError> {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            Some("svg") => Ok(Format::Svg),
+            Some("png") => Ok(Format::Png),
+            _ => Err(PlotError::Extension {
+                path: path.to_path_buf(),
+            }),
+        }
+    }
 }
 
 impl Figure {
-    /// A figure with a title, an x-axis name and one panel per series.
-    pub fn new(title: &str, x_name: &str, panels: Vec<Series>) -> Self {
+    /// A figure with a title, an x-axis name and its panels, top to bottom. A figure without
+    /// panels is just its title.
+    pub fn new(title: &str, x_name: &str, panels: Vec<Panel>) -> Self {
         Figure {
             title: title.to_string(),
             x_name: x_name.to_string(),
             panels,
+            markers: Vec::new(),
+            integer_x: false,
         }
     }
 
-    fn height(&self) -> f64 {
-        PANEL_HEIGHT * self.panels.len() as f64
+    /// Sets whether x is a count (epochs, steps), ticked at integers only.
+    pub fn integer_x(mut self, yes: bool) -> Self {
+        self.integer_x = yes;
+        self
     }
 
-    fn shapes(&self) -> Vec<Shape> {
-        let mut shapes = vec![Shape::Text {
-            at: (WIDTH / 2.0, 22.0),
-            text: self.title.clone(),
-            anchor: Anchor::Middle,
-            size: 16.0,
-            rotate: false,
-            words: true,
-        }];
-        let black = [0, 0, 0];
-        let grey = [0xdd, 0xdd, 0xdd];
-        for (p, series) in self.panels.iter().enumerate() {
-            let top = PANEL_HEIGHT * p as f64 + TOP;
-            let bottom = PANEL_HEIGHT * (p + 1) as f64 - BOTTOM;
-            let (left, right) = (LEFT, WIDTH - RIGHT);
-            let x_lo = series.x.first().copied().unwrap_or(0.0);
-            let x_hi = series.x.last().copied().unwrap_or(1.0).max(x_lo + 1.0);
-            let (y_lo, y_hi) = range(&series.y, series.from_zero);
-            let px = |x: f64| left + (x - x_lo) / (x_hi - x_lo) * (right - left);
-            let py = |y: f64| bottom - (y - y_lo) / (y_hi - y_lo) * (bottom - top);
-            let (yt, yd) = ticks(y_lo, y_hi, 5);
-            for &t in &yt {
-                let y = py(t);
-                shapes.push(Shape::Line {
-                    a: (left, y),
-                    b: (right, y),
-                    color: grey,
-                    width: 1.0,
-                });
-                shapes.push(Shape::Line {
-                    a: (left - 5.0, y),
-                    b: (left, y),
-                    color: black,
-                    width: 1.0,
-                });
-                shapes.push(Shape::Text {
-                    at: (left - 8.0, y + 4.0),
-                    text: label(t, yd),
-                    anchor: Anchor::End,
-                    size: 11.0,
-                    rotate: false,
-                    words: false,
-                });
-            }
-            let (xt, xd) = ticks(x_lo, x_hi, 8);
-            for &t in &xt {
-                let x = px(t);
-                shapes.push(Shape::Line {
-                    a: (x, bottom),
-                    b: (x, bottom + 5.0),
-                    color: black,
-                    width: 1.0,
-                });
-                shapes.push(Shape::Text {
-                    at: (x, bottom + 18.0),
-                    text: label(t, xd),
-                    anchor: Anchor::Middle,
-                    size: 11.0,
-                    rotate: false,
-                    words: false,
-                });
-            }
-            shapes.push(Shape::Line {
-                a: (left, top),
-                b: (left, bottom),
-                color: black,
-                width: 1.0,
-            });
-            shapes.push(Shape::Line {
-                a: (left, bottom),
-                b: (right, bottom),
-                color: black,
-                width: 1.0,
-            });
-            shapes.push(Shape::Text {
-                at: ((left + right) / 2.0, bottom + 38.0),
-                text: self.x_name.clone(),
-                anchor: Anchor::Middle,
-                size: 13.0,
-                rotate: false,
-                words: true,
-            });
-            shapes.push(Shape::Text {
-                at: (20.0, (top + bottom) / 2.0),
-                text: series.name.clone(),
-                anchor: Anchor::Middle,
-                size: 13.0,
-                rotate: true,
-                words: true,
-            });
-            let points = series
-                .x
-                .iter()
-                .zip(&series.y)
-                .map(|(&x, &y)| (px(x), py(y)))
-                .collect();
-            shapes.push(Shape::Polyline {
-                points,
-                color: COLORS[p % COLORS.len()],
-            });
-        }
-        shapes
+    /// Adds a vertical marker line drawn in every panel.
+    pub fn with_marker(mut self, marker: Marker) -> Self {
+        self.markers.push(marker);
+        self
     }
 
     /// The figure as an SVG document.
     pub fn to_svg(&self) -> String {
-        let (w, h) = (WIDTH, self.height());
-        let mut s = format!(
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" \
-             font-family=\"sans-serif\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-        );
-        let hex = |c: [u8; 3]| format!("#{:02x}{:02x}{:02x}", c[0], c[1], c[2]);
-        for shape in self.shapes() {
-            match shape {
-                Shape::Line { a, b, color, width } => {
-                    let _ = writeln!(
-                        s,
-                        "<line x1=\"{:.2}\" y1=\"{:.2}\" x2=\"{:.2}\" y2=\"{:.2}\" stroke=\"{}\" stroke-width=\"{width}\"/>",
-                        a.0, a.1, b.0, b.1, hex(color)
-                    );
-                }
-                Shape::Polyline { points, color } => {
-                    let pts: Vec<String> = points
-                        .iter()
-                        .map(|(x, y)| format!("{x:.2},{y:.2}"))
-                        .collect();
-                    let _ = writeln!(
-                        s,
-                        "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"/>",
-                        hex(color),
-                        pts.join(" ")
-                    );
-                }
-                Shape::Text {
-                    at,
-                    text,
-                    anchor,
-                    size,
-                    rotate,
-                    ..
-                } => {
-                    let anchor = match anchor {
-                        Anchor::Middle => "middle",
-                        Anchor::End => "end",
-                    };
-                    let transform = if rotate {
-                        format!(" transform=\"rotate(-90 {:.2} {:.2})\"", at.0, at.1)
-                    } else {
-                        String::new()
-                    };
-                    let _ = writeln!(
-                        s,
-                        "<text x=\"{:.2}\" y=\"{:.2}\" font-size=\"{size}\" text-anchor=\"{anchor}\"{transform}>{}</text>",
-                        at.0,
-                        at.1,
-                        escape(&text)
-                    );
-                }
-            }
-        }
-        s.push_str("</svg>\n");
-        s
+        render::svg(self.size(), &layout::shapes(self))
     }
 
-    /// The figure as a PNG image (RGB, 8 bits).
+    /// The figure as a PNG image (RGB, 8 bits, 800 pixels wide and 300 high per panel).
     ///
     /// # Errors
-    /// If the PNG encoder fails.
-    pub fn to_png(&self) -> Result<Vec<u8>, String> {
-        let (w, h) = (WIDTH as usize, self.height() as usize);
-        let mut canvas = Canvas {
-            w,
-            h,
-            px: vec![255; w * h * 3],
-        };
-        for shape in self.shapes() {
-            match shape {
-                Shape::Line { a, b, color, width } => canvas.line(a, b, color, width),
-                Shape::Polyline { points, color } => {
-                    for pair in points.windows(2) {
-                        canvas.line(pair[0], pair[1], color, 2.0);
-                    }
-                }
-                Shape::Text {
-                    at,
-                    text,
-                    anchor,
-                    words: false,
-                    ..
-                } => canvas.digits(at, &text, anchor),
-                Shape::Text { .. } => {}
-            }
-        }
-        let mut out = Vec::new();
-        {
-            let mut encoder = png::Encoder::new(&mut out, w as u32, h as u32);
-            encoder.set_color(png::ColorType::Rgb);
-            encoder.set_depth(png::BitDepth::Eight);
-            let mut writer = encoder
-                .write_header()
-                .map_err(|e| format!("PNG encoder: {e}"))?;
-            writer
-                .write_image_data(&canvas.px)
-                .map_err(|e| format!("PNG encoder: {e}"))?;
-        }
-        Ok(out)
+    /// [`PlotError::Png`] if the PNG encoder fails.
+    pub fn to_png(&self) -> Result<Vec<u8>, PlotError> {
+        render::png(self.size(), &layout::shapes(self)).map_err(PlotError::Png)
     }
-}
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
-/// An RGB pixel buffer.
-struct Canvas {
-    w: usize,
-    h: usize,
-    px: Vec<u8>,
-}
-
-/// A 3x5 font for tick labels: each glyph is five rows of three bits.
-fn glyph(c: char) -> Option<[u8; 5]> {
-    Some(match c {
-        '0' => [0b111, 0b101, 0b101, 0b101, 0b111],
-        '1' => [0b010, 0b110, 0b010, 0b010, 0b111],
-        '2' => [0b111, 0b001, 0b111, 0b100, 0b111],
-        '3' => [0b111, 0b001, 0b111, 0b001, 0b111],
-        '4' => [0b101, 0b101, 0b111, 0b001, 0b001],
-        '5' => [0b111, 0b100, 0b111, 0b001, 0b111],
-        '6' => [0b111, 0b100, 0b111, 0b101, 0b111],
-        '7' => [0b111, 0b001, 0b001, 0b001, 0b001],
-        '8' => [0b111, 0b101, 0b111, 0b101, 0b111],
-        '9' => [0b111, 0b101, 0b111, 0b001, 0b111],
-        '.' => [0b000, 0b000, 0b000, 0b000, 0b010],
-        '-' => [0b000, 0b000, 0b111, 0b000, 0b000],
-        '+' => [0b000, 0b010, 0b111, 0b010, 0b000],
-        'e' => [0b010, 0b101, 0b111, 0b100, 0b011],
-        _ => return None,
-    })
-}
-
-impl Canvas {
-    fn set(&mut self, x: i64, y: i64, color: [u8; 3]) {
-        if x >= 0 && y >= 0 && (x as usize) < self.w && (y as usize) < self.h {
-            let i = (y as usize * self.w + x as usize) * 3;
-            self.px[i..i + 3].copy_from_slice(&color);
+    /// The image bytes in `format`.
+    ///
+    /// # Errors
+    /// See [`Figure::to_png`].
+    pub fn encode(&self, format: Format) -> Result<Vec<u8>, PlotError> {
+        match format {
+            Format::Svg => Ok(self.to_svg().into_bytes()),
+            Format::Png => self.to_png(),
         }
     }
 
-    /// A line of the given width, by stepping along its longer axis.
-    fn line(&mut self, a: (f64, f64), b: (f64, f64), color: [u8; 3], width: f64) {
-        let (dx, dy) = (b.0 - a.0, b.1 - a.1);
-        let n = dx.abs().max(dy.abs()).ceil().max(1.0) as usize;
-        let r = ((width - 1.0) / 2.0).round() as i64;
-        for i in 0..=n {
-            let t = i as f64 / n as f64;
-            let (x, y) = ((a.0 + t * dx).round() as i64, (a.1 + t * dy).round() as i64);
-            for ox in -r..=r {
-                for oy in -r..=r {
-                    self.set(x + ox, y + oy, color);
-                }
-            }
-        }
+    /// Writes the figure to `path`, as SVG or PNG by its extension (case-insensitive).
+    ///
+    /// # Errors
+    /// [`PlotError::Extension`] for another extension (nothing is written),
+    /// [`PlotError::Png`] or [`PlotError::Io`].
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), PlotError> {
+        let path = path.as_ref();
+        let bytes = self.encode(Format::from_path(path)?)?;
+        std::fs::write(path, bytes).map_err(|source| PlotError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 
-    /// Digits and signs at scale 2 (6x10 pixels a glyph, 2 pixels apart), baseline at `at.1`.
-    fn digits(&mut self, at: (f64, f64), text: &str, anchor: Anchor) {
-        const SCALE: i64 = 2;
-        let advance = 4 * SCALE;
-        let width = text.chars().count() as i64 * advance - SCALE;
-        let x0 = at.0.round() as i64
-            - match anchor {
-                Anchor::Middle => width / 2,
-                Anchor::End => width,
-            };
-        let y0 = at.1.round() as i64 - 5 * SCALE;
-        for (i, c) in text.chars().enumerate() {
-            let Some(rows) = glyph(c) else { continue };
-            for (row, bits) in rows.iter().enumerate() {
-                for col in 0..3 {
-                    if bits & (0b100 >> col) != 0 {
-                        for sx in 0..SCALE {
-                            for sy in 0..SCALE {
-                                let x = x0 + i as i64 * advance + col * SCALE + sx;
-                                self.set(x, y0 + row as i64 * SCALE + sy, [0, 0, 0]);
-                            }
-                        }
-                    }
-                }
-            }
-        }
+    /// The image size in pixels: (width, height).
+    pub fn size(&self) -> (usize, usize) {
+        layout::size(self.panels.len())
     }
 }
 
@@ -431,14 +300,139 @@ impl Canvas {
 mod tests {
     use super::*;
 
+    fn two_series() -> Figure {
+        let x: Vec<f64> = (1..=6).map(f64::from).collect();
+        let loss = Panel::new("loss")
+            .with_series(Series::new(
+                "train",
+                x.clone(),
+                vec![1.0, 0.7, f64::NAN, 0.4, 0.3, 0.25],
+            ))
+            .with_series(Series::new(
+                "validation",
+                x.clone(),
+                vec![1.1, 0.8, 0.7, 0.72, 0.8, 0.9],
+            ))
+            .from_zero(true)
+            .with_marker(Marker::new(3.0, "best epoch"));
+        let lr = Panel::new("lr")
+            .with_series(Series::new(
+                "lr",
+                x,
+                vec![1e-1, 1e-2, 1e-3, 0.0, 1e-5, 1e-6],
+            ))
+            .log_y(true);
+        Figure::new("run <1>", "epoch", vec![loss, lr])
+            .with_marker(Marker::new(5.0, "overfitting starts"))
+    }
+
+    fn decode(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
+        let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+        let mut reader = decoder.read_info().unwrap();
+        let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut buf).unwrap();
+        assert_eq!(info.color_type, png::ColorType::Rgb);
+        buf.truncate(info.buffer_size());
+        (info.width, info.height, buf)
+    }
+
     #[test]
-    fn ticks_are_round() {
-        let (t, d) = ticks(0.0, 0.105, 5);
-        assert_eq!(d, 2);
-        assert_eq!(t.len(), 3);
-        assert_eq!(label(t[1], d), "0.05");
-        let (t, d) = ticks(0.0, 99.0, 8);
-        assert_eq!((t[1], d), (20.0, 0));
-        assert_eq!(label(4e-7, 7), "4e-7");
+    fn svg_has_legend_markers_gaps_and_log_ticks() {
+        let svg = two_series().to_svg();
+        for word in [
+            ">train</text>",
+            ">validation</text>",
+            ">best epoch</text>",
+            ">overfitting starts</text>",
+            ">loss</text>",
+            ">lr</text>",
+            ">epoch</text>",
+            "run &lt;1&gt;",
+            ">1e-5</text>",
+            ">0.01</text>",
+        ] {
+            assert!(svg.contains(word), "{word} missing");
+        }
+        // The lr panel's only series is named like the panel: no legend there, so "lr"
+        // appears once (the axis name).
+        assert_eq!(svg.matches(">lr</text>").count(), 1);
+        // The train NaN splits its line into 2 + 3 points; the lr 0.0 (log axis) into 3 + 2.
+        assert_eq!(svg.matches("<polyline").count(), 2 + 1 + 2);
+        // Blue: 4 line pieces and the loss legend's swatch; red: 1 line and its swatch.
+        assert_eq!(svg.matches("stroke=\"#1f77b4\"").count(), 4 + 1);
+        assert_eq!(svg.matches("stroke=\"#d62728\"").count(), 1 + 1);
+        // The figure marker in both panels, the panel marker in one.
+        assert_eq!(svg.matches("stroke-dasharray").count(), 2 + 1);
+        assert!(svg.trim_end().ends_with("</svg>"));
+        // x spans 1..3: ticks every 0.5, or every integer on a count axis.
+        let short = Figure::new(
+            "t",
+            "epoch",
+            vec![Panel::new("y").with_series(Series::new("y", vec![1.0, 2.0, 3.0], vec![0.0; 3]))],
+        );
+        assert!(short.to_svg().contains(">1.5</text>"));
+        let svg = short.integer_x(true).to_svg();
+        assert!(!svg.contains(">1.5</text>") && svg.contains(">3</text>"));
+    }
+
+    #[test]
+    fn png_decodes_to_the_figure_size_with_both_colors() {
+        let figure = two_series();
+        let (w, h, px) = decode(&figure.to_png().unwrap());
+        assert_eq!((w as usize, h as usize), figure.size());
+        assert_eq!((w, h), (800, 600));
+        let has = |c: [u8; 3]| px.chunks(3).any(|p| p == c);
+        assert!(has(layout::COLORS[0]) && has(layout::COLORS[1]));
+        assert!(!has(layout::COLORS[2]));
+    }
+
+    #[test]
+    fn isolated_points_are_dots_and_empty_figures_encode() {
+        let one = Figure::new(
+            "one epoch",
+            "epoch",
+            vec![Panel::new("loss").with_series(Series::new("train", vec![1.0], vec![0.5]))],
+        );
+        let svg = one.to_svg();
+        assert!(svg.contains("<circle") && !svg.contains("<polyline"));
+        assert!(one.to_png().is_ok());
+        let empty = Figure::new("nothing yet", "epoch", Vec::new());
+        assert!(empty.to_svg().contains(">nothing yet</text>"));
+        let (w, h, _) = decode(&empty.to_png().unwrap());
+        assert_eq!((w as usize, h as usize), empty.size());
+        // All-NaN and empty series: axes only, no panic.
+        let blank = Figure::new(
+            "t",
+            "x",
+            vec![Panel::new("y")
+                .with_series(Series::new("a", vec![1.0, 2.0], vec![f64::NAN; 2]))
+                .with_series(Series::new("b", vec![], vec![]))
+                .log_y(true)],
+        );
+        assert!(!blank.to_svg().contains("<polyline"));
+        blank.to_png().unwrap();
+    }
+
+    #[test]
+    fn save_picks_the_format_by_extension() {
+        let dir = std::env::temp_dir().join(format!("tuna-plot-save-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let figure = two_series();
+        figure.save(dir.join("a.svg")).unwrap();
+        figure.save(dir.join("a.PNG")).unwrap();
+        let svg = std::fs::read_to_string(dir.join("a.svg")).unwrap();
+        assert_eq!(svg, figure.to_svg());
+        let (w, h, _) = decode(&std::fs::read(dir.join("a.PNG")).unwrap());
+        assert_eq!((w, h), (800, 600));
+        let err = figure.save(dir.join("a.jpg")).unwrap_err();
+        assert!(matches!(err, PlotError::Extension { .. }));
+        let msg = err.to_string();
+        assert!(msg.contains("\".jpg\"") && msg.contains("a.jpg"), "{msg}");
+        assert!(!dir.join("a.jpg").exists());
+        let msg = figure.save(dir.join("noext")).unwrap_err().to_string();
+        assert!(msg.contains("no extension"), "{msg}");
+        let err = figure.save(dir.join("missing/a.svg")).unwrap_err();
+        assert!(matches!(err, PlotError::Io { .. }), "{err}");
+        std::fs::remove_dir_all(&dir).ok();
     }
 }

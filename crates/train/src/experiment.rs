@@ -174,6 +174,10 @@ pub struct TrainConfig {
     /// Evaluate on the test split when training ends (default `true`).
     #[serde(default = "yes")]
     pub test: bool,
+    /// Record the diagnosis signals (gradient/weight norms, update ratios, dead units, time
+    /// split, loss spikes) into the run folder's `signals.jsonl` (default `true`).
+    #[serde(default = "yes")]
+    pub signals: bool,
     /// Worker threads for the kernels (default: `TUNA_NUM_THREADS` or 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threads: Option<usize>,
@@ -204,6 +208,7 @@ impl Default for TrainConfig {
             checkpoint_every: 1,
             checkpoint_every_batches: None,
             test: true,
+            signals: true,
             threads: None,
         }
     }
@@ -836,8 +841,7 @@ impl TrainConfig {
                 problems.push(format!("train.clip_grad_norm: must be > 0, got {v}"));
             }
         }
-        // `> 0` or NaN fails: written with partial_cmp so NaN is rejected too.
-        if self.clip_norm_type.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+        if self.clip_norm_type.is_nan() || self.clip_norm_type <= 0.0 {
             problems.push(format!(
                 "train.clip_norm_type: must be > 0 (or inf), got {}",
                 self.clip_norm_type

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod progress;
 pub mod record;
 pub mod run_dir;
+pub mod signals;
 pub mod summary;
 pub mod trainer;
 

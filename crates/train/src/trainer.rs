@@ -21,6 +21,7 @@ use crate::experiment::{Experiment, StepInterval};
 use crate::metrics::{MetricAccumulator, MetricSet};
 use crate::record::{EpochRecord, Value};
 use crate::run_dir::RunDir;
+use crate::signals::SignalsRecorder;
 use crate::summary::RunSummary;
 
 /// Where training stands.
@@ -77,6 +78,7 @@ pub struct Trainer {
     partial: Option<EpochTotals>,
     elapsed_before: f64,
     digest: String,
+    signals_added: bool,
 }
 
 impl std::fmt::Debug for Trainer {
@@ -212,6 +214,7 @@ impl Trainer {
             partial: None,
             elapsed_before: 0.0,
             digest,
+            signals_added: false,
             exp,
         };
         trainer.apply_schedule()?;
@@ -301,6 +304,12 @@ impl Trainer {
     /// run folder, or a loss that cannot take the model's output.
     pub fn fit(&mut self) -> Result<RunSummary, TrainError> {
         let started = Instant::now();
+        if self.exp.train.signals && !self.signals_added {
+            let path = self.run.as_ref().map(|r| r.path().join("signals.jsonl"));
+            let recorder = SignalsRecorder::new(path, Some(&self.splits.train));
+            self.callbacks.insert(0, Box::new(recorder));
+            self.signals_added = true;
+        }
         let info = RunInfo {
             name: self.name(),
             first_epoch: self.pos.epoch + 1,
@@ -430,14 +439,17 @@ impl Trainer {
             let t4 = Instant::now();
             totals.loss_sum += loss * n as f64;
             totals.samples += n;
-            no_grad(|| totals.metrics.update(&output, &batch.targets));
+            totals
+                .metrics
+                .update(&output, &batch.targets)
+                .map_err(|e| setup(format!("train.metrics: {e}")))?;
             self.pos.batch += 1;
             self.pos.global_step += 1;
-            let running_metric = self
-                .metrics
-                .names()
-                .first()
-                .and_then(|m| totals.metrics.value(m).map(|v| (m.clone(), v)));
+            let running_metric = if self.callbacks.is_empty() {
+                None
+            } else {
+                totals.metrics.finish().into_iter().next()
+            };
             let step = StepInfo {
                 epoch,
                 batch: batch.index,
@@ -585,7 +597,7 @@ impl Trainer {
         let is_best = self.best.map(|(e, _)| e) == Some(epoch);
         if let Some(run) = &self.run {
             if (every > 0 && epoch % every == 0) || epoch == self.exp.train.epochs {
-                self.save_last(started)?;
+                self.checkpoint(started)?.save(&run.last_checkpoint())?;
             }
             if is_best {
                 self.checkpoint(started)?.save(&run.best_checkpoint())?;
@@ -823,7 +835,8 @@ pub fn evaluate(
             let b = batch.targets.shape()[0];
             sum += l.item() * b as f64;
             n += b;
-            acc.update(&out.value(), &batch.targets);
+            acc.update(&out.value(), &batch.targets)
+                .map_err(|e| setup(format!("train.metrics: {e}")))?;
         }
         Ok(())
     });

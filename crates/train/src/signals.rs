@@ -1,0 +1,442 @@
+//! Training signals for diagnosis: per epoch, per parameter tensor the gradient norm, weight
+//! norm and update/weight ratio; per ReLU layer the share of dead units; where step time
+//! went; and loss spikes within the epoch. [`SignalsRecorder`] (a [`Callback`], on by
+//! default in `tuna train`) writes one [`EpochSignals`] line per epoch to the run folder's
+//! `signals.jsonl`, next to `metrics.jsonl`.
+//!
+//! Cost: gradient and update norms are taken on at most [`SAMPLES_PER_EPOCH`] evenly spaced
+//! steps per epoch, and dead units on one probe batch per epoch, so recording stays a few
+//! percent of step time at most.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use tuna_autograd::{no_grad, NamedParam, Tape};
+use tuna_data::{DataLoader, Dataset};
+use tuna_nn::{Module, Sequential};
+use tuna_tensor::{DType, Tensor};
+
+use crate::callback::{Callback, Flow, RunInfo, StepInfo};
+use crate::record::{EpochRecord, Value};
+
+/// Steps per epoch on which gradient and update norms are measured.
+pub const SAMPLES_PER_EPOCH: usize = 8;
+
+/// Gradient and weight statistics of one parameter tensor over an epoch.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ParamSignals {
+    /// Mean L2 norm of the gradient over the sampled steps.
+    pub grad_norm: Value,
+    /// Largest sampled gradient norm.
+    pub grad_norm_max: Value,
+    /// L2 norm of the weights at the end of the epoch.
+    pub weight_norm: Value,
+    /// Mean of ‖w_after − w_before‖ / ‖w_before‖ over the sampled steps (the size of one
+    /// update relative to the weights; ~1e-3 is typical of healthy training).
+    pub update_ratio: Value,
+    /// Number of elements.
+    pub numel: usize,
+}
+
+/// Dead units of one activation layer on the probe batch.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeadUnits {
+    /// The layer's type (`ReLU`).
+    pub layer_type: String,
+    /// Units (features, or channels for images) whose output is zero for every probe sample
+    /// (and position).
+    pub dead: usize,
+    /// Units in the layer.
+    pub units: usize,
+    /// `dead / units`.
+    pub fraction: f64,
+}
+
+/// Where an epoch's wall time went, in seconds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timing {
+    /// Fetching and collating batches.
+    pub data: f64,
+    /// Forward passes, losses and penalties.
+    pub forward: f64,
+    /// Backward passes.
+    pub backward: f64,
+    /// Clipping, optimizer steps, constraints, schedules.
+    pub optimizer: f64,
+    /// Everything else: evaluation, metrics, checkpoints, callbacks.
+    pub other: f64,
+}
+
+/// One loss spike: a batch whose loss jumped well above the recent average.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Spike {
+    /// The batch within the epoch.
+    pub batch: usize,
+    /// Its loss.
+    pub loss: Value,
+    /// The running average just before it.
+    pub before: Value,
+}
+
+/// Statistics of the batch losses within an epoch.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LossStats {
+    /// Mean batch loss.
+    pub mean: f64,
+    /// Standard deviation of the batch losses.
+    pub std: f64,
+    /// Smallest batch loss.
+    pub min: f64,
+    /// Largest batch loss.
+    pub max: f64,
+    /// Mean of the first tenth of the epoch's batches.
+    pub first: f64,
+    /// Mean of the last tenth.
+    pub last: f64,
+    /// Batches whose loss exceeded 2x the running average (after the first 10 batches).
+    pub spikes: Vec<Spike>,
+}
+
+/// Everything recorded about one epoch (`signals.jsonl` line).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EpochSignals {
+    /// The epoch (from 1).
+    pub epoch: usize,
+    /// Optimizer steps in the epoch.
+    pub steps: usize,
+    /// Per parameter tensor, by state-dict name.
+    pub params: BTreeMap<String, ParamSignals>,
+    /// Per ReLU layer, by module name (`"2"`, `"encoder.1"`).
+    pub dead_units: BTreeMap<String, DeadUnits>,
+    /// Time split.
+    pub timing: Timing,
+    /// Batch-loss statistics.
+    pub loss: LossStats,
+}
+
+#[derive(Default)]
+struct ParamAcc {
+    grad_sum: f64,
+    grad_max: f64,
+    grad_n: usize,
+    ratio_sum: f64,
+    ratio_n: usize,
+}
+
+/// Records [`EpochSignals`] during training and appends them to `signals.jsonl`.
+pub struct SignalsRecorder {
+    path: Option<PathBuf>,
+    probe: Option<Tensor>,
+    every: usize,
+    acc: BTreeMap<String, ParamAcc>,
+    before: Option<Vec<(String, Tensor)>>,
+    timing: Timing,
+    losses: Vec<f64>,
+    spikes: Vec<Spike>,
+    ema: Option<f64>,
+    history: Vec<EpochSignals>,
+    epoch_start: std::time::Instant,
+}
+
+impl std::fmt::Debug for SignalsRecorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignalsRecorder")
+            .field("path", &self.path)
+            .field("epochs", &self.history.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// ‖t‖₂, accumulated in f64 without copying the data.
+fn norm(t: &Tensor) -> f64 {
+    match t.dtype() {
+        DType::F32 => sum_sq(t.contiguous_data::<f32>().iter().map(|&x| x as f64)),
+        _ => sum_sq(t.to_vec_f64().into_iter()),
+    }
+    .sqrt()
+}
+
+/// ‖a − b‖₂ of two tensors of one shape.
+fn distance(a: &Tensor, b: &Tensor) -> f64 {
+    match (a.dtype(), b.dtype()) {
+        (DType::F32, DType::F32) => {
+            let (x, y) = (a.contiguous_data::<f32>(), b.contiguous_data::<f32>());
+            sum_sq(x.iter().zip(y.iter()).map(|(&p, &q)| (p - q) as f64))
+        }
+        _ => {
+            let (x, y) = (a.to_vec_f64(), b.to_vec_f64());
+            sum_sq(x.iter().zip(&y).map(|(p, q)| p - q))
+        }
+    }
+    .sqrt()
+}
+
+fn sum_sq(values: impl Iterator<Item = f64>) -> f64 {
+    // Four partial sums let the compiler vectorize the loop.
+    let mut acc = [0.0f64; 4];
+    for (i, v) in values.enumerate() {
+        acc[i & 3] += v * v;
+    }
+    acc.iter().sum()
+}
+
+impl SignalsRecorder {
+    /// A recorder writing to `path` (`None`: keep in memory only), probing dead units with
+    /// up to 256 samples of `probe_data`.
+    pub fn new(path: Option<PathBuf>, probe_data: Option<&Arc<dyn Dataset>>) -> Self {
+        let probe = probe_data.map(|d| {
+            let n = d.len().min(256);
+            DataLoader::new(d.clone(), n.max(1), false, false, 0)
+                .epoch(0)
+                .next()
+                .map(|b| b.inputs)
+        });
+        SignalsRecorder {
+            path,
+            probe: probe.flatten(),
+            every: 1,
+            acc: BTreeMap::new(),
+            before: None,
+            timing: Timing::default(),
+            losses: Vec::new(),
+            spikes: Vec::new(),
+            ema: None,
+            history: Vec::new(),
+            epoch_start: std::time::Instant::now(),
+        }
+    }
+
+    /// The signals of every epoch recorded by this process.
+    pub fn history(&self) -> &[EpochSignals] {
+        &self.history
+    }
+
+    fn sampled(&self, batch: usize) -> bool {
+        batch % self.every == 0
+    }
+
+    fn dead_units(&self, model: &dyn Module) -> BTreeMap<String, DeadUnits> {
+        let mut out = BTreeMap::new();
+        let Some(probe) = &self.probe else {
+            return out;
+        };
+        let Some(seq) = model.as_any().and_then(|a| a.downcast_ref::<Sequential>()) else {
+            return out;
+        };
+        no_grad(|| {
+            let tape = Tape::new();
+            let mut x = tape.constant(probe.clone());
+            for (i, layer) in seq.layers().iter().enumerate() {
+                x = layer.forward(x);
+                if layer.type_name() == "ReLU" {
+                    let v = x.value();
+                    if v.rank() < 2 {
+                        continue;
+                    }
+                    let shape = v.shape().to_vec();
+                    let units = shape[1];
+                    let inner: usize = shape[2..].iter().product();
+                    let data = v.to_vec_f64();
+                    let mut alive = vec![false; units];
+                    for (k, val) in data.iter().enumerate() {
+                        if *val != 0.0 {
+                            alive[(k / inner) % units] = true;
+                        }
+                    }
+                    let dead = alive.iter().filter(|a| !**a).count();
+                    out.insert(
+                        i.to_string(),
+                        DeadUnits {
+                            layer_type: "ReLU".into(),
+                            dead,
+                            units,
+                            fraction: dead as f64 / units.max(1) as f64,
+                        },
+                    );
+                }
+            }
+        });
+        out
+    }
+
+    fn write(&self, signals: &EpochSignals) {
+        if let Some(path) = &self.path {
+            if let Ok(line) = serde_json::to_string(signals) {
+                use std::io::Write;
+                if let Ok(mut f) = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                {
+                    let _ = writeln!(f, "{line}");
+                }
+            }
+        }
+    }
+}
+
+impl Callback for SignalsRecorder {
+    fn on_train_begin(&mut self, info: &RunInfo) {
+        self.every = (info.batches_per_epoch / SAMPLES_PER_EPOCH).max(1);
+        // After a resume, drop lines of epochs the checkpoint does not include.
+        if let Some(path) = &self.path {
+            if let Ok(text) = std::fs::read_to_string(path) {
+                let kept: Vec<&str> = text
+                    .lines()
+                    .filter(|l| {
+                        serde_json::from_str::<EpochSignals>(l)
+                            .map(|s| s.epoch < info.first_epoch)
+                            .unwrap_or(false)
+                    })
+                    .collect();
+                let mut body = kept.join("\n");
+                if !body.is_empty() {
+                    body.push('\n');
+                }
+                let _ = std::fs::write(path, body);
+            }
+        }
+    }
+
+    fn on_epoch_begin(&mut self, _epoch: usize, _batches: usize) {
+        self.acc.clear();
+        self.timing = Timing::default();
+        self.losses.clear();
+        self.spikes.clear();
+        self.ema = None;
+        self.epoch_start = std::time::Instant::now();
+    }
+
+    fn on_after_backward(&mut self, _epoch: usize, batch: usize, params: &[NamedParam]) {
+        if !self.sampled(batch) {
+            return;
+        }
+        let mut before = Vec::with_capacity(params.len());
+        for (name, p) in params {
+            if let Some(g) = p.grad() {
+                let n = norm(&g);
+                let a = self.acc.entry(name.clone()).or_default();
+                a.grad_sum += n;
+                a.grad_max = a.grad_max.max(n);
+                a.grad_n += 1;
+            }
+            before.push((name.clone(), p.value().copy_contiguous()));
+        }
+        self.before = Some(before);
+    }
+
+    fn on_batch_end(&mut self, step: &StepInfo, model: &dyn Module) -> Flow {
+        let t = &step.timing;
+        self.timing.data += t.data.as_secs_f64();
+        self.timing.forward += t.forward.as_secs_f64();
+        self.timing.backward += t.backward.as_secs_f64();
+        self.timing.optimizer += t.optimizer.as_secs_f64();
+        if let Some(ema) = self.ema {
+            if self.losses.len() >= 10 && step.loss > 2.0 * ema && step.loss > ema + 1e-3 {
+                self.spikes.push(Spike {
+                    batch: step.batch,
+                    loss: Value(step.loss),
+                    before: Value(ema),
+                });
+            }
+        }
+        self.ema = Some(match self.ema {
+            None => step.loss,
+            Some(e) => 0.9 * e + 0.1 * step.loss,
+        });
+        self.losses.push(step.loss);
+        if let Some(before) = self.before.take() {
+            for ((name, p), (_, old)) in model.named_parameters().iter().zip(&before) {
+                let new = p.value();
+                let wn = norm(old);
+                if wn > 0.0 {
+                    let a = self.acc.entry(name.clone()).or_default();
+                    a.ratio_sum += distance(&new, old) / wn;
+                    a.ratio_n += 1;
+                }
+            }
+        }
+        Flow::Continue
+    }
+
+    fn on_epoch_end(&mut self, record: &EpochRecord, model: &dyn Module) -> Flow {
+        let mut params = BTreeMap::new();
+        for (name, p) in model.named_parameters() {
+            let a = self.acc.remove(&name).unwrap_or_default();
+            let v = p.value();
+            params.insert(
+                name,
+                ParamSignals {
+                    grad_norm: Value(a.grad_sum / a.grad_n.max(1) as f64),
+                    grad_norm_max: Value(a.grad_max),
+                    weight_norm: Value(norm(&v)),
+                    update_ratio: Value(a.ratio_sum / a.ratio_n.max(1) as f64),
+                    numel: v.numel(),
+                },
+            );
+        }
+        let n = self.losses.len().max(1) as f64;
+        let mean = self.losses.iter().sum::<f64>() / n;
+        let var = self
+            .losses
+            .iter()
+            .map(|l| (l - mean) * (l - mean))
+            .sum::<f64>()
+            / n;
+        let tenth = (self.losses.len() / 10).max(1);
+        let avg = |s: &[f64]| s.iter().sum::<f64>() / s.len().max(1) as f64;
+        let k = self.losses.len();
+        let loss = LossStats {
+            mean,
+            std: var.sqrt(),
+            min: self.losses.iter().copied().fold(f64::INFINITY, f64::min),
+            max: self
+                .losses
+                .iter()
+                .copied()
+                .fold(f64::NEG_INFINITY, f64::max),
+            first: avg(&self.losses[..tenth.min(k)]),
+            last: avg(&self.losses[k.saturating_sub(tenth)..]),
+            spikes: std::mem::take(&mut self.spikes),
+        };
+        let busy =
+            self.timing.data + self.timing.forward + self.timing.backward + self.timing.optimizer;
+        let wall = record
+            .get("seconds")
+            .unwrap_or_else(|| self.epoch_start.elapsed().as_secs_f64());
+        let mut timing = self.timing.clone();
+        timing.other = (wall - busy).max(0.0);
+        let signals = EpochSignals {
+            epoch: record.epoch,
+            steps: self.losses.len(),
+            params,
+            dead_units: self.dead_units(model),
+            timing,
+            loss,
+        };
+        self.write(&signals);
+        self.history.push(signals);
+        Flow::Continue
+    }
+}
+
+/// Reads a `signals.jsonl` file (missing file: no signals).
+///
+/// # Errors
+/// A line that does not parse, naming the file and line.
+pub fn read_signals(path: &std::path::Path) -> Result<Vec<EpochSignals>, String> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|e| format!("{}: line {}: {e}", path.display(), i + 1))
+        })
+        .collect()
+}
