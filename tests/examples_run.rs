@@ -33,3 +33,42 @@ mod sequence_models;
 fn sequence_models_runs() {
     sequence_models::main();
 }
+
+#[path = "../examples/train_from_code.rs"]
+#[allow(dead_code)]
+mod train_from_code;
+
+#[test]
+fn train_from_code_learns_iris() {
+    let acc = train_from_code::run();
+    assert!(acc > 0.9, "test accuracy {acc}");
+}
+
+#[path = "../examples/linear_regression.rs"]
+#[allow(dead_code)]
+mod linear_regression;
+
+#[test]
+fn linear_regression_finds_the_line() {
+    let (w, b) = linear_regression::run();
+    assert!(
+        (w - 3.0).abs() < 0.05 && (b + 2.0).abs() < 0.05,
+        "w {w}, b {b}"
+    );
+}
+
+#[path = "../examples/sgd_step_lr.rs"]
+mod sgd_step_lr;
+
+#[test]
+fn sgd_step_lr_halves_every_three_epochs() {
+    sgd_step_lr::main();
+}
+
+#[path = "../examples/l2_penalty.rs"]
+mod l2_penalty;
+
+#[test]
+fn l2_penalty_shrinks_the_weights() {
+    l2_penalty::main();
+}

@@ -199,6 +199,8 @@ fn a_corrupt_checkpoint_is_refused_with_its_name() {
     let mid = bytes.len() / 2;
     bytes[mid] ^= 1;
     std::fs::write(&ckpt, bytes).unwrap();
+    // as if killed before it finished: a finished run (with summary.json) has nothing to resume
+    std::fs::remove_file(run.join("summary.json")).unwrap();
     let out = tuna()
         .args(["train", "--resume", run.to_str().unwrap(), "--quiet"])
         .output()

@@ -95,7 +95,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     for ((name, _), w) in columns.iter().zip(&widths) {
         header.push_str(&format!("  {name:<w$}"));
     }
-    println!("{header}");
+    println!("{}", header.trim_end());
     for k in &keys {
         let mut line = format!("{k:<kw$}");
         for ((_, rows), w) in columns.iter().zip(&widths) {

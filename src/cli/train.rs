@@ -67,6 +67,25 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     let (mut trainer, resumed_from) = match &args.resume {
         Some(dir) => {
             let run = RunDir::open(dir)?;
+            if let Ok(done) = run.read_summary() {
+                // A finished run has nothing left to train: leave its files untouched.
+                if mode != DisplayMode::Quiet {
+                    let how = match &done.stopped_early {
+                        Some(reason) => format!("stopped early ({reason})"),
+                        None => "finished".to_string(),
+                    };
+                    eprintln!(
+                        "{}: nothing to resume, the run has {how} after {}/{} epochs \
+                         (summary.json); its files are unchanged.\n\
+                         `tuna eval {0}` re-evaluates it, `tuna show {0}` shows it; to train \
+                         longer, start a new run from {0}/config.toml with --epochs",
+                        dir.display(),
+                        done.epochs_completed,
+                        done.epochs_planned
+                    );
+                }
+                return Ok(());
+            }
             let exp = Experiment::load(&run.config_path(), &[])?;
             let ctx = data_context(&run.config_path(), exp.seed);
             let mut trainer = Trainer::new(exp, &ctx)?;

@@ -490,16 +490,20 @@ impl Experiment {
                 problems.push(e);
             }
         }
-        if !problems.is_empty() {
-            return Err(ExperimentError {
-                file: Some(path.to_path_buf()),
-                problems,
-            });
+        // Validate the file even when an override failed, so every problem is reported.
+        let exp = Experiment::from_value(value);
+        if let Err(e) = &exp {
+            problems.extend(e.problems.iter().cloned());
         }
-        let mut exp = Experiment::from_value(value).map_err(|mut e| {
-            e.file = Some(path.to_path_buf());
-            e
-        })?;
+        let mut exp = match exp {
+            Ok(exp) if problems.is_empty() => exp,
+            _ => {
+                return Err(ExperimentError {
+                    file: Some(path.to_path_buf()),
+                    problems,
+                })
+            }
+        };
         if exp.name.is_none() {
             exp.name = path.file_stem().map(|s| s.to_string_lossy().into_owned());
         }

@@ -342,7 +342,8 @@ impl Trainer {
         for c in &mut self.callbacks {
             c.on_train_begin(&info);
         }
-        let mut stopped: Option<String> = None;
+        // A resumed run whose early stopping had already fired does not train on.
+        let mut stopped: Option<String> = self.early_stop_reason();
         while self.pos.epoch < self.exp.train.epochs && stopped.is_none() {
             let epoch = self.pos.epoch + 1;
             let stop = self.train_epoch(epoch, started)?;
@@ -359,19 +360,23 @@ impl Trainer {
                     stopped.get_or_insert(reason);
                 }
             }
-            if let Some(e) = &self.early {
-                if e.stopped() {
-                    stopped.get_or_insert(format!(
-                        "early stopping: {} did not improve for {} epochs (best {:.6} at epoch {})",
-                        e.config().monitor,
-                        e.config().patience,
-                        e.best_value().unwrap_or(f64::NAN),
-                        e.best_epoch().unwrap_or(0)
-                    ));
-                }
+            if let Some(reason) = self.early_stop_reason() {
+                stopped.get_or_insert(reason);
             }
         }
         self.finish(stopped, started)
+    }
+
+    /// Why early stopping ended the run, if it has.
+    fn early_stop_reason(&self) -> Option<String> {
+        let e = self.early.as_ref().filter(|e| e.stopped())?;
+        Some(format!(
+            "early stopping: {} did not improve for {} epochs (best {:.6} at epoch {})",
+            e.config().monitor,
+            e.config().patience,
+            e.best_value().unwrap_or(f64::NAN),
+            e.best_epoch().unwrap_or(0)
+        ))
     }
 
     fn name(&self) -> String {
