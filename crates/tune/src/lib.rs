@@ -7,8 +7,11 @@
 //! halving / ASHA, Hyperband) stops hopeless trials from their per-epoch objective values.
 
 pub mod pruner;
+pub mod runner;
 pub mod sampler;
+pub mod search;
 pub mod space;
+pub mod storage;
 pub mod trial;
 
 pub use space::{Distribution, ParamSpec};

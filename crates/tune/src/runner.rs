@@ -1,0 +1,349 @@
+//! Running a study: `jobs` worker threads take trials from the storage until the budget or
+//! the timeout is reached; each trial samples its parameters, materializes its experiment,
+//! trains it with a callback that reports the objective every epoch and asks the pruner
+//! whether to stop, and records the outcome. A trial that errors or panics is recorded as
+//! failed and the study goes on.
+
+use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde_json::{json, Value};
+use tuna_data::DataContext;
+use tuna_train::callback::{Callback, Flow};
+use tuna_train::{EpochRecord, Experiment, RunDir, Trainer};
+
+use crate::pruner::Pruner;
+use crate::sampler::Sampler;
+use crate::search::SearchSpace;
+use crate::storage::{worker_id, Storage};
+use crate::trial::{Direction, FrozenTrial, ParamValue, TrialState};
+
+/// A pruner that never prunes (Optuna's `NopPruner`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NopPruner;
+
+impl Pruner for NopPruner {
+    fn prune(&self, _t: &FrozenTrial, _s: u64, _all: &[FrozenTrial], _d: Direction) -> bool {
+        false
+    }
+}
+
+/// How a study runs.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// The total number of trials the study should hold (finished or running; interrupted
+    /// ones are retried and not counted).
+    pub trials: usize,
+    /// Stop starting new trials after this long.
+    pub timeout: Option<Duration>,
+    /// Trials run at once.
+    pub jobs: usize,
+    /// The study folder: `study.db`, `trials/NNNN/` run folders, reports.
+    pub dir: PathBuf,
+    /// Where relative data paths of the experiment are looked up.
+    pub data_dirs: Vec<PathBuf>,
+}
+
+/// What happened to one trial, as reported while the study runs.
+#[derive(Clone, Debug)]
+pub struct TrialEvent {
+    /// The trial's number.
+    pub number: u64,
+    /// How it ended.
+    pub state: TrialState,
+    /// Its objective value (complete: best epoch; pruned: last reported).
+    pub value: Option<f64>,
+    /// Its error, when failed.
+    pub error: Option<String>,
+    /// Its parameters.
+    pub params: BTreeMap<String, ParamValue>,
+    /// Its wall time.
+    pub seconds: f64,
+}
+
+/// A study ready to run.
+pub struct Study {
+    /// The search space.
+    pub space: SearchSpace,
+    /// The sampler.
+    pub sampler: Arc<dyn Sampler>,
+    /// The pruner.
+    pub pruner: Arc<dyn Pruner>,
+}
+
+impl std::fmt::Debug for Study {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Study")
+            .field("name", &self.space.name)
+            .field("sampler", &self.sampler)
+            .field("pruner", &self.pruner)
+            .finish()
+    }
+}
+
+/// Reports the objective each epoch and stops the trial when the pruner says so.
+struct Reporter {
+    storage: Storage,
+    number: u64,
+    metric: String,
+    direction: Direction,
+    pruner: Arc<dyn Pruner>,
+    pruned: Arc<AtomicBool>,
+    missing: Arc<Mutex<Option<String>>>,
+    intermediate: BTreeMap<u64, f64>,
+    params: BTreeMap<String, ParamValue>,
+}
+
+impl Callback for Reporter {
+    fn on_epoch_end(&mut self, record: &EpochRecord, _model: &dyn tuna_nn::Module) -> Flow {
+        let Some(v) = record.get(&self.metric) else {
+            let known: Vec<&str> = record.values.keys().map(String::as_str).collect();
+            let msg = format!(
+                "objective.metric `{}` is not recorded by this experiment; recorded: {}",
+                self.metric,
+                known.join(", ")
+            );
+            *self.missing.lock().unwrap_or_else(|e| e.into_inner()) = Some(msg.clone());
+            return Flow::Stop(msg);
+        };
+        let step = record.epoch as u64;
+        self.intermediate.insert(step, v);
+        let _ = self.storage.report(self.number, step, v);
+        let others: Vec<FrozenTrial> = self
+            .storage
+            .trials()
+            .map(|t| {
+                t.into_iter()
+                    .map(|r| r.trial)
+                    .filter(|t| t.number != self.number)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let me = FrozenTrial {
+            number: self.number,
+            state: TrialState::Running,
+            params: self.params.clone(),
+            value: None,
+            intermediate: self.intermediate.clone(),
+        };
+        if v.is_finite() && self.pruner.prune(&me, step, &others, self.direction) {
+            self.pruned.store(true, Ordering::SeqCst);
+            return Flow::Stop(format!("pruned at epoch {step} ({} = {v:.6})", self.metric));
+        }
+        Flow::Continue
+    }
+}
+
+fn trial_seed(seed: u64, number: u64) -> u64 {
+    let mut z = seed ^ number.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+impl Study {
+    /// Samples every active parameter of trial `number` given the other trials.
+    pub fn propose(&self, trials: &[FrozenTrial], number: u64) -> BTreeMap<String, ParamValue> {
+        let mut rng = ChaCha8Rng::seed_from_u64(trial_seed(self.space.seed, number));
+        let mut chosen = BTreeMap::new();
+        for p in &self.space.params {
+            let active = match &p.condition {
+                None => true,
+                Some((parent, option)) => chosen.get(parent) == Some(&ParamValue::Choice(*option)),
+            };
+            if active {
+                let v = self.sampler.sample(
+                    p,
+                    &self.space.params,
+                    trials,
+                    self.space.objective.direction,
+                    number,
+                    &mut rng,
+                );
+                chosen.insert(p.name.clone(), v);
+            }
+        }
+        chosen
+    }
+
+    /// Runs trials until the budget or timeout; `on_trial` is called after each trial (from
+    /// the worker thread that ran it).
+    ///
+    /// # Errors
+    /// The storage cannot be opened or written.
+    pub fn run(
+        &self,
+        opts: &RunOptions,
+        on_trial: &(dyn Fn(&TrialEvent) + Sync),
+    ) -> Result<(), String> {
+        std::fs::create_dir_all(opts.dir.join("trials"))
+            .map_err(|e| format!("{}: {e}", opts.dir.display()))?;
+        let db = opts.dir.join("study.db");
+        let mut storage = Storage::open(&db, &self.space.name, &self.space.source)?;
+        let retries: Vec<(u64, BTreeMap<String, ParamValue>)> = storage.reap_stale()?;
+        drop(storage);
+        let retries = Mutex::new(retries);
+        let started = Instant::now();
+        let failure: Mutex<Option<String>> = Mutex::new(None);
+        std::thread::scope(|scope| {
+            for _ in 0..opts.jobs.max(1) {
+                scope.spawn(|| {
+                    if let Err(e) = self.worker(opts, &db, &retries, started, on_trial) {
+                        failure.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e);
+                    }
+                });
+            }
+        });
+        match failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn worker(
+        &self,
+        opts: &RunOptions,
+        db: &std::path::Path,
+        retries: &Mutex<Vec<(u64, BTreeMap<String, ParamValue>)>>,
+        started: Instant,
+        on_trial: &(dyn Fn(&TrialEvent) + Sync),
+    ) -> Result<(), String> {
+        let mut storage = Storage::open(db, &self.space.name, &self.space.source)?;
+        let worker = worker_id();
+        loop {
+            if opts.timeout.is_some_and(|t| started.elapsed() >= t) {
+                return Ok(());
+            }
+            let retry = retries.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let created = match retry {
+                Some((old, params)) => {
+                    storage.create_trial(opts.trials, &worker, Some(old), |_, _| params)?
+                }
+                None => storage.create_trial(opts.trials, &worker, None, |trials, n| {
+                    self.propose(trials, n)
+                })?,
+            };
+            let Some((number, params)) = created else {
+                return Ok(());
+            };
+            let t0 = Instant::now();
+            let (state, value, error, attrs) = self.run_trial(opts, db, number, &params);
+            storage.finish(number, state, value, error.as_deref(), &attrs)?;
+            on_trial(&TrialEvent {
+                number,
+                state,
+                value,
+                error,
+                params,
+                seconds: t0.elapsed().as_secs_f64(),
+            });
+        }
+    }
+
+    /// The experiment of a trial with these parameters.
+    ///
+    /// # Errors
+    /// The sampled experiment is invalid (every problem listed).
+    pub fn experiment(
+        &self,
+        number: u64,
+        params: &BTreeMap<String, ParamValue>,
+    ) -> Result<Experiment, String> {
+        let value = self.space.materialize(params)?;
+        let mut exp = Experiment::from_value(value).map_err(|e| e.to_string())?;
+        exp.name = Some(format!("{}-trial-{number:04}", self.space.name));
+        Ok(exp)
+    }
+
+    fn run_trial(
+        &self,
+        opts: &RunOptions,
+        db: &std::path::Path,
+        number: u64,
+        params: &BTreeMap<String, ParamValue>,
+    ) -> (TrialState, Option<f64>, Option<String>, Value) {
+        let failed = |e: String| (TrialState::Failed, None, Some(e), json!({}));
+        let exp = match self.experiment(number, params) {
+            Ok(e) => e,
+            Err(e) => return failed(e),
+        };
+        let ctx = DataContext {
+            base_dirs: opts.data_dirs.clone(),
+            seed: exp.seed,
+        };
+        let metric = self.space.objective.metric.clone();
+        let direction = self.space.objective.direction;
+        let pruned = Arc::new(AtomicBool::new(false));
+        let missing = Arc::new(Mutex::new(None));
+        let run_path = opts.dir.join("trials").join(format!("{number:04}"));
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| -> Result<_, String> {
+            let mut trainer = Trainer::new(exp, &ctx).map_err(|e| e.to_string())?;
+            let _ = std::fs::remove_dir_all(&run_path);
+            trainer
+                .set_run_dir(RunDir::create(&run_path).map_err(|e| e.to_string())?)
+                .map_err(|e| e.to_string())?;
+            let storage = Storage::open(db, &self.space.name, &self.space.source)?;
+            trainer.add_callback(Box::new(Reporter {
+                storage,
+                number,
+                metric: metric.clone(),
+                direction,
+                pruner: self.pruner.clone(),
+                pruned: pruned.clone(),
+                missing: missing.clone(),
+                intermediate: BTreeMap::new(),
+                params: params.clone(),
+            }));
+            let summary = trainer.fit().map_err(|e| e.to_string())?;
+            Ok((summary, trainer.history().to_vec()))
+        }));
+        match outcome {
+            Err(panic) => {
+                let msg = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "unknown panic".into());
+                failed(format!("panicked: {msg}"))
+            }
+            Ok(Err(e)) => failed(e),
+            Ok(Ok((summary, history))) => {
+                if let Some(m) = missing.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                    return failed(m);
+                }
+                let values: Vec<f64> = history.iter().filter_map(|r| r.get(&metric)).collect();
+                let attrs = json!({
+                    "run": run_path.display().to_string(),
+                    "epochs": summary.epochs_completed,
+                    "best_epoch": summary.best_epoch,
+                    "test": summary.test,
+                    "seconds": summary.wall_seconds,
+                });
+                if pruned.load(Ordering::SeqCst) {
+                    (TrialState::Pruned, values.last().copied(), None, attrs)
+                } else {
+                    let best = values
+                        .iter()
+                        .copied()
+                        .filter(|v| v.is_finite())
+                        .reduce(|a, b| if direction.better(b, a) { b } else { a });
+                    match best {
+                        Some(v) => (TrialState::Complete, Some(v), None, attrs),
+                        None => (
+                            TrialState::Failed,
+                            None,
+                            Some(format!("no finite `{metric}` was recorded")),
+                            attrs,
+                        ),
+                    }
+                }
+            }
+        }
+    }
+}
