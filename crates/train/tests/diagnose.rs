@@ -217,7 +217,9 @@ fn stalled_validation_with_wide_accuracy_gap_is_overfitting() {
     let ta: Vec<f64> = (1..=n).map(|e| (0.6 + 0.04 * e as f64).min(1.0)).collect();
     let va: Vec<f64> = (1..=n).map(|e| (0.6 + 0.04 * e as f64).min(0.8)).collect();
     let d = diagnose(&records(&train, &val, &ta, &va), &[], &ctx());
-    let f = d.get("overfitting").expect(&d.render());
+    let f = d
+        .get("overfitting")
+        .unwrap_or_else(|| panic!("{}", d.render()));
     assert!(f.title.contains("stalled"), "{}", f.title);
     // With regularization, early stopping and dropout present, those are not suggested again.
     let mut c = ctx();
@@ -276,7 +278,9 @@ fn oscillating_spiky_loss_is_lr_too_high() {
             .collect();
     }
     let d = diagnose(&records(&train, &[], &[], &[]), &s, &ctx());
-    let f = d.get("lr_too_high").expect(&d.render());
+    let f = d
+        .get("lr_too_high")
+        .unwrap_or_else(|| panic!("{}", d.render()));
     assert!(
         f.recommendations[0].contains("optimizer.lr to ~0.0150"),
         "{:?}",
@@ -296,7 +300,9 @@ fn tiny_updates_are_lr_too_low_and_underfitting() {
         &ctx(),
     );
     assert!(d.get("lr_too_low").is_some(), "{}", d.render());
-    let u = d.get("underfitting").expect(&d.render());
+    let u = d
+        .get("underfitting")
+        .unwrap_or_else(|| panic!("{}", d.render()));
     assert!(u.title.contains("learning rate"));
     // Normal ratios: no lr_too_low.
     let d = diagnose(
@@ -315,7 +321,9 @@ fn underfitting_tells_too_short_from_too_small() {
         &signals(2, 1e-3, [1e-3, 2e-3, 5e-3]),
         &ctx(),
     );
-    let u = d.get("underfitting").expect(&d.render());
+    let u = d
+        .get("underfitting")
+        .unwrap_or_else(|| panic!("{}", d.render()));
     assert!(u.title.contains("too short"), "{}", u.title);
     assert!(u
         .recommendations
@@ -335,7 +343,9 @@ fn underfitting_tells_too_short_from_too_small() {
         &signals(n, 1e-3, [1e-3, 2e-3, 5e-3]),
         &ctx(),
     );
-    let u = d.get("underfitting").expect(&d.render());
+    let u = d
+        .get("underfitting")
+        .unwrap_or_else(|| panic!("{}", d.render()));
     assert!(u.title.contains("too small"), "{}", u.title);
     assert!(
         u.recommendations
@@ -350,7 +360,9 @@ fn underfitting_tells_too_short_from_too_small() {
 fn gradient_span_across_layers_is_vanishing_or_exploding() {
     let r = healthy_curves(1, 10);
     let d = diagnose(&r, &signals(10, 1e-3, [1e-9, 1e-6, 1e-2]), &ctx());
-    let f = d.get("vanishing_gradients").expect(&d.render());
+    let f = d
+        .get("vanishing_gradients")
+        .unwrap_or_else(|| panic!("{}", d.render()));
     assert!(f
         .evidence
         .iter()
@@ -392,7 +404,9 @@ fn dead_relus_are_reported_per_layer() {
         );
     }
     let d = diagnose(&r, &s, &ctx());
-    let f = d.get("dead_units").expect(&d.render());
+    let f = d
+        .get("dead_units")
+        .unwrap_or_else(|| panic!("{}", d.render()));
     assert_eq!(f.severity, Severity::Warning);
     assert_eq!(f.evidence.len(), 1);
     assert!(f.evidence[0].contains("model.layers[2]") && f.evidence[0].contains("since epoch 4"));
@@ -407,14 +421,18 @@ fn timing_shares_give_input_bound_and_slow_step() {
         e.timing.data = 1.0;
     }
     let d = diagnose(&r, &s, &ctx());
-    let f = d.get("input_bound").expect(&d.render());
+    let f = d
+        .get("input_bound")
+        .unwrap_or_else(|| panic!("{}", d.render()));
     assert!(f.evidence[0].contains("data 51%"), "{}", f.evidence[0]);
     let mut s = signals(10, 1e-3, [1e-3, 2e-3, 5e-3]);
     for e in &mut s {
         e.timing.forward = 2.0;
     }
     let d = diagnose(&r, &s, &ctx());
-    let f = d.get("slow_step").expect(&d.render());
+    let f = d
+        .get("slow_step")
+        .unwrap_or_else(|| panic!("{}", d.render()));
     assert_eq!(f.severity, Severity::Info);
     assert!(f.title.contains("forward"));
     // Info findings do not hide `healthy`.

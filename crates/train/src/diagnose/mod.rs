@@ -314,7 +314,7 @@ pub fn diagnose(
     findings.extend(grads);
     findings.extend(gradients::dead_units(signals, context));
     findings.extend(timing::timing(signals));
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     if findings.iter().all(|f| f.severity <= Severity::Info) {
         let mut h = Finding::new(
             "healthy",
