@@ -316,14 +316,11 @@ pub(crate) fn overfitting(records: &[EpochRecord], ctx: &RunContext) -> Option<F
     let start = (0..n).find(|&i| {
         let later_min = vs[i + 1..].iter().copied().fold(f64::INFINITY, f64::min);
         i + 1 < n && later_min >= vs[i] * (1.0 - STALL_GAIN)
-    })?;
-    if n - 1 - start < 3 {
-        return None;
-    }
-    let train_drop = 1.0 - ts[n - 1] / ts[start];
-    if train_drop < TRAIN_STILL_FALLING {
-        return None;
-    }
+    });
+    let train_drop = start.map_or(0.0, |s| 1.0 - ts[n - 1] / ts[s]);
+    let Some(start) = start.filter(|s| n - 1 - s >= 3 && train_drop >= TRAIN_STILL_FALLING) else {
+        return wide_gap(records, &vs, &ts, ctx);
+    };
     let vmin = vs.iter().copied().fold(f64::INFINITY, f64::min);
     let rise = vs[n - 1] / vmin - 1.0;
     let rising = rise > VAL_RISE;
@@ -561,4 +558,48 @@ pub(crate) fn underfitting(
         f = f.recommend("a higher optimizer.lr may converge faster (run `tuna lr-find`)");
     }
     Some(f)
+}
+
+/// A mild finding: a wide generalization gap at the end, without a clear stall or rise.
+fn wide_gap(records: &[EpochRecord], vs: &[f64], ts: &[f64], ctx: &RunContext) -> Option<Finding> {
+    let n = vs.len();
+    let last = records.last()?;
+    let ratio = vs[n - 1] / ts[n - 1].max(1e-12);
+    let acc_gap = match (last.get("train_accuracy"), last.get("val_accuracy")) {
+        (Some(t), Some(v)) => Some(t - v),
+        _ => None,
+    };
+    if !(ratio > GAP_RATIO || acc_gap.is_some_and(|g| g > ACCURACY_GAP)) {
+        return None;
+    }
+    let mut f = Finding::new(
+        "overfitting",
+        Severity::Mild,
+        "a wide generalization gap: the model fits the training data much better than the validation data",
+    )
+    .evidence(format!(
+        "last epoch {}: train_loss {} vs val_loss {} (ratio {:.2}, threshold {GAP_RATIO})",
+        last.epoch,
+        fmt(ts[n - 1]),
+        fmt(vs[n - 1]),
+        ratio
+    ));
+    if let Some(g) = acc_gap {
+        f = f.evidence(format!(
+            "accuracy gap train - validation {:.1} points",
+            100.0 * g
+        ));
+    }
+    if let Some(b) = best_epoch(records) {
+        f.marks = vec![(b, "best epoch".into())];
+    }
+    if !ctx.has_regularization {
+        f = f.recommend("add [[regularizers]] type = \"L2\", weight = 1e-4");
+    }
+    Some(f.recommend(format!(
+        "use more training data (data.train_subset, augmentation) or a smaller model{}",
+        ctx.parameters
+            .map(|p| format!(" (now {p} parameters)"))
+            .unwrap_or_default()
+    )))
 }

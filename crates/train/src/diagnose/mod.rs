@@ -309,6 +309,7 @@ pub fn diagnose(
         if let Some(u) = findings.iter_mut().find(|f| f.id == "underfitting") {
             u.title = "under-fitting because the gradients vanish before the first layers (see vanishing_gradients)".into();
             u.recommendations = vec!["fix the vanishing gradients first (see below)".into()];
+            u.evidence.retain(|e| !e.contains("capacity"));
         }
     }
     findings.extend(grads);
