@@ -69,7 +69,7 @@ impl std::fmt::Display for Severity {
 pub struct Finding {
     /// Stable identifier: `overfitting`, `underfitting`, `divergence`, `lr_too_high`,
     /// `lr_too_low`, `exploding_gradients`, `vanishing_gradients`, `dead_units`,
-    /// `input_bound`, `slow_step`, `healthy`.
+    /// `input_bound`, `slow_step`, `healthy` (and `incomplete`: no epoch finished).
     pub id: &'static str,
     /// How much it matters.
     pub severity: Severity,
@@ -268,12 +268,12 @@ pub fn load_run(path: &Path) -> Result<(Vec<EpochRecord>, Vec<EpochSignals>, Run
                 .and_then(|r| r.get("train_loss"))
                 .is_some_and(|l| !l.is_finite());
             let short = context.epochs_planned.is_some_and(|p| records.len() < p);
-            if last_nan || (short && !records.is_empty()) {
+            if last_nan || short {
                 context.error = Some(if last_nan {
                     "the loss became non-finite".into()
                 } else {
                     format!(
-                        "the run stopped after {} of {} epochs without a summary (an error, or still running)",
+                        "it stopped after {} of {} epochs without a summary (an error, or still running)",
                         records.len(),
                         context.epochs_planned.unwrap_or(0)
                     )
@@ -316,7 +316,17 @@ pub fn diagnose(
     findings.extend(gradients::dead_units(signals, context));
     findings.extend(timing::timing(signals));
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
-    if findings.iter().all(|f| f.severity <= Severity::Info) {
+    if records.is_empty() {
+        let mut f = Finding::new(
+            "incomplete",
+            Severity::Warning,
+            "no epoch finished: nothing to diagnose from the curves",
+        );
+        if let Some(e) = &context.error {
+            f = f.evidence(format!("the run ended: {e}"));
+        }
+        findings.insert(0, f);
+    } else if findings.iter().all(|f| f.severity <= Severity::Info) {
         let mut h = Finding::new(
             "healthy",
             Severity::Info,
