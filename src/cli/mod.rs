@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod diagnose;
 mod eval;
 mod lr_find;
 mod schedule;
@@ -25,6 +26,8 @@ enum Command {
     Train(train::Args),
     /// Evaluate a run's weights on a split of its data.
     Eval(eval::Args),
+    /// Explain a run: over-fitting, under-fitting, divergence, lr, gradients, speed.
+    Diagnose(diagnose::Args),
     /// Show one run's summary, or several runs side by side.
     Show(show::Args),
     /// Print the model table of an experiment file (layers, output shapes, parameters).
@@ -51,6 +54,7 @@ pub fn run() -> ExitCode {
     let result = match cli.command {
         Command::Train(args) => train::run(&args),
         Command::Eval(args) => eval::run(&args),
+        Command::Diagnose(args) => diagnose::run(&args),
         Command::Show(args) => show::run(&args),
         Command::Summary(args) => summary::run(&args),
         Command::Schedule(args) => schedule::run(&args),

@@ -133,6 +133,17 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     }
     trainer.add_callback(Box::new(Progress::new(mode)));
     let result = trainer.fit();
+    let run_folder = trainer.run_dir().map(|r| r.path().to_path_buf());
+    if let (Some(dir), false) = (&run_folder, mode == DisplayMode::Quiet) {
+        let error = result.as_ref().err().map(|e| e.to_string());
+        if let Ok(d) = super::diagnose::diagnosis(dir, error) {
+            eprint!(
+                "\ndiagnosis (tuna diagnose {}):\n{}",
+                dir.display(),
+                d.render()
+            );
+        }
+    }
     match result {
         Ok(_) => {
             if mode != DisplayMode::Quiet {

@@ -10,6 +10,7 @@
 pub mod callback;
 pub mod checkpoint;
 pub mod curves;
+pub mod diagnose;
 pub mod error;
 pub mod experiment;
 pub mod lr_find;

@@ -1,0 +1,77 @@
+//! Detectors on where step time goes: `input_bound` and `slow_step`.
+
+use super::{Finding, Severity};
+use crate::signals::EpochSignals;
+
+/// Data loading above this share of step time makes the run input-bound.
+pub const INPUT_BOUND: f64 = 0.4;
+/// A phase above this share of step time is reported as dominating it.
+pub const DOMINANT: f64 = 0.5;
+
+pub(crate) fn timing(signals: &[EpochSignals]) -> Vec<Finding> {
+    let mut t = [0.0f64; 5];
+    for s in signals {
+        t[0] += s.timing.data;
+        t[1] += s.timing.forward;
+        t[2] += s.timing.backward;
+        t[3] += s.timing.optimizer;
+        t[4] += s.timing.other;
+    }
+    let step: f64 = t[..4].iter().sum();
+    if step <= 0.0 {
+        return Vec::new();
+    }
+    let names = ["data", "forward", "backward", "optimizer"];
+    let shares: Vec<String> = (0..4)
+        .map(|i| format!("{} {:.0}%", names[i], 100.0 * t[i] / step))
+        .collect();
+    let share_line = format!(
+        "step time {:.2} s over {} epoch(s): {}; outside steps (evaluation, checkpoints): {:.2} s",
+        step,
+        signals.len(),
+        shares.join(", "),
+        t[4]
+    );
+    let mut out = Vec::new();
+    let data = t[0] / step;
+    if data > INPUT_BOUND {
+        out.push(
+            Finding::new(
+                "input_bound",
+                Severity::Warning,
+                format!(
+                    "training is input-bound: {:.0}% of step time goes to loading data",
+                    100.0 * data
+                ),
+            )
+            .evidence(share_line.clone())
+            .evidence(format!("threshold {:.0}%", 100.0 * INPUT_BOUND))
+            .recommend("raise loader.batch_size (fewer, larger batches amortize collation)")
+            .recommend(
+                "pre-process the data once (normalize / decode ahead of time) instead of per batch",
+            ),
+        );
+    }
+    let (i, share) = (1..4)
+        .map(|i| (i, t[i] / step))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .unwrap_or((1, 0.0));
+    if share > DOMINANT {
+        let hint = match names[i] {
+            "forward" | "backward" => {
+                "the model's compute dominates: a larger loader.batch_size uses the cores better; smaller layers or fewer channels make it cheaper"
+            }
+            _ => "the optimizer step dominates: a larger loader.batch_size means fewer steps per epoch",
+        };
+        out.push(
+            Finding::new(
+                "slow_step",
+                Severity::Info,
+                format!("{} takes {:.0}% of step time", names[i], 100.0 * share),
+            )
+            .evidence(share_line)
+            .recommend(hint),
+        );
+    }
+    out
+}

@@ -1,0 +1,477 @@
+//! The diagnosis detectors on crafted metric and signal sequences, noise included.
+
+use std::collections::BTreeMap;
+
+use tuna_train::diagnose::{diagnose, Diagnosis, LayerInfo, RunContext, Severity};
+use tuna_train::record::Value;
+use tuna_train::signals::{DeadUnits, EpochSignals, LossStats, ParamSignals, Spike, Timing};
+use tuna_train::EpochRecord;
+
+/// A small seeded normal generator (xorshift + Box-Muller).
+struct Noise(u64);
+
+impl Noise {
+    fn uniform(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        ((self.0 >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+    fn normal(&mut self) -> f64 {
+        let (u, v) = (self.uniform(), self.uniform());
+        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+    }
+}
+
+fn records(train: &[f64], val: &[f64], train_acc: &[f64], val_acc: &[f64]) -> Vec<EpochRecord> {
+    (0..train.len())
+        .map(|i| {
+            let mut r = EpochRecord::new(i + 1);
+            r.set("train_loss", train[i]);
+            if !val.is_empty() {
+                r.set("val_loss", val[i]);
+            }
+            if !train_acc.is_empty() {
+                r.set("train_accuracy", train_acc[i]);
+            }
+            if !val_acc.is_empty() {
+                r.set("val_accuracy", val_acc[i]);
+            }
+            r.set("lr", 0.05);
+            r
+        })
+        .collect()
+}
+
+fn ctx() -> RunContext {
+    let kinds = ["Flatten", "Linear", "ReLU", "Linear", "ReLU", "Linear"];
+    let widths = [None, Some(256), None, Some(128), None, Some(10)];
+    RunContext {
+        optimizer: Some("SGD".into()),
+        lr: Some(0.05),
+        layers: kinds
+            .iter()
+            .zip(widths)
+            .enumerate()
+            .map(|(i, (k, w))| LayerInfo {
+                index: i,
+                kind: k.to_string(),
+                width: w,
+            })
+            .collect(),
+        epochs_planned: None,
+        ..RunContext::default()
+    }
+}
+
+fn param(grad: f64, ratio: f64, numel: usize) -> ParamSignals {
+    ParamSignals {
+        grad_norm: Value(grad),
+        grad_norm_max: Value(grad * 1.5),
+        weight_norm: Value(10.0),
+        update_ratio: Value(ratio),
+        numel,
+    }
+}
+
+/// Healthy-looking signals: similar per-element gradients, ratios ~1e-3, compute-bound
+/// balanced timing, no dead units, calm batch losses.
+fn signals(epochs: usize, ratio: f64, grads: [f64; 3]) -> Vec<EpochSignals> {
+    (1..=epochs)
+        .map(|e| {
+            let mut params = BTreeMap::new();
+            params.insert(
+                "1.weight".to_string(),
+                param(grads[0] * 100.0, ratio, 10_000),
+            );
+            params.insert("1.bias".to_string(), param(grads[0], ratio, 100));
+            params.insert(
+                "3.weight".to_string(),
+                param(grads[1] * 100.0, ratio, 10_000),
+            );
+            params.insert(
+                "5.weight".to_string(),
+                param(grads[2] * 100.0, ratio, 10_000),
+            );
+            EpochSignals {
+                epoch: e,
+                steps: 100,
+                params,
+                dead_units: BTreeMap::new(),
+                timing: Timing {
+                    data: 0.05,
+                    forward: 0.4,
+                    backward: 0.35,
+                    optimizer: 0.2,
+                    other: 0.1,
+                },
+                loss: LossStats {
+                    mean: 0.5,
+                    std: 0.1,
+                    min: 0.3,
+                    max: 0.8,
+                    first: 0.6,
+                    last: 0.45,
+                    spikes: Vec::new(),
+                },
+            }
+        })
+        .collect()
+}
+
+fn healthy_curves(seed: u64, n: usize) -> Vec<EpochRecord> {
+    let mut noise = Noise(seed * 7919 + 17);
+    let mut train = Vec::new();
+    let mut val = Vec::new();
+    let mut ta = Vec::new();
+    let mut va = Vec::new();
+    for e in 1..=n {
+        let clean = 0.3 + 2.0 * (-(e as f64) / 4.0).exp();
+        train.push(clean * (1.0 + 0.02 * noise.normal()));
+        val.push((clean + 0.05) * (1.0 + 0.03 * noise.normal()));
+        let acc = 0.97 - 0.6 * (-(e as f64) / 3.0).exp();
+        ta.push(acc + 0.005 * noise.normal());
+        va.push(acc - 0.01 + 0.01 * noise.normal());
+    }
+    records(&train, &val, &ta, &va)
+}
+
+fn overfitting_curves(seed: u64, n: usize, turn: usize) -> Vec<EpochRecord> {
+    let mut noise = Noise(seed * 104_729 + 3);
+    let mut train = Vec::new();
+    let mut val = Vec::new();
+    for e in 1..=n {
+        let t = 0.05 + 2.0 * (-(e as f64) / 3.0).exp();
+        let v = 0.4 + 2.0 * (-(e as f64) / 3.0).exp() + 0.04 * (e as f64 - turn as f64).max(0.0);
+        train.push(t * (1.0 + 0.02 * noise.normal()));
+        val.push(v * (1.0 + 0.03 * noise.normal()));
+    }
+    records(&train, &val, &[], &[])
+}
+
+fn only_healthy(d: &Diagnosis) -> bool {
+    d.findings[0].id == "healthy" && d.findings.iter().all(|f| f.severity <= Severity::Info)
+}
+
+#[test]
+fn noisy_healthy_curves_are_healthy() {
+    for seed in 0..50 {
+        for n in [8, 10, 20, 40] {
+            let r = healthy_curves(seed, n);
+            let d = diagnose(&r, &[], &ctx());
+            assert_eq!(
+                d.ids(),
+                vec!["healthy"],
+                "seed {seed}, {n} epochs:\n{}",
+                d.render()
+            );
+            let d = diagnose(&r, &signals(n, 1e-3, [1e-3, 2e-3, 5e-3]), &ctx());
+            assert!(only_healthy(&d), "seed {seed}, {n} epochs:\n{}", d.render());
+        }
+    }
+}
+
+#[test]
+fn noisy_overfitting_is_found_with_start_and_best_epoch() {
+    for seed in 0..50 {
+        let r = overfitting_curves(seed, 25, 8);
+        let d = diagnose(&r, &[], &ctx());
+        let f = d
+            .get("overfitting")
+            .unwrap_or_else(|| panic!("seed {seed}:\n{}", d.render()));
+        assert!(f.severity >= Severity::Warning);
+        let start = f
+            .marks
+            .iter()
+            .find(|m| m.1 == "overfitting starts")
+            .unwrap()
+            .0;
+        let best = f.marks.iter().find(|m| m.1 == "best epoch").unwrap().0;
+        assert!((4..=13).contains(&start), "seed {seed}: start {start}");
+        assert!((5..=13).contains(&best), "seed {seed}: best {best}");
+        assert!(f
+            .recommendations
+            .iter()
+            .any(|r| r.contains("early_stopping")));
+        assert!(f
+            .recommendations
+            .iter()
+            .any(|r| r.contains("[[regularizers]]")));
+        assert!(f
+            .recommendations
+            .iter()
+            .any(|r| r.contains("Dropout") && r.contains("model.layers[4]")));
+        assert!(!d.ids().contains(&"healthy"));
+    }
+}
+
+#[test]
+fn stalled_validation_with_wide_accuracy_gap_is_overfitting() {
+    let n = 20;
+    let train: Vec<f64> = (1..=n)
+        .map(|e| 0.05 + 1.5 * (-(e as f64) / 2.0).exp() + 0.3 * (-(e as f64) / 10.0).exp())
+        .collect();
+    let val: Vec<f64> = (1..=n)
+        .map(|e| 0.9 + 1.0 * (-(e as f64) / 2.0).exp())
+        .collect();
+    let ta: Vec<f64> = (1..=n).map(|e| (0.6 + 0.04 * e as f64).min(1.0)).collect();
+    let va: Vec<f64> = (1..=n).map(|e| (0.6 + 0.04 * e as f64).min(0.8)).collect();
+    let d = diagnose(&records(&train, &val, &ta, &va), &[], &ctx());
+    let f = d
+        .get("overfitting")
+        .unwrap_or_else(|| panic!("{}", d.render()));
+    assert!(f.title.contains("stalled"), "{}", f.title);
+    // With regularization, early stopping and dropout present, those are not suggested again.
+    let mut c = ctx();
+    c.has_early_stopping = true;
+    c.has_regularization = true;
+    let d = diagnose(&records(&train, &val, &ta, &va), &[], &c);
+    let f = d.get("overfitting").unwrap();
+    assert!(!f
+        .recommendations
+        .iter()
+        .any(|r| r.contains("early_stopping")));
+    assert!(!f
+        .recommendations
+        .iter()
+        .any(|r| r.contains("[[regularizers]]")));
+}
+
+#[test]
+fn nan_loss_or_error_is_divergence() {
+    let r = records(&[2.3, 1.9, f64::NAN], &[2.2, 1.8, f64::NAN], &[], &[]);
+    let d = diagnose(&r, &[], &ctx());
+    assert_eq!(d.findings[0].id, "divergence");
+    assert_eq!(d.findings[0].severity, Severity::Severe);
+    assert!(d.findings[0].evidence.iter().any(|e| e.contains("epoch 3")));
+    assert!(d.findings[0]
+        .recommendations
+        .iter()
+        .any(|r| r.contains("optimizer.lr to ~0.0050")));
+    // Stopped by the trainer before the NaN reached metrics.jsonl.
+    let mut c = ctx();
+    c.error = Some("non-finite loss at epoch 2, batch 7".into());
+    let d = diagnose(&records(&[2.3], &[2.2], &[], &[]), &[], &c);
+    assert_eq!(d.findings[0].id, "divergence");
+    // Exploding but finite.
+    let d = diagnose(
+        &records(&[2.3, 1.0, 0.8, 5.0, 40.0], &[], &[], &[]),
+        &[],
+        &ctx(),
+    );
+    assert_eq!(d.findings[0].id, "divergence");
+}
+
+#[test]
+fn oscillating_spiky_loss_is_lr_too_high() {
+    let train = [2.3, 1.6, 2.1, 1.5, 2.2, 1.7, 2.4, 1.6, 2.3, 1.9];
+    let mut s = signals(10, 1e-2, [1e-3, 2e-3, 5e-3]);
+    for e in &mut s {
+        e.loss.std = 0.9;
+        e.loss.mean = 1.9;
+        e.loss.spikes = (0..5)
+            .map(|b| Spike {
+                batch: 10 + b,
+                loss: Value(5.0),
+                before: Value(1.8),
+            })
+            .collect();
+    }
+    let d = diagnose(&records(&train, &[], &[], &[]), &s, &ctx());
+    let f = d
+        .get("lr_too_high")
+        .unwrap_or_else(|| panic!("{}", d.render()));
+    assert!(
+        f.recommendations[0].contains("optimizer.lr to ~0.0150"),
+        "{:?}",
+        f.recommendations
+    );
+    assert!(d.get("healthy").is_none());
+}
+
+#[test]
+fn tiny_updates_are_lr_too_low_and_underfitting() {
+    let n = 6;
+    let train: Vec<f64> = (0..n).map(|e| 2.30 - 0.001 * e as f64).collect();
+    let acc: Vec<f64> = (0..n).map(|e| 0.11 + 0.001 * e as f64).collect();
+    let d = diagnose(
+        &records(&train, &train, &acc, &acc),
+        &signals(n, 2e-7, [1e-3, 2e-3, 5e-3]),
+        &ctx(),
+    );
+    assert!(d.get("lr_too_low").is_some(), "{}", d.render());
+    let u = d
+        .get("underfitting")
+        .unwrap_or_else(|| panic!("{}", d.render()));
+    assert!(u.title.contains("learning rate"));
+    // Normal ratios: no lr_too_low.
+    let d = diagnose(
+        &records(&train, &train, &acc, &acc),
+        &signals(n, 1e-3, [1e-3, 2e-3, 5e-3]),
+        &ctx(),
+    );
+    assert!(d.get("lr_too_low").is_none());
+}
+
+#[test]
+fn underfitting_tells_too_short_from_too_small() {
+    // Two epochs, still falling fast: too short.
+    let d = diagnose(
+        &records(&[2.0, 1.4], &[1.8, 1.35], &[0.4, 0.6], &[0.45, 0.62]),
+        &signals(2, 1e-3, [1e-3, 2e-3, 5e-3]),
+        &ctx(),
+    );
+    let u = d
+        .get("underfitting")
+        .unwrap_or_else(|| panic!("{}", d.render()));
+    assert!(u.title.contains("too short"), "{}", u.title);
+    assert!(u
+        .recommendations
+        .iter()
+        .any(|r| r.contains("train.epochs = 10")));
+    // Plateau at a poor value with normal update ratios: too small.
+    let mut noise = Noise(5);
+    let n = 12;
+    let train: Vec<f64> = (1..=n)
+        .map(|e| 1.1 + 0.8 * (-(e as f64) / 1.5).exp() + 0.005 * noise.normal())
+        .collect();
+    let acc: Vec<f64> = (1..=n)
+        .map(|e| 0.6 - 0.2 * (-(e as f64) / 1.5).exp())
+        .collect();
+    let d = diagnose(
+        &records(&train, &train, &acc, &acc),
+        &signals(n, 1e-3, [1e-3, 2e-3, 5e-3]),
+        &ctx(),
+    );
+    let u = d
+        .get("underfitting")
+        .unwrap_or_else(|| panic!("{}", d.render()));
+    assert!(u.title.contains("too small"), "{}", u.title);
+    assert!(
+        u.recommendations
+            .iter()
+            .any(|r| r.contains("widen model.layers[3]")),
+        "{:?}",
+        u.recommendations
+    );
+}
+
+#[test]
+fn gradient_span_across_layers_is_vanishing_or_exploding() {
+    let r = healthy_curves(1, 10);
+    let d = diagnose(&r, &signals(10, 1e-3, [1e-9, 1e-6, 1e-2]), &ctx());
+    let f = d
+        .get("vanishing_gradients")
+        .unwrap_or_else(|| panic!("{}", d.render()));
+    assert!(f
+        .evidence
+        .iter()
+        .any(|e| e.contains("model.layers[1] (Linear, 1.weight)")));
+    assert!(f.evidence.iter().any(|e| e.contains("model.layers[3]")));
+    let d = diagnose(&r, &signals(10, 1e-3, [10.0, 0.1, 1e-3]), &ctx());
+    assert!(d.get("exploding_gradients").is_some(), "{}", d.render());
+    // Spanning one order of magnitude is normal.
+    let d = diagnose(&r, &signals(10, 1e-3, [1e-4, 3e-4, 1e-3]), &ctx());
+    assert!(only_healthy(&d), "{}", d.render());
+    // Huge norms outright.
+    let d = diagnose(&r, &signals(10, 1e-3, [50.0, 50.0, 50.0]), &ctx());
+    assert!(d.get("exploding_gradients").is_some(), "{}", d.render());
+}
+
+#[test]
+fn dead_relus_are_reported_per_layer() {
+    let r = healthy_curves(2, 8);
+    let mut s = signals(8, 1e-3, [1e-3, 2e-3, 5e-3]);
+    for e in &mut s {
+        let frac = if e.epoch > 3 { 0.6 } else { 0.1 };
+        e.dead_units.insert(
+            "2".into(),
+            DeadUnits {
+                layer_type: "ReLU".into(),
+                dead: (256.0 * frac) as usize,
+                units: 256,
+                fraction: frac,
+            },
+        );
+        e.dead_units.insert(
+            "4".into(),
+            DeadUnits {
+                layer_type: "ReLU".into(),
+                dead: 3,
+                units: 128,
+                fraction: 3.0 / 128.0,
+            },
+        );
+    }
+    let d = diagnose(&r, &s, &ctx());
+    let f = d
+        .get("dead_units")
+        .unwrap_or_else(|| panic!("{}", d.render()));
+    assert_eq!(f.severity, Severity::Warning);
+    assert_eq!(f.evidence.len(), 1);
+    assert!(f.evidence[0].contains("model.layers[2]") && f.evidence[0].contains("since epoch 4"));
+    assert!(f.recommendations[0].contains("LeakyReLU"));
+}
+
+#[test]
+fn timing_shares_give_input_bound_and_slow_step() {
+    let r = healthy_curves(3, 10);
+    let mut s = signals(10, 1e-3, [1e-3, 2e-3, 5e-3]);
+    for e in &mut s {
+        e.timing.data = 1.0;
+    }
+    let d = diagnose(&r, &s, &ctx());
+    let f = d
+        .get("input_bound")
+        .unwrap_or_else(|| panic!("{}", d.render()));
+    assert!(f.evidence[0].contains("data 51%"), "{}", f.evidence[0]);
+    let mut s = signals(10, 1e-3, [1e-3, 2e-3, 5e-3]);
+    for e in &mut s {
+        e.timing.forward = 2.0;
+    }
+    let d = diagnose(&r, &s, &ctx());
+    let f = d
+        .get("slow_step")
+        .unwrap_or_else(|| panic!("{}", d.render()));
+    assert_eq!(f.severity, Severity::Info);
+    assert!(f.title.contains("forward"));
+    // Info findings do not hide `healthy`.
+    assert!(only_healthy(&d));
+}
+
+#[test]
+fn findings_serialize_with_stable_ids() {
+    let d = diagnose(&overfitting_curves(0, 25, 8), &[], &ctx());
+    let json = serde_json::to_value(&d).unwrap();
+    assert_eq!(json["findings"][0]["id"], "overfitting");
+    assert!(["warning", "severe"].contains(&json["findings"][0]["severity"].as_str().unwrap()));
+    assert!(json["findings"][0]["evidence"].as_array().unwrap().len() >= 3);
+    assert!(json["best_epoch"].as_u64().is_some());
+}
+
+#[test]
+fn run_folder_without_summary_and_nan_loss_is_diverged() {
+    let dir = std::env::temp_dir().join(format!("tuna-diag-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("config.toml"),
+        "[optimizer]\ntype = \"SGD\"\nlr = 10.0\n[train]\nepochs = 5\n[model]\ntype = \"Sequential\"\nlayers = [{ type = \"Linear\", in_features = 4, out_features = 3 }]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("metrics.jsonl"),
+        "{\"epoch\":1,\"train_loss\":2.5,\"val_loss\":3.0}\n{\"epoch\":2,\"train_loss\":null,\"val_loss\":null}\n",
+    )
+    .unwrap();
+    let d = Diagnosis::from_run_dir(&dir).unwrap();
+    assert_eq!(d.findings[0].id, "divergence");
+    let f = &d.findings[0];
+    assert!(f.evidence.iter().any(|e| e.contains("very large")));
+    assert!(
+        f.recommendations[0].contains("optimizer.lr to ~1.0000"),
+        "{:?}",
+        f.recommendations
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(Diagnosis::from_run_dir(&dir).is_err());
+}
