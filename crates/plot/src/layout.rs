@@ -372,6 +372,9 @@ fn panel_shapes(
         for (&x, &y) in series.x.iter().zip(&series.y) {
             if x.is_finite() && y.is_finite() && !(panel.log_y && y <= 0.0) {
                 run.push((px(x), py(y)));
+                if series.points {
+                    flush(&mut run, shapes);
+                }
             } else {
                 flush(&mut run, shapes);
             }
@@ -379,8 +382,9 @@ fn panel_shapes(
         flush(&mut run, shapes);
     }
 
-    let legend =
-        panel.series.len() >= 2 || panel.series.first().is_some_and(|s| s.name != panel.name);
+    let legend = panel.legend.unwrap_or_else(|| {
+        panel.series.len() >= 2 || panel.series.first().is_some_and(|s| s.name != panel.name)
+    });
     if legend {
         let chars = panel
             .series

@@ -44,6 +44,8 @@ pub struct Series {
     pub x: Vec<f64>,
     /// The y values.
     pub y: Vec<f64>,
+    /// Draw each point as a dot, without connecting lines (a scatter plot).
+    pub points: bool,
 }
 
 impl Series {
@@ -53,7 +55,14 @@ impl Series {
             name: name.into(),
             x,
             y,
+            points: false,
         }
+    }
+
+    /// The same points drawn as dots only (scatter).
+    pub fn scatter(mut self) -> Self {
+        self.points = true;
+        self
     }
 }
 
@@ -93,6 +102,9 @@ pub struct Panel {
     pub log_y: bool,
     /// Vertical marker lines of this panel only (see also [`Figure::with_marker`]).
     pub markers: Vec<Marker>,
+    /// Whether to draw the legend: `None` decides (two or more series, or one named unlike
+    /// the panel), `Some` forces it on or off (off for plots with one series per trial).
+    pub legend: Option<bool>,
 }
 
 impl Panel {
@@ -104,7 +116,14 @@ impl Panel {
             from_zero: false,
             log_y: false,
             markers: Vec::new(),
+            legend: None,
         }
+    }
+
+    /// Forces the legend on or off (see [`Panel::legend`]).
+    pub fn show_legend(mut self, yes: bool) -> Self {
+        self.legend = Some(yes);
+        self
     }
 
     /// Adds a line.

@@ -7,6 +7,7 @@
 //! halving / ASHA, Hyperband) stops hopeless trials from their per-epoch objective values.
 
 pub mod pruner;
+pub mod report;
 pub mod runner;
 pub mod sampler;
 pub mod search;

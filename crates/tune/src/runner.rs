@@ -195,7 +195,10 @@ impl Study {
             for _ in 0..opts.jobs.max(1) {
                 scope.spawn(|| {
                     if let Err(e) = self.worker(opts, &db, &retries, started, on_trial) {
-                        failure.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e);
+                        failure
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .get_or_insert(e);
                     }
                 });
             }

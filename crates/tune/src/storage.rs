@@ -156,7 +156,10 @@ impl Storage {
     ///
     /// # Errors
     /// No such database or study.
-    pub fn open_existing(path: &Path, name: Option<&str>) -> Result<(Storage, String, Value), String> {
+    pub fn open_existing(
+        path: &Path,
+        name: Option<&str>,
+    ) -> Result<(Storage, String, Value), String> {
         if !path.is_file() {
             return Err(db_err(path, "no study database here"));
         }
@@ -248,10 +251,7 @@ impl Storage {
                     params![id, now()],
                 )
                 .map_err(|e| db_err(&self.path, e))?;
-                out.push((
-                    number as u64,
-                    serde_json::from_str(&p).unwrap_or_default(),
-                ));
+                out.push((number as u64, serde_json::from_str(&p).unwrap_or_default()));
             }
         }
         tx.commit().map_err(|e| db_err(&self.path, e))?;
@@ -425,7 +425,9 @@ fn load_trials(conn: &Connection, study: i64, path: &Path) -> Result<Vec<TrialRe
         let (id, number, state, p, value, error, attrs, started, finished) =
             row.map_err(|e| db_err(path, e))?;
         let intermediate: BTreeMap<u64, f64> = inter
-            .query_map(params![id], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, f64>(1)?)))
+            .query_map(params![id], |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, f64>(1)?))
+            })
             .map_err(|e| db_err(path, e))?
             .collect::<Result<_, _>>()
             .map_err(|e| db_err(path, e))?;
@@ -469,8 +471,14 @@ mod tests {
             .unwrap()
         {
             s.report(n, 1, 0.5).unwrap();
-            s.finish(n, TrialState::Complete, Some(n as f64), None, &serde_json::json!({}))
-                .unwrap();
+            s.finish(
+                n,
+                TrialState::Complete,
+                Some(n as f64),
+                None,
+                &serde_json::json!({}),
+            )
+            .unwrap();
             made.push((n, params));
         }
         assert_eq!(made.len(), 3);
@@ -487,11 +495,20 @@ mod tests {
     fn a_dead_local_worker_is_reaped_at_once_and_a_live_one_never() {
         let p = db("c");
         let mut s = Storage::open(&p, "s", &serde_json::json!({})).unwrap();
-        s.create_trial(5, &worker_id(), None, |_, _| BTreeMap::new()).unwrap().unwrap();
-        s.create_trial(5, &format!("{}:{}", hostname(), u32::MAX - 7), None, |_, _| BTreeMap::new())
+        s.create_trial(5, &worker_id(), None, |_, _| BTreeMap::new())
             .unwrap()
             .unwrap();
-        s.conn.execute("UPDATE trials SET heartbeat = 0", []).unwrap();
+        s.create_trial(
+            5,
+            &format!("{}:{}", hostname(), u32::MAX - 7),
+            None,
+            |_, _| BTreeMap::new(),
+        )
+        .unwrap()
+        .unwrap();
+        s.conn
+            .execute("UPDATE trials SET heartbeat = 0", [])
+            .unwrap();
         let reaped = s.reap_stale().unwrap();
         assert_eq!(reaped.iter().map(|r| r.0).collect::<Vec<_>>(), vec![1]);
         let _ = std::fs::remove_file(&p);
@@ -502,7 +519,9 @@ mod tests {
         let p = db("b");
         let space = serde_json::json!({});
         let mut s = Storage::open(&p, "s", &space).unwrap();
-        s.create_trial(2, "elsewhere:1", None, |_, _| BTreeMap::new()).unwrap().unwrap();
+        s.create_trial(2, "elsewhere:1", None, |_, _| BTreeMap::new())
+            .unwrap()
+            .unwrap();
         assert!(s.reap_stale().unwrap().is_empty(), "fresh heartbeat");
         s.conn
             .execute("UPDATE trials SET heartbeat = 0", [])
@@ -510,9 +529,18 @@ mod tests {
         let reaped = s.reap_stale().unwrap();
         assert_eq!(reaped.len(), 1);
         // The interrupted trial does not use up the budget.
-        assert!(s.create_trial(2, "w", Some(0), |_, _| BTreeMap::new()).unwrap().is_some());
-        assert!(s.create_trial(2, "w", None, |_, _| BTreeMap::new()).unwrap().is_some());
-        assert!(s.create_trial(2, "w", None, |_, _| BTreeMap::new()).unwrap().is_none());
+        assert!(s
+            .create_trial(2, "w", Some(0), |_, _| BTreeMap::new())
+            .unwrap()
+            .is_some());
+        assert!(s
+            .create_trial(2, "w", None, |_, _| BTreeMap::new())
+            .unwrap()
+            .is_some());
+        assert!(s
+            .create_trial(2, "w", None, |_, _| BTreeMap::new())
+            .unwrap()
+            .is_none());
         let _ = std::fs::remove_file(&p);
     }
 }

@@ -6,5 +6,11 @@ use crate::trial::{Direction, FrozenTrial};
 /// (Optuna's `BasePruner.prune`). `trials` holds every other trial of the study.
 pub trait Pruner: Send + Sync + std::fmt::Debug {
     /// `true` to prune now.
-    fn prune(&self, trial: &FrozenTrial, step: u64, trials: &[FrozenTrial], direction: Direction) -> bool;
+    fn prune(
+        &self,
+        trial: &FrozenTrial,
+        step: u64,
+        trials: &[FrozenTrial],
+        direction: Direction,
+    ) -> bool;
 }

@@ -3,8 +3,8 @@
 use rand_chacha::ChaCha8Rng;
 
 use crate::space::ParamSpec;
-use crate::trial::{Direction, FrozenTrial};
 use crate::trial::ParamValue;
+use crate::trial::{Direction, FrozenTrial};
 
 /// Proposes parameter values (Optuna's `BaseSampler.sample_independent`).
 ///
