@@ -15,5 +15,7 @@ pub mod space;
 pub mod storage;
 pub mod trial;
 
+pub use pruner::{HyperbandPruner, MedianPruner, NopPruner, Pruner, SuccessiveHalvingPruner};
+pub use sampler::{GridSampler, RandomSampler, Sampler, TpeSampler};
 pub use space::{Distribution, ParamSpec};
 pub use trial::{Direction, FrozenTrial, ParamValue, TrialState};

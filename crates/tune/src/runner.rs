@@ -24,16 +24,6 @@ use crate::search::SearchSpace;
 use crate::storage::{worker_id, Storage};
 use crate::trial::{Direction, FrozenTrial, ParamValue, TrialState};
 
-/// A pruner that never prunes (Optuna's `NopPruner`).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct NopPruner;
-
-impl Pruner for NopPruner {
-    fn prune(&self, _t: &FrozenTrial, _s: u64, _all: &[FrozenTrial], _d: Direction) -> bool {
-        false
-    }
-}
-
 /// How a study runs.
 #[derive(Clone, Debug)]
 pub struct RunOptions {

@@ -1,6 +1,27 @@
 //! Pruners: decide from intermediate values whether a running trial should stop.
+//!
+//! - [`MedianPruner`]: prune a trial whose best value so far is worse than the median of the
+//!   complete trials at the same step (Optuna's `MedianPruner`).
+//! - [`SuccessiveHalvingPruner`]: asynchronous successive halving, ASHA (Optuna's
+//!   `SuccessiveHalvingPruner`).
+//! - [`HyperbandPruner`]: several ASHA brackets with different early-stopping rates, a trial's
+//!   bracket from a hash of its number (Optuna's `HyperbandPruner`).
+//!
+//! Steps are epochs, 1-based: the value reported at step `e` is the objective after `e`
+//! epochs, so "resource" and "step" are the same number. All pruners are stateless: what
+//! Optuna keeps in trial system attributes (ASHA's rung values, Hyperband's resolved
+//! `max_resource`) is recomputed from the trials' intermediate values on each call, so a
+//! resumed or multi-process study prunes exactly as an uninterrupted one.
 
 use crate::trial::{Direction, FrozenTrial};
+
+mod hyperband;
+mod median;
+mod successive_halving;
+
+pub use hyperband::HyperbandPruner;
+pub use median::MedianPruner;
+pub use successive_halving::SuccessiveHalvingPruner;
 
 /// Decides whether `trial` (running, having just reported the value of `step`) should stop
 /// (Optuna's `BasePruner.prune`). `trials` holds every other trial of the study.
@@ -13,4 +34,32 @@ pub trait Pruner: Send + Sync + std::fmt::Debug {
         trials: &[FrozenTrial],
         direction: Direction,
     ) -> bool;
+}
+
+/// Never prunes (Optuna's `NopPruner`).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NopPruner {}
+
+impl Pruner for NopPruner {
+    fn prune(
+        &self,
+        _trial: &FrozenTrial,
+        _step: u64,
+        _trials: &[FrozenTrial],
+        _direction: Direction,
+    ) -> bool {
+        false
+    }
+}
+
+/// The last step of the lowest-numbered complete trial that reported any value: the
+/// study's "first completed trial" from which `auto` resources are estimated.
+pub(crate) fn first_complete_last_step(trials: &[FrozenTrial]) -> Option<u64> {
+    trials
+        .iter()
+        .filter(|t| t.state == crate::trial::TrialState::Complete)
+        .filter_map(|t| t.intermediate.keys().next_back().map(|&s| (t.number, s)))
+        .min_by_key(|&(number, _)| number)
+        .map(|(_, s)| s)
 }
