@@ -12,7 +12,8 @@
 //! - [`regularize`]: penalties, constraints and early stopping;
 //! - [`data`]: datasets, the seeded `DataLoader`, MNIST and CSV readers;
 //! - [`train`]: experiment files, the `Trainer`, metrics, run folders, checkpoints;
-//! - [`plot`]: dependency-free SVG/PNG line plots.
+//! - [`plot`]: dependency-free SVG/PNG line plots;
+//! - [`tune`]: hyperparameter search over experiment files.
 
 pub use tuna_autograd as autograd;
 pub use tuna_data as data;
@@ -24,6 +25,7 @@ pub use tuna_regularize as regularize;
 pub use tuna_sched as sched;
 pub use tuna_tensor as tensor;
 pub use tuna_train as train;
+pub use tuna_tune as tune;
 
 pub use tuna_autograd::{no_grad, Param, Tape, Var};
 pub use tuna_tensor::{DType, Tensor};

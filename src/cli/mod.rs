@@ -11,6 +11,7 @@ mod schedule;
 mod show;
 mod summary;
 mod train;
+mod tune;
 
 /// Train and tune deep-learning models.
 #[derive(Debug, Parser)]
@@ -34,6 +35,10 @@ enum Command {
     Summary(summary::Args),
     /// Print (and optionally plot) the learning rate a schedule config produces.
     Schedule(schedule::Args),
+    /// Search hyperparameters over an experiment file (samplers, pruners, parallel trials).
+    Tune(tune::Args),
+    /// Look at a study: trials table, best trial, importances, reports and plots.
+    Study(tune::StudyArgs),
     /// LR range test: sweep the lr on a copy of the model, suggest an lr and a one-cycle max_lr.
     LrFind(lr_find::Args),
 }
@@ -58,6 +63,8 @@ pub fn run() -> ExitCode {
         Command::Show(args) => show::run(&args),
         Command::Summary(args) => summary::run(&args),
         Command::Schedule(args) => schedule::run(&args),
+        Command::Tune(args) => tune::run(&args),
+        Command::Study(args) => tune::run_study(&args),
         Command::LrFind(args) => lr_find::run(&args),
     };
     match result {

@@ -340,3 +340,67 @@ impl Study {
         }
     }
 }
+
+fn plugin<T: serde::de::DeserializeOwned>(section: &str, v: &Value) -> Result<T, String> {
+    let mut v = v.clone();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("type");
+    }
+    serde_json::from_value(v).map_err(|e| format!("{section}: {e}"))
+}
+
+/// Builds the sampler a space file's `[sampler]` names (`RandomSampler`, `GridSampler`,
+/// `TPESampler`, with Optuna's argument names).
+///
+/// # Errors
+/// An unknown type or a bad argument, naming it.
+pub fn build_sampler(v: &Value) -> Result<Arc<dyn Sampler>, String> {
+    Ok(match v.get("type").and_then(Value::as_str) {
+        Some("RandomSampler") => Arc::new(plugin::<crate::RandomSampler>("sampler", v)?),
+        Some("GridSampler") => Arc::new(plugin::<crate::GridSampler>("sampler", v)?),
+        Some("TPESampler") => Arc::new(plugin::<crate::TpeSampler>("sampler", v)?),
+        other => {
+            return Err(format!(
+                "sampler.type: expected RandomSampler, GridSampler or TPESampler, got {other:?}"
+            ))
+        }
+    })
+}
+
+/// Builds the pruner a space file's `[pruner]` names (`NopPruner`, `MedianPruner`,
+/// `SuccessiveHalvingPruner`, `HyperbandPruner`, with Optuna's argument names).
+///
+/// # Errors
+/// An unknown type or a bad argument, naming it.
+pub fn build_pruner(v: &Value) -> Result<Arc<dyn Pruner>, String> {
+    Ok(match v.get("type").and_then(Value::as_str) {
+        Some("NopPruner") => Arc::new(plugin::<crate::NopPruner>("pruner", v)?),
+        Some("MedianPruner") => Arc::new(plugin::<crate::MedianPruner>("pruner", v)?),
+        Some("SuccessiveHalvingPruner") => {
+            Arc::new(plugin::<crate::SuccessiveHalvingPruner>("pruner", v)?)
+        }
+        Some("HyperbandPruner") => Arc::new(plugin::<crate::HyperbandPruner>("pruner", v)?),
+        other => {
+            return Err(format!(
+                "pruner.type: expected NopPruner, MedianPruner, SuccessiveHalvingPruner or HyperbandPruner, got {other:?}"
+            ))
+        }
+    })
+}
+
+impl Study {
+    /// A study over `space` with the sampler and pruner it names.
+    ///
+    /// # Errors
+    /// A bad `[sampler]` or `[pruner]` section, naming the space file.
+    pub fn new(space: SearchSpace) -> Result<Study, String> {
+        let file = space.file.display().to_string();
+        let sampler = build_sampler(&space.sampler).map_err(|e| format!("{file}: {e}"))?;
+        let pruner = build_pruner(&space.pruner).map_err(|e| format!("{file}: {e}"))?;
+        Ok(Study {
+            space,
+            sampler,
+            pruner,
+        })
+    }
+}
