@@ -111,7 +111,11 @@ impl HyperbandPruner {
 
     /// The bracket of trial `number` among `n_brackets`.
     pub fn bracket_of(&self, number: u64, n_brackets: u32) -> u32 {
-        let budgets = self.bracket_budgets(n_brackets);
+        self.bracket_in(number, &self.bracket_budgets(n_brackets))
+    }
+
+    /// The bracket of trial `number` given the brackets' budgets.
+    fn bracket_in(&self, number: u64, budgets: &[u64]) -> u32 {
         let total: u64 = budgets.iter().fold(0u64, |a, &b| a.saturating_add(b));
         let mut n =
             crc32(format!("{}_{}", self.study_name, number).as_bytes()) as u64 % total.max(1);
@@ -121,7 +125,7 @@ impl HyperbandPruner {
             }
             n -= budget;
         }
-        n_brackets - 1
+        budgets.len().saturating_sub(1) as u32
     }
 }
 

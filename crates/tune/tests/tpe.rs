@@ -1,0 +1,464 @@
+//! TPE: beats random search on synthetic functions, handles choices, conditional parameters,
+//! directions and pruned trials.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::*;
+use tuna_tune::{
+    Direction, Distribution, FrozenTrial, ParamSpec, ParamValue, RandomSampler, Sampler,
+    TpeSampler, TrialState,
+};
+
+const SEEDS: u64 = 10;
+const BUDGET: u64 = 50;
+
+/// Mean over `SEEDS` seeds of the best value found in `BUDGET` trials.
+fn mean_best(
+    sampler: &dyn Sampler,
+    space: &[ParamSpec],
+    objective: &dyn Fn(&BTreeMap<String, ParamValue>) -> f64,
+) -> f64 {
+    (0..SEEDS)
+        .map(|seed| {
+            best(
+                &run_study(sampler, space, Direction::Minimize, seed, BUDGET, objective),
+                Direction::Minimize,
+            )
+        })
+        .sum::<f64>()
+        / SEEDS as f64
+}
+
+fn branin(p: &BTreeMap<String, ParamValue>) -> f64 {
+    use std::f64::consts::PI;
+    let (x, y) = (f(p, "x"), f(p, "y"));
+    let b = 5.1 / (4.0 * PI * PI);
+    let c = 5.0 / PI;
+    let t = 1.0 / (8.0 * PI);
+    (y - b * x * x + c * x - 6.0).powi(2) + 10.0 * (1.0 - t) * x.cos() + 10.0
+}
+
+#[test]
+fn tpe_beats_random_on_branin() {
+    // Branin on [-5, 10] x [0, 15], global minimum 0.397887.
+    let space = vec![
+        param(
+            "x",
+            Distribution::Uniform {
+                low: -5.0,
+                high: 10.0,
+            },
+        ),
+        param(
+            "y",
+            Distribution::Uniform {
+                low: 0.0,
+                high: 15.0,
+            },
+        ),
+    ];
+    let tpe = mean_best(&TpeSampler::default(), &space, &branin);
+    let random = mean_best(&RandomSampler::new(), &space, &branin);
+    eprintln!("branin, {BUDGET} trials, {SEEDS} seeds: mean best TPE {tpe:.4}, random {random:.4}");
+    assert!(tpe < random, "TPE {tpe} vs random {random}");
+    assert!(
+        tpe < 0.75 * random,
+        "TPE {tpe} should beat random {random} by at least 25 %"
+    );
+}
+
+#[test]
+fn tpe_beats_random_on_quadratic() {
+    // A 2-D quadratic with its minimum (0) off-centre.
+    let space = vec![
+        param(
+            "x",
+            Distribution::Uniform {
+                low: -10.0,
+                high: 10.0,
+            },
+        ),
+        param(
+            "y",
+            Distribution::Uniform {
+                low: -10.0,
+                high: 10.0,
+            },
+        ),
+    ];
+    let quad =
+        |p: &BTreeMap<String, ParamValue>| (f(p, "x") - 3.0).powi(2) + (f(p, "y") + 2.0).powi(2);
+    let tpe = mean_best(&TpeSampler::default(), &space, &quad);
+    let random = mean_best(&RandomSampler::new(), &space, &quad);
+    eprintln!(
+        "quadratic, {BUDGET} trials, {SEEDS} seeds: mean best TPE {tpe:.4}, random {random:.4}"
+    );
+    assert!(tpe < 0.5 * random, "TPE {tpe} vs random {random}");
+}
+
+#[test]
+fn tpe_beats_random_on_a_mixed_space() {
+    // Log float, stepped int, log int and a choice: the shapes of a learning rate, a width,
+    // a batch size and an optimizer.
+    let space = vec![
+        param(
+            "lr",
+            Distribution::LogUniform {
+                low: 1e-5,
+                high: 1.0,
+            },
+        ),
+        param(
+            "width",
+            Distribution::Int {
+                low: 32,
+                high: 512,
+                step: 32,
+                log: false,
+            },
+        ),
+        param(
+            "batch",
+            Distribution::Int {
+                low: 1,
+                high: 1024,
+                step: 1,
+                log: true,
+            },
+        ),
+        param("opt", Distribution::Choice { n: 4 }),
+    ];
+    let obj = |p: &BTreeMap<String, ParamValue>| {
+        (f(p, "lr").log10() + 2.5).powi(2)
+            + ((f(p, "width") - 384.0) / 128.0).powi(2)
+            + (f(p, "batch").log2() - 6.0).powi(2) / 4.0
+            + [2.0, 0.0, 1.0, 3.0][p["opt"].as_f64() as usize]
+    };
+    let tpe = mean_best(&TpeSampler::default(), &space, &obj);
+    let random = mean_best(&RandomSampler::new(), &space, &obj);
+    eprintln!(
+        "mixed space, {BUDGET} trials, {SEEDS} seeds: mean best TPE {tpe:.4}, random {random:.4}"
+    );
+    assert!(tpe < random, "TPE {tpe} vs random {random}");
+}
+
+#[test]
+fn tpe_learns_the_best_choice() {
+    let space = vec![
+        param("opt", Distribution::Choice { n: 4 }),
+        param(
+            "x",
+            Distribution::Uniform {
+                low: 0.0,
+                high: 1.0,
+            },
+        ),
+    ];
+    let obj = |p: &BTreeMap<String, ParamValue>| {
+        [5.0, 1.0, 3.0, 4.0][p["opt"].as_f64() as usize] + 0.1 * f(p, "x")
+    };
+    let mut tpe_hits = 0;
+    let mut random_hits = 0;
+    for seed in 0..SEEDS {
+        let t = run_study(
+            &TpeSampler::default(),
+            &space,
+            Direction::Minimize,
+            seed,
+            40,
+            obj,
+        );
+        let r = run_study(
+            &RandomSampler::new(),
+            &space,
+            Direction::Minimize,
+            seed,
+            40,
+            obj,
+        );
+        tpe_hits += t[10..]
+            .iter()
+            .filter(|t| t.params["opt"] == ParamValue::Choice(1))
+            .count();
+        random_hits += r[10..]
+            .iter()
+            .filter(|t| t.params["opt"] == ParamValue::Choice(1))
+            .count();
+    }
+    let n = (SEEDS * 30) as f64;
+    let (tpe_rate, random_rate) = (tpe_hits as f64 / n, random_hits as f64 / n);
+    eprintln!("best option chosen after startup: TPE {tpe_rate:.2}, random {random_rate:.2}");
+    assert!(tpe_rate > 0.6, "{tpe_rate}");
+    assert!(random_rate < 0.35, "{random_rate}");
+}
+
+#[test]
+fn tpe_handles_conditional_params() {
+    // Two optimizers, each with its own parameter: `sgd.lr` is absent whenever `opt` is 1.
+    let space = vec![
+        param("opt", Distribution::Choice { n: 2 }),
+        cond_param(
+            "opt[0].lr",
+            Distribution::LogUniform {
+                low: 1e-4,
+                high: 1.0,
+            },
+            "opt",
+            0,
+        ),
+        cond_param(
+            "opt[1].beta",
+            Distribution::Uniform {
+                low: 0.0,
+                high: 1.0,
+            },
+            "opt",
+            1,
+        ),
+    ];
+    let obj = |p: &BTreeMap<String, ParamValue>| match p["opt"] {
+        ParamValue::Choice(0) => (f(p, "opt[0].lr").log10() + 2.0).powi(2),
+        _ => 1.0 + (f(p, "opt[1].beta") - 0.5).powi(2),
+    };
+    let mut bests = Vec::new();
+    for seed in 0..SEEDS {
+        let trials = run_study(
+            &TpeSampler::default(),
+            &space,
+            Direction::Minimize,
+            seed,
+            BUDGET,
+            obj,
+        );
+        for t in &trials {
+            let opt = t.params["opt"];
+            assert_eq!(
+                t.params.contains_key("opt[0].lr"),
+                opt == ParamValue::Choice(0)
+            );
+            assert_eq!(
+                t.params.contains_key("opt[1].beta"),
+                opt == ParamValue::Choice(1)
+            );
+            assert_eq!(t.params.len(), 2);
+        }
+        let late_zero = trials[25..]
+            .iter()
+            .filter(|t| t.params["opt"] == ParamValue::Choice(0))
+            .count();
+        assert!(
+            late_zero >= 15,
+            "seed {seed}: option 0 chosen {late_zero} of 25 times"
+        );
+        bests.push(best(&trials, Direction::Minimize));
+    }
+    let mean = bests.iter().sum::<f64>() / bests.len() as f64;
+    eprintln!("conditional space: mean best {mean:.5}");
+    assert!(mean < 0.02, "{bests:?}");
+}
+
+#[test]
+fn tpe_maximize_mirrors_minimize() {
+    // Maximizing -f ranks the trials exactly as minimizing f, so the studies coincide.
+    let space = vec![
+        param(
+            "x",
+            Distribution::Uniform {
+                low: -5.0,
+                high: 10.0,
+            },
+        ),
+        param(
+            "y",
+            Distribution::Uniform {
+                low: 0.0,
+                high: 15.0,
+            },
+        ),
+    ];
+    let min = run_study(
+        &TpeSampler::default(),
+        &space,
+        Direction::Minimize,
+        5,
+        40,
+        branin,
+    );
+    let max = run_study(
+        &TpeSampler::default(),
+        &space,
+        Direction::Maximize,
+        5,
+        40,
+        |p| -branin(p),
+    );
+    for (a, b) in min.iter().zip(&max) {
+        assert_eq!(a.params, b.params);
+    }
+}
+
+fn pruned(number: u64, x: f64, points: &[(u64, f64)]) -> FrozenTrial {
+    let mut t = points_trial(number, TrialState::Pruned, points);
+    t.params.insert("x".into(), ParamValue::Float(x));
+    t
+}
+
+/// `n` TPE draws of `x` in [0, 1] given `trials` (different rngs).
+fn draws(trials: &[FrozenTrial], n: u64) -> Vec<f64> {
+    let p = param(
+        "x",
+        Distribution::Uniform {
+            low: 0.0,
+            high: 1.0,
+        },
+    );
+    let space = [p.clone()];
+    (0..n)
+        .map(|i| {
+            let mut rng = trial_rng(1234, i);
+            TpeSampler::default()
+                .sample(&p, &space, trials, Direction::Minimize, 100, &mut rng)
+                .as_f64()
+        })
+        .collect()
+}
+
+fn mean_draw(trials: &[FrozenTrial], n: u64) -> f64 {
+    draws(trials, n).iter().sum::<f64>() / n as f64
+}
+
+#[test]
+fn tpe_ranks_pruned_trials_by_progress_then_value() {
+    // 20 pruned trials: two (x = 0.9) reached epoch 10 with a poor value, eighteen
+    // (x in 0.05..0.4) stopped at epoch 1 with far better values. gamma(20) = 2, so Optuna's
+    // ranking (later step first) puts the two epoch-10 trials in l(x): draws gather near 0.9.
+    let mut trials: Vec<FrozenTrial> = (0..18)
+        .map(|i| pruned(i, 0.05 + 0.02 * i as f64, &[(1, 0.1)]))
+        .collect();
+    trials.push(pruned(18, 0.9, &[(1, 5.0), (10, 3.0)]));
+    trials.push(pruned(19, 0.91, &[(1, 5.0), (10, 3.0)]));
+    let m = mean_draw(&trials, 200);
+    assert!(m > 0.7, "{m}");
+
+    // A complete trial outranks every pruned one, whatever the values: two complete trials at
+    // x = 0.6 with a bad value join l(x) (gamma(22) = 3: both, and one epoch-10 pruned trial),
+    // so draws near 0.6 appear that the pruned-only study never makes.
+    let mut with_complete = trials.clone();
+    for (n, x) in [(20, 0.6), (21, 0.61)] {
+        let mut t = points_trial(n, TrialState::Complete, &[(1, 9.0), (10, 9.0), (20, 9.0)]);
+        t.params.insert("x".into(), ParamValue::Float(x));
+        with_complete.push(t);
+    }
+    let near = |trials: &[FrozenTrial]| {
+        draws(trials, 200)
+            .iter()
+            .filter(|x| (*x - 0.6).abs() < 0.1)
+            .count()
+    };
+    let (before, after) = (near(&trials), near(&with_complete));
+    eprintln!("draws near 0.6 of 200: pruned only {before}, with complete trials there {after}");
+    assert!(
+        before < 20 && after > 50,
+        "draws near 0.6: {before} -> {after} of 200"
+    );
+
+    // Running and failed trials are ignored: with only them, TPE samples at random.
+    let running: Vec<FrozenTrial> = (0..30)
+        .map(|i| {
+            let mut t = points_trial(
+                i,
+                if i % 2 == 0 {
+                    TrialState::Running
+                } else {
+                    TrialState::Failed
+                },
+                &[],
+            );
+            t.params.insert("x".into(), ParamValue::Float(0.99));
+            t
+        })
+        .collect();
+    let m = mean_draw(&running, 400);
+    assert!((m - 0.5).abs() < 0.05, "{m}");
+}
+
+#[test]
+fn tpe_concentrates_near_good_observations() {
+    // 30 complete trials on a grid of x, value |x - 0.8|: draws gather around 0.8, for floats,
+    // log floats and ints alike.
+    let cases = [
+        (
+            Distribution::Uniform {
+                low: 0.0,
+                high: 1.0,
+            },
+            0.8,
+        ),
+        (
+            Distribution::LogUniform {
+                low: 1e-3,
+                high: 1e3,
+            },
+            10.0,
+        ),
+        (
+            Distribution::Int {
+                low: 0,
+                high: 100,
+                step: 5,
+                log: false,
+            },
+            80.0,
+        ),
+        (
+            Distribution::Int {
+                low: 1,
+                high: 1000,
+                step: 1,
+                log: true,
+            },
+            100.0,
+        ),
+    ];
+    for (d, target) in cases {
+        let p = param("x", d.clone());
+        let space = [p.clone()];
+        let mut trials = Vec::new();
+        for i in 0..30u64 {
+            let mut rng = trial_rng(7, i);
+            let v = RandomSampler::sample_distribution(&d, &mut rng);
+            let mut t = points_trial(i, TrialState::Complete, &[]);
+            let log = matches!(
+                d,
+                Distribution::LogUniform { .. } | Distribution::Int { log: true, .. }
+            );
+            let dist = if log {
+                (v.as_f64().ln() - f64::ln(target)).abs()
+            } else {
+                (v.as_f64() - target).abs()
+            };
+            t.value = Some(dist);
+            t.params.insert("x".into(), v);
+            trials.push(t);
+        }
+        let draws: Vec<f64> = (0..100)
+            .map(|i| {
+                let mut rng = trial_rng(99, i);
+                TpeSampler::default()
+                    .sample(&p, &space, &trials, Direction::Minimize, 30, &mut rng)
+                    .as_f64()
+            })
+            .collect();
+        let near = |x: f64| match d {
+            Distribution::LogUniform { .. } | Distribution::Int { log: true, .. } => {
+                (x / target).ln().abs() < 1.5
+            }
+            Distribution::Uniform { .. } => (x - target).abs() < 0.15,
+            _ => (x - target).abs() < 15.0,
+        };
+        let frac = draws.iter().filter(|&&x| near(x)).count() as f64 / draws.len() as f64;
+        assert!(frac > 0.8, "{d:?}: only {frac} of draws near {target}");
+    }
+}
