@@ -119,7 +119,9 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     let space = SearchSpace::load(&space_file)?;
     let budget = args.trials.or(space.trials).unwrap_or(20);
     let jobs = args.jobs.max(1);
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     tuna::tensor::set_num_threads((cores / jobs).max(1));
     let study = Study::new(space)?;
     let metric = study.space.objective.metric.clone();
@@ -165,7 +167,12 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         let outcome = match (e.state, e.value) {
             (TrialState::Failed, _) => format!(
                 "failed: {}",
-                e.error.as_deref().unwrap_or("").lines().next().unwrap_or("")
+                e.error
+                    .as_deref()
+                    .unwrap_or("")
+                    .lines()
+                    .next()
+                    .unwrap_or("")
             ),
             (s, Some(v)) => format!("{} {metric}={v:.5}", format!("{s:?}").to_lowercase()),
             (s, None) => format!("{s:?}").to_lowercase(),
@@ -228,7 +235,10 @@ fn finish(study: &Study, dir: &Path, wall: Option<f64>) -> Result<(), CliError> 
             for (k, v) in &b.trial.params {
                 println!("  {k} = {}", show_value(&study.space, k, *v));
             }
-            println!("  run it again: tuna train {}", dir.join("best.toml").display());
+            println!(
+                "  run it again: tuna train {}",
+                dir.join("best.toml").display()
+            );
         }
         None => println!("no trial completed"),
     }

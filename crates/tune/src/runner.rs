@@ -65,6 +65,8 @@ pub struct Study {
     pub sampler: Arc<dyn Sampler>,
     /// The pruner.
     pub pruner: Arc<dyn Pruner>,
+    /// With a grid sampler, the number of grid points: the study stops there.
+    pub grid_size: Option<u64>,
 }
 
 impl std::fmt::Debug for Study {
@@ -209,6 +211,10 @@ impl Study {
     ) -> Result<(), String> {
         let mut storage = Storage::open(db, &self.space.name, &self.space.source)?;
         let worker = worker_id();
+        let budget = match self.grid_size {
+            Some(g) => opts.trials.min(g as usize),
+            None => opts.trials,
+        };
         loop {
             if opts.timeout.is_some_and(|t| started.elapsed() >= t) {
                 return Ok(());
@@ -216,11 +222,10 @@ impl Study {
             let retry = retries.lock().unwrap_or_else(|e| e.into_inner()).pop();
             let created = match retry {
                 Some((old, params)) => {
-                    storage.create_trial(opts.trials, &worker, Some(old), |_, _| params)?
+                    storage.create_trial(budget, &worker, Some(old), |_, _| params)?
                 }
-                None => storage.create_trial(opts.trials, &worker, None, |trials, n| {
-                    self.propose(trials, n)
-                })?,
+                None => storage
+                    .create_trial(budget, &worker, None, |trials, n| self.propose(trials, n))?,
             };
             let Some((number, params)) = created else {
                 return Ok(());
@@ -372,14 +377,26 @@ pub fn build_sampler(v: &Value) -> Result<Arc<dyn Sampler>, String> {
 ///
 /// # Errors
 /// An unknown type or a bad argument, naming it.
-pub fn build_pruner(v: &Value) -> Result<Arc<dyn Pruner>, String> {
+pub fn build_pruner(v: &Value, study_name: &str) -> Result<Arc<dyn Pruner>, String> {
+    let checked = |r: Result<(), String>| r.map_err(|e| format!("pruner: {e}"));
     Ok(match v.get("type").and_then(Value::as_str) {
         Some("NopPruner") => Arc::new(plugin::<crate::NopPruner>("pruner", v)?),
-        Some("MedianPruner") => Arc::new(plugin::<crate::MedianPruner>("pruner", v)?),
-        Some("SuccessiveHalvingPruner") => {
-            Arc::new(plugin::<crate::SuccessiveHalvingPruner>("pruner", v)?)
+        Some("MedianPruner") => {
+            let p = plugin::<crate::MedianPruner>("pruner", v)?;
+            checked(p.validate())?;
+            Arc::new(p)
         }
-        Some("HyperbandPruner") => Arc::new(plugin::<crate::HyperbandPruner>("pruner", v)?),
+        Some("SuccessiveHalvingPruner") => {
+            let p = plugin::<crate::SuccessiveHalvingPruner>("pruner", v)?;
+            checked(p.validate())?;
+            Arc::new(p)
+        }
+        Some("HyperbandPruner") => {
+            // Optuna assigns brackets from a hash of "<study name>_<trial number>".
+            let p = plugin::<crate::HyperbandPruner>("pruner", v)?.with_study_name(study_name);
+            checked(p.validate())?;
+            Arc::new(p)
+        }
         other => {
             return Err(format!(
                 "pruner.type: expected NopPruner, MedianPruner, SuccessiveHalvingPruner or HyperbandPruner, got {other:?}"
@@ -396,11 +413,19 @@ impl Study {
     pub fn new(space: SearchSpace) -> Result<Study, String> {
         let file = space.file.display().to_string();
         let sampler = build_sampler(&space.sampler).map_err(|e| format!("{file}: {e}"))?;
-        let pruner = build_pruner(&space.pruner).map_err(|e| format!("{file}: {e}"))?;
+        let pruner =
+            build_pruner(&space.pruner, &space.name).map_err(|e| format!("{file}: {e}"))?;
+        let grid_size = match space.sampler.get("type").and_then(Value::as_str) {
+            Some("GridSampler") => Some(
+                plugin::<crate::GridSampler>("sampler", &space.sampler)?.grid_size(&space.params),
+            ),
+            _ => None,
+        };
         Ok(Study {
             space,
             sampler,
             pruner,
+            grid_size,
         })
     }
 }
