@@ -1,6 +1,12 @@
-//! `tuna tune SPACE.toml [--trials N] [--timeout SECS] [--jobs J] [--out DIR]`,
+//! `tuna tune SPACE.toml [--trials N] [--timeout SECS] [--jobs J] [--out DIR] [--storage URL]`,
 //! `tuna tune --resume STUDY_DIR` and `tuna study show STUDY_DIR`: hyperparameter search over
 //! an experiment file (see `tuna_tune::search` for the space file).
+//!
+//! The trials live in `STUDY_DIR/study.db` (SQLite) unless `--storage` names a PostgreSQL
+//! database, which workers on many machines share: each runs `tuna tune SPACE --storage URL`
+//! and joins the study of that name. The study folder then records the URL in `storage.txt`
+//! (so `--resume` and `study show` find the trials) and keeps this machine's run folders and
+//! the reports.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -9,7 +15,7 @@ use std::time::{Duration, Instant};
 use tuna::tune::report::{best_trial, counts, importances, show_value, table, write_reports};
 use tuna::tune::runner::{RunOptions, Study, TrialEvent};
 use tuna::tune::search::SearchSpace;
-use tuna::tune::storage::Storage;
+use tuna::tune::storage::{Location, Storage};
 use tuna::tune::TrialState;
 
 use super::CliError;
@@ -20,7 +26,9 @@ use super::CliError;
   tuna tune examples/tune/mnist-mlp-space.toml --trials 40 --jobs 2
   tuna tune examples/tune/mnist-mlp-space.toml --timeout 600 --out studies/mlp
   tuna tune --resume studies/mnist-mlp --trials 60     # continue (after a crash, too)
-  tuna study show studies/mnist-mlp")]
+  tuna study show studies/mnist-mlp
+  # many machines, one study: run the same line on each (the study is joined)
+  tuna tune examples/tune/mnist-mlp-space.toml --storage postgres://tuna:PASSWORD@dbhost/tuna")]
 pub struct Args {
     /// The search-space file.
     #[arg(required_unless_present = "resume")]
@@ -40,6 +48,11 @@ pub struct Args {
     /// The study folder (default: studies/<name>).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Keep the trials in this PostgreSQL database (postgres://user[:password]@host[:port]/db)
+    /// instead of the folder's study.db; every worker on every machine that runs the same
+    /// space against it joins the same study. Recorded in the folder's storage.txt.
+    #[arg(long, value_name = "URL", conflicts_with = "resume")]
+    pub storage: Option<String>,
     /// Print only the final result.
     #[arg(long, short)]
     pub quiet: bool,
@@ -63,6 +76,15 @@ enum StudyCommand {
     },
 }
 
+/// Writes a file whole (a temporary file renamed over it), so a process reading it while
+/// another one writes it (two workers joining one study from one folder) never sees half.
+fn write_whole(path: &Path, text: &str) -> Result<(), CliError> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| CliError(format!("{}: {e}", path.display())))
+}
+
 /// Copies the space file and its base experiment into the study folder (so the folder is
 /// self-contained and resumable), returning the copied space file.
 fn adopt(space_file: &Path, dir: &Path) -> Result<PathBuf, CliError> {
@@ -71,20 +93,60 @@ fn adopt(space_file: &Path, dir: &Path) -> Result<PathBuf, CliError> {
     let base_copy = dir.join("base.toml");
     let base_text = std::fs::read_to_string(&space.base_file)
         .map_err(|e| format!("{}: {e}", space.base_file.display()))?;
-    std::fs::write(&base_copy, base_text).map_err(|e| format!("{}: {e}", base_copy.display()))?;
+    write_whole(&base_copy, &base_text)?;
     let mut source = space.source.clone();
     source["base"] = serde_json::Value::String("base.toml".into());
     source["name"] = serde_json::Value::String(space.name.clone());
     let copy = dir.join("space.toml");
-    std::fs::write(&copy, tuna::train::experiment::to_toml(&source))
-        .map_err(|e| format!("{}: {e}", copy.display()))?;
+    write_whole(&copy, &tuna::train::experiment::to_toml(&source))?;
     Ok(copy)
+}
+
+/// The file in a study folder that names a storage other than its `study.db`.
+const STORAGE_FILE: &str = "storage.txt";
+
+/// Where the trials of the study in `dir` live: the URL in `storage.txt`, else `study.db`.
+fn location_of(dir: &Path) -> Result<Location, CliError> {
+    let f = dir.join(STORAGE_FILE);
+    match std::fs::read_to_string(&f) {
+        Ok(text) => {
+            let line = text
+                .lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty() && !l.starts_with('#'))
+                .unwrap_or("");
+            Location::parse(line).map_err(|e| CliError(format!("{}: {e}", f.display())))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Ok(Location::Sqlite(dir.join("study.db")))
+        }
+        Err(e) => Err(CliError(format!("{}: {e}", f.display()))),
+    }
+}
+
+/// Records `loc` in the folder's `storage.txt` (readable by its owner only: the URL may hold
+/// a password).
+fn remember_location(dir: &Path, loc: &Location) -> Result<(), CliError> {
+    let f = dir.join(STORAGE_FILE);
+    write_whole(
+        &f,
+        &format!(
+            "# Where this study's trials live (tuna tune --storage); read by --resume and study show.\n{}\n",
+            loc.as_arg()
+        ),
+    )?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600));
+    }
+    Ok(())
 }
 
 /// Runs `tuna tune`.
 pub fn run(args: &Args) -> Result<(), CliError> {
     tuna::link_all();
-    let (dir, space_file, data_dirs) = match (&args.resume, &args.space) {
+    let (dir, space_file, data_dirs, location) = match (&args.resume, &args.space) {
         (Some(dir), _) => {
             let f = dir.join("space.toml");
             if !f.is_file() {
@@ -93,7 +155,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
                     dir.display()
                 )));
             }
-            (dir.clone(), f, vec![PathBuf::from(".")])
+            (dir.clone(), f, vec![PathBuf::from(".")], location_of(dir)?)
         }
         (None, Some(space)) => {
             let loaded = SearchSpace::load(space)?;
@@ -101,9 +163,23 @@ pub fn run(args: &Args) -> Result<(), CliError> {
                 .out
                 .clone()
                 .unwrap_or_else(|| Path::new("studies").join(&loaded.name));
-            if dir.join("study.db").exists() {
+            let location = match &args.storage {
+                None => Location::Sqlite(dir.join("study.db")),
+                Some(arg) => match Location::parse(arg)? {
+                    Location::Sqlite(p) => Location::Sqlite(
+                        std::path::absolute(&p).map_err(|e| format!("{}: {e}", p.display()))?,
+                    ),
+                    pg => pg,
+                },
+            };
+            let held = location_of(&dir)?;
+            let has_study = dir.join("study.db").exists() || dir.join(STORAGE_FILE).exists();
+            // A shared (PostgreSQL) study is joined: another worker may have set up this very
+            // folder for the same storage. Anything else already here is refused.
+            let joining = location.is_shared() && held == location;
+            if has_study && !joining {
                 return Err(CliError(format!(
-                    "{} already holds a study; continue it with `tuna tune --resume {}` or pick another --out",
+                    "{} already holds a study (trials in {held}); continue it with `tuna tune --resume {}` or pick another --out",
                     dir.display(),
                     dir.display()
                 )));
@@ -112,7 +188,11 @@ pub fn run(args: &Args) -> Result<(), CliError> {
             if let Some(d) = loaded.base_file.parent() {
                 data_dirs.push(d.to_path_buf());
             }
-            (dir.clone(), adopt(space, &dir)?, data_dirs)
+            let copy = adopt(space, &dir)?;
+            if args.storage.is_some() {
+                remember_location(&dir, &location)?;
+            }
+            (dir.clone(), copy, data_dirs, location)
         }
         (None, None) => unreachable!("clap requires SPACE or --resume"),
     };
@@ -128,9 +208,13 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     let direction = study.space.objective.direction;
     if !args.quiet {
         eprintln!(
-            "study `{}` in {}: {budget} trials, {jobs} at a time, {} by {:?}",
+            "study `{}` in {}{}: {budget} trials, {jobs} at a time, {} by {:?}",
             study.space.name,
             dir.display(),
+            match &location {
+                Location::Sqlite(_) => String::new(),
+                shared => format!(" (trials in {shared}, shared with its other workers)"),
+            },
             metric,
             direction
         );
@@ -200,15 +284,26 @@ pub fn run(args: &Args) -> Result<(), CliError> {
             timeout: args.timeout.map(Duration::from_secs_f64),
             jobs,
             dir: dir.clone(),
+            storage: Some(location.clone()),
             data_dirs,
         },
         &on_trial,
     )?;
-    finish(&study, &dir, Some(started.elapsed().as_secs_f64()))
+    finish(
+        &study,
+        &dir,
+        &location,
+        Some(started.elapsed().as_secs_f64()),
+    )
 }
 
-fn finish(study: &Study, dir: &Path, wall: Option<f64>) -> Result<(), CliError> {
-    let (storage, _, _) = Storage::open_existing(&dir.join("study.db"), Some(&study.space.name))?;
+fn finish(
+    study: &Study,
+    dir: &Path,
+    location: &Location,
+    wall: Option<f64>,
+) -> Result<(), CliError> {
+    let (mut storage, _, _) = Storage::open_existing(location, Some(&study.space.name))?;
     let trials = storage.trials()?;
     let c = counts(&trials);
     let written = write_reports(study, &trials, dir)?;
@@ -253,15 +348,15 @@ pub fn run_study(args: &StudyArgs) -> Result<(), CliError> {
         StudyCommand::Show { dir } => {
             let space = SearchSpace::load(&dir.join("space.toml"))?;
             let study = Study::new(space)?;
-            let (storage, _, _) =
-                Storage::open_existing(&dir.join("study.db"), Some(&study.space.name))?;
+            let location = location_of(dir)?;
+            let (mut storage, _, _) = Storage::open_existing(&location, Some(&study.space.name))?;
             let trials = storage.trials()?;
             print!("{}", table(&study.space, &trials));
             println!("importances (share of the objective's variance, η² per parameter):");
             for (name, v) in importances(&study.space, &trials) {
                 println!("  {name:<40} {v:.3}");
             }
-            finish(&study, dir, None)
+            finish(&study, dir, &location, None)
         }
     }
 }

@@ -21,7 +21,7 @@ use tuna_train::{EpochRecord, Experiment, RunDir, Trainer};
 use crate::pruner::Pruner;
 use crate::sampler::Sampler;
 use crate::search::SearchSpace;
-use crate::storage::{worker_id, Storage};
+use crate::storage::{worker_id, Location, Storage, HEARTBEAT_SECONDS};
 use crate::trial::{Direction, FrozenTrial, ParamValue, TrialState};
 
 /// How a study runs.
@@ -34,10 +34,23 @@ pub struct RunOptions {
     pub timeout: Option<Duration>,
     /// Trials run at once.
     pub jobs: usize,
-    /// The study folder: `study.db`, `trials/NNNN/` run folders, reports.
+    /// The study folder: `study.db` (unless `storage` says otherwise), `trials/NNNN/` run
+    /// folders, reports.
     pub dir: PathBuf,
+    /// Where the trials live; `None`: `study.db` in `dir` (SQLite). A PostgreSQL storage is
+    /// shared by the workers of every machine that runs the study.
+    pub storage: Option<Location>,
     /// Where relative data paths of the experiment are looked up.
     pub data_dirs: Vec<PathBuf>,
+}
+
+impl RunOptions {
+    /// Where the trials live: `storage`, else `dir/study.db`.
+    pub fn location(&self) -> Location {
+        self.storage
+            .clone()
+            .unwrap_or_else(|| Location::Sqlite(self.dir.join("study.db")))
+    }
 }
 
 /// What happened to one trial, as reported while the study runs.
@@ -176,24 +189,41 @@ impl Study {
     ) -> Result<(), String> {
         std::fs::create_dir_all(opts.dir.join("trials"))
             .map_err(|e| format!("{}: {e}", opts.dir.display()))?;
-        let db = opts.dir.join("study.db");
+        let db = opts.location();
         let mut storage = Storage::open(&db, &self.space.name, &self.space.source)?;
         let retries: Vec<(u64, BTreeMap<String, ParamValue>)> = storage.reap_stale()?;
-        drop(storage);
         let retries = Mutex::new(retries);
         let started = Instant::now();
         let failure: Mutex<Option<String>> = Mutex::new(None);
+        let (stop_heartbeat, heartbeat_stopped) = std::sync::mpsc::channel::<()>();
         std::thread::scope(|scope| {
-            for _ in 0..opts.jobs.max(1) {
-                scope.spawn(|| {
-                    if let Err(e) = self.worker(opts, &db, &retries, started, on_trial) {
-                        failure
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .get_or_insert(e);
-                    }
-                });
+            // Keeps this process's running trials alive for the workers of other machines
+            // (which take a trial without a heartbeat for STALE_AFTER_SECONDS as dead), however
+            // long an epoch runs.
+            scope.spawn(move || {
+                let me = worker_id();
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    heartbeat_stopped.recv_timeout(Duration::from_secs_f64(HEARTBEAT_SECONDS))
+                {
+                    let _ = storage.heartbeat_worker(&me);
+                }
+            });
+            let workers: Vec<_> = (0..opts.jobs.max(1))
+                .map(|_| {
+                    scope.spawn(|| {
+                        if let Err(e) = self.worker(opts, &db, &retries, started, on_trial) {
+                            failure
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .get_or_insert(e);
+                        }
+                    })
+                })
+                .collect();
+            for w in workers {
+                let _ = w.join();
             }
+            drop(stop_heartbeat);
         });
         match failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
             Some(e) => Err(e),
@@ -204,7 +234,7 @@ impl Study {
     fn worker(
         &self,
         opts: &RunOptions,
-        db: &std::path::Path,
+        db: &Location,
         retries: &Mutex<Vec<(u64, BTreeMap<String, ParamValue>)>>,
         started: Instant,
         on_trial: &(dyn Fn(&TrialEvent) + Sync),
@@ -262,7 +292,7 @@ impl Study {
     fn run_trial(
         &self,
         opts: &RunOptions,
-        db: &std::path::Path,
+        db: &Location,
         number: u64,
         params: &BTreeMap<String, ParamValue>,
     ) -> (TrialState, Option<f64>, Option<String>, Value) {
