@@ -1,13 +1,14 @@
 //! Many workers, one study in PostgreSQL: two `tuna tune` processes (as on two machines, each
 //! with its own study folder) run one study against the server named by `TUNA_TEST_POSTGRES`
 //! (`.ci/run` starts one), and together run exactly the budget — no trial lost, none run
-//! twice. Without the variable the test fails under CI and is skipped (with a message)
+//! twice; and a worker killed mid-study has its trial rerun, once, by the workers that join
+//! later. Without the variable the tests fail under CI and are skipped (with a message)
 //! elsewhere.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 fn tuna() -> Command {
     Command::new(env!("CARGO_BIN_EXE_tuna"))
@@ -105,17 +106,28 @@ fn run_folders(study: &Path) -> BTreeSet<u64> {
         .unwrap_or_default()
 }
 
+fn unique_name(what: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("pg-{what}-{}-{nanos}", std::process::id())
+}
+
+fn jsonl(study: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(study.join("trials.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 #[test]
 fn two_worker_processes_share_one_postgres_study_without_losing_or_repeating_trials() {
     let Some(url) = postgres_url() else { return };
     const BUDGET: usize = 10;
     let dir = scratch("two-workers");
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let name = format!("pg-two-workers-{}-{nanos}", std::process::id());
-    let space = write_space(&dir, &name, BUDGET);
+    let space = write_space(&dir, &unique_name("two-workers"), BUDGET);
     // Two "machines": each worker its own study folder, the same space and storage.
     let folders = [dir.join("machine-a"), dir.join("machine-b")];
     let workers: Vec<_> = folders
@@ -158,14 +170,10 @@ fn two_worker_processes_share_one_postgres_study_without_losing_or_repeating_tri
             f.display()
         );
     }
-    let jsonl = std::fs::read_to_string(folders[0].join("trials.jsonl")).unwrap();
-    let trials: Vec<serde_json::Value> = jsonl
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let trials = jsonl(&folders[0]);
     // The budget exactly; numbers unique and contiguous; every trial finished, none
     // interrupted.
-    assert_eq!(trials.len(), BUDGET, "{jsonl}");
+    assert_eq!(trials.len(), BUDGET, "{trials:?}");
     let numbers: Vec<u64> = trials
         .iter()
         .map(|t| t["number"].as_u64().unwrap())
@@ -217,5 +225,102 @@ fn two_worker_processes_share_one_postgres_study_without_losing_or_repeating_tri
     );
     assert!(stdout.contains(&format!("{BUDGET} trials: ")), "{stdout}");
     assert_eq!(run_folders(&folders[0]), a);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_killed_worker_s_trial_is_rerun_by_the_workers_that_join_later() {
+    let Some(url) = postgres_url() else { return };
+    const BUDGET: usize = 8;
+    let dir = scratch("killed");
+    let space = write_space(&dir, &unique_name("killed"), BUDGET);
+    let (a, b) = (dir.join("machine-a"), dir.join("machine-b"));
+    let worker = |out: &Path| {
+        let mut c = tuna();
+        c.args([
+            "tune",
+            space.to_str().unwrap(),
+            "--quiet",
+            "--storage",
+            &url,
+            "--out",
+        ])
+        .arg(out);
+        c
+    };
+    let mut child = worker(&a)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    let mut killed = false;
+    while t.elapsed() < Duration::from_secs(120) {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if run_folders(&a).len() >= 3 {
+            child.kill().unwrap(); // SIGKILL, most likely mid-trial
+            killed = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.wait().unwrap();
+    assert!(killed, "the worker finished before it could be killed");
+    // Two workers join: the first to start reaps the dead worker's trial and reruns it.
+    let joined: Vec<_> = [&a, &b]
+        .iter()
+        .map(|out| {
+            worker(out)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for w in joined {
+        let out = w.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = tuna().args(["study", "show"]).arg(&b).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let trials = jsonl(&b);
+    let interrupted: Vec<&serde_json::Value> = trials
+        .iter()
+        .filter(|t| {
+            t["error"]
+                .as_str()
+                .is_some_and(|e| e.starts_with("interrupted"))
+        })
+        .collect();
+    assert!(
+        interrupted.len() <= 1,
+        "one worker was killed once: {interrupted:?}"
+    );
+    let ran: Vec<&serde_json::Value> = trials
+        .iter()
+        .filter(|t| ["complete", "pruned"].contains(&t["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(ran.len(), BUDGET, "exactly the budget ran to an outcome");
+    assert_eq!(trials.len(), BUDGET + interrupted.len());
+    let numbers: Vec<u64> = trials
+        .iter()
+        .map(|t| t["number"].as_u64().unwrap())
+        .collect();
+    assert_eq!(numbers, (0..trials.len() as u64).collect::<Vec<_>>());
+    // The interrupted trial was rerun with its parameters, once.
+    for i in &interrupted {
+        let again = ran.iter().filter(|t| t["params"] == i["params"]).count();
+        assert_eq!(again, 1, "the interrupted trial was rerun once: {i}");
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -176,7 +176,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
             let has_study = dir.join("study.db").exists() || dir.join(STORAGE_FILE).exists();
             // A shared (PostgreSQL) study is joined: another worker may have set up this very
             // folder for the same storage. Anything else already here is refused.
-            let joining = location.is_shared() && held == location;
+            let joining = location.is_shared() && held.same_database(&location);
             if has_study && !joining {
                 return Err(CliError(format!(
                     "{} already holds a study (trials in {held}); continue it with `tuna tune --resume {}` or pick another --out",
@@ -308,13 +308,23 @@ fn finish(
     let c = counts(&trials);
     let written = write_reports(study, &trials, dir)?;
     println!(
-        "{} trials: {} complete, {} pruned, {} failed{}",
+        "{} trials: {} complete, {} pruned, {} failed{}{}",
         trials.len(),
         c["complete"],
         c["pruned"],
         c["failed"],
+        match c["running"] {
+            0 => String::new(),
+            n => format!(", {n} running"),
+        },
         wall.map(|w| format!(", {w:.0}s")).unwrap_or_default()
     );
+    if c["running"] > 0 && location.is_shared() {
+        println!(
+            "  (on other workers; `tuna study show {}` rewrites the reports once they finish)",
+            dir.display()
+        );
+    }
     match best_trial(&trials, study.space.objective.direction) {
         Some(b) => {
             println!(

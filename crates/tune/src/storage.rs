@@ -78,6 +78,26 @@ impl Location {
     pub fn is_shared(&self) -> bool {
         matches!(self, Location::Postgres(_))
     }
+
+    /// Whether two locations name the same database (for PostgreSQL: the same user, hosts,
+    /// ports and database, whatever the password).
+    pub fn same_database(&self, other: &Location) -> bool {
+        match (self, other) {
+            (Location::Sqlite(a), Location::Sqlite(b)) => a == b,
+            (Location::Postgres(a), Location::Postgres(b)) => {
+                match (a.parse::<postgres::Config>(), b.parse::<postgres::Config>()) {
+                    (Ok(a), Ok(b)) => {
+                        a.get_user() == b.get_user()
+                            && a.get_dbname() == b.get_dbname()
+                            && a.get_hosts() == b.get_hosts()
+                            && a.get_ports() == b.get_ports()
+                    }
+                    _ => a == b,
+                }
+            }
+            _ => false,
+        }
+    }
 }
 
 /// A URL with its password replaced by `***`, for messages.
@@ -1184,6 +1204,12 @@ mod tests {
             Location::parse("sqlite:///tmp/x.db").unwrap(),
             Location::Sqlite(PathBuf::from("/tmp/x.db"))
         );
+        assert!(l.same_database(
+            &Location::parse("postgres://tuna:other@db.example:5433/studies").unwrap()
+        ));
+        assert!(!l.same_database(
+            &Location::parse("postgres://tuna:secret@db.example:5433/other").unwrap()
+        ));
         assert!(Location::parse("mysql://x@y/z").is_err());
         assert!(Location::parse("").is_err());
     }
