@@ -6,7 +6,9 @@
 //!
 //! Cost: gradient and update norms are taken on at most [`SAMPLES_PER_EPOCH`] evenly spaced
 //! steps per epoch, and dead units on one probe batch per epoch, so recording stays a few
-//! percent of step time at most.
+//! percent of step time at most. Recording never changes what is trained: the probe runs
+//! in eval mode, and a run with signals on ends with the same weights as one with them off
+//! (a test checks it).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -138,6 +140,7 @@ pub struct SignalsRecorder {
     ema: Option<f64>,
     history: Vec<EpochSignals>,
     epoch_start: std::time::Instant,
+    dead: BTreeMap<String, DeadUnits>,
 }
 
 impl std::fmt::Debug for SignalsRecorder {
@@ -205,6 +208,7 @@ impl SignalsRecorder {
             ema: None,
             history: Vec::new(),
             epoch_start: std::time::Instant::now(),
+            dead: BTreeMap::new(),
         }
     }
 
@@ -361,6 +365,12 @@ impl Callback for SignalsRecorder {
         Flow::Continue
     }
 
+    fn on_eval_epoch_end(&mut self, _epoch: usize, model: &dyn Module) {
+        // In eval mode the probe draws no dropout mask and updates no running statistic, so
+        // recording never changes the training trajectory.
+        self.dead = self.dead_units(model);
+    }
+
     fn on_epoch_end(&mut self, record: &EpochRecord, model: &dyn Module) -> Flow {
         let mut params = BTreeMap::new();
         for (name, p) in model.named_parameters() {
@@ -412,7 +422,7 @@ impl Callback for SignalsRecorder {
             epoch: record.epoch,
             steps: self.losses.len(),
             params,
-            dead_units: self.dead_units(model),
+            dead_units: std::mem::take(&mut self.dead),
             timing,
             loss,
         };

@@ -571,6 +571,10 @@ impl Trainer {
                 record.set(format!("val_{k}"), v);
             }
         }
+        self.model.set_training(false);
+        for c in &mut self.callbacks {
+            c.on_eval_epoch_end(epoch, self.model.as_ref());
+        }
         self.model.set_training(true);
         record.set("lr", self.lr());
         if self.interval == StepInterval::Epoch {
