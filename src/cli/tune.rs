@@ -47,6 +47,7 @@ pub struct Args {
 
 /// Arguments of `tuna study`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Example:\n  tuna study show studies/mnist-mlp")]
 pub struct StudyArgs {
     #[command(subcommand)]
     command: StudyCommand,
