@@ -24,7 +24,11 @@ use crate::callback::{Callback, Flow, RunInfo, StepInfo};
 use crate::record::{EpochRecord, Value};
 
 /// Steps per epoch on which gradient and update norms are measured.
-pub const SAMPLES_PER_EPOCH: usize = 8;
+pub const SAMPLES_PER_EPOCH: usize = 4;
+
+/// Training samples in the dead-unit probe batch (a unit is dead when it outputs zero for
+/// all of them).
+pub const PROBE_SAMPLES: usize = 128;
 
 /// Gradient and weight statistics of one parameter tensor over an epoch.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -69,6 +73,10 @@ pub struct Timing {
     pub optimizer: f64,
     /// Everything else: evaluation, metrics, checkpoints, callbacks.
     pub other: f64,
+    /// Time this recorder itself spent (norms, weight snapshots, the dead-unit probe), part
+    /// of `optimizer` and `other`: its cost, measured in every run.
+    #[serde(default)]
+    pub recording: f64,
 }
 
 /// One loss spike: a batch whose loss jumped well above the recent average.
@@ -141,6 +149,7 @@ pub struct SignalsRecorder {
     history: Vec<EpochSignals>,
     epoch_start: std::time::Instant,
     dead: BTreeMap<String, DeadUnits>,
+    own: f64,
 }
 
 impl std::fmt::Debug for SignalsRecorder {
@@ -187,10 +196,10 @@ fn sum_sq(values: impl Iterator<Item = f64>) -> f64 {
 
 impl SignalsRecorder {
     /// A recorder writing to `path` (`None`: keep in memory only), probing dead units with
-    /// up to 256 samples of `probe_data`.
+    /// up to [`PROBE_SAMPLES`] samples of `probe_data`.
     pub fn new(path: Option<PathBuf>, probe_data: Option<&Arc<dyn Dataset>>) -> Self {
         let probe = probe_data.map(|d| {
-            let n = d.len().min(256);
+            let n = d.len().min(PROBE_SAMPLES);
             DataLoader::new(d.clone(), n.max(1), false, false, 0)
                 .epoch(0)
                 .next()
@@ -209,6 +218,7 @@ impl SignalsRecorder {
             history: Vec::new(),
             epoch_start: std::time::Instant::now(),
             dead: BTreeMap::new(),
+            own: 0.0,
         }
     }
 
@@ -310,6 +320,7 @@ impl Callback for SignalsRecorder {
         self.losses.clear();
         self.spikes.clear();
         self.ema = None;
+        self.own = 0.0;
         self.epoch_start = std::time::Instant::now();
     }
 
@@ -317,6 +328,7 @@ impl Callback for SignalsRecorder {
         if !self.sampled(batch) {
             return;
         }
+        let t = std::time::Instant::now();
         let mut before = Vec::with_capacity(params.len());
         for (name, p) in params {
             if let Some(g) = p.grad() {
@@ -329,9 +341,11 @@ impl Callback for SignalsRecorder {
             before.push((name.clone(), p.value().copy_contiguous()));
         }
         self.before = Some(before);
+        self.own += t.elapsed().as_secs_f64();
     }
 
     fn on_batch_end(&mut self, step: &StepInfo, model: &dyn Module) -> Flow {
+        let started = std::time::Instant::now();
         let t = &step.timing;
         self.timing.data += t.data.as_secs_f64();
         self.timing.forward += t.forward.as_secs_f64();
@@ -362,16 +376,20 @@ impl Callback for SignalsRecorder {
                 }
             }
         }
+        self.own += started.elapsed().as_secs_f64();
         Flow::Continue
     }
 
     fn on_eval_epoch_end(&mut self, _epoch: usize, model: &dyn Module) {
         // In eval mode the probe draws no dropout mask and updates no running statistic, so
         // recording never changes the training trajectory.
+        let t = std::time::Instant::now();
         self.dead = self.dead_units(model);
+        self.own += t.elapsed().as_secs_f64();
     }
 
     fn on_epoch_end(&mut self, record: &EpochRecord, model: &dyn Module) -> Flow {
+        let started = std::time::Instant::now();
         let mut params = BTreeMap::new();
         for (name, p) in model.named_parameters() {
             let a = self.acc.remove(&name).unwrap_or_default();
@@ -418,6 +436,7 @@ impl Callback for SignalsRecorder {
             .unwrap_or_else(|| self.epoch_start.elapsed().as_secs_f64());
         let mut timing = self.timing.clone();
         timing.other = (wall - busy).max(0.0);
+        timing.recording = self.own + started.elapsed().as_secs_f64();
         let signals = EpochSignals {
             epoch: record.epoch,
             steps: self.losses.len(),
