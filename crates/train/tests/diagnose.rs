@@ -104,6 +104,7 @@ fn signals(epochs: usize, ratio: f64, grads: [f64; 3]) -> Vec<EpochSignals> {
                     backward: 0.35,
                     optimizer: 0.2,
                     other: 0.1,
+                    recording: 0.0,
                 },
                 loss: LossStats {
                     mean: 0.5,
