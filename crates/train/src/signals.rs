@@ -60,6 +60,15 @@ pub struct DeadUnits {
     pub fraction: f64,
 }
 
+/// One top-level layer's forward time on the probe batch (eval mode).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LayerTime {
+    /// The layer's type (`Conv2d`, `Linear`, ...).
+    pub layer_type: String,
+    /// Seconds of its forward pass on the probe batch.
+    pub seconds: f64,
+}
+
 /// Where an epoch's wall time went, in seconds.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Timing {
@@ -120,6 +129,10 @@ pub struct EpochSignals {
     pub params: BTreeMap<String, ParamSignals>,
     /// Per ReLU layer, by module name (`"2"`, `"encoder.1"`).
     pub dead_units: BTreeMap<String, DeadUnits>,
+    /// Forward time of each top-level layer of a `Sequential` on the probe batch, by index:
+    /// which layer dominates the compute.
+    #[serde(default)]
+    pub layer_forward: BTreeMap<String, LayerTime>,
     /// Time split.
     pub timing: Timing,
     /// Batch-loss statistics.
@@ -149,6 +162,7 @@ pub struct SignalsRecorder {
     history: Vec<EpochSignals>,
     epoch_start: std::time::Instant,
     dead: BTreeMap<String, DeadUnits>,
+    layer_time: BTreeMap<String, LayerTime>,
     own: f64,
 }
 
@@ -218,6 +232,7 @@ impl SignalsRecorder {
             history: Vec::new(),
             epoch_start: std::time::Instant::now(),
             dead: BTreeMap::new(),
+            layer_time: BTreeMap::new(),
             own: 0.0,
         }
     }
@@ -231,19 +246,33 @@ impl SignalsRecorder {
         batch % self.every == 0
     }
 
-    fn dead_units(&self, model: &dyn Module) -> BTreeMap<String, DeadUnits> {
+    /// Runs the probe through a `Sequential` layer by layer: dead units per ReLU and the
+    /// forward time per layer.
+    fn probe(
+        &self,
+        model: &dyn Module,
+    ) -> (BTreeMap<String, DeadUnits>, BTreeMap<String, LayerTime>) {
         let mut out = BTreeMap::new();
+        let mut times = BTreeMap::new();
         let Some(probe) = &self.probe else {
-            return out;
+            return (out, times);
         };
         let Some(seq) = model.as_any().and_then(|a| a.downcast_ref::<Sequential>()) else {
-            return out;
+            return (out, times);
         };
         no_grad(|| {
             let tape = Tape::new();
             let mut x = tape.constant(probe.clone());
             for (i, layer) in seq.layers().iter().enumerate() {
+                let t = std::time::Instant::now();
                 x = layer.forward(x);
+                times.insert(
+                    i.to_string(),
+                    LayerTime {
+                        layer_type: layer.type_name().to_string(),
+                        seconds: t.elapsed().as_secs_f64(),
+                    },
+                );
                 if layer.type_name() == "ReLU" {
                     let v = x.value();
                     if v.rank() < 2 {
@@ -272,7 +301,7 @@ impl SignalsRecorder {
                 }
             }
         });
-        out
+        (out, times)
     }
 
     fn write(&self, signals: &EpochSignals) {
@@ -384,7 +413,7 @@ impl Callback for SignalsRecorder {
         // In eval mode the probe draws no dropout mask and updates no running statistic, so
         // recording never changes the training trajectory.
         let t = std::time::Instant::now();
-        self.dead = self.dead_units(model);
+        (self.dead, self.layer_time) = self.probe(model);
         self.own += t.elapsed().as_secs_f64();
     }
 
@@ -442,6 +471,7 @@ impl Callback for SignalsRecorder {
             steps: self.losses.len(),
             params,
             dead_units: std::mem::take(&mut self.dead),
+            layer_forward: std::mem::take(&mut self.layer_time),
             timing,
             loss,
         };
