@@ -98,6 +98,7 @@ fn signals(epochs: usize, ratio: f64, grads: [f64; 3]) -> Vec<EpochSignals> {
                 steps: 100,
                 params,
                 dead_units: BTreeMap::new(),
+                layer_forward: BTreeMap::new(),
                 timing: Timing {
                     data: 0.05,
                     forward: 0.4,

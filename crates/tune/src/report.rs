@@ -17,7 +17,7 @@ use crate::storage::TrialRecord;
 use crate::trial::{Direction, ParamValue, TrialState};
 
 /// The best complete trial.
-pub fn best_trial<'a>(trials: &'a [TrialRecord], direction: Direction) -> Option<&'a TrialRecord> {
+pub fn best_trial(trials: &[TrialRecord], direction: Direction) -> Option<&TrialRecord> {
     trials
         .iter()
         .filter(|t| {
