@@ -61,6 +61,7 @@ trials = {trials}
 seed = 1
 [objective]
 metric = "val_accuracy"
+also = [{{ metric = "seconds" }}]
 [sampler]
 type = "TPESampler"
 n_startup_trials = 3

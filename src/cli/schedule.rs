@@ -16,6 +16,9 @@ use tuna_plot::{Figure, Format, Panel, Series};
 
 /// Arguments of `tuna schedule`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  tuna schedule examples/configs/schedules/onecycle.toml --steps 200 --lr 0.1
+  tuna schedule examples/configs/schedules/onecycle.toml --steps 200 --lr 0.1 --plot onecycle.svg")]
 pub struct Args {
     /// The schedule config: TOML (`type = "StepLR"` ...) or JSON (`.json`).
     pub config: PathBuf,

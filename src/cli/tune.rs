@@ -12,7 +12,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use tuna::tune::report::{best_trial, counts, importances, show_value, table, write_reports};
+use tuna::tune::report::{
+    best_trial, counts, importances, objective_values, pareto_front, show_value, table,
+    write_reports,
+};
 use tuna::tune::runner::{RunOptions, Study, TrialEvent};
 use tuna::tune::search::SearchSpace;
 use tuna::tune::storage::{Location, Storage};
@@ -60,6 +63,7 @@ pub struct Args {
 
 /// Arguments of `tuna study`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Example:\n  tuna study show studies/mnist-mlp")]
 pub struct StudyArgs {
     #[command(subcommand)]
     command: StudyCommand,
@@ -346,6 +350,23 @@ fn finish(
             );
         }
         None => println!("no trial completed"),
+    }
+    let front = pareto_front(&study.space, &trials);
+    if !front.is_empty() {
+        let names: Vec<&str> = std::iter::once(&study.space.objective)
+            .chain(&study.space.also)
+            .map(|o| o.metric.as_str())
+            .collect();
+        println!("Pareto front ({}):", names.join(", "));
+        for t in front {
+            let v = objective_values(t).unwrap_or_default();
+            let shown: Vec<String> = names
+                .iter()
+                .zip(&v)
+                .map(|(n, x)| format!("{n} = {x:.5}"))
+                .collect();
+            println!("  trial {:>3}: {}", t.trial.number, shown.join(", "));
+        }
     }
     println!("wrote {} in {}", written.join(", "), dir.display());
     Ok(())

@@ -112,6 +112,11 @@ pub trait Callback: Send {
         Flow::Continue
     }
 
+    /// After each epoch's evaluation, with the model in eval mode (dropout off, batch norm on
+    /// its running statistics): the place to run extra forward passes for inspection without
+    /// disturbing training (no dropout draws, no running-stat updates).
+    fn on_eval_epoch_end(&mut self, _epoch: usize, _model: &dyn Module) {}
+
     /// After each epoch's evaluation, with its metrics.
     fn on_epoch_end(&mut self, _record: &EpochRecord, _model: &dyn Module) -> Flow {
         Flow::Continue

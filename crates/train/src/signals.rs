@@ -6,7 +6,9 @@
 //!
 //! Cost: gradient and update norms are taken on at most [`SAMPLES_PER_EPOCH`] evenly spaced
 //! steps per epoch, and dead units on one probe batch per epoch, so recording stays a few
-//! percent of step time at most.
+//! percent of step time at most. Recording never changes what is trained: the probe runs
+//! in eval mode, and a run with signals on ends with the same weights as one with them off
+//! (a test checks it).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -22,7 +24,11 @@ use crate::callback::{Callback, Flow, RunInfo, StepInfo};
 use crate::record::{EpochRecord, Value};
 
 /// Steps per epoch on which gradient and update norms are measured.
-pub const SAMPLES_PER_EPOCH: usize = 8;
+pub const SAMPLES_PER_EPOCH: usize = 4;
+
+/// Training samples in the dead-unit probe batch (a unit is dead when it outputs zero for
+/// all of them).
+pub const PROBE_SAMPLES: usize = 128;
 
 /// Gradient and weight statistics of one parameter tensor over an epoch.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -54,6 +60,15 @@ pub struct DeadUnits {
     pub fraction: f64,
 }
 
+/// One top-level layer's forward time on the probe batch (eval mode).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LayerTime {
+    /// The layer's type (`Conv2d`, `Linear`, ...).
+    pub layer_type: String,
+    /// Seconds of its forward pass on the probe batch.
+    pub seconds: f64,
+}
+
 /// Where an epoch's wall time went, in seconds.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Timing {
@@ -67,6 +82,10 @@ pub struct Timing {
     pub optimizer: f64,
     /// Everything else: evaluation, metrics, checkpoints, callbacks.
     pub other: f64,
+    /// Time this recorder itself spent (norms, weight snapshots, the dead-unit probe), part
+    /// of `optimizer` and `other`: its cost, measured in every run.
+    #[serde(default)]
+    pub recording: f64,
 }
 
 /// One loss spike: a batch whose loss jumped well above the recent average.
@@ -110,6 +129,10 @@ pub struct EpochSignals {
     pub params: BTreeMap<String, ParamSignals>,
     /// Per ReLU layer, by module name (`"2"`, `"encoder.1"`).
     pub dead_units: BTreeMap<String, DeadUnits>,
+    /// Forward time of each top-level layer of a `Sequential` on the probe batch, by index:
+    /// which layer dominates the compute.
+    #[serde(default)]
+    pub layer_forward: BTreeMap<String, LayerTime>,
     /// Time split.
     pub timing: Timing,
     /// Batch-loss statistics.
@@ -138,6 +161,9 @@ pub struct SignalsRecorder {
     ema: Option<f64>,
     history: Vec<EpochSignals>,
     epoch_start: std::time::Instant,
+    dead: BTreeMap<String, DeadUnits>,
+    layer_time: BTreeMap<String, LayerTime>,
+    own: f64,
 }
 
 impl std::fmt::Debug for SignalsRecorder {
@@ -184,10 +210,10 @@ fn sum_sq(values: impl Iterator<Item = f64>) -> f64 {
 
 impl SignalsRecorder {
     /// A recorder writing to `path` (`None`: keep in memory only), probing dead units with
-    /// up to 256 samples of `probe_data`.
+    /// up to [`PROBE_SAMPLES`] samples of `probe_data`.
     pub fn new(path: Option<PathBuf>, probe_data: Option<&Arc<dyn Dataset>>) -> Self {
         let probe = probe_data.map(|d| {
-            let n = d.len().min(256);
+            let n = d.len().min(PROBE_SAMPLES);
             DataLoader::new(d.clone(), n.max(1), false, false, 0)
                 .epoch(0)
                 .next()
@@ -205,6 +231,9 @@ impl SignalsRecorder {
             ema: None,
             history: Vec::new(),
             epoch_start: std::time::Instant::now(),
+            dead: BTreeMap::new(),
+            layer_time: BTreeMap::new(),
+            own: 0.0,
         }
     }
 
@@ -217,19 +246,33 @@ impl SignalsRecorder {
         batch % self.every == 0
     }
 
-    fn dead_units(&self, model: &dyn Module) -> BTreeMap<String, DeadUnits> {
+    /// Runs the probe through a `Sequential` layer by layer: dead units per ReLU and the
+    /// forward time per layer.
+    fn probe(
+        &self,
+        model: &dyn Module,
+    ) -> (BTreeMap<String, DeadUnits>, BTreeMap<String, LayerTime>) {
         let mut out = BTreeMap::new();
+        let mut times = BTreeMap::new();
         let Some(probe) = &self.probe else {
-            return out;
+            return (out, times);
         };
         let Some(seq) = model.as_any().and_then(|a| a.downcast_ref::<Sequential>()) else {
-            return out;
+            return (out, times);
         };
         no_grad(|| {
             let tape = Tape::new();
             let mut x = tape.constant(probe.clone());
             for (i, layer) in seq.layers().iter().enumerate() {
+                let t = std::time::Instant::now();
                 x = layer.forward(x);
+                times.insert(
+                    i.to_string(),
+                    LayerTime {
+                        layer_type: layer.type_name().to_string(),
+                        seconds: t.elapsed().as_secs_f64(),
+                    },
+                );
                 if layer.type_name() == "ReLU" {
                     let v = x.value();
                     if v.rank() < 2 {
@@ -258,7 +301,7 @@ impl SignalsRecorder {
                 }
             }
         });
-        out
+        (out, times)
     }
 
     fn write(&self, signals: &EpochSignals) {
@@ -306,6 +349,7 @@ impl Callback for SignalsRecorder {
         self.losses.clear();
         self.spikes.clear();
         self.ema = None;
+        self.own = 0.0;
         self.epoch_start = std::time::Instant::now();
     }
 
@@ -313,6 +357,7 @@ impl Callback for SignalsRecorder {
         if !self.sampled(batch) {
             return;
         }
+        let t = std::time::Instant::now();
         let mut before = Vec::with_capacity(params.len());
         for (name, p) in params {
             if let Some(g) = p.grad() {
@@ -325,9 +370,11 @@ impl Callback for SignalsRecorder {
             before.push((name.clone(), p.value().copy_contiguous()));
         }
         self.before = Some(before);
+        self.own += t.elapsed().as_secs_f64();
     }
 
     fn on_batch_end(&mut self, step: &StepInfo, model: &dyn Module) -> Flow {
+        let started = std::time::Instant::now();
         let t = &step.timing;
         self.timing.data += t.data.as_secs_f64();
         self.timing.forward += t.forward.as_secs_f64();
@@ -358,10 +405,20 @@ impl Callback for SignalsRecorder {
                 }
             }
         }
+        self.own += started.elapsed().as_secs_f64();
         Flow::Continue
     }
 
+    fn on_eval_epoch_end(&mut self, _epoch: usize, model: &dyn Module) {
+        // In eval mode the probe draws no dropout mask and updates no running statistic, so
+        // recording never changes the training trajectory.
+        let t = std::time::Instant::now();
+        (self.dead, self.layer_time) = self.probe(model);
+        self.own += t.elapsed().as_secs_f64();
+    }
+
     fn on_epoch_end(&mut self, record: &EpochRecord, model: &dyn Module) -> Flow {
+        let started = std::time::Instant::now();
         let mut params = BTreeMap::new();
         for (name, p) in model.named_parameters() {
             let a = self.acc.remove(&name).unwrap_or_default();
@@ -408,11 +465,13 @@ impl Callback for SignalsRecorder {
             .unwrap_or_else(|| self.epoch_start.elapsed().as_secs_f64());
         let mut timing = self.timing.clone();
         timing.other = (wall - busy).max(0.0);
+        timing.recording = self.own + started.elapsed().as_secs_f64();
         let signals = EpochSignals {
             epoch: record.epoch,
             steps: self.losses.len(),
             params,
-            dead_units: self.dead_units(model),
+            dead_units: std::mem::take(&mut self.dead),
+            layer_forward: std::mem::take(&mut self.layer_time),
             timing,
             loss,
         };

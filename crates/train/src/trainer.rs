@@ -517,10 +517,20 @@ impl Trainer {
             .map(|(n, _)| format!("; parameter `{n}` already holds non-finite values"))
             .unwrap_or_default();
         TrainError::NonFinite(format!(
-            "the {what} became {value} at epoch {epoch}, batch {batch} (step {}){first}; \
-             lower optimizer.lr, add train.clip_grad_norm, or check the data",
-            self.pos.global_step + 1
+            "the {what} became {value} at epoch {epoch}, batch {batch} (step {}){first}; {}",
+            self.pos.global_step + 1,
+            self.remedy()
         ))
+    }
+
+    /// What to change after a non-finite loss or gradient: the lr setting that is in
+    /// control (the schedule's peak when a schedule sets the lr), clipping, the data.
+    fn remedy(&self) -> String {
+        let lr = match self.exp.scheduler.as_ref().map(|s| s.config.typetag_name()) {
+            Some("OneCycleLR" | "CyclicLR") => "lower scheduler.max_lr",
+            _ => "lower optimizer.lr",
+        };
+        format!("{lr}, add train.clip_grad_norm, or check the data")
     }
 
     fn check_gradients(&self, epoch: usize, batch: usize) -> Result<(), TrainError> {
@@ -534,9 +544,9 @@ impl Trainer {
                     .unwrap_or(f64::NAN);
                 return Err(TrainError::NonFinite(format!(
                     "the gradient of `{name}` became non-finite ({bad}) at epoch {epoch}, batch {batch} \
-                     (step {}), the first parameter to do so; lower optimizer.lr, add \
-                     train.clip_grad_norm, or check the data",
-                    self.pos.global_step + 1
+                     (step {}), the first parameter to do so; {}",
+                    self.pos.global_step + 1,
+                    self.remedy()
                 )));
             }
         }
@@ -570,6 +580,10 @@ impl Trainer {
             for (k, v) in acc.finish() {
                 record.set(format!("val_{k}"), v);
             }
+        }
+        self.model.set_training(false);
+        for c in &mut self.callbacks {
+            c.on_eval_epoch_end(epoch, self.model.as_ref());
         }
         self.model.set_training(true);
         record.set("lr", self.lr());

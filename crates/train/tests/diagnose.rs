@@ -98,12 +98,14 @@ fn signals(epochs: usize, ratio: f64, grads: [f64; 3]) -> Vec<EpochSignals> {
                 steps: 100,
                 params,
                 dead_units: BTreeMap::new(),
+                layer_forward: BTreeMap::new(),
                 timing: Timing {
                     data: 0.05,
                     forward: 0.4,
                     backward: 0.35,
                     optimizer: 0.2,
                     other: 0.1,
+                    recording: 0.0,
                 },
                 loss: LossStats {
                     mean: 0.5,

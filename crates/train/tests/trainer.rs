@@ -219,3 +219,20 @@ fn setup_errors_name_the_section() {
         "{e}"
     );
 }
+
+#[test]
+fn recording_signals_does_not_change_the_trajectory() {
+    link();
+    let on = Experiment::from_toml_str(&MNIST_SMALL.replace("epochs = 4", "epochs = 2")).unwrap();
+    let off = Experiment::from_toml_str(
+        &MNIST_SMALL.replace("epochs = 4", "epochs = 2\nsignals = false"),
+    )
+    .unwrap();
+    let mut a = Trainer::new(on, &ctx()).unwrap();
+    a.fit().unwrap();
+    let mut b = Trainer::new(off, &ctx()).unwrap();
+    b.fit().unwrap();
+    for ((k, ta), (_, tb)) in a.model().state_dict().iter().zip(&b.model().state_dict()) {
+        assert_eq!(ta.to_vec_f64(), tb.to_vec_f64(), "{k} differs");
+    }
+}

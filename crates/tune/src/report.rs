@@ -66,6 +66,60 @@ fn choice_option(space: &SearchSpace, name: &str, i: usize) -> Option<Value> {
     None
 }
 
+/// The objective values recorded for a trial (`[main, also...]`), when all are finite.
+pub fn objective_values(t: &TrialRecord) -> Option<Vec<f64>> {
+    let v: Vec<f64> = t
+        .attrs
+        .get("objectives")?
+        .as_array()?
+        .iter()
+        .map(|x| x.as_f64().unwrap_or(f64::NAN))
+        .collect();
+    v.iter().all(|x| x.is_finite()).then_some(v)
+}
+
+/// The complete trials no other complete trial dominates (at least as good in every
+/// objective and better in one), in trial order: the Pareto front of a multi-objective
+/// study. Empty without `[objective] also`.
+pub fn pareto_front<'a>(space: &SearchSpace, trials: &'a [TrialRecord]) -> Vec<&'a TrialRecord> {
+    if space.also.is_empty() {
+        return Vec::new();
+    }
+    let dirs: Vec<Direction> = std::iter::once(&space.objective)
+        .chain(&space.also)
+        .map(|o| o.direction)
+        .collect();
+    let scored: Vec<(&TrialRecord, Vec<f64>)> = trials
+        .iter()
+        .filter(|t| t.trial.state == TrialState::Complete)
+        .filter_map(|t| objective_values(t).map(|v| (t, v)))
+        .collect();
+    let values: Vec<Vec<f64>> = scored.iter().map(|(_, v)| v.clone()).collect();
+    pareto_indices(&values, &dirs)
+        .into_iter()
+        .map(|i| scored[i].0)
+        .collect()
+}
+
+/// Indices of the points of `values` that no other point dominates under `directions`.
+pub fn pareto_indices(values: &[Vec<f64>], directions: &[Direction]) -> Vec<usize> {
+    let dominates = |a: &[f64], b: &[f64]| {
+        let mut strictly = false;
+        for ((x, y), d) in a.iter().zip(b).zip(directions) {
+            if d.better(*y, *x) {
+                return false;
+            }
+            if d.better(*x, *y) {
+                strictly = true;
+            }
+        }
+        strictly
+    };
+    (0..values.len())
+        .filter(|&i| !values.iter().any(|w| dominates(w, &values[i])))
+        .collect()
+}
+
 /// Counts of trials by state.
 pub fn counts(trials: &[TrialRecord]) -> BTreeMap<&'static str, usize> {
     let mut c = BTreeMap::from([
@@ -463,6 +517,35 @@ pub fn plots(space: &SearchSpace, trials: &[TrialRecord]) -> Vec<(String, Figure
         )
         .integer_x(true),
     ));
+    // Pareto front of the first two objectives
+    if let Some(second) = space.also.first() {
+        let pts: Vec<(f64, f64)> = trials
+            .iter()
+            .filter_map(objective_values)
+            .map(|v| (v[0], v[1]))
+            .collect();
+        let mut front: Vec<(f64, f64)> = pareto_front(space, trials)
+            .into_iter()
+            .filter_map(objective_values)
+            .map(|v| (v[0], v[1]))
+            .collect();
+        front.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let (x, y): (Vec<f64>, Vec<f64>) = pts.into_iter().unzip();
+        let (fx, fy): (Vec<f64>, Vec<f64>) = front.into_iter().unzip();
+        figs.push((
+            "pareto".to_string(),
+            Figure::new(
+                &format!(
+                    "{}: Pareto front, {} vs {}",
+                    space.name, metric, second.metric
+                ),
+                metric,
+                vec![Panel::new(second.metric.clone())
+                    .with_series(Series::new("trials", x, y).scatter())
+                    .with_series(Series::new("Pareto front", fx, fy))],
+            ),
+        ));
+    }
     // one slice plot per parameter
     for p in &space.params {
         let pts: Vec<(f64, f64)> = done
@@ -499,4 +582,27 @@ pub fn plots(space: &SearchSpace, trials: &[TrialRecord]) -> Vec<(String, Figure
         ));
     }
     figs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pareto_front_of_accuracy_up_and_seconds_down() {
+        // (accuracy, seconds): 1 dominates 3 (better on both); 0, 1, 2 trade off; 4 ties 0
+        // on accuracy but is slower, so 0 dominates it.
+        let pts = vec![
+            vec![0.95, 10.0],
+            vec![0.97, 20.0],
+            vec![0.98, 60.0],
+            vec![0.96, 30.0],
+            vec![0.95, 12.0],
+        ];
+        let dirs = [Direction::Maximize, Direction::Minimize];
+        assert_eq!(pareto_indices(&pts, &dirs), vec![0, 1, 2]);
+        // a single objective: only the best survives
+        let one: Vec<Vec<f64>> = pts.iter().map(|p| vec![p[0]]).collect();
+        assert_eq!(pareto_indices(&one, &dirs[..1]), vec![2]);
+    }
 }

@@ -274,6 +274,39 @@ impl Study {
         }
     }
 
+    /// Every objective's value for a finished trial: the main metric at its best epoch and
+    /// each `also` metric at that same epoch; `seconds` is the trial's training wall time,
+    /// `parameters` the model size, `test_*` the test metrics.
+    pub fn objective_values(
+        &self,
+        summary: &tuna_train::RunSummary,
+        history: &[EpochRecord],
+    ) -> Vec<Option<f64>> {
+        let main = &self.space.objective;
+        let best = history
+            .iter()
+            .filter(|r| r.get(&main.metric).is_some_and(f64::is_finite))
+            .reduce(|a, b| {
+                if main.direction.better(
+                    b.get(&main.metric).unwrap_or(f64::NAN),
+                    a.get(&main.metric).unwrap_or(f64::NAN),
+                ) {
+                    b
+                } else {
+                    a
+                }
+            });
+        std::iter::once(main)
+            .chain(&self.space.also)
+            .map(|o| match o.metric.as_str() {
+                "seconds" => Some(summary.wall_seconds),
+                "parameters" => Some(summary.parameters as f64),
+                m if m.starts_with("test_") => summary.test.get(m).map(|v| v.0),
+                m => best.and_then(|r| r.get(m)),
+            })
+            .collect()
+    }
+
     /// The experiment of a trial with these parameters.
     ///
     /// # Errors
@@ -346,13 +379,16 @@ impl Study {
                     return failed(m);
                 }
                 let values: Vec<f64> = history.iter().filter_map(|r| r.get(&metric)).collect();
-                let attrs = json!({
+                let mut attrs = json!({
                     "run": run_path.display().to_string(),
                     "epochs": summary.epochs_completed,
                     "best_epoch": summary.best_epoch,
                     "test": summary.test,
                     "seconds": summary.wall_seconds,
                 });
+                if !self.space.also.is_empty() {
+                    attrs["objectives"] = json!(self.objective_values(&summary, &history));
+                }
                 if pruned.load(Ordering::SeqCst) {
                     (TrialState::Pruned, values.last().copied(), None, attrs)
                 } else {

@@ -10,6 +10,7 @@
 //! [objective]
 //! metric = "val_accuracy"               # any recorded metric (metrics.jsonl keys)
 //! direction = "maximize"                # default: minimize for *loss/mae/rmse, else maximize
+//! also = [{ metric = "seconds" }]       # optional further objectives: Pareto front reported
 //!
 //! [sampler]
 //! type = "TPESampler"                   # RandomSampler | GridSampler | TPESampler (+ arguments)
@@ -78,8 +79,11 @@ pub struct SearchSpace {
     /// Every searched parameter (conditional ones included).
     pub params: Vec<ParamSpec>,
     bindings: Vec<Binding>,
-    /// The objective.
+    /// The objective the sampler and pruner optimize.
     pub objective: Objective,
+    /// Further objectives (`[objective] also = [...]`): recorded for every trial, and the
+    /// study reports the Pareto front over all objectives.
+    pub also: Vec<Objective>,
     /// `[sampler]` as written (`type` + arguments); default TPE.
     pub sampler: Value,
     /// `[pruner]` as written; default none.
@@ -318,34 +322,47 @@ impl SearchSpace {
                 .as_u64()
                 .ok_or_else(|| err(file, "seed: expected a non-negative integer"))?,
         };
-        let objective = match root.get("objective") {
-            None => Objective {
-                metric: "val_loss".into(),
-                direction: Direction::Minimize,
-            },
+        let (objective, also) = match root.get("objective") {
+            None => (
+                Objective {
+                    metric: "val_loss".into(),
+                    direction: Direction::Minimize,
+                },
+                Vec::new(),
+            ),
             Some(Value::Object(o)) => {
                 for k in o.keys() {
-                    if k != "metric" && k != "direction" {
-                        return Err(err(file, format!("objective.{k}: unknown key")));
-                    }
-                }
-                let metric = o
-                    .get("metric")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| err(file, "objective.metric: missing (e.g. \"val_accuracy\")"))?
-                    .to_string();
-                let direction = match o.get("direction").and_then(Value::as_str) {
-                    Some("minimize") => Direction::Minimize,
-                    Some("maximize") => Direction::Maximize,
-                    None => default_direction(&metric),
-                    Some(other) => {
+                    if !["metric", "direction", "also"].contains(&k.as_str()) {
                         return Err(err(
                             file,
-                            format!("objective.direction: expected \"minimize\" or \"maximize\", got \"{other}\""),
+                            format!("objective.{k}: unknown key; known: metric, direction, also"),
+                        ));
+                    }
+                }
+                let main = parse_objective("objective", o).map_err(|e| err(file, e))?;
+                let mut also = Vec::new();
+                match o.get("also") {
+                    None => {}
+                    Some(Value::Array(items)) => {
+                        for (i, item) in items.iter().enumerate() {
+                            let path = format!("objective.also[{i}]");
+                            let t = item.as_object().ok_or_else(|| {
+                                err(
+                                    file,
+                                    format!("{path}: expected {{ metric = ..., direction = ... }}"),
+                                )
+                            })?;
+                            also.push(parse_objective(&path, t).map_err(|e| err(file, e))?);
+                        }
+                    }
+                    Some(_) => {
+                        return Err(err(
+                            file,
+                            "objective.also: expected a list of { metric, direction } tables",
                         ))
                     }
-                };
-                Objective { metric, direction }
+                }
+                (main, also)
             }
             Some(_) => return Err(err(file, "objective: expected a table")),
         };
@@ -427,6 +444,7 @@ impl SearchSpace {
             params,
             bindings,
             objective,
+            also,
             sampler: root
                 .get("sampler")
                 .cloned()
@@ -538,6 +556,32 @@ fn to_json(v: ParamValue) -> Value {
         ParamValue::Int(x) => Value::from(x),
         ParamValue::Choice(i) => Value::from(i as u64),
     }
+}
+
+fn parse_objective(path: &str, o: &Map<String, Value>) -> Result<Objective, String> {
+    for k in o.keys() {
+        if !["metric", "direction", "also"].contains(&k.as_str())
+            || (path != "objective" && k == "also")
+        {
+            return Err(format!("{path}.{k}: unknown key; known: metric, direction"));
+        }
+    }
+    let metric = o
+        .get("metric")
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("{path}.metric: missing (e.g. \"val_accuracy\")"))?
+        .to_string();
+    let direction = match o.get("direction").and_then(Value::as_str) {
+        Some("minimize") => Direction::Minimize,
+        Some("maximize") => Direction::Maximize,
+        None => default_direction(&metric),
+        Some(other) => {
+            return Err(format!(
+                "{path}.direction: expected \"minimize\" or \"maximize\", got \"{other}\""
+            ))
+        }
+    };
+    Ok(Objective { metric, direction })
 }
 
 /// Minimize losses and errors, maximize everything else.

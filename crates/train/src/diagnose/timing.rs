@@ -63,15 +63,82 @@ pub(crate) fn timing(signals: &[EpochSignals]) -> Vec<Finding> {
             }
             _ => "the optimizer step dominates: a larger loader.batch_size means fewer steps per epoch",
         };
-        out.push(
-            Finding::new(
-                "slow_step",
-                Severity::Info,
-                format!("{} takes {:.0}% of step time", names[i], 100.0 * share),
-            )
-            .evidence(share_line)
-            .recommend(hint),
-        );
+        let mut finding = Finding::new(
+            "slow_step",
+            Severity::Info,
+            format!("{} takes {:.0}% of step time", names[i], 100.0 * share),
+        )
+        .evidence(share_line);
+        if let Some(line) = heaviest_layer(signals) {
+            finding = finding.evidence(line);
+        }
+        out.push(finding.recommend(hint));
     }
     out
+}
+
+/// "layer 3 (Conv2d) takes 61% of the forward time": the top-level layer with the largest
+/// share of the probe's forward time, summed over epochs.
+fn heaviest_layer(signals: &[EpochSignals]) -> Option<String> {
+    let mut total: std::collections::BTreeMap<&str, (f64, &str)> =
+        std::collections::BTreeMap::new();
+    for s in signals {
+        for (name, t) in &s.layer_forward {
+            let e = total
+                .entry(name.as_str())
+                .or_insert((0.0, t.layer_type.as_str()));
+            e.0 += t.seconds;
+        }
+    }
+    let sum: f64 = total.values().map(|v| v.0).sum();
+    let (name, (secs, kind)) = total.iter().max_by(|a, b| a.1 .0.total_cmp(&b.1 .0))?;
+    (sum > 0.0).then(|| {
+        format!(
+            "model.layers[{name}] ({kind}) takes {:.0}% of the forward time (probe batch, eval mode)",
+            100.0 * secs / sum
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signals::{LayerTime, Timing};
+
+    #[test]
+    fn slow_step_names_the_heaviest_layer() {
+        let mut s = EpochSignals {
+            epoch: 1,
+            timing: Timing {
+                forward: 0.3,
+                backward: 0.6,
+                optimizer: 0.1,
+                ..Timing::default()
+            },
+            ..EpochSignals::default()
+        };
+        for (i, kind, secs) in [
+            (0, "Conv2d", 0.01),
+            (3, "Conv2d", 0.03),
+            (7, "Linear", 0.002),
+        ] {
+            s.layer_forward.insert(
+                i.to_string(),
+                LayerTime {
+                    layer_type: kind.into(),
+                    seconds: secs,
+                },
+            );
+        }
+        let f = timing(&[s.clone(), s]);
+        let slow = f.iter().find(|f| f.id == "slow_step").expect("slow_step");
+        assert!(slow.title.contains("backward takes 60%"), "{}", slow.title);
+        assert!(
+            slow.evidence
+                .iter()
+                .any(|e| e.contains("model.layers[3] (Conv2d) takes 71%")),
+            "{:?}",
+            slow.evidence
+        );
+    }
 }
