@@ -240,4 +240,20 @@ mod tests {
         assert!(pooled_bytes() <= before.max(pooled_bytes()));
         assert_eq!(take::<i64>(n).len(), 0);
     }
+
+    #[test]
+    fn recycled_buffers_never_leak_old_values_into_tensors() {
+        use crate::{DType, Tensor};
+        let shape = [256, 300]; // 300 KiB of f32: pooled
+        for _ in 0..3 {
+            let t = Tensor::full(&shape, 7.5, DType::F32);
+            let u = t.mul_scalar(2.0); // output drawn from the pool
+            assert!(u.to_vec::<f32>().iter().all(|&x| x == 15.0));
+            drop((t, u));
+            let z = Tensor::zeros(&shape, DType::F32);
+            assert!(z.to_vec::<f32>().iter().all(|&x| x == 0.0));
+            let o = Tensor::ones(&shape, DType::F64);
+            assert!(o.to_vec::<f64>().iter().all(|&x| x == 1.0));
+        }
+    }
 }
