@@ -280,7 +280,8 @@ impl MultiheadAttention {
             x.reshape(&[n as isize, len as isize, h as isize, hd as isize])
                 .permute(&[0, 2, 1, 3])
         };
-        let q = heads(q).mul_scalar(1.0 / (hd as f64).sqrt());
+        let scale = 1.0 / (hd as f64).sqrt();
+        let q = heads(q);
         let (mut k, mut v) = (heads(k), heads(v));
         if self.add_zero_attn {
             let z = tape.constant(Tensor::zeros(&[n, h, 1, hd], dtype));
@@ -295,7 +296,7 @@ impl MultiheadAttention {
         };
         let dropping = self.training && self.dropout > 0.0;
         if !need_weights && !dropping {
-            let attn = fused_attention(q, k, v, total.as_ref())
+            let attn = fused_attention(q, k, v, scale, total.as_ref())
                 .permute(&[0, 2, 1, 3])
                 .reshape(&[n as isize, l as isize, e as isize]);
             let out = self.out_proj.forward(attn);
@@ -308,6 +309,7 @@ impl MultiheadAttention {
             };
             return (out, None);
         }
+        let q = q.mul_scalar(scale);
         let mut scores = q.matmul(k.transpose(-2, -1));
         let weights = match total {
             Some(b) => {
@@ -510,57 +512,178 @@ impl LayerSpec for MultiheadAttentionSpec {
     }
 }
 
-/// `softmax(q·kᵀ + bias)·v` over `(N, H, L, E)` heads as one tape operation with a
+/// `softmax(scale·q·kᵀ + bias)·v` over `(N, H, L, E)` heads as one tape operation with a
 /// hand-written backward (the `need_weights = false`, no-dropout path). Only three
 /// `(N, H, L, S)` buffers are allocated per forward + backward (scores/probabilities in place,
-/// and the probability gradient in place), against about eight for the op-by-op graph.
-/// Rows whose keys are all masked get zero probabilities.
-fn fused_attention<'t>(q: Var<'t>, k: Var<'t>, v: Var<'t>, bias: Option<&Tensor>) -> Var<'t> {
+/// and the probability gradient in place), against about eight for the op-by-op graph. The
+/// scale is applied inside the softmax pass (and to the score gradient), never as a separate
+/// pass over a strided `q`. Rows whose keys are all masked get zero probabilities.
+fn fused_attention<'t>(
+    q: Var<'t>,
+    k: Var<'t>,
+    v: Var<'t>,
+    scale: f64,
+    bias: Option<&Tensor>,
+) -> Var<'t> {
     let (qv, kv, vv) = (q.value(), k.value(), v.value());
     let mut scores = qv.matmul(&kv.transpose(-2, -1));
-    if let Some(b) = bias {
-        scores.add_(b);
-    }
     let s = scores.size(-1);
+    let mut row_scale = scale;
+    if let Some(b) = bias {
+        scores.mul_scalar_(scale);
+        scores.add_(b);
+        row_scale = 1.0;
+    }
     match scores.dtype() {
-        DType::F32 => softmax_rows::<f32>(scores.data_mut::<f32>(), s),
-        _ => softmax_rows::<f64>(scores.data_mut::<f64>(), s),
+        DType::F32 => softmax_rows::<f32>(scores.data_mut::<f32>(), s, row_scale as f32),
+        _ => softmax_rows::<f64>(scores.data_mut::<f64>(), s, row_scale),
     }
     let out = scores.matmul(&vv);
-    q.tape()
-        .custom(&[q, k, v], out, Box::new(FusedAttention { probs: scores }))
+    q.tape().custom(
+        &[q, k, v],
+        out,
+        Box::new(FusedAttention {
+            probs: scores,
+            scale,
+        }),
+    )
 }
 
-fn softmax_rows<T: crate::recurrent::Real>(data: &mut [T], s: usize) {
+/// Lanes of the row loops: independent partial maxima and sums, so they vectorize.
+const LANES: usize = 16;
+
+/// `row = softmax(scale · row)` for every row of `s` elements, in place.
+fn softmax_rows<T: crate::recurrent::Real>(data: &mut [T], s: usize, scale: T) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F, checked just above.
+            return unsafe { softmax_rows_avx512(data, s, scale) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { softmax_rows_avx2(data, s, scale) };
+        }
+    }
+    softmax_rows_body(data, s, scale)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn softmax_rows_avx512<T: crate::recurrent::Real>(data: &mut [T], s: usize, scale: T) {
+    softmax_rows_body(data, s, scale)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn softmax_rows_avx2<T: crate::recurrent::Real>(data: &mut [T], s: usize, scale: T) {
+    softmax_rows_body(data, s, scale)
+}
+
+#[inline(always)]
+fn softmax_rows_body<T: crate::recurrent::Real>(data: &mut [T], s: usize, scale: T) {
     let neg_inf = T::from_f64(f64::NEG_INFINITY);
     for row in data.chunks_mut(s) {
-        let max = row.iter().fold(neg_inf, |m, &x| if x > m { x } else { m });
+        let mut lanes = [neg_inf; LANES];
+        let mut chunks = row.chunks_exact_mut(LANES);
+        for c in &mut chunks {
+            for (m, x) in lanes.iter_mut().zip(c.iter_mut()) {
+                *x = *x * scale;
+                *m = if *x > *m { *x } else { *m };
+            }
+        }
+        for x in chunks.into_remainder() {
+            *x = *x * scale;
+            lanes[0] = if *x > lanes[0] { *x } else { lanes[0] };
+        }
+        let max = lanes
+            .iter()
+            .fold(neg_inf, |m, &x| if x > m { x } else { m });
         if max == neg_inf {
             row.iter_mut().for_each(|x| *x = T::ZERO);
             continue;
         }
-        let mut sum = T::ZERO;
         for x in row.iter_mut() {
             *x = (*x - max).exp_();
-            sum = sum + *x;
         }
+        let sum = lane_dot(row, None);
         let inv = T::ONE / sum;
         row.iter_mut().for_each(|x| *x = *x * inv);
     }
 }
 
-/// `dS = P ⊙ (dP − Σ_row dP ⊙ P)`, in place in `dp`.
-fn softmax_backward_rows<T: crate::recurrent::Real>(dp: &mut [T], p: &[T], s: usize) {
+/// `Σ a_i·b_i` (or `Σ a_i` without `b`) in `LANES` interleaved partial sums: vectorizable,
+/// and a fixed order, so deterministic.
+#[inline(always)]
+fn lane_dot<T: crate::recurrent::Real>(a: &[T], b: Option<&[T]>) -> T {
+    let mut acc = [T::ZERO; LANES];
+    let n = a.len() / LANES * LANES;
+    match b {
+        Some(b) => {
+            for (ca, cb) in a[..n].chunks_exact(LANES).zip(b[..n].chunks_exact(LANES)) {
+                for i in 0..LANES {
+                    acc[i] = acc[i] + ca[i] * cb[i];
+                }
+            }
+            for i in n..a.len() {
+                acc[0] = acc[0] + a[i] * b[i];
+            }
+        }
+        None => {
+            for ca in a[..n].chunks_exact(LANES) {
+                for i in 0..LANES {
+                    acc[i] = acc[i] + ca[i];
+                }
+            }
+            for &x in &a[n..] {
+                acc[0] = acc[0] + x;
+            }
+        }
+    }
+    acc.iter().fold(T::ZERO, |x, &y| x + y)
+}
+
+/// `dS = scale · P ⊙ (dP − Σ_row dP ⊙ P)`, in place in `dp`.
+fn softmax_backward_rows<T: crate::recurrent::Real>(dp: &mut [T], p: &[T], s: usize, scale: T) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F, checked just above.
+            return unsafe { softmax_backward_rows_avx512(dp, p, s, scale) };
+        }
+    }
+    softmax_backward_rows_body(dp, p, s, scale)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn softmax_backward_rows_avx512<T: crate::recurrent::Real>(
+    dp: &mut [T],
+    p: &[T],
+    s: usize,
+    scale: T,
+) {
+    softmax_backward_rows_body(dp, p, s, scale)
+}
+
+#[inline(always)]
+fn softmax_backward_rows_body<T: crate::recurrent::Real>(
+    dp: &mut [T],
+    p: &[T],
+    s: usize,
+    scale: T,
+) {
     for (d, pr) in dp.chunks_mut(s).zip(p.chunks(s)) {
-        let dot = d.iter().zip(pr).fold(T::ZERO, |acc, (&a, &b)| acc + a * b);
+        let dot = lane_dot(d, Some(pr));
         for (x, &pv) in d.iter_mut().zip(pr) {
-            *x = pv * (*x - dot);
+            *x = scale * (pv * (*x - dot));
         }
     }
 }
 
 struct FusedAttention {
     probs: Tensor,
+    scale: f64,
 }
 
 impl tuna_autograd::CustomOp for FusedAttention {
@@ -576,11 +699,11 @@ impl tuna_autograd::CustomOp for FusedAttention {
         match ds.dtype() {
             DType::F32 => {
                 let pr = p.as_slice::<f32>().expect("contiguous probabilities");
-                softmax_backward_rows::<f32>(ds.data_mut::<f32>(), pr, s)
+                softmax_backward_rows::<f32>(ds.data_mut::<f32>(), pr, s, self.scale as f32)
             }
             _ => {
                 let pr = p.as_slice::<f64>().expect("contiguous probabilities");
-                softmax_backward_rows::<f64>(ds.data_mut::<f64>(), pr, s)
+                softmax_backward_rows::<f64>(ds.data_mut::<f64>(), pr, s, self.scale)
             }
         }
         let dq = ds.matmul(k);

@@ -12,7 +12,7 @@
 use std::sync::Mutex;
 
 use tuna_autograd::{functional, CustomOp, Param, Var};
-use tuna_tensor::{DType, Element, Generator, Tensor};
+use tuna_tensor::{gemm_slices, pool, DType, Element, Generator, Tensor};
 
 use crate::error::NnError;
 use crate::module::{join_name, ModuleItem, ModuleVisitor};
@@ -390,6 +390,7 @@ fn recur<'t>(
 /// nonlinearities do not dominate the step; `f64` uses the standard library's.
 pub(crate) trait Real:
     Element
+    + tuna_tensor::Gemm
     + std::ops::Add<Output = Self>
     + std::ops::Sub<Output = Self>
     + std::ops::Mul<Output = Self>
@@ -399,10 +400,12 @@ pub(crate) trait Real:
     const ZERO: Self;
     const ONE: Self;
     fn exp_(self) -> Self;
+    #[inline(always)]
     fn sigmoid(self) -> Self {
         Self::ONE / (Self::ONE + (Self::ZERO - self).exp_())
     }
     fn tanh_(self) -> Self;
+    #[inline(always)]
     fn relu(self) -> Self {
         if self > Self::ZERO {
             self
@@ -524,8 +527,71 @@ impl Cell {
         }
     }
 
+    /// [`Cell::run_body`], compiled for AVX-512 / AVX2 as well and picked at run time, so the
+    /// gate loops use the wide vectors (the same operations in the same order on every path:
+    /// no FMA contraction, so every path gives the same bits).
     #[allow(clippy::too_many_arguments)]
     fn run_t<T: Real>(
+        kind: CellKind,
+        reverse: bool,
+        xp: &Tensor,
+        h0: &Tensor,
+        c0: Option<&Tensor>,
+        w_hh: &Tensor,
+        b_hh: Option<&Tensor>,
+        w_hr: Option<&Tensor>,
+    ) -> (Tensor, Cell) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU supports AVX-512F, checked just above.
+                return unsafe {
+                    Self::run_avx512::<T>(kind, reverse, xp, h0, c0, w_hh, b_hh, w_hr)
+                };
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2, checked just above.
+                return unsafe { Self::run_avx2::<T>(kind, reverse, xp, h0, c0, w_hh, b_hh, w_hr) };
+            }
+        }
+        Self::run_body::<T>(kind, reverse, xp, h0, c0, w_hh, b_hh, w_hr)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn run_avx512<T: Real>(
+        kind: CellKind,
+        reverse: bool,
+        xp: &Tensor,
+        h0: &Tensor,
+        c0: Option<&Tensor>,
+        w_hh: &Tensor,
+        b_hh: Option<&Tensor>,
+        w_hr: Option<&Tensor>,
+    ) -> (Tensor, Cell) {
+        Self::run_body::<T>(kind, reverse, xp, h0, c0, w_hh, b_hh, w_hr)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn run_avx2<T: Real>(
+        kind: CellKind,
+        reverse: bool,
+        xp: &Tensor,
+        h0: &Tensor,
+        c0: Option<&Tensor>,
+        w_hh: &Tensor,
+        b_hh: Option<&Tensor>,
+        w_hr: Option<&Tensor>,
+    ) -> (Tensor, Cell) {
+        Self::run_body::<T>(kind, reverse, xp, h0, c0, w_hh, b_hh, w_hr)
+    }
+
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn run_body<T: Real>(
         kind: CellKind,
         reverse: bool,
         xp: &Tensor,
@@ -544,43 +610,41 @@ impl Cell {
             Some(b) => slice::<T>(b).to_vec(),
             None => vec![T::ZERO; g],
         };
-        let w_hh_t = w_hh.t();
-        let w_hr_t = w_hr.map(|w| w.t());
+        // `W_hhᵀ` (and `W_hrᵀ`) made contiguous once, so the per-step products read their
+        // right operand row by row (the GEMM packs a row-major right operand much faster than
+        // a transposed one)
+        let w_hh_t = slice::<T>(&w_hh.t().contiguous()).into_owned();
+        let w_hr_t = w_hr.map(|w| slice::<T>(&w.t().contiguous()).into_owned());
         let lstm = kind == CellKind::Lstm;
-        let mut acts = vec![T::ZERO; t_len * n * g];
-        let mut aux = vec![
-            T::ZERO;
-            if matches!(kind, CellKind::Lstm | CellKind::Gru) {
-                t_len * n * hid
-            } else {
-                0
-            }
-        ];
-        let mut tcs = vec![T::ZERO; if lstm { t_len * n * hid } else { 0 }];
-        let mut ms = vec![
-            T::ZERO;
-            if lstm && w_hr.is_some() {
-                t_len * n * hid
-            } else {
-                0
-            }
-        ];
-        let mut h_prev_all = vec![T::ZERO; t_len * n * out];
-        let mut seq = vec![T::ZERO; t_len * n * out + if lstm { n * hid } else { 0 }];
-        let mut h = h0.contiguous();
+        let mut acts = pool::zeroed::<T>(t_len * n * g);
+        let mut aux = pool::zeroed::<T>(if matches!(kind, CellKind::Lstm | CellKind::Gru) {
+            t_len * n * hid
+        } else {
+            0
+        });
+        let mut tcs = pool::zeroed::<T>(if lstm { t_len * n * hid } else { 0 });
+        let mut ms = pool::zeroed::<T>(if lstm && w_hr.is_some() {
+            t_len * n * hid
+        } else {
+            0
+        });
+        let mut h_prev_all = pool::zeroed::<T>(t_len * n * out);
+        let mut seq = pool::zeroed::<T>(t_len * n * out + if lstm { n * hid } else { 0 });
+        let mut h: Vec<T> = slice::<T>(h0).into_owned();
         let mut c: Vec<T> = match c0 {
             Some(c) => slice::<T>(c).to_vec(),
             None => vec![T::ZERO; n * hid],
         };
         let mut m = vec![T::ZERO; n * hid];
+        let mut hh = vec![T::ZERO; n * g];
+        let mut new_h = vec![T::ZERO; if lstm { 0 } else { n * out }];
         for t in order(reverse, t_len) {
-            let hp = slice::<T>(&h).to_vec();
-            let hh_t = h.matmul(&w_hh_t);
-            let hh = slice::<T>(&hh_t);
+            h_prev_all[t * n * out..(t + 1) * n * out].copy_from_slice(&h);
+            gemm_slices(n, out, g, &h, false, &w_hh_t, false, &mut hh, false);
+            let hp = &h_prev_all[t * n * out..(t + 1) * n * out];
             let xs = &x[t * n * g..(t + 1) * n * g];
             let a = &mut acts[t * n * g..(t + 1) * n * g];
             let off = t * n * hid;
-            let mut new_h = vec![T::ZERO; n * out];
             for b in 0..n {
                 let r = b * g;
                 match kind {
@@ -656,20 +720,18 @@ impl Cell {
                     }
                 }
             }
-            h_prev_all[t * n * out..(t + 1) * n * out].copy_from_slice(&hp);
-            h = if lstm {
-                let mt = Tensor::from_vec(m.clone(), &[n, hid]);
+            if lstm {
                 match &w_hr_t {
                     Some(w) => {
                         ms[off..off + n * hid].copy_from_slice(&m);
-                        mt.matmul(w).contiguous()
+                        gemm_slices(n, hid, out, &m, false, w, false, &mut h, false);
                     }
-                    None => mt,
+                    None => h.copy_from_slice(&m),
                 }
             } else {
-                Tensor::from_vec(new_h, &[n, out])
-            };
-            seq[t * n * out..(t + 1) * n * out].copy_from_slice(&slice::<T>(&h));
+                h.copy_from_slice(&new_h);
+            }
+            seq[t * n * out..(t + 1) * n * out].copy_from_slice(&h);
         }
         if lstm {
             seq[t_len * n * out..].copy_from_slice(&c);
@@ -691,7 +753,44 @@ impl Cell {
         (Tensor::from_vec(seq, &[len]), cell)
     }
 
+    /// [`Cell::backward_body`], multi-versioned like [`Cell::run_t`].
     fn backward_t<T: Real>(&self, inputs: &[&Tensor], grad: &Tensor) -> Vec<Option<Tensor>> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU supports AVX-512F, checked just above.
+                return unsafe { self.backward_avx512::<T>(inputs, grad) };
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2, checked just above.
+                return unsafe { self.backward_avx2::<T>(inputs, grad) };
+            }
+        }
+        self.backward_body::<T>(inputs, grad)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn backward_avx512<T: Real>(
+        &self,
+        inputs: &[&Tensor],
+        grad: &Tensor,
+    ) -> Vec<Option<Tensor>> {
+        self.backward_body::<T>(inputs, grad)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn backward_avx2<T: Real>(
+        &self,
+        inputs: &[&Tensor],
+        grad: &Tensor,
+    ) -> Vec<Option<Tensor>> {
+        self.backward_body::<T>(inputs, grad)
+    }
+
+    #[inline(always)]
+    fn backward_body<T: Real>(&self, inputs: &[&Tensor], grad: &Tensor) -> Vec<Option<Tensor>> {
         let kind = self.kind;
         let xp = inputs[0];
         let h0 = inputs[1];
@@ -715,28 +814,32 @@ impl Cell {
         } else {
             Vec::new()
         };
+        let w_hh_s = slice::<T>(w_hh);
+        let w_hr_s = w_hr.map(slice::<T>);
         let mut dh = vec![T::ZERO; n * out];
-        let mut dgx = vec![T::ZERO; t_len * n * g];
-        let mut dgh = if kind == CellKind::Gru {
-            vec![T::ZERO; t_len * n * g]
+        let mut dh_t = vec![T::ZERO; n * out];
+        let mut dm_buf = vec![T::ZERO; if self.has_proj { n * hid } else { 0 }];
+        let mut direct = vec![T::ZERO; if kind == CellKind::Gru { n * out } else { 0 }];
+        let mut dgx = pool::zeroed::<T>(t_len * n * g);
+        let mut dgh = pool::zeroed::<T>(if kind == CellKind::Gru {
+            t_len * n * g
         } else {
-            Vec::new()
-        };
-        let mut dproj = if self.has_proj {
-            vec![T::ZERO; t_len * n * out]
-        } else {
-            Vec::new()
-        };
+            0
+        });
+        let mut dproj = pool::zeroed::<T>(if self.has_proj { t_len * n * out } else { 0 });
         let mut o = order(self.reverse, t_len);
         o.reverse();
         for t in o {
-            let dh_t: Vec<T> = (0..n * out)
-                .map(|k| grad[t * n * out + k] + dh[k])
-                .collect();
+            for ((d, &gv), &hv) in dh_t
+                .iter_mut()
+                .zip(&grad[t * n * out..(t + 1) * n * out])
+                .zip(&dh)
+            {
+                *d = gv + hv;
+            }
             let a = &acts[t * n * g..(t + 1) * n * g];
             let off = t * n * hid;
             let dx = &mut dgx[t * n * g..(t + 1) * n * g];
-            let mut direct = Vec::new();
             match kind {
                 CellKind::RnnTanh => {
                     for k in 0..n * g {
@@ -749,13 +852,13 @@ impl Cell {
                     }
                 }
                 CellKind::Lstm => {
-                    let dm: std::borrow::Cow<'_, [T]> = match w_hr {
+                    let dm: &[T] = match &w_hr_s {
                         Some(w) => {
                             dproj[t * n * out..(t + 1) * n * out].copy_from_slice(&dh_t);
-                            let d = Tensor::from_vec(dh_t.clone(), &[n, out]).matmul(w);
-                            std::borrow::Cow::Owned(slice::<T>(&d).to_vec())
+                            gemm_slices(n, out, hid, &dh_t, false, w, false, &mut dm_buf, false);
+                            &dm_buf
                         }
-                        None => std::borrow::Cow::Borrowed(&dh_t),
+                        None => &dh_t,
                     };
                     let (cps, tcs) = (aux.as_ref().expect("c_prev"), tcs.as_ref().expect("tanh c"));
                     for b in 0..n {
@@ -789,7 +892,6 @@ impl Cell {
                     let hns = aux.as_ref().expect("hn");
                     let dhh = &mut dgh[t * n * g..(t + 1) * n * g];
                     let hp = &h_prev[t * n * out..(t + 1) * n * out];
-                    direct = vec![T::ZERO; n * out];
                     for b in 0..n {
                         let r = b * g;
                         for j in 0..hid {
@@ -815,17 +917,12 @@ impl Cell {
             } else {
                 &dgx[t * n * g..(t + 1) * n * g]
             };
-            let through = Tensor::from_vec(dstep.to_vec(), &[n, g]).matmul(w_hh);
-            let through = slice::<T>(&through);
-            dh = if kind == CellKind::Gru {
-                direct
-                    .iter()
-                    .zip(through.iter())
-                    .map(|(&a, &b)| a + b)
-                    .collect()
-            } else {
-                through.to_vec()
-            };
+            gemm_slices(n, g, out, dstep, false, &w_hh_s, false, &mut dh, false);
+            if kind == CellKind::Gru {
+                for (d, &v) in dh.iter_mut().zip(&direct) {
+                    *d = *d + v;
+                }
+            }
         }
         let rows = (t_len * n) as isize;
         let d_xp = Tensor::from_vec(dgx, &[t_len, n, g]);

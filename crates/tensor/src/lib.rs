@@ -28,6 +28,7 @@ pub mod dtype;
 pub mod error;
 pub mod layout;
 pub mod ops;
+pub mod pool;
 pub mod random;
 pub mod storage;
 mod strided;
@@ -43,12 +44,14 @@ pub use ops::conv::{
     conv_transpose2d_backward_input, conv_transpose2d_backward_weight, Conv1dOptions,
     Conv2dOptions, ConvTranspose2dOptions, Padding1d, Padding2d,
 };
+pub use ops::matmul::{gemm_slices, Gemm};
 pub use ops::pad::{pad_backward, try_pad_backward, PadMode};
 pub use ops::pool::{
     adaptive_avg_pool2d_backward, avg_pool2d_backward, max_pool2d_backward, AvgPool2dOptions,
     MaxPool2dOptions,
 };
 pub use ops::unary::GeluApprox;
+pub use pool::{pool_limit, pooled_bytes, set_pool_limit};
 pub use random::Generator;
 pub use storage::Storage;
 pub use tensor::Tensor;

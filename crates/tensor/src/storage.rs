@@ -16,6 +16,17 @@ pub enum Storage {
     Bool(Vec<bool>),
 }
 
+impl Drop for Storage {
+    /// Large `f32`/`f64` buffers go back to the [`pool`](crate::pool) for reuse.
+    fn drop(&mut self) {
+        match self {
+            Storage::F32(v) => crate::pool::give(std::mem::take(v)),
+            Storage::F64(v) => crate::pool::give(std::mem::take(v)),
+            Storage::I64(_) | Storage::Bool(_) => {}
+        }
+    }
+}
+
 impl Storage {
     /// The element type.
     pub fn dtype(&self) -> DType {

@@ -176,7 +176,8 @@ impl Tensor {
     /// A tensor of `shape` filled with `value` (`torch.full`).
     pub fn full(shape: &[usize], value: f64, dtype: DType) -> Self {
         let n = shape.iter().product();
-        let storage = with_dtype!(dtype, T => T::into_storage(vec![T::from_f64(value); n]));
+        let storage =
+            with_dtype!(dtype, T => T::into_storage(crate::pool::filled(n, T::from_f64(value))));
         Self::from_storage(storage, shape)
     }
 
@@ -282,7 +283,7 @@ impl Tensor {
         if let Some(range) = self.layout.contiguous_range() {
             return Cow::Borrowed(&all[range]);
         }
-        let mut out = Vec::with_capacity(self.numel());
+        let mut out = crate::pool::take(self.numel());
         walk(
             self.shape(),
             [self.strides()],
@@ -394,7 +395,14 @@ impl Tensor {
 
     /// A contiguous copy of the data, always allocating.
     pub fn copy_contiguous(&self) -> Tensor {
-        let storage = with_dtype!(self.dtype(), T => T::into_storage(self.contiguous_data::<T>().into_owned()));
+        let storage = with_dtype!(self.dtype(), T => T::into_storage(match self.contiguous_data::<T>() {
+            Cow::Borrowed(s) => {
+                let mut v = crate::pool::take(s.len());
+                v.extend_from_slice(s);
+                v
+            }
+            Cow::Owned(v) => v,
+        }));
         Self::from_storage(storage, self.shape())
     }
 

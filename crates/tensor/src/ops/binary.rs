@@ -41,7 +41,8 @@ pub(crate) fn zip_map<T: Element, U: Element>(
     if a.shape() == b.shape() {
         if let (Some(ra), Some(rb)) = (a.layout().contiguous_range(), b.layout().contiguous_range())
         {
-            let out: Vec<U> = da[ra].iter().zip(&db[rb]).map(|(&x, &y)| f(x, y)).collect();
+            let out: Vec<U> =
+                crate::pool::collect(ra.len(), da[ra].iter().zip(&db[rb]).map(|(&x, &y)| f(x, y)));
             return Ok(Tensor::from_vec(out, a.shape()));
         }
     }
@@ -49,20 +50,46 @@ pub(crate) fn zip_map<T: Element, U: Element>(
     if b.numel() == 1 && shape.as_slice() == a.shape() {
         if let Some(ra) = a.layout().contiguous_range() {
             let y = db[b.layout().offset()];
-            let out: Vec<U> = da[ra].iter().map(|&x| f(x, y)).collect();
+            let out: Vec<U> = crate::pool::collect(ra.len(), da[ra].iter().map(|&x| f(x, y)));
             return Ok(Tensor::from_vec(out, &shape));
         }
     }
     if a.numel() == 1 && shape.as_slice() == b.shape() {
         if let Some(rb) = b.layout().contiguous_range() {
             let x = da[a.layout().offset()];
-            let out: Vec<U> = db[rb].iter().map(|&y| f(x, y)).collect();
+            let out: Vec<U> = crate::pool::collect(rb.len(), db[rb].iter().map(|&y| f(x, y)));
+            return Ok(Tensor::from_vec(out, &shape));
+        }
+    }
+    // one operand repeated along the leading dims of the other (a bias row, a per-row
+    // table): row-by-row loops instead of the strided walk
+    let trailing = |small: &Tensor, big: &Tensor| {
+        let s = small.shape();
+        let lead = s.iter().take_while(|&&d| d == 1).count();
+        small.numel() > 0 && shape.as_slice() == big.shape() && big.shape().ends_with(&s[lead..])
+    };
+    if let (Some(ra), Some(rb)) = (a.layout().contiguous_range(), b.layout().contiguous_range()) {
+        let n: usize = shape.iter().product();
+        if trailing(b, a) {
+            let rowb = &db[rb];
+            let mut out: Vec<U> = crate::pool::take(n);
+            for r in da[ra].chunks_exact(rowb.len()) {
+                out.extend(r.iter().zip(rowb).map(|(&x, &y)| f(x, y)));
+            }
+            return Ok(Tensor::from_vec(out, &shape));
+        }
+        if trailing(a, b) {
+            let rowa = &da[ra];
+            let mut out: Vec<U> = crate::pool::take(n);
+            for r in db[rb].chunks_exact(rowa.len()) {
+                out.extend(rowa.iter().zip(r).map(|(&x, &y)| f(x, y)));
+            }
             return Ok(Tensor::from_vec(out, &shape));
         }
     }
     let la = a.layout().expand(&shape)?;
     let lb = b.layout().expand(&shape)?;
-    let mut out = Vec::with_capacity(shape.iter().product());
+    let mut out = crate::pool::take(shape.iter().product());
     walk(
         &shape,
         [la.strides(), lb.strides()],

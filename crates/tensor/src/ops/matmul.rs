@@ -19,8 +19,8 @@ use crate::tensor::Tensor;
 use crate::threading::split_count;
 use crate::with_float;
 
-/// Element types with a GEMM kernel.
-pub(crate) trait Gemm: FloatElement {
+/// Element types with a GEMM kernel (`f32`, `f64`).
+pub trait Gemm: FloatElement {
     /// `C = A·B` for strided `A` (m×k), `B` (k×n), written into `C` (m×n) with strides.
     ///
     /// # Safety
@@ -40,6 +40,93 @@ pub(crate) trait Gemm: FloatElement {
         rsc: isize,
         csc: isize,
     );
+
+    /// `C = A·B + beta·C` (as [`Gemm::gemm`]; `beta = 0` ignores the old contents of `C`).
+    ///
+    /// # Safety
+    /// As [`Gemm::gemm`].
+    unsafe fn gemm_beta(
+        m: usize,
+        k: usize,
+        n: usize,
+        a: *const Self,
+        rsa: isize,
+        csa: isize,
+        b: *const Self,
+        rsb: isize,
+        csb: isize,
+        beta: Self,
+        c: *mut Self,
+        rsc: isize,
+        csc: isize,
+    );
+}
+
+/// `C = A·B` (or `C += A·B` with `accumulate`) on plain slices, for kernels that keep their
+/// own buffers (the fused recurrences). `C` is `m×n` row-major. `A` is `m×k` row-major, or,
+/// with `a_t`, stored `k×m` row-major and used transposed; likewise `B` (`k×n`, or `n×k` with
+/// `b_t`). Single-threaded.
+///
+/// # Panics
+/// If a slice is shorter than its matrix.
+#[track_caller]
+pub fn gemm_slices<T: Gemm>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[T],
+    a_t: bool,
+    b: &[T],
+    b_t: bool,
+    c: &mut [T],
+    accumulate: bool,
+) {
+    assert!(
+        a.len() >= m * k && b.len() >= k * n && c.len() >= m * n,
+        "gemm_slices: buffers of {}, {} and {} elements for a {m}×{k}·{k}×{n} product",
+        a.len(),
+        b.len(),
+        c.len()
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            c[..m * n].iter_mut().for_each(|x| *x = T::zero());
+        }
+        return;
+    }
+    let (rsa, csa) = if a_t {
+        (1, m as isize)
+    } else {
+        (k as isize, 1)
+    };
+    let (rsb, csb) = if b_t {
+        (1, k as isize)
+    } else {
+        (n as isize, 1)
+    };
+    let beta = if accumulate { T::one() } else { T::zero() };
+    // SAFETY: the asserts above keep every addressed element inside the slices; `c` is a
+    // unique borrow, so it cannot alias `a` or `b`.
+    unsafe {
+        T::gemm_beta(
+            m,
+            k,
+            n,
+            a.as_ptr(),
+            rsa,
+            csa,
+            b.as_ptr(),
+            rsb,
+            csb,
+            beta,
+            c.as_mut_ptr(),
+            n as isize,
+            1,
+        )
+    }
 }
 
 impl Gemm for f32 {
@@ -60,6 +147,25 @@ impl Gemm for f32 {
         // SAFETY: forwarded from the caller's contract.
         unsafe { matrixmultiply::sgemm(m, k, n, 1.0, a, rsa, csa, b, rsb, csb, 0.0, c, rsc, csc) }
     }
+
+    unsafe fn gemm_beta(
+        m: usize,
+        k: usize,
+        n: usize,
+        a: *const f32,
+        rsa: isize,
+        csa: isize,
+        b: *const f32,
+        rsb: isize,
+        csb: isize,
+        beta: f32,
+        c: *mut f32,
+        rsc: isize,
+        csc: isize,
+    ) {
+        // SAFETY: forwarded from the caller's contract.
+        unsafe { matrixmultiply::sgemm(m, k, n, 1.0, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
+    }
 }
 
 impl Gemm for f64 {
@@ -79,6 +185,25 @@ impl Gemm for f64 {
     ) {
         // SAFETY: forwarded from the caller's contract.
         unsafe { matrixmultiply::dgemm(m, k, n, 1.0, a, rsa, csa, b, rsb, csb, 0.0, c, rsc, csc) }
+    }
+
+    unsafe fn gemm_beta(
+        m: usize,
+        k: usize,
+        n: usize,
+        a: *const f64,
+        rsa: isize,
+        csa: isize,
+        b: *const f64,
+        rsb: isize,
+        csb: isize,
+        beta: f64,
+        c: *mut f64,
+        rsc: isize,
+        csc: isize,
+    ) {
+        // SAFETY: forwarded from the caller's contract.
+        unsafe { matrixmultiply::dgemm(m, k, n, 1.0, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
     }
 }
 
@@ -255,7 +380,7 @@ fn batched<T: Gemm>(
     out_shape.push(m);
     out_shape.push(n);
     let nb: usize = batch.iter().product();
-    let mut out = vec![T::zero(); nb * m * n];
+    let mut out = crate::pool::filled(nb * m * n, T::zero());
     let da = a.typed::<T>("matmul");
     let db = b.typed::<T>("matmul");
     let (sa, sb) = (a.strides(), b.strides());

@@ -378,7 +378,7 @@ impl Tensor {
         let n = rows.shape()[last];
         let out = or_panic(with_float!(self.dtype(), op, T => {
             let src = rows.as_slice::<T>().expect("contiguous");
-            let mut out = vec![T::zero(); src.len()];
+            let mut out = crate::pool::filled(src.len(), T::zero());
             if n > 0 {
                 for (o, x) in out.chunks_exact_mut(n).zip(src.chunks_exact(n)) {
                     softmax_row(x, o, log);

@@ -14,9 +14,9 @@ impl Tensor {
     pub(crate) fn map_float<T: FloatElement>(&self, f: impl Fn(T) -> T) -> Tensor {
         let data = self.typed::<T>("map");
         let out: Vec<T> = match self.layout().contiguous_range() {
-            Some(r) => data[r].iter().map(|&x| f(x)).collect(),
+            Some(r) => crate::pool::collect(r.len(), data[r].iter().map(|&x| f(x))),
             None => {
-                let mut out = Vec::with_capacity(self.numel());
+                let mut out = crate::pool::take(self.numel());
                 walk(
                     self.shape(),
                     [self.strides()],
