@@ -58,6 +58,10 @@ pub struct CheckpointMeta {
     pub elapsed_seconds: f64,
     /// A digest of the resolved experiment; resuming with a different experiment is refused.
     pub config_digest: String,
+    /// Why a callback (or a pruner) stopped the run, if one did: a resumed run does not
+    /// train on.
+    #[serde(default)]
+    pub stopped: Option<String>,
 }
 
 /// A checkpoint in memory.
@@ -232,6 +236,7 @@ mod tests {
                 partial: None,
                 elapsed_seconds: 1.5,
                 config_digest: "abc".into(),
+                stopped: None,
             },
             model: vec![(
                 "0.weight".into(),

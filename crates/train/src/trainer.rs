@@ -79,6 +79,7 @@ pub struct Trainer {
     elapsed_before: f64,
     digest: String,
     signals_added: bool,
+    stopped: Option<String>,
 }
 
 impl std::fmt::Debug for Trainer {
@@ -215,6 +216,7 @@ impl Trainer {
             elapsed_before: 0.0,
             digest,
             signals_added: false,
+            stopped: None,
             exp,
         };
         trainer.apply_schedule()?;
@@ -342,8 +344,9 @@ impl Trainer {
         for c in &mut self.callbacks {
             c.on_train_begin(&info);
         }
-        // A resumed run whose early stopping had already fired does not train on.
-        let mut stopped: Option<String> = self.early_stop_reason();
+        // A resumed run that had already been stopped (by early stopping or a callback) does
+        // not train on.
+        let mut stopped: Option<String> = self.stopped.clone().or_else(|| self.early_stop_reason());
         while self.pos.epoch < self.exp.train.epochs && stopped.is_none() {
             let epoch = self.pos.epoch + 1;
             let stop = self.train_epoch(epoch, started)?;
@@ -359,6 +362,12 @@ impl Trainer {
                 if let Flow::Stop(reason) = f {
                     stopped.get_or_insert(reason);
                 }
+            }
+            if stopped.is_some() && self.stopped.is_none() {
+                // Record the stop in the checkpoint, so a run killed before its summary is
+                // written does not train on when resumed.
+                self.stopped = stopped.clone();
+                self.save_last(started)?;
             }
             if let Some(reason) = self.early_stop_reason() {
                 stopped.get_or_insert(reason);
@@ -674,6 +683,7 @@ impl Trainer {
                 partial,
                 elapsed_seconds: self.elapsed_before + started.elapsed().as_secs_f64(),
                 config_digest: self.digest.clone(),
+                stopped: self.stopped.clone(),
             },
             model: self.model.state_dict(),
             optimizer: self.optimizer.state_dict(),
@@ -745,6 +755,7 @@ impl Trainer {
         };
         self.history = ckpt.meta.history.clone();
         self.best = ckpt.meta.best;
+        self.stopped = ckpt.meta.stopped.clone();
         self.elapsed_before = ckpt.meta.elapsed_seconds;
         self.partial = match &ckpt.meta.partial {
             None => None,
