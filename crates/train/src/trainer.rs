@@ -134,8 +134,12 @@ impl Trainer {
             .model
             .output_shape("model", &sample)
             .map_err(|e| setup(format!("model: {e}")))?;
-        check_output(&out, &splits.task)?;
-        let metrics = MetricSet::parse(&exp.train.metrics, &splits.task).map_err(setup)?;
+        let binary = binary_scores(exp.loss.name());
+        check_output(&out, &splits.task, binary.is_some())?;
+        let mut metrics = MetricSet::parse(&exp.train.metrics, &splits.task).map_err(setup)?;
+        if let Some(threshold) = binary {
+            metrics = metrics.with_binary_threshold(threshold);
+        }
         let params = model.named_parameters();
         let optimizer = exp
             .optimizer
@@ -419,10 +423,11 @@ impl Trainer {
             let (loss, penalty, output, t2, t3) = {
                 let tape = Tape::new();
                 let out = self.model.forward(tape.constant(batch.inputs));
+                let target = loss_targets(self.exp.loss.as_ref(), &out.shape(), &batch.targets);
                 let loss = self
                     .exp
                     .loss
-                    .forward(out, tape.constant(batch.targets.clone()))
+                    .forward(out, tape.constant(target))
                     .map_err(|e| setup(format!("loss: {e}")))?;
                 let mut total = loss;
                 let mut penalty = 0.0;
@@ -874,8 +879,9 @@ pub fn evaluate(
         for batch in loader.epoch(0) {
             let tape = Tape::new();
             let out = model.forward(tape.constant(batch.inputs));
+            let target = loss_targets(loss, &out.shape(), &batch.targets);
             let l = loss
-                .forward(out, tape.constant(batch.targets.clone()))
+                .forward(out, tape.constant(target))
                 .map_err(|e| setup(format!("loss: {e}")))?;
             let b = batch.targets.shape()[0];
             sum += l.item() * b as f64;
@@ -905,10 +911,45 @@ fn all_finite(t: &Tensor) -> bool {
     }
 }
 
-fn check_output(out: &[usize], task: &Task) -> Result<(), TrainError> {
+/// For a loss that scores two classes with one output per sample, the score threshold of
+/// class 1: 0 for `BCEWithLogitsLoss` (logits), 0.5 for `BCELoss` (probabilities).
+fn binary_scores(loss: &str) -> Option<f64> {
+    match loss {
+        "BCEWithLogitsLoss" => Some(0.0),
+        "BCELoss" => Some(0.5),
+        _ => None,
+    }
+}
+
+/// The targets as the loss takes them: class indices as they are, except for the binary
+/// losses, which take float 0/1 targets of the output's shape.
+fn loss_targets(loss: &dyn tuna_loss::Loss, output_shape: &[usize], targets: &Tensor) -> Tensor {
+    if binary_scores(loss.name()).is_some() && targets.dtype() == tuna_tensor::DType::I64 {
+        let t = targets.to_dtype(tuna_tensor::DType::F32);
+        if t.numel() == output_shape.iter().product::<usize>() {
+            let shape: Vec<isize> = output_shape.iter().map(|&d| d as isize).collect();
+            return t.reshape(&shape);
+        }
+        return t;
+    }
+    targets.clone()
+}
+
+fn check_output(out: &[usize], task: &Task, binary: bool) -> Result<(), TrainError> {
     let per_sample: Vec<usize> = out[1..].to_vec();
     match task {
         Task::Classification { num_classes, .. } => {
+            let one_score = per_sample.iter().product::<usize>() == 1;
+            if binary && !(*num_classes == 2 && one_score) {
+                return Err(setup(format!(
+                    "model: a binary loss (BCELoss, BCEWithLogitsLoss) needs 2 classes and one output per sample; \
+                     the data has {num_classes} classes and the model outputs {per_sample:?} per sample \
+                     (use CrossEntropyLoss for more classes)"
+                )));
+            }
+            if binary {
+                return Ok(());
+            }
             if per_sample.len() == 1 && per_sample[0] != *num_classes {
                 return Err(setup(format!(
                     "model: outputs {} values per sample but the data has {num_classes} classes; \

@@ -596,3 +596,30 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn two_classes_scored_by_one_output() {
+    let task = Task::Classification {
+        num_classes: 2,
+        class_names: vec!["no".into(), "yes".into()],
+    };
+    // logits: class 1 when > 0 (a tie at 0 goes to class 0, the lower index)
+    let set = MetricSet::parse(&["accuracy", "confusion_matrix"], &task).unwrap();
+    let mut acc = set.accumulator();
+    let out = Tensor::from_vec(vec![-1.0f32, 2.0, 0.0, 3.0], &[4, 1]);
+    let tgt = Tensor::from_vec(vec![0i64, 1, 1, 1], &[4]);
+    acc.update(&out, &tgt).unwrap();
+    assert_eq!(acc.finish()[0], ("accuracy".to_string(), 0.75));
+    assert_eq!(
+        acc.confusion_matrix().unwrap(),
+        vec![vec![1, 0], vec![1, 2]]
+    );
+    // probabilities: class 1 when > 0.5, outputs given as [batch]
+    let set = MetricSet::parse(&["accuracy"], &task)
+        .unwrap()
+        .with_binary_threshold(0.5);
+    let mut acc = set.accumulator();
+    let out = Tensor::from_vec(vec![0.6f32, 0.7, 0.4, 0.4], &[4]);
+    acc.update(&out, &tgt).unwrap();
+    assert_eq!(acc.finish()[0].1, 0.25); // predictions 1, 1, 0, 0
+}

@@ -263,3 +263,84 @@ fn a_callback_stop_is_checkpointed_and_a_resume_does_not_train_on() {
     assert_eq!(s.stopped_early.as_deref(), Some("test stop"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// iris as a two-class problem (virginica or not) in a temporary CSV.
+fn binary_iris() -> PathBuf {
+    let text = std::fs::read_to_string(datasets().join("iris/iris.csv")).unwrap();
+    let mut out = String::from("sepal_length,sepal_width,petal_length,petal_width,virginica\n");
+    for line in text.lines().skip(1) {
+        let (features, label) = line.rsplit_once(',').unwrap();
+        out.push_str(&format!("{features},{}\n", u8::from(label == "2")));
+    }
+    let path = std::env::temp_dir().join(format!("tuna-binary-iris-{}.csv", std::process::id()));
+    std::fs::write(&path, out).unwrap();
+    path
+}
+
+#[test]
+fn binary_classification_with_one_logit_and_bce() {
+    link();
+    let csv = binary_iris();
+    for (loss, last) in [
+        ("BCEWithLogitsLoss", ""),
+        ("BCELoss", r#", { type = "Sigmoid" }"#),
+    ] {
+        let exp = Experiment::from_toml_str(&format!(
+            r#"
+seed = 2
+[data]
+type = "Csv"
+path = "{}"
+label = "virginica"
+validation = 0.2
+test = 0.2
+[loader]
+batch_size = 16
+shuffle = true
+[model]
+type = "Sequential"
+layers = [
+  {{ type = "Linear", in_features = 4, out_features = 8 }},
+  {{ type = "ReLU" }},
+  {{ type = "Linear", in_features = 8, out_features = 1 }}{last}
+]
+[loss]
+type = "{loss}"
+[optimizer]
+type = "Adam"
+lr = 0.02
+[train]
+epochs = 40
+metrics = ["accuracy", "f1", "confusion_matrix"]
+"#,
+            csv.display().to_string().replace('\\', "/")
+        ))
+        .unwrap();
+        let mut t = Trainer::new(exp, &ctx()).unwrap();
+        let s = t.fit().unwrap();
+        let acc = s.test["test_accuracy"].0;
+        assert!(acc > 0.9, "{loss}: test accuracy {acc}");
+        let cm = s.confusion_matrix.unwrap();
+        assert_eq!(cm.len(), 2);
+        assert_eq!(cm.iter().flatten().sum::<u64>(), 30);
+    }
+    // More than two classes cannot be scored by one output.
+    let e = Trainer::new(
+        Experiment::from_toml_str(
+            &MNIST_SMALL
+                .replace(
+                    "type = \"CrossEntropyLoss\"",
+                    "type = \"BCEWithLogitsLoss\"",
+                )
+                .replace("out_features = 10", "out_features = 1"),
+        )
+        .unwrap(),
+        &ctx(),
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("needs 2 classes and one output"),
+        "{e}"
+    );
+    std::fs::remove_file(csv).unwrap();
+}

@@ -261,9 +261,21 @@ enum Shape {
 pub struct MetricSet {
     metrics: Vec<Metric>,
     shape: Shape,
+    /// For two classes scored by one output per sample: the score above which the class
+    /// is 1 (0 for logits, 0.5 for probabilities).
+    #[serde(default)]
+    binary_threshold: f64,
 }
 
 impl MetricSet {
+    /// Sets the threshold for two-class tasks scored by one output per sample (class 1 when
+    /// the score is above it): 0 for logits (`BCEWithLogitsLoss`, the default), 0.5 for
+    /// probabilities (`BCELoss`).
+    pub fn with_binary_threshold(mut self, threshold: f64) -> Self {
+        self.binary_threshold = threshold;
+        self
+    }
+
     /// Parses `train.metrics` against the data's task.
     ///
     /// # Errors
@@ -318,7 +330,11 @@ impl MetricSet {
             }
             metrics.push(metric);
         }
-        Ok(MetricSet { metrics, shape })
+        Ok(MetricSet {
+            metrics,
+            shape,
+            binary_threshold: 0.0,
+        })
     }
 
     /// The metrics, in `train.metrics` order.
@@ -392,6 +408,19 @@ impl MetricAccumulator {
         match &mut self.state {
             State::Classification(counts) => {
                 let c = counts.num_classes();
+                // Binary classification with one score per sample (BCEWithLogitsLoss /
+                // BCELoss): class 1 when the score is above the threshold.
+                if c == 2 && t.len() == 1 && matches!(o, [b] | [b, 1] if *b == t[0]) {
+                    let thr = self.set.binary_threshold;
+                    let scores: Vec<f64> = outputs
+                        .to_vec_f64()
+                        .into_iter()
+                        .flat_map(|x| [thr, x])
+                        .collect();
+                    let classes = class_indices(targets, c)?;
+                    counts.update(&scores, &classes);
+                    return Ok(());
+                }
                 if o.len() != 2 || o[1] != c || t.len() != 1 || t[0] != o[0] {
                     return Err(err(format!(
                         "a {c}-class task: outputs [batch, {c}], targets [batch]"
