@@ -7,12 +7,11 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-fn tuna() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_tuna"))
-}
+mod common;
+use common::{tuna, write_small_base};
 
 fn postgres_url() -> Option<String> {
     match std::env::var("TUNA_TEST_POSTGRES") {
@@ -28,49 +27,13 @@ fn postgres_url() -> Option<String> {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tuna-pg-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch("pg", name)
 }
 
 /// A fast base experiment and a space over it (as in tests/tune_study.rs), under a study name
 /// no other run uses: studies stay in the server's database.
 fn write_space(dir: &Path, name: &str, trials: usize) -> PathBuf {
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/mnist-10k");
-    let base = format!(
-        r#"
-seed = 0
-[data]
-type = "Mnist"
-path = "{}"
-validation = 0.25
-train_subset = 400
-test = false
-[loader]
-batch_size = 50
-shuffle = true
-[model]
-type = "Sequential"
-layers = [
-  {{ type = "Flatten" }},
-  {{ type = "Linear", in_features = 784, out_features = 16 }},
-  {{ type = "ReLU" }},
-  {{ type = "Linear", in_features = 16, out_features = 10 }},
-]
-[loss]
-type = "CrossEntropyLoss"
-[optimizer]
-type = "SGD"
-lr = 0.05
-momentum = 0.9
-[train]
-epochs = 3
-metrics = ["accuracy"]
-"#,
-        data.display().to_string().replace('\\', "/")
-    );
-    std::fs::write(dir.join("base.toml"), base).unwrap();
+    write_small_base(dir, 400, 16, 3);
     let space = format!(
         r#"
 base = "base.toml"

@@ -3,56 +3,19 @@
 //! resumes without losing or repeating trials.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-fn tuna() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_tuna"))
-}
+mod common;
+use common::{tuna, write_small_base};
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tuna-tune-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch("tune", name)
 }
 
 /// A fast base experiment and a space over it; `batch_sizes` may hold an invalid value.
 fn write_space(dir: &Path, batch_sizes: &str, trials: usize) -> PathBuf {
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/mnist-10k");
-    let base = format!(
-        r#"
-seed = 0
-[data]
-type = "Mnist"
-path = "{}"
-validation = 0.25
-train_subset = 800
-test = false
-[loader]
-batch_size = 50
-shuffle = true
-[model]
-type = "Sequential"
-layers = [
-  {{ type = "Flatten" }},
-  {{ type = "Linear", in_features = 784, out_features = 32 }},
-  {{ type = "ReLU" }},
-  {{ type = "Linear", in_features = 32, out_features = 10 }},
-]
-[loss]
-type = "CrossEntropyLoss"
-[optimizer]
-type = "SGD"
-lr = 0.05
-momentum = 0.9
-[train]
-epochs = 4
-metrics = ["accuracy"]
-"#,
-        data.display().to_string().replace('\\', "/")
-    );
-    std::fs::write(dir.join("base.toml"), base).unwrap();
+    write_small_base(dir, 800, 32, 4);
     let space = format!(
         r#"
 base = "base.toml"

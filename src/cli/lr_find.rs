@@ -6,7 +6,6 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use tuna::data::DataContext;
 use tuna::train::experiment::{get_path, set_path, to_toml, Experiment};
 use tuna::train::lr_find::{lr_find, LrFindResult, LrFinderConfig};
 use tuna_plot::{Figure, Format, Marker, Panel, Series};
@@ -51,16 +50,6 @@ pub struct Args {
     pub apply: Option<PathBuf>,
 }
 
-fn data_context(config: &Path, seed: u64) -> DataContext {
-    let mut base_dirs = vec![PathBuf::from(".")];
-    if let Some(dir) = config.parent() {
-        if !dir.as_os_str().is_empty() {
-            base_dirs.push(dir.to_path_buf());
-        }
-    }
-    DataContext { base_dirs, seed }
-}
-
 /// Three significant digits: what goes into the config.
 fn round3(x: f64) -> f64 {
     format!("{x:.2e}").parse().unwrap_or(x)
@@ -86,7 +75,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         }
     }
     let exp = Experiment::load(&args.config, &args.set)?;
-    let ctx = data_context(&args.config, exp.seed);
+    let ctx = super::data_context(&args.config, exp.seed);
     let cfg = LrFinderConfig {
         start_lr: args.start_lr,
         end_lr: args.end_lr,

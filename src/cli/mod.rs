@@ -43,6 +43,18 @@ enum Command {
     LrFind(lr_find::Args),
 }
 
+/// Where an experiment's relative data paths are looked up: the working directory, then the
+/// experiment file's own folder.
+pub(crate) fn data_context(config: &std::path::Path, seed: u64) -> tuna::data::DataContext {
+    let mut base_dirs = vec![std::path::PathBuf::from(".")];
+    if let Some(dir) = config.parent() {
+        if !dir.as_os_str().is_empty() {
+            base_dirs.push(dir.to_path_buf());
+        }
+    }
+    tuna::data::DataContext { base_dirs, seed }
+}
+
 /// A user-facing error: printed as `error: {0}`, exit status 1.
 #[derive(Debug)]
 pub struct CliError(pub String);

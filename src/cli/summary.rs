@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 
-use tuna::data::DataContext;
 use tuna::train::experiment::Experiment;
 
 use super::CliError;
@@ -27,14 +26,9 @@ pub struct Args {
 pub fn run(args: &Args) -> Result<(), CliError> {
     tuna::link_all();
     let exp = Experiment::load(&args.config, &args.set)?;
-    let mut base_dirs = vec![PathBuf::from(".")];
-    if let Some(d) = args.config.parent() {
-        base_dirs.push(d.to_path_buf());
-    }
-    let splits = exp.data.load(&DataContext {
-        base_dirs,
-        seed: exp.seed,
-    })?;
+    let splits = exp
+        .data
+        .load(&super::data_context(&args.config, exp.seed))?;
     let mut shape = vec![args.batch];
     shape.extend_from_slice(splits.train.feature_shape());
     let summary =

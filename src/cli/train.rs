@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use tuna::data::DataContext;
 use tuna::train::checkpoint::Checkpoint;
 use tuna::train::experiment::Experiment;
 use tuna::train::progress::{DisplayMode, Progress};
@@ -44,16 +43,6 @@ pub struct Args {
     pub plain: bool,
 }
 
-fn data_context(config: &Path, seed: u64) -> DataContext {
-    let mut base_dirs = vec![PathBuf::from(".")];
-    if let Some(dir) = config.parent() {
-        if !dir.as_os_str().is_empty() {
-            base_dirs.push(dir.to_path_buf());
-        }
-    }
-    DataContext { base_dirs, seed }
-}
-
 /// Runs `tuna train`.
 pub fn run(args: &Args) -> Result<(), CliError> {
     tuna::link_all();
@@ -87,7 +76,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
                 return Ok(());
             }
             let exp = Experiment::load(&run.config_path(), &[])?;
-            let ctx = data_context(&run.config_path(), exp.seed);
+            let ctx = super::data_context(&run.config_path(), exp.seed);
             let mut trainer = Trainer::new(exp, &ctx)?;
             trainer.set_run_dir(run.clone())?;
             let last = run.last_checkpoint();
@@ -107,7 +96,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
                 overrides.push(format!("train.epochs={e}"));
             }
             let exp = Experiment::load(config, &overrides)?;
-            let ctx = data_context(config, exp.seed);
+            let ctx = super::data_context(config, exp.seed);
             let name = exp.name.clone().unwrap_or_else(|| "run".into());
             let mut trainer = Trainer::new(exp, &ctx)?;
             let run = match &args.out {

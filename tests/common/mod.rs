@@ -1,0 +1,57 @@
+//! Helpers shared by the integration tests that run the `tuna` binary on small studies.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The `tuna` binary of this build.
+pub fn tuna() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_tuna"))
+}
+
+/// An empty scratch folder `<tmp>/tuna-<prefix>-<pid>-<name>`.
+pub fn scratch(prefix: &str, name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tuna-{prefix}-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Writes `dir/base.toml`: a fast MNIST MLP (784-`width`-10, SGD) on `train_subset` digits
+/// (a quarter held out for validation, no test split) trained for `epochs` epochs.
+pub fn write_small_base(dir: &Path, train_subset: usize, width: usize, epochs: usize) {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/mnist-10k");
+    let base = format!(
+        r#"
+seed = 0
+[data]
+type = "Mnist"
+path = "{}"
+validation = 0.25
+train_subset = {train_subset}
+test = false
+[loader]
+batch_size = 50
+shuffle = true
+[model]
+type = "Sequential"
+layers = [
+  {{ type = "Flatten" }},
+  {{ type = "Linear", in_features = 784, out_features = {width} }},
+  {{ type = "ReLU" }},
+  {{ type = "Linear", in_features = {width}, out_features = 10 }},
+]
+[loss]
+type = "CrossEntropyLoss"
+[optimizer]
+type = "SGD"
+lr = 0.05
+momentum = 0.9
+[train]
+epochs = {epochs}
+metrics = ["accuracy"]
+"#,
+        data.display().to_string().replace('\\', "/")
+    );
+    std::fs::write(dir.join("base.toml"), base).unwrap();
+}
