@@ -165,7 +165,10 @@ mod tests {
     fn lengths_that_do_not_fit_are_errors() {
         let ctx = ForwardContext::with_lengths(vec![2, 0]);
         let e = ctx.check(2, 3).unwrap_err().to_string();
-        assert!(e.contains("sample 1 has length 0") && e.contains("1..=3"), "{e}");
+        assert!(
+            e.contains("sample 1 has length 0") && e.contains("1..=3"),
+            "{e}"
+        );
         let e = ctx.check(3, 3).unwrap_err().to_string();
         assert!(e.contains("2 lengths for a batch of 3"), "{e}");
         let e = ForwardContext::with_lengths(vec![4])

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use tuna_autograd::Var;
 
 use crate::error::NnError;
-use crate::lstm::one;
 use crate::forward_context::ForwardContext;
+use crate::lstm::one;
 use crate::module::{Module, ModuleVisitor};
 use crate::recurrent::{yes, CellKind, RecurrentCore, RecurrentOptions};
 use crate::spec::{BuildContext, LayerSpec};
@@ -86,7 +86,8 @@ impl Module for Gru {
     }
     /// The output sequence with the context's lengths, as on PyTorch's packed sequences.
     fn forward_with<'t>(&self, input: Var<'t>, ctx: &ForwardContext) -> Var<'t> {
-        self.forward_with_state_lengths(input, None, ctx.lengths()).0
+        self.forward_with_state_lengths(input, None, ctx.lengths())
+            .0
     }
     fn visit(&self, prefix: &str, v: &mut dyn ModuleVisitor) {
         self.core.visit(prefix, v);

@@ -99,7 +99,8 @@ impl Module for Lstm {
     }
     /// The output sequence with the context's lengths, as on PyTorch's packed sequences.
     fn forward_with<'t>(&self, input: Var<'t>, ctx: &ForwardContext) -> Var<'t> {
-        self.forward_with_state_lengths(input, None, ctx.lengths()).0
+        self.forward_with_state_lengths(input, None, ctx.lengths())
+            .0
     }
     fn visit(&self, prefix: &str, v: &mut dyn ModuleVisitor) {
         self.core.visit(prefix, v);

@@ -347,7 +347,14 @@ impl RecurrentCore {
 impl RecurrentCore {
     /// Panics unless `lengths` has one entry per sample, each in `1..=t_len`.
     #[track_caller]
-    fn check_lengths(&self, name: &str, lengths: &[usize], n: usize, t_len: usize, unbatched: bool) {
+    fn check_lengths(
+        &self,
+        name: &str,
+        lengths: &[usize],
+        n: usize,
+        t_len: usize,
+        unbatched: bool,
+    ) {
         let ctx = crate::ForwardContext::with_lengths(lengths);
         if let Err(e) = ctx.check(n, t_len) {
             let layout = if unbatched {

@@ -4,9 +4,9 @@ use serde::{Deserialize, Serialize};
 use tuna_autograd::Var;
 
 use crate::error::NnError;
+use crate::forward_context::ForwardContext;
 use crate::module::{Module, ModuleVisitor};
 use crate::sequential::{Sequential, SequentialSpec};
-use crate::forward_context::ForwardContext;
 use crate::spec::{BuildContext, DataInfo, LayerSpec};
 use crate::util::shape_err;
 

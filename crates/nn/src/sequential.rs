@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use tuna_autograd::Var;
 
 use crate::error::NnError;
-use crate::module::{join_name, Module, ModuleVisitor};
 use crate::forward_context::ForwardContext;
+use crate::module::{join_name, Module, ModuleVisitor};
 use crate::spec::{BuildContext, DataInfo, LayerSpec};
 
 /// Layers applied in order; parameters are named by position (`0.weight`, `2.bias`), as in
