@@ -136,6 +136,9 @@ impl Module for PositionalEmbedding {
     fn type_name(&self) -> &'static str {
         "PositionalEmbedding"
     }
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
     fn set_training(&mut self, training: bool) {
         self.training = training;
     }

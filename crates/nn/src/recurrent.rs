@@ -248,7 +248,7 @@ impl RecurrentCore {
         );
         let unbatched = rank == 2;
         // time-major (T, N, F)
-        let mut x = if unbatched {
+        let x = if unbatched {
             input.unsqueeze(1)
         } else if o.batch_first {
             input.transpose(0, 1)
@@ -261,7 +261,6 @@ impl RecurrentCore {
             self.check_lengths(name, l, n, t_len, unbatched);
         }
         let d = o.directions();
-        let (h, out) = (o.hidden_size, o.out_size());
         let state = |s: Option<Var<'t>>, what: &str, size: usize| -> Var<'t> {
             let want = [o.num_layers * d, n, size];
             match s {
@@ -282,48 +281,21 @@ impl RecurrentCore {
                 None => tape.constant(Tensor::zeros(&want, input.dtype())),
             }
         };
-        let h0 = state(h0, "h_0", out);
+        let h0 = state(h0, "h_0", o.out_size());
         let lstm = self.kind == CellKind::Lstm;
-        let c0 = lstm.then(|| state(c0, "c_0", h));
-        let mut h_n = Vec::with_capacity(o.num_layers * d);
-        let mut c_n = Vec::with_capacity(o.num_layers * d);
-        for (layer, dirs) in self.params.iter().enumerate() {
-            let in_size = x.size(2);
-            let flat = x.reshape(&[(t_len * n) as isize, in_size as isize]);
-            let mut outs = Vec::with_capacity(d);
-            for (dir, p) in dirs.iter().enumerate() {
-                let idx = layer * d + dir;
-                let xp = functional::linear(
-                    flat,
-                    tape.param(&p.w_ih),
-                    p.b_ih.as_ref().map(|b| tape.param(b)),
-                )
-                .reshape(&[t_len as isize, n as isize, -1]);
-                let hi = h0.select(0, idx);
-                let ci = c0.map(|c| c.select(0, idx));
-                let (seq, hn, cn) = recur(
-                    self.kind,
-                    dir == 1,
-                    xp,
-                    hi,
-                    ci,
-                    tape.param(&p.w_hh),
-                    p.b_hh.as_ref().map(|b| tape.param(b)),
-                    p.w_hr.as_ref().map(|w| tape.param(w)),
-                    lengths,
-                );
-                outs.push(seq);
-                h_n.push(hn);
-                if let Some(cn) = cn {
-                    c_n.push(cn);
-                }
-            }
-            x = if d == 1 { outs[0] } else { tape.cat(&outs, -1) };
-            if layer + 1 < o.num_layers && o.dropout > 0.0 && self.training {
-                let mut g = self.gen.lock().unwrap_or_else(|e| e.into_inner());
-                x = functional::dropout(x, o.dropout, true, &mut g);
-            }
-        }
+        let c0 = lstm.then(|| state(c0, "c_0", o.hidden_size));
+        let packing = lengths.map(|l| Packing::new(l, t_len));
+        let sort = |v: Var<'t>| match packing.as_ref().and_then(|p| p.order.as_ref()) {
+            Some((sorted, _)) => v.index_select(1, sorted),
+            None => v,
+        };
+        let unsort = |v: Var<'t>| match packing.as_ref().and_then(|p| p.order.as_ref()) {
+            Some((_, inverse)) => v.index_select(1, inverse),
+            None => v,
+        };
+        let batch_sizes = packing.as_ref().map(|p| p.batch_sizes.as_slice());
+        let (x, hn, cn) = self.run_layers(sort(x), sort(h0), c0.map(sort), batch_sizes);
+        let (x, mut hn, mut cn) = (unsort(x), unsort(hn), cn.map(unsort));
         let mut output = if unbatched {
             x.squeeze(1)
         } else if o.batch_first {
@@ -334,13 +306,93 @@ impl RecurrentCore {
         if o.batch_first && !unbatched {
             output = output.contiguous();
         }
-        let mut hn = tape.stack(&h_n, 0);
-        let mut cn = lstm.then(|| tape.stack(&c_n, 0));
         if unbatched {
             hn = hn.squeeze(1);
             cn = cn.map(|c| c.squeeze(1));
         }
         (output, hn, cn)
+    }
+
+    /// Every layer and direction over time-major `x` `(T, N, F)` from the states `h0`/`c0`
+    /// `(num_layers·D, N, ·)`, with inter-layer dropout in training. Returns the last layer's
+    /// output and the stacked final states.
+    fn run_layers<'t>(
+        &self,
+        mut x: Var<'t>,
+        h0: Var<'t>,
+        c0: Option<Var<'t>>,
+        batch_sizes: Option<&[usize]>,
+    ) -> (Var<'t>, Var<'t>, Option<Var<'t>>) {
+        let o = &self.opts;
+        let tape = x.tape();
+        let (t_len, n, d) = (x.size(0), x.size(1), o.directions());
+        let mut h_n = Vec::with_capacity(o.num_layers * d);
+        let mut c_n = Vec::with_capacity(o.num_layers * d);
+        for (layer, dirs) in self.params.iter().enumerate() {
+            let flat = x.reshape(&[(t_len * n) as isize, x.size(2) as isize]);
+            let mut outs = Vec::with_capacity(d);
+            for (dir, p) in dirs.iter().enumerate() {
+                let idx = layer * d + dir;
+                let xp = functional::linear(
+                    flat,
+                    tape.param(&p.w_ih),
+                    p.b_ih.as_ref().map(|b| tape.param(b)),
+                )
+                .reshape(&[t_len as isize, n as isize, -1]);
+                let (seq, hn, cn) = recur(
+                    self.kind,
+                    dir == 1,
+                    xp,
+                    h0.select(0, idx),
+                    c0.map(|c| c.select(0, idx)),
+                    tape.param(&p.w_hh),
+                    p.b_hh.as_ref().map(|b| tape.param(b)),
+                    p.w_hr.as_ref().map(|w| tape.param(w)),
+                    batch_sizes,
+                );
+                outs.push(seq);
+                h_n.push(hn);
+                c_n.extend(cn);
+            }
+            x = if d == 1 { outs[0] } else { tape.cat(&outs, -1) };
+            if layer + 1 < o.num_layers && o.dropout > 0.0 && self.training {
+                let mut g = self.gen.lock().unwrap_or_else(|e| e.into_inner());
+                x = functional::dropout(x, o.dropout, true, &mut g);
+            }
+        }
+        let cn = (self.kind == CellKind::Lstm).then(|| tape.stack(&c_n, 0));
+        (x, tape.stack(&h_n, 0), cn)
+    }
+}
+
+/// PyTorch's packing of a padded batch (`pack_padded_sequence(..., enforce_sorted=False)`):
+/// the samples sorted by decreasing length, so that those still running at step `t` are the
+/// first `batch_sizes[t]`.
+struct Packing {
+    /// The sorting permutation and its inverse (i64 indices), unless already sorted.
+    order: Option<(Tensor, Tensor)>,
+    /// Samples still running at each step.
+    batch_sizes: Vec<usize>,
+}
+
+impl Packing {
+    fn new(lengths: &[usize], t_len: usize) -> Self {
+        let mut idx: Vec<usize> = (0..lengths.len()).collect();
+        idx.sort_by_key(|&i| std::cmp::Reverse(lengths[i]));
+        let batch_sizes = (0..t_len)
+            .map(|t| lengths.iter().filter(|&&l| l > t).count())
+            .collect();
+        let sorted = idx.iter().enumerate().all(|(k, &i)| k == i);
+        let order = (!sorted).then(|| {
+            let mut inverse = vec![0i64; idx.len()];
+            for (k, &i) in idx.iter().enumerate() {
+                inverse[i] = k as i64;
+            }
+            let n = idx.len();
+            let idx: Vec<i64> = idx.into_iter().map(|i| i as i64).collect();
+            (Tensor::from_vec(idx, &[n]), Tensor::from_vec(inverse, &[n]))
+        });
+        Packing { order, batch_sizes }
     }
 }
 
@@ -372,8 +424,9 @@ impl RecurrentCore {
 
 /// Runs one layer in one direction over the projected inputs `xp` `(T, N, G·H)`, as one
 /// tape operation. Returns the output sequence `(T, N, H_out)`, `h_n` and (LSTM) `c_n`.
-/// With `lengths`, sample `b` is processed at steps `0..lengths[b]` only (PyTorch's packed
-/// sequences): its state is held elsewhere and its outputs there are zero.
+/// With `batch_sizes` (of samples sorted by decreasing length), only the first
+/// `batch_sizes[t]` samples are processed at step `t`, as on PyTorch's packed sequences: the
+/// others keep their state and output zeros.
 #[allow(clippy::too_many_arguments)]
 fn recur<'t>(
     kind: CellKind,
@@ -384,7 +437,7 @@ fn recur<'t>(
     w_hh: Var<'t>,
     b_hh: Option<Var<'t>>,
     w_hr: Option<Var<'t>>,
-    lengths: Option<&[usize]>,
+    batch_sizes: Option<&[usize]>,
 ) -> (Var<'t>, Var<'t>, Option<Var<'t>>) {
     let tape = xp.tape();
     let (t_len, n) = (xp.size(0), xp.size(1));
@@ -405,7 +458,7 @@ fn recur<'t>(
         w_hh: &w_hhv,
         b_hh: b_hhv.as_ref(),
         w_hr: w_hrv.as_ref(),
-        lengths,
+        batch_sizes,
     });
     let mut inputs = vec![xp, h0];
     inputs.extend(c0);
@@ -522,8 +575,8 @@ struct Cell {
     m: Option<Tensor>,
     /// `h_{t-1}` as seen by step `t`, `[T, N, H_out]`.
     h_prev: Tensor,
-    /// Sample `b` is processed at steps `0..lengths[b]` only.
-    lengths: Option<Vec<usize>>,
+    /// Samples processed at each step: the first `batch_sizes[t]` (all without).
+    batch_sizes: Option<Vec<usize>>,
 }
 
 /// The inputs of [`Cell::run`].
@@ -537,7 +590,10 @@ struct CellArgs<'a> {
     w_hh: &'a Tensor,
     b_hh: Option<&'a Tensor>,
     w_hr: Option<&'a Tensor>,
-    lengths: Option<&'a [usize]>,
+    /// PyTorch's packed `batch_sizes`: at step `t` only the first `batch_sizes[t]` samples
+    /// (sorted by decreasing length) are processed; the others keep their state and output
+    /// zeros.
+    batch_sizes: Option<&'a [usize]>,
 }
 
 fn order(reverse: bool, t_len: usize) -> Vec<usize> {
@@ -557,54 +613,23 @@ fn slice<T: Element>(t: &Tensor) -> std::borrow::Cow<'_, [T]> {
     }
 }
 
-/// The `t`-th block of `width` elements of `v` (`v` itself if it is empty: an unused buffer).
+/// `v[start..start + len]`, or `v` itself if it is empty (an unused buffer).
 #[inline(always)]
-fn step_mut<T>(v: &mut [T], t: usize, width: usize) -> &mut [T] {
+fn part_mut<T>(v: &mut [T], start: usize, len: usize) -> &mut [T] {
     if v.is_empty() {
         v
     } else {
-        &mut v[t * width..(t + 1) * width]
+        &mut v[start..start + len]
     }
 }
 
-/// [`step_mut`] for a shared slice.
+/// [`part_mut`] for a shared slice.
 #[inline(always)]
-fn step<T>(v: &[T], t: usize, width: usize) -> &[T] {
+fn part<T>(v: &[T], start: usize, len: usize) -> &[T] {
     if v.is_empty() {
         v
     } else {
-        &v[t * width..(t + 1) * width]
-    }
-}
-
-/// Whether no sample is processed at step `t` (possible only with lengths).
-#[inline(always)]
-fn idle(lengths: Option<&[usize]>, t: usize) -> bool {
-    lengths.is_some_and(|l| l.iter().all(|&len| t >= len))
-}
-
-/// Zeroes the rows (one per sample) of the samples not processed at step `t`.
-#[inline(always)]
-fn zero_inactive<T: Real>(lengths: &[usize], t: usize, rows: &mut [T]) {
-    if rows.is_empty() {
-        return;
-    }
-    let w = rows.len() / lengths.len();
-    for (b, &len) in lengths.iter().enumerate() {
-        if t >= len {
-            rows[b * w..(b + 1) * w].fill(T::ZERO);
-        }
-    }
-}
-
-/// Copies into `to` the rows of `from` of the samples not processed at step `t`.
-#[inline(always)]
-fn restore_inactive<T: Real>(lengths: &[usize], t: usize, to: &mut [T], from: &[T]) {
-    let w = to.len() / lengths.len();
-    for (b, &len) in lengths.iter().enumerate() {
-        if t >= len {
-            to[b * w..(b + 1) * w].copy_from_slice(&from[b * w..(b + 1) * w]);
-        }
+        &v[start..start + len]
     }
 }
 
@@ -854,7 +879,7 @@ impl Cell {
             w_hh,
             b_hh,
             w_hr,
-            lengths,
+            batch_sizes,
         } = *args;
         let (t_len, n) = (xp.size(0), xp.size(1));
         let g = w_hh.size(0);
@@ -888,45 +913,48 @@ impl Cell {
         let mut hh = vec![T::ZERO; n * g];
         let mut new_h = vec![T::ZERO; if lstm { 0 } else { n * out }];
         for t in order(reverse, t_len) {
-            if idle(lengths, t) {
+            // the first `k` samples run; the others keep `h`, `c` and a zero output
+            let k = batch_sizes.map_or(n, |b| b[t]);
+            if k == 0 {
                 continue;
             }
-            step_mut(&mut h_prev_all, t, n * out).copy_from_slice(&h);
-            gemm_slices(n, out, g, &h, false, &w_hh_t, false, &mut hh, false);
-            let hp = step(&h_prev_all, t, n * out);
+            let (ko, kg, kh) = (k * out, k * g, k * hid);
+            h_prev_all[t * n * out..(t + 1) * n * out].copy_from_slice(&h);
+            gemm_slices(
+                k,
+                out,
+                g,
+                &h[..ko],
+                false,
+                &w_hh_t,
+                false,
+                &mut hh[..kg],
+                false,
+            );
             forward_cells(
                 kind,
                 hid,
                 out,
-                step(&x, t, n * g),
-                &hh,
+                &x[t * n * g..t * n * g + kg],
+                &hh[..kg],
                 &b_vec,
-                hp,
-                step_mut(&mut acts, t, n * g),
-                step_mut(&mut aux, t, n * hid),
-                step_mut(&mut tcs, t, n * hid),
-                &mut c,
-                &mut m,
-                &mut new_h,
+                &h_prev_all[t * n * out..t * n * out + ko],
+                &mut acts[t * n * g..t * n * g + kg],
+                part_mut(&mut aux, t * n * hid, kh),
+                part_mut(&mut tcs, t * n * hid, kh),
+                &mut c[..kh],
+                &mut m[..kh],
+                part_mut(&mut new_h, 0, ko),
             );
             match (&w_hr_t, lstm) {
                 (Some(w), _) => {
-                    step_mut(&mut ms, t, n * hid).copy_from_slice(&m);
-                    gemm_slices(n, hid, out, &m, false, w, false, &mut h, false);
+                    part_mut(&mut ms, t * n * hid, kh).copy_from_slice(&m[..kh]);
+                    gemm_slices(k, hid, out, &m[..kh], false, w, false, &mut h[..ko], false);
                 }
-                (None, true) => h.copy_from_slice(&m),
-                (None, false) => h.copy_from_slice(&new_h),
+                (None, true) => h[..ko].copy_from_slice(&m[..kh]),
+                (None, false) => h[..ko].copy_from_slice(&new_h[..ko]),
             }
-            let seq_t = step_mut(&mut seq, t, n * out);
-            seq_t.copy_from_slice(&h);
-            if let Some(l) = lengths {
-                // samples past their end keep their state and output zeros
-                restore_inactive(l, t, &mut h, hp);
-                zero_inactive(l, t, seq_t);
-                if lstm {
-                    restore_inactive(l, t, &mut c, step(&aux, t, n * hid));
-                }
-            }
+            seq[t * n * out..t * n * out + ko].copy_from_slice(&h[..ko]);
         }
         seq[seq_len..seq_len + n * out].copy_from_slice(&h);
         if lstm {
@@ -945,7 +973,7 @@ impl Cell {
             tc: lstm.then(|| hs(tcs, hid)),
             m: (!ms.is_empty()).then(|| hs(ms, hid)),
             h_prev: hs(h_prev_all, out),
-            lengths: lengths.map(<[usize]>::to_vec),
+            batch_sizes: batch_sizes.map(<[usize]>::to_vec),
         };
         (Tensor::from_vec(seq, &[len]), cell)
     }
@@ -988,7 +1016,8 @@ impl Cell {
 
     /// Backpropagation through time, in reverse processing order. `dh`/`dc` carry the
     /// gradients of the state after step `t` (starting from those of `h_n`/`c_n`); a sample
-    /// not processed at step `t` passes them through untouched and gets no gate gradient.
+    /// not processed at step `t` (past its length) keeps them untouched and gets no gate
+    /// gradient there.
     #[inline(always)]
     fn backward_body<T: Real>(&self, inputs: &[&Tensor], grad: &Tensor) -> Vec<Option<Tensor>> {
         let kind = self.kind;
@@ -1003,16 +1032,15 @@ impl Cell {
         let hid = g / kind.gates();
         let out = h0.size(-1);
         let grad = slice::<T>(grad);
-        let (lstm, gru) = (kind == CellKind::Lstm, kind == CellKind::Gru);
+        let gru = kind == CellKind::Gru;
         let acts = slice::<T>(&self.acts);
         let aux = self.aux.as_ref().map(slice::<T>).unwrap_or_default();
         let tcs = self.tc.as_ref().map(slice::<T>).unwrap_or_default();
         let h_prev = slice::<T>(&self.h_prev);
-        let lengths = self.lengths.as_deref();
+        let batch_sizes = self.batch_sizes.as_deref();
         let seq_len = t_len * n * out;
         let mut dh: Vec<T> = grad[seq_len..seq_len + n * out].to_vec();
         let mut dc: Vec<T> = grad[seq_len + n * out..].to_vec();
-        let (mut carry_h, mut carry_c) = (dh.clone(), dc.clone());
         let w_hh_s = slice::<T>(w_hh);
         let w_hr_s = w_hr.map(slice::<T>);
         let mut dh_t = vec![T::ZERO; n * out];
@@ -1024,48 +1052,60 @@ impl Cell {
         let mut o = order(self.reverse, t_len);
         o.reverse();
         for t in o {
-            if idle(lengths, t) {
+            let k = batch_sizes.map_or(n, |b| b[t]);
+            if k == 0 {
                 continue;
             }
-            if lengths.is_some() {
-                carry_h.copy_from_slice(&dh);
-                carry_c.copy_from_slice(&dc);
-            }
-            for ((d, &gv), &hv) in dh_t.iter_mut().zip(step(&grad, t, n * out)).zip(&dh) {
+            let (ko, kg, kh) = (k * out, k * g, k * hid);
+            let grad_t = &grad[t * n * out..t * n * out + ko];
+            for ((d, &gv), &hv) in dh_t[..ko].iter_mut().zip(grad_t).zip(&dh[..ko]) {
                 *d = gv + hv;
             }
             if let Some(w) = &w_hr_s {
-                step_mut(&mut dproj, t, n * out).copy_from_slice(&dh_t);
-                gemm_slices(n, out, hid, &dh_t, false, w, false, &mut dm_buf, false);
+                part_mut(&mut dproj, t * n * out, ko).copy_from_slice(&dh_t[..ko]);
+                gemm_slices(
+                    k,
+                    out,
+                    hid,
+                    &dh_t[..ko],
+                    false,
+                    w,
+                    false,
+                    &mut dm_buf[..kh],
+                    false,
+                );
             }
             backward_cells(
                 kind,
                 hid,
-                step(&acts, t, n * g),
-                if self.has_proj { &dm_buf } else { &dh_t },
-                step_mut(&mut dgx, t, n * g),
-                step_mut(&mut dgh, t, n * g),
-                &mut dc,
-                step(&aux, t, n * hid),
-                step(&tcs, t, n * hid),
-                step(&h_prev, t, n * out),
-                &mut direct,
+                &acts[t * n * g..t * n * g + kg],
+                if self.has_proj {
+                    &dm_buf[..kh]
+                } else {
+                    &dh_t[..ko]
+                },
+                &mut dgx[t * n * g..t * n * g + kg],
+                part_mut(&mut dgh, t * n * g, kg),
+                part_mut(&mut dc, 0, kh),
+                part(&aux, t * n * hid, kh),
+                part(&tcs, t * n * hid, kh),
+                &h_prev[t * n * out..t * n * out + ko],
+                part_mut(&mut direct, 0, ko),
             );
-            if let Some(l) = lengths {
-                zero_inactive(l, t, step_mut(&mut dgx, t, n * g));
-                zero_inactive(l, t, step_mut(&mut dgh, t, n * g));
-                zero_inactive(l, t, step_mut(&mut dproj, t, n * out));
-            }
-            let dstep = step(if gru { &dgh } else { &dgx }, t, n * g);
-            gemm_slices(n, g, out, dstep, false, &w_hh_s, false, &mut dh, false);
-            for (d, &v) in dh.iter_mut().zip(&direct) {
+            let dstep = part(if gru { &dgh } else { &dgx }, t * n * g, kg);
+            gemm_slices(
+                k,
+                g,
+                out,
+                dstep,
+                false,
+                &w_hh_s,
+                false,
+                &mut dh[..ko],
+                false,
+            );
+            for (d, &v) in dh[..ko].iter_mut().zip(&direct) {
                 *d = *d + v;
-            }
-            if let Some(l) = lengths {
-                restore_inactive(l, t, &mut dh, &carry_h);
-                if lstm {
-                    restore_inactive(l, t, &mut dc, &carry_c);
-                }
             }
         }
         self.parameter_grads(dgx, dgh, dproj, dh, dc, (t_len, n, g, out, hid))
