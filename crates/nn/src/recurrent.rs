@@ -961,21 +961,34 @@ impl Cell {
             seq[seq_len + n * out..].copy_from_slice(&c);
         }
         let len = seq.len();
-        let hs = |v: Vec<T>, last: usize| Tensor::from_vec(v, &[t_len, n, last]);
-        let cell = Cell {
-            kind,
-            reverse,
-            has_bias: b_hh.is_some(),
-            has_proj: w_hr.is_some(),
-            has_c0: c0.is_some(),
-            acts: hs(acts, g),
-            aux: (!aux.is_empty()).then(|| hs(aux, hid)),
-            tc: lstm.then(|| hs(tcs, hid)),
-            m: (!ms.is_empty()).then(|| hs(ms, hid)),
-            h_prev: hs(h_prev_all, out),
-            batch_sizes: batch_sizes.map(<[usize]>::to_vec),
-        };
+        let cell = Self::saved(args, (g, hid, out), [acts, aux, tcs, ms, h_prev_all]);
         (Tensor::from_vec(seq, &[len]), cell)
+    }
+
+    /// The cell holding what [`Cell::run_body`] saved for the backward pass: the `[T, N, ·]`
+    /// buffers of gates, LSTM `c_{t-1}` / GRU `W_hn h + b_hn`, `tanh c`, unprojected `m`
+    /// and `h_{t-1}` (empty where unused).
+    fn saved<T: Real>(
+        args: &CellArgs<'_>,
+        (g, hid, out): (usize, usize, usize),
+        [acts, aux, tcs, ms, h_prev]: [Vec<T>; 5],
+    ) -> Cell {
+        let (t_len, n) = (args.xp.size(0), args.xp.size(1));
+        let hs = |v: Vec<T>, last: usize| Tensor::from_vec(v, &[t_len, n, last]);
+        let used = |v: Vec<T>| (!v.is_empty()).then(|| hs(v, hid));
+        Cell {
+            kind: args.kind,
+            reverse: args.reverse,
+            has_bias: args.b_hh.is_some(),
+            has_proj: args.w_hr.is_some(),
+            has_c0: args.c0.is_some(),
+            acts: hs(acts, g),
+            aux: used(aux),
+            tc: used(tcs),
+            m: used(ms),
+            h_prev: hs(h_prev, out),
+            batch_sizes: args.batch_sizes.map(<[usize]>::to_vec),
+        }
     }
 
     /// [`Cell::backward_body`], multi-versioned like [`Cell::run_t`].
