@@ -24,7 +24,9 @@ use crate::spec::{BuildContext, LayerSpec};
 /// backward direction) and initialization (every parameter U(-1/√H, 1/√H)).
 ///
 /// [`Module::forward`] returns the output sequence; [`Gru::forward_with_state`] also takes
-/// and returns the hidden state.
+/// and returns the hidden state. On a batch padded at the end, [`Module::forward_with`] (lengths
+/// from the context) and [`Gru::forward_with_state_lengths`] run each sample over its real
+/// steps only, as PyTorch's packed sequences.
 #[derive(Debug)]
 pub struct Gru {
     core: RecurrentCore,

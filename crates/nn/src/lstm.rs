@@ -23,7 +23,9 @@ use crate::spec::{BuildContext, LayerSpec};
 /// direction) and initialization (every parameter U(-1/√H, 1/√H)).
 ///
 /// [`Module::forward`] returns the output sequence; [`Lstm::forward_with_state`] also takes
-/// and returns the `(h, c)` state.
+/// and returns the `(h, c)` state. On a batch padded at the end, [`Module::forward_with`] (lengths
+/// from the context) and [`Lstm::forward_with_state_lengths`] run each sample over its real
+/// steps only, as PyTorch's packed sequences.
 #[derive(Debug)]
 pub struct Lstm {
     core: RecurrentCore,

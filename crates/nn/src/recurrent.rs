@@ -8,6 +8,11 @@
 //! through time: the gradients of `W_hh` and `b_hh` are one matmul over all steps, and no
 //! per-step slicing of the projected input is recorded (slicing on the tape would cost
 //! `O(T²)` in backward).
+//!
+//! With per-sample lengths the stack runs as on PyTorch's packed sequences: the samples are
+//! sorted by decreasing length (and restored after), and at step `t` only the first
+//! `batch_sizes[t]` run; the others keep their state and output zeros, so `h_n` is each
+//! sample's state after its last real step and the reverse direction starts there.
 
 use std::sync::Mutex;
 

@@ -27,7 +27,9 @@ pub enum RnnNonlinearity {
 /// `_reverse` for the backward direction) and initialization (U(-1/√H, 1/√H)).
 ///
 /// [`Module::forward`] returns the output sequence; [`Rnn::forward_with_state`] also takes
-/// and returns the hidden state.
+/// and returns the hidden state. On a batch padded at the end, [`Module::forward_with`] (lengths
+/// from the context) and [`Rnn::forward_with_state_lengths`] run each sample over its real
+/// steps only, as PyTorch's packed sequences.
 #[derive(Debug)]
 pub struct Rnn {
     core: RecurrentCore,
