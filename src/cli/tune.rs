@@ -86,7 +86,7 @@ fn write_whole(path: &Path, text: &str) -> Result<(), CliError> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     std::fs::write(&tmp, text)
         .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| CliError(format!("{}: {e}", path.display())))
+        .map_err(|e| CliError::Message(format!("{}: {e}", path.display())))
 }
 
 /// Copies the space file and its base experiment into the study folder (so the folder is
@@ -119,12 +119,12 @@ fn location_of(dir: &Path) -> Result<Location, CliError> {
                 .map(str::trim)
                 .find(|l| !l.is_empty() && !l.starts_with('#'))
                 .unwrap_or("");
-            Location::parse(line).map_err(|e| CliError(format!("{}: {e}", f.display())))
+            Location::parse(line).map_err(|e| CliError::Message(format!("{}: {e}", f.display())))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             Ok(Location::Sqlite(dir.join("study.db")))
         }
-        Err(e) => Err(CliError(format!("{}: {e}", f.display()))),
+        Err(e) => Err(CliError::Message(format!("{}: {e}", f.display()))),
     }
 }
 
@@ -154,7 +154,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         (Some(dir), _) => {
             let f = dir.join("space.toml");
             if !f.is_file() {
-                return Err(CliError(format!(
+                return Err(CliError::Message(format!(
                     "{}: not a study folder (no space.toml inside)",
                     dir.display()
                 )));
@@ -182,7 +182,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
             // folder for the same storage. Anything else already here is refused.
             let joining = location.is_shared() && held.same_database(&location);
             if has_study && !joining {
-                return Err(CliError(format!(
+                return Err(CliError::Message(format!(
                     "{} already holds a study (trials in {held}); continue it with `tuna tune --resume {}` or pick another --out",
                     dir.display(),
                     dir.display()

@@ -337,6 +337,7 @@ impl Study {
         let ctx = DataContext {
             base_dirs: opts.data_dirs.clone(),
             seed: exp.seed,
+            fitted: None,
         };
         let metric = self.space.objective.metric.clone();
         let direction = self.space.objective.direction;
