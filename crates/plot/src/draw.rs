@@ -343,12 +343,18 @@ fn bars<DB: DrawingBackend>(
             y1: center + half,
         };
         rect(root, &r, fill(BAR))?;
+        let (at, h) = if b.value < 0.0 {
+            (r.x0 - 5.0, HPos::Right)
+        } else {
+            (r.x1 + 5.0, HPos::Left)
+        };
+        let value = bar_value(b.value);
         text(
             root,
-            &bar_value(b.value),
-            (r.x1 + 5.0, center),
+            &value,
+            (at, center),
             plan::SMALL_SIZE,
-            (HPos::Left, VPos::Center),
+            (h, VPos::Center),
             false,
         )?;
     }

@@ -277,7 +277,12 @@ fn x_axis(figure: &Figure) -> Axis {
     } else if hi - lo < 1e-12 * hi.abs().max(1.0) {
         (lo, hi) = (lo - 0.5, hi + 0.5);
     } else if has_bars {
-        hi += (hi - lo) * 0.15;
+        // Room for the values written after the bar ends.
+        let pad = (hi - lo) * 0.15;
+        (lo, hi) = (
+            if lo < 0.0 { lo - pad } else { lo },
+            if hi > 0.0 { hi + pad } else { hi },
+        );
     } else {
         let pad = (hi - lo) * 0.03;
         (lo, hi) = (lo - pad, hi + pad);
