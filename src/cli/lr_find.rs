@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use tuna::train::experiment::{edit_toml, get_path, Edit, Experiment};
 use tuna::train::lr_find::{lr_find, LrFindResult, LrFinderConfig};
-use tuna_plot::{Figure, Format, Marker, Panel, Series};
+use tuna_plot::{Figure, Format, Marker, Panel, Series, PALETTE};
 
 use super::output::{errln, outln};
 use super::CliError;
@@ -42,7 +42,8 @@ pub struct Args {
     /// The lr of the last batch.
     #[arg(long, default_value_t = 10.0)]
     pub end_lr: f64,
-    /// Plot the loss against log10(lr) with the suggestions marked: `.svg` or `.png`.
+    /// Plot the loss against the learning rate (log scale) with the suggestions marked: `.svg`
+    /// or `.png`.
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
     /// Write a copy of the config with optimizer.lr set to the suggested lr (and
@@ -179,7 +180,6 @@ fn print_table(r: &LrFindResult, cfg: &LrFinderConfig) -> Result<(), CliError> {
 }
 
 fn plot(r: &LrFindResult, exp: &Experiment, path: &Path) -> Result<(), CliError> {
-    let x: Vec<f64> = r.lrs.iter().map(|v| v.log10()).collect();
     // The diverged tail would flatten the interesting part: points above 1.5x the starting
     // loss are left out (gaps), as fastai leaves out the last batches.
     let cap = 1.5 * r.smoothed.first().copied().unwrap_or(f64::INFINITY).abs();
@@ -194,18 +194,28 @@ fn plot(r: &LrFindResult, exp: &Experiment, path: &Path) -> Result<(), CliError>
             })
             .collect()
     };
-    let panel = Panel::new("loss")
-        .with_series(Series::new("smoothed loss", x.clone(), finite(&r.smoothed)))
-        .with_series(Series::new("raw loss", x, finite(&r.losses)))
+    let panel = Panel::new("training loss")
+        .with_series(
+            Series::new("raw loss", r.lrs.clone(), finite(&r.losses)).with_color([0xaa; 3]),
+        )
+        .with_series(
+            Series::new("smoothed loss", r.lrs.clone(), finite(&r.smoothed)).with_color(PALETTE[0]),
+        )
         .with_marker(Marker::new(
-            r.suggested_lr.log10(),
+            r.suggested_lr,
             format!("valley {:.1e}", r.suggested_lr),
         ))
         .with_marker(Marker::new(
-            r.suggestion_steepest.log10(),
+            r.suggestion_steepest,
             format!("steepest {:.1e}", r.suggestion_steepest),
         ));
     let name = exp.name.clone().unwrap_or_else(|| "experiment".into());
-    Figure::new(&format!("LR range test: {name}"), "log10(lr)", vec![panel]).save(path)?;
+    Figure::new(
+        &format!("LR range test: {name}"),
+        "learning rate (log scale)",
+        vec![panel],
+    )
+    .log_x(true)
+    .save(path)?;
     Ok(())
 }

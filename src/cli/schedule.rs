@@ -196,14 +196,20 @@ pub fn run(args: &Args) -> Result<(), CliError> {
             .ok()
             .and_then(|v| v["type"].as_str().map(str::to_string))
             .unwrap_or_else(|| "schedule".into());
-        let mut panels = vec![Panel::new("lr")
+        let mut panels = vec![Panel::new("learning rate")
             .with_series(Series::new("lr", steps.clone(), lrs))
-            .from_zero(true)];
+            .from_zero(true)
+            .show_legend(false)];
         if !momentum.is_empty() {
             panels
                 .push(Panel::new("momentum").with_series(Series::new("momentum", steps, momentum)));
         }
-        let figure = Figure::new(&format!("{title} (base lr {})", preview.lr), "step", panels);
+        let figure = Figure::new(
+            &format!("{title} schedule (base lr {})", preview.lr),
+            "step",
+            panels,
+        )
+        .integer_x(true);
         figure.save(path)?;
     }
     Ok(())
