@@ -123,7 +123,7 @@ fn an_unknown_sampler_names_the_file_and_the_known_types() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("space.toml: sampler: unknown variant `TPE`"),
+        err.contains("space.toml: sampler.type: unknown variant `TPE`"),
         "{err}"
     );
     for known in ["`RandomSampler`", "`GridSampler`", "`TPESampler`"] {
@@ -133,7 +133,7 @@ fn an_unknown_sampler_names_the_file_and_the_known_types() {
     let space = write_space(&dir, 1, "trials = 1\n[pruner]\ntype = \"ASHA\"", LR);
     let err = stderr(&tune(&space, &dir.join("study2"), &[]));
     assert!(
-        err.contains("space.toml: pruner: unknown variant `ASHA`"),
+        err.contains("space.toml: pruner.type: unknown variant `ASHA`"),
         "{err}"
     );
     assert!(err.contains("`SuccessiveHalvingPruner`"), "{err}");

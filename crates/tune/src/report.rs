@@ -395,14 +395,36 @@ pub fn importances(space: &SearchSpace, trials: &[TrialRecord]) -> Vec<(String, 
 
 /// The study's plots, by file stem.
 pub fn plots(space: &SearchSpace, trials: &[TrialRecord]) -> Vec<(String, Figure)> {
-    let metric = &space.objective.metric;
-    let dir = space.objective.direction;
-    let mut figs = Vec::new();
-    // optimization history
     let done: Vec<&TrialRecord> = trials
         .iter()
         .filter(|t| t.trial.state == TrialState::Complete && t.trial.value.is_some())
         .collect();
+    let mut figs = vec![
+        ("history".to_string(), history_plot(space, &done)),
+        ("intermediate".to_string(), intermediate_plot(space, trials)),
+        ("importances".to_string(), importances_plot(space, trials)),
+        (
+            "parallel_coordinates".to_string(),
+            parallel_plot(space, &done),
+        ),
+    ];
+    if let Some(fig) = pareto_plot(space, trials) {
+        figs.push(("pareto".to_string(), fig));
+    }
+    for p in &space.params {
+        let stem: String = p
+            .name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        figs.push((format!("slice_{stem}"), slice_plot(space, &done, p)));
+    }
+    figs
+}
+
+/// Each complete trial's value and the best so far, by trial number.
+fn history_plot(space: &SearchSpace, done: &[&TrialRecord]) -> Figure {
+    let dir = space.objective.direction;
     let xs: Vec<f64> = done.iter().map(|t| t.trial.number as f64).collect();
     let ys: Vec<f64> = done
         .iter()
@@ -417,18 +439,19 @@ pub fn plots(space: &SearchSpace, trials: &[TrialRecord]) -> Vec<(String, Figure
         });
         best.push(cur.unwrap_or(f64::NAN));
     }
-    figs.push((
-        "history".to_string(),
-        Figure::new(
-            &format!("{}: optimization history", space.name),
-            "trial",
-            vec![Panel::new(metric.clone())
-                .with_series(Series::new("trial", xs.clone(), ys.clone()).scatter())
-                .with_series(Series::new("best so far", xs, best))],
-        )
-        .integer_x(true),
-    ));
-    // intermediate values
+    Figure::new(
+        &format!("{}: optimization history", space.name),
+        "trial",
+        vec![Panel::new(space.objective.metric.clone())
+            .with_series(Series::new("trial", xs.clone(), ys).scatter())
+            .with_series(Series::new("best so far", xs, best))],
+    )
+    .integer_x(true)
+}
+
+/// Every trial's objective per epoch (pruned trials stop early).
+fn intermediate_plot(space: &SearchSpace, trials: &[TrialRecord]) -> Figure {
+    let metric = &space.objective.metric;
     let mut panel = Panel::new(metric.clone()).show_legend(false);
     for t in trials {
         if t.trial.intermediate.is_empty() {
@@ -442,19 +465,19 @@ pub fn plots(space: &SearchSpace, trials: &[TrialRecord]) -> Vec<(String, Figure
             .unzip();
         panel = panel.with_series(Series::new(format!("trial {}", t.trial.number), x, y));
     }
-    figs.push((
-        "intermediate".to_string(),
-        Figure::new(
-            &format!(
-                "{}: {} per epoch (pruned trials stop early)",
-                space.name, metric
-            ),
-            "epoch",
-            vec![panel],
-        )
-        .integer_x(true),
-    ));
-    // importances
+    Figure::new(
+        &format!(
+            "{}: {} per epoch (pruned trials stop early)",
+            space.name, metric
+        ),
+        "epoch",
+        vec![panel],
+    )
+    .integer_x(true)
+}
+
+/// The parameter importances by rank, named in the title.
+fn importances_plot(space: &SearchSpace, trials: &[TrialRecord]) -> Figure {
     let imp = importances(space, trials);
     let (ix, iy): (Vec<f64>, Vec<f64>) = imp
         .iter()
@@ -467,26 +490,27 @@ pub fn plots(space: &SearchSpace, trials: &[TrialRecord]) -> Vec<(String, Figure
         .map(|(i, (n, v))| format!("{i}: {n} ({v:.2})"))
         .collect::<Vec<_>>()
         .join(", ");
-    figs.push((
-        "importances".to_string(),
-        Figure::new(
-            &format!("{}: parameter importances — {label}", space.name),
-            "parameter (by rank)",
-            vec![Panel::new("importance")
-                .from_zero(true)
-                .with_series(Series::new("importance", ix, iy).scatter())],
-        )
-        .integer_x(true),
-    ));
-    // parallel coordinates: one polyline per complete trial across normalized axes, the
-    // objective last
-    let (vlo, vhi) = ys
+    Figure::new(
+        &format!("{}: parameter importances — {label}", space.name),
+        "parameter (by rank)",
+        vec![Panel::new("importance")
+            .from_zero(true)
+            .with_series(Series::new("importance", ix, iy).scatter())],
+    )
+    .integer_x(true)
+}
+
+/// One polyline per complete trial across the normalized parameter axes, the objective last.
+fn parallel_plot(space: &SearchSpace, done: &[&TrialRecord]) -> Figure {
+    let metric = &space.objective.metric;
+    let (vlo, vhi) = done
         .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+        .map(|t| t.trial.value.unwrap_or(f64::NAN))
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
             (a.min(v), b.max(v))
         });
     let mut pc = Panel::new("normalized value").show_legend(false);
-    for t in &done {
+    for t in done {
         let mut x = Vec::new();
         let mut y = Vec::new();
         for (i, p) in space.params.iter().enumerate() {
@@ -509,80 +533,69 @@ pub fn plots(space: &SearchSpace, trials: &[TrialRecord]) -> Vec<(String, Figure
         .chain([format!("{}: {metric}", space.params.len())])
         .collect::<Vec<_>>()
         .join(", ");
-    figs.push((
-        "parallel_coordinates".to_string(),
-        Figure::new(
-            &format!("{}: parallel coordinates — {axes}", space.name),
-            "axis",
-            vec![pc],
-        )
-        .integer_x(true),
-    ));
-    // Pareto front of the first two objectives
-    if let Some(second) = space.also.first() {
-        let pts: Vec<(f64, f64)> = trials
-            .iter()
-            .filter_map(objective_values)
-            .map(|v| (v[0], v[1]))
-            .collect();
-        let mut front: Vec<(f64, f64)> = pareto_front(space, trials)
-            .into_iter()
-            .filter_map(objective_values)
-            .map(|v| (v[0], v[1]))
-            .collect();
-        front.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let (x, y): (Vec<f64>, Vec<f64>) = pts.into_iter().unzip();
-        let (fx, fy): (Vec<f64>, Vec<f64>) = front.into_iter().unzip();
-        figs.push((
-            "pareto".to_string(),
-            Figure::new(
-                &format!(
-                    "{}: Pareto front, {} vs {}",
-                    space.name, metric, second.metric
-                ),
-                metric,
-                vec![Panel::new(second.metric.clone())
-                    .with_series(Series::new("trials", x, y).scatter())
-                    .with_series(Series::new("Pareto front", fx, fy))],
-            ),
-        ));
-    }
-    // one slice plot per parameter
-    for p in &space.params {
-        let pts: Vec<(f64, f64)> = done
-            .iter()
-            .filter_map(|t| {
-                Some((
-                    axis_value(&p.distribution, *t.trial.params.get(&p.name)?),
-                    t.trial.value?,
-                ))
-            })
-            .collect();
-        let (x, y): (Vec<f64>, Vec<f64>) = pts.into_iter().unzip();
-        let x_name = match p.distribution {
-            Distribution::LogUniform { .. } | Distribution::Int { log: true, .. } => {
-                format!("log10({})", p.name)
-            }
-            Distribution::Choice { .. } => format!("{} (option index)", p.name),
-            _ => p.name.clone(),
-        };
-        let stem = format!(
-            "slice_{}",
-            p.name
-                .chars()
-                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-                .collect::<String>()
-        );
-        figs.push((
-            stem,
-            Figure::new(
-                &format!("{}: {metric} vs {}", space.name, p.name),
-                &x_name,
-                vec![Panel::new(metric.clone()).with_series(Series::new("trial", x, y).scatter())],
-            ),
-        ));
-    }
-    figs
+    Figure::new(
+        &format!("{}: parallel coordinates — {axes}", space.name),
+        "axis",
+        vec![pc],
+    )
+    .integer_x(true)
+}
+
+/// The Pareto front of the first two objectives, when there are two.
+fn pareto_plot(space: &SearchSpace, trials: &[TrialRecord]) -> Option<Figure> {
+    let metric = &space.objective.metric;
+    let second = space.also.first()?;
+    let pts: Vec<(f64, f64)> = trials
+        .iter()
+        .filter_map(objective_values)
+        .map(|v| (v[0], v[1]))
+        .collect();
+    let mut front: Vec<(f64, f64)> = pareto_front(space, trials)
+        .into_iter()
+        .filter_map(objective_values)
+        .map(|v| (v[0], v[1]))
+        .collect();
+    front.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (x, y): (Vec<f64>, Vec<f64>) = pts.into_iter().unzip();
+    let (fx, fy): (Vec<f64>, Vec<f64>) = front.into_iter().unzip();
+    Some(Figure::new(
+        &format!(
+            "{}: Pareto front, {} vs {}",
+            space.name, metric, second.metric
+        ),
+        metric,
+        vec![Panel::new(second.metric.clone())
+            .with_series(Series::new("trials", x, y).scatter())
+            .with_series(Series::new("Pareto front", fx, fy))],
+    ))
+}
+
+/// The objective against one parameter (log10 for log distributions, the option index for a
+/// choice).
+fn slice_plot(space: &SearchSpace, done: &[&TrialRecord], p: &crate::space::ParamSpec) -> Figure {
+    let metric = &space.objective.metric;
+    let pts: Vec<(f64, f64)> = done
+        .iter()
+        .filter_map(|t| {
+            Some((
+                axis_value(&p.distribution, *t.trial.params.get(&p.name)?),
+                t.trial.value?,
+            ))
+        })
+        .collect();
+    let (x, y): (Vec<f64>, Vec<f64>) = pts.into_iter().unzip();
+    let x_name = match p.distribution {
+        Distribution::LogUniform { .. } | Distribution::Int { log: true, .. } => {
+            format!("log10({})", p.name)
+        }
+        Distribution::Choice { .. } => format!("{} (option index)", p.name),
+        _ => p.name.clone(),
+    };
+    Figure::new(
+        &format!("{}: {metric} vs {}", space.name, p.name),
+        &x_name,
+        vec![Panel::new(metric.clone()).with_series(Series::new("trial", x, y).scatter())],
+    )
 }
 
 #[cfg(test)]
