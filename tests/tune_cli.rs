@@ -59,7 +59,7 @@ fn a_misspelled_path_fails_before_the_first_trial() {
         "{err}"
     );
     assert!(err.contains("unknown field `lrr`"), "{err}");
-    assert!(!study.join("trials").exists(), "no trial ran");
+    assert!(!study.exists(), "nothing was created");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -76,7 +76,11 @@ fn an_unrecorded_objective_metric_fails_before_the_first_trial() {
         "{err}"
     );
     assert!(err.contains("val_accuracy"), "{err}");
-    assert!(!study.join("trials").exists(), "no trial ran");
+    assert!(
+        err.contains(&format!("{}", space.display())),
+        "the user's file: {err}"
+    );
+    assert!(!study.exists(), "nothing was created");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -110,7 +114,10 @@ fn zero_jobs_is_a_usage_error() {
     let out = tune(&space, &dir.join("study"), &["--jobs", "0"]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("--jobs"), "{err}");
+    assert!(
+        err.contains("--jobs") && err.contains("must be at least 1"),
+        "{err}"
+    );
     assert!(!dir.join("study").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -47,7 +47,7 @@ pub struct Args {
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<f64>,
     /// Trials run at once (at least 1; each trial gets cores/jobs kernel threads).
-    #[arg(long, default_value_t = 1, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    #[arg(long, default_value_t = 1, value_parser = parse_jobs)]
     pub jobs: usize,
     /// Override a field of the base experiment, as `tuna train --set` (repeatable); the
     /// study folder's base.toml records the result.
@@ -64,6 +64,17 @@ pub struct Args {
     /// Print only the final result.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// `--jobs`: a count of at least 1.
+fn parse_jobs(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1 (the number of trials run at once)".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!(
+            "expected a whole number of trials run at once: {e}"
+        )),
+    }
 }
 
 /// Arguments of `tuna study`.
@@ -219,6 +230,8 @@ fn new_setup(args: &Args, space: &Path) -> Result<Setup, CliError> {
     if let Some(d) = loaded.base_file.parent() {
         data_dirs.push(d.to_path_buf());
     }
+    // A misspelled path or metric fails here, naming the user's file, before the folder exists.
+    loaded.check(&data_dirs)?;
     let space_file = adopt(&loaded, &args.set, &dir)?;
     if args.storage.is_some() {
         remember_location(&dir, &location)?;

@@ -238,9 +238,7 @@ impl Study {
     /// # Errors
     /// The first problem, naming the space file and the field.
     pub fn preflight(&self, data_dirs: &[PathBuf]) -> Result<()> {
-        self.space.check_paths()?;
-        let recorded = self.space.recorded_metrics(data_dirs)?;
-        self.space.check_objectives(&recorded)
+        self.space.check(data_dirs)
     }
 
     /// Checks the space ([`Study::preflight`]), then runs trials until the budget or timeout;

@@ -72,6 +72,18 @@ fn representative(distribution: &Distribution) -> ParamValue {
 }
 
 impl SearchSpace {
+    /// Checks the space against its base experiment: every parameter path
+    /// ([`SearchSpace::check_paths`]) and every objective metric
+    /// ([`SearchSpace::check_objectives`], which reads the base's data from `data_dirs`).
+    ///
+    /// # Errors
+    /// The first problem, naming the space file and the field.
+    pub fn check(&self, data_dirs: &[std::path::PathBuf]) -> Result<()> {
+        self.check_paths()?;
+        let recorded = self.recorded_metrics(data_dirs)?;
+        self.check_objectives(&recorded)
+    }
+
     /// Checks every parameter path against the base experiment: a path the base holds is
     /// fine; any other must make a valid experiment when set there (with a representative
     /// value, or any option of a choice), so a misspelled field (`optimizer.lrr`) or an
@@ -185,7 +197,7 @@ impl SearchSpace {
     }
 
     fn metric_error(&self, field: &str, metric: &str, known: String) -> TuneError {
-        let hint = if metric.starts_with("val_") {
+        let hint = if metric.starts_with("val_") && !known.contains("val_loss") {
             " (val_* metrics need a validation split: data.validation)"
         } else {
             ""

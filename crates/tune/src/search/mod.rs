@@ -604,4 +604,45 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn bad_plugins_and_keys_are_named_with_their_path() {
+        link();
+        crate::link();
+        let lr = r#""optimizer.lr" = { log_uniform = [1e-3, 1e-1] }"#;
+        for (head, params, needle) in [
+            (
+                "[pruner]\ntype = \"HyperbandPruner\"\nreduction_factor = 1",
+                lr,
+                "space.toml: pruner.reduction_factor: must be at least 2, got 1",
+            ),
+            (
+                "[sampler]\ntype = \"TPE\"",
+                lr,
+                "space.toml: sampler.type: unknown variant `TPE`, expected one of `GridSampler`, `RandomSampler`, `TPESampler`",
+            ),
+            ("[sampler]\nn_startup_trials = 3", lr, "space.toml: sampler"),
+            ("trials = 0", lr, "space.toml: trials: expected an integer >= 1, got 0"),
+            ("sede = 1", lr, "space.toml: (top level): unknown field `sede`"),
+            (
+                "",
+                r#""x" = { uniform = [0, 1], step = 2 }"#,
+                "params.\"x\".step: only allowed with `int`",
+            ),
+            (
+                "",
+                r#""x" = { choice = [{ type = "SGD", lr = { log_uniform = [0, 1] } }] }"#,
+                "params.\"x[0].lr\".log_uniform: low must be > 0",
+            ),
+            ("", r#""x" = { int = [1.5, 4] }"#, "params.\"x\".int[0]: invalid type"),
+        ] {
+            match space_with(params, head) {
+                Err(e) => assert!(e.contains(needle), "{head} {params}: {e}"),
+                Ok(_) => panic!("{head} {params} accepted"),
+            }
+        }
+        let s = space_with(lr, "[pruner]\ntype = \"HyperbandPruner\"").unwrap();
+        let json = serde_json::to_value(&*s.pruner).unwrap();
+        assert_eq!(json["type"], "HyperbandPruner");
+    }
 }
