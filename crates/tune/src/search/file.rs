@@ -193,10 +193,12 @@ fn segment(out: &mut String, seg: &serde_path_to_error::Segment) {
     match seg {
         Segment::Seq { index } => out.push_str(&format!("[{index}]")),
         Segment::Map { key } => {
+            // A parameter is always quoted (`params."x"`), as it is in the file.
+            let quoted = out == "params" || key.contains(['.', '[', ']', ' ', '"']);
             if !out.is_empty() {
                 out.push('.');
             }
-            if key.contains(['.', '[', ']', ' ']) {
+            if quoted {
                 out.push_str(&format!("\"{key}\""));
             } else {
                 out.push_str(key);

@@ -623,7 +623,7 @@ mod tests {
             ),
             ("[sampler]\nn_startup_trials = 3", lr, "space.toml: sampler"),
             ("trials = 0", lr, "space.toml: trials: expected an integer >= 1, got 0"),
-            ("sede = 1", lr, "space.toml: (top level): unknown field `sede`"),
+            ("sede = 1", lr, "space.toml: sede: unknown field `sede`, expected one of `base`"),
             (
                 "",
                 r#""x" = { uniform = [0, 1], step = 2 }"#,
