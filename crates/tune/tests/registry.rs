@@ -23,9 +23,9 @@ fn pruners() -> Vec<Box<dyn Pruner>> {
 }
 
 /// Round-trips `value` through JSON and TOML as a `Box<dyn T>`; returns its tag.
-fn round_trip<T: ?Sized>(value: &T) -> String
+fn round_trip<T>(value: &T) -> String
 where
-    T: serde::Serialize,
+    T: serde::Serialize + ?Sized,
     Box<T>: serde::de::DeserializeOwned + serde::Serialize,
 {
     let json = serde_json::to_value(value).unwrap();
