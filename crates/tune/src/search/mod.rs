@@ -159,7 +159,7 @@ impl SearchSpace {
 
     /// As [`SearchSpace::load`], with `--set KEY=VALUE` overrides applied to the base
     /// experiment (as `tuna train --set` applies them; see
-    /// [`apply_override`](tuna_train::experiment::apply_override)).
+    /// [`apply_override`]).
     ///
     /// # Errors
     /// As [`SearchSpace::load`], plus a malformed override.

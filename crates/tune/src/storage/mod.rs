@@ -1,11 +1,11 @@
 //! Where a study's trials live: one [`Storage`] interface (Optuna's `BaseStorage`) and its
 //! backends, each in its own file, chosen by a [`Location`]:
 //!
-//! - [`SqliteStorage`] (feature `sqlite`, on by default): an embedded database file in the
+//! - `SqliteStorage` (feature `sqlite`, on by default): an embedded database file in the
 //!   study folder (WAL mode, every change in a transaction), shared by the worker threads of
 //!   one `tuna tune` and by several processes on one machine. Trial numbers are handed out
 //!   inside `BEGIN IMMEDIATE` transactions.
-//! - [`PostgresStorage`] (feature `postgres`; `postgres://user[:password]@host[:port]/db`):
+//! - `PostgresStorage` (feature `postgres`; `postgres://user[:password]@host[:port]/db`):
 //!   one study shared by workers on many machines, as Optuna's RDB storage does. Trial
 //!   creation runs in a transaction that first locks the study's row (`SELECT ... FOR
 //!   UPDATE`), so creators are serialized: no two workers ever get the same number and the
@@ -247,6 +247,7 @@ pub fn worker_id() -> String {
     format!("{}:{}", hostname(), std::process::id())
 }
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 /// How a trial state is written in every backend.
 pub(crate) fn state_name(s: TrialState) -> &'static str {
     match s {
@@ -257,6 +258,7 @@ pub(crate) fn state_name(s: TrialState) -> &'static str {
     }
 }
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn parse_state(s: &str) -> TrialState {
     match s {
         "complete" => TrialState::Complete,
@@ -301,6 +303,7 @@ pub(crate) fn check_space(loc: &Location, name: &str, stored: &Value, space: &Va
     Ok(())
 }
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 /// A trial row as the SQL backends read it.
 pub(crate) struct TrialRow {
     pub number: i64,
@@ -313,6 +316,7 @@ pub(crate) struct TrialRow {
     pub finished: Option<f64>,
 }
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 impl TrialRow {
     /// The record, with the trial's intermediate values.
     pub fn into_record(self, intermediate: std::collections::BTreeMap<u64, f64>) -> TrialRecord {
@@ -331,6 +335,7 @@ impl TrialRow {
     }
 }
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 /// The parameters as the SQL backends store them.
 pub(crate) fn params_text(params: &Params) -> String {
     serde_json::to_string(params).unwrap_or_default()
