@@ -10,6 +10,7 @@ use std::path::Path;
 use serde_json::{json, Value};
 use tuna_plot::{Bar, Figure, Note, Panel, Series, Style, PALETTE};
 
+use crate::error::TuneError;
 use crate::runner::Study;
 use crate::search::SearchSpace;
 use crate::space::{Distribution, ParamSpec};
@@ -217,12 +218,12 @@ pub fn write_reports(
     study: &Study,
     trials: &[TrialRecord],
     dir: &Path,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, TuneError> {
     let space = &study.space;
     let mut written = Vec::new();
-    let w = |name: &str, bytes: &[u8], written: &mut Vec<String>| -> Result<(), String> {
-        let p = dir.join(name);
-        std::fs::write(&p, bytes).map_err(|e| format!("{}: {e}", p.display()))?;
+    let w = |name: &str, bytes: &[u8], written: &mut Vec<String>| -> Result<(), TuneError> {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).map_err(|source| TuneError::Io { path, source })?;
         written.push(name.to_string());
         Ok(())
     };
@@ -294,7 +295,7 @@ pub fn write_reports(
     for (name, fig) in plots(space, trials) {
         for ext in ["svg", "png"] {
             let file = format!("{name}.{ext}");
-            fig.save(dir.join(&file)).map_err(|e| e.to_string())?;
+            fig.save(dir.join(&file))?;
             written.push(file);
         }
     }
