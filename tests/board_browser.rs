@@ -31,7 +31,11 @@ fn tool(var: &str, candidates: &[&str]) -> Option<PathBuf> {
 fn browser() -> Option<(PathBuf, PathBuf)> {
     let chromium = tool(
         "TUNA_CHROMIUM",
-        &["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"],
+        &[
+            "/usr/bin/chromium",
+            "/usr/bin/chromium-browser",
+            "/usr/bin/google-chrome",
+        ],
     );
     let driver = tool("TUNA_CHROMEDRIVER", &["/usr/bin/chromedriver"]);
     match (chromium, driver) {
@@ -63,7 +67,12 @@ impl Drop for Kill {
 }
 
 /// One HTTP/1.1 request to `addr` (the WebDriver protocol is JSON over HTTP).
-fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&Value>) -> std::io::Result<Value> {
+fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> std::io::Result<Value> {
     let mut s = TcpStream::connect(addr)?;
     s.set_read_timeout(Some(Duration::from_secs(60)))?;
     let body = body.map(Value::to_string).unwrap_or_default();
@@ -73,11 +82,32 @@ fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&Value>) -> std
          Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )?;
+    // read the head, then exactly Content-Length bytes: a driver may keep the connection
+    // open after the response despite `Connection: close`
+    let mut reader = BufReader::new(s);
+    let mut length = None;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse::<usize>().ok();
+            }
+        }
+    }
     let mut bytes = Vec::new();
-    s.read_to_end(&mut bytes)?;
-    let text = String::from_utf8_lossy(&bytes);
-    let (_, body) = text.split_once("\r\n\r\n").unwrap_or(("", ""));
-    Ok(serde_json::from_str(body).unwrap_or(Value::Null))
+    match length {
+        Some(n) => {
+            bytes.resize(n, 0);
+            reader.read_exact(&mut bytes)?;
+        }
+        None => {
+            reader.read_to_end(&mut bytes)?;
+        }
+    }
+    Ok(serde_json::from_slice(&bytes).unwrap_or(Value::Null))
 }
 
 struct Driver {
@@ -102,7 +132,10 @@ impl Driver {
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let start = Instant::now();
         while !http(addr, "GET", "/status", None).is_ok_and(|v| v["value"]["ready"] == true) {
-            assert!(start.elapsed() < Duration::from_secs(30), "chromedriver did not start");
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "chromedriver did not start"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         let caps = json!({ "capabilities": { "alwaysMatch": {
@@ -140,7 +173,11 @@ impl Driver {
     }
 
     fn js(&self, script: &str) -> Value {
-        self.call("POST", "execute/sync", Some(&json!({ "script": script, "args": [] })))
+        self.call(
+            "POST",
+            "execute/sync",
+            Some(&json!({ "script": script, "args": [] })),
+        )
     }
 
     /// Evaluates `script` until it returns something truthy, for at most `limit`.
@@ -157,7 +194,11 @@ impl Driver {
     }
 
     fn size(&self, width: u32, height: u32) {
-        self.call("POST", "window/rect", Some(&json!({ "width": width, "height": height })));
+        self.call(
+            "POST",
+            "window/rect",
+            Some(&json!({ "width": width, "height": height })),
+        );
     }
 
     fn screenshot(&self, name: &str) {
@@ -172,7 +213,12 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        let _ = http(self.addr, "DELETE", &format!("/session/{}", self.session), None);
+        let _ = http(
+            self.addr,
+            "DELETE",
+            &format!("/session/{}", self.session),
+            None,
+        );
     }
 }
 
@@ -184,7 +230,10 @@ fn base64(s: &str) -> Vec<u8> {
         b'+' => 62,
         _ => 63,
     };
-    let clean: Vec<u8> = s.bytes().filter(|c| !matches!(c, b'=' | b'\n' | b'\r')).collect();
+    let clean: Vec<u8> = s
+        .bytes()
+        .filter(|c| !matches!(c, b'=' | b'\n' | b'\r'))
+        .collect();
     let mut out = Vec::with_capacity(clean.len() * 3 / 4);
     for chunk in clean.chunks(4) {
         let n = chunk
@@ -208,7 +257,11 @@ fn folder() -> PathBuf {
         .current_dir(repo)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     root
 }
 
@@ -241,20 +294,34 @@ fn the_board_in_a_real_browser() {
     // the runs: every one listed, filterable, sortable
     d.go(&url);
     let rows = d.wait("the runs table", "return document.querySelectorAll('#runs-table tbody tr[data-text]').length >= 8 && document.querySelectorAll('#runs-table tbody tr[data-text]').length", long);
-    assert_eq!(rows, 9, "iris, mlp-a, mlp-b, 3 in sweep, broken, a study trial");
-    assert!(d.js("return document.querySelector('#studies-table').innerText").as_str().unwrap().contains("fixture-study"));
+    assert_eq!(
+        rows, 9,
+        "iris, mlp-a, mlp-b, 3 in sweep, broken, a study trial"
+    );
+    assert!(d
+        .js("return document.querySelector('#studies-table').innerText")
+        .as_str()
+        .unwrap()
+        .contains("fixture-study"));
     d.screenshot("board-runs.png");
     let shown = d.js("const f = document.querySelector('#filter'); f.value = 'failed'; f.dispatchEvent(new Event('input')); return [...document.querySelectorAll('#runs-table tbody tr')].filter(r => !r.hidden).length");
     assert_eq!(shown, 1);
     d.js("const f = document.querySelector('#filter'); f.value = ''; f.dispatchEvent(new Event('input'))");
     let epochs = d.js("const th = document.querySelector('th[data-key=epochs]'); th.click(); th.click(); return [...document.querySelectorAll('#runs-table tbody tr')].map(r => parseInt(r.children[3].textContent))");
     let epochs: Vec<i64> = serde_json::from_value(epochs).unwrap();
-    assert!(epochs.windows(2).all(|w| w[0] >= w[1]), "not sorted by epochs, descending: {epochs:?}");
+    assert!(
+        epochs.windows(2).all(|w| w[0] >= w[1]),
+        "not sorted by epochs, descending: {epochs:?}"
+    );
 
     // a run: curves drawn
     d.size(1400, 1900);
     d.go(&format!("{url}#/run/iris"));
-    d.wait("the loss chart", "return document.querySelectorAll('#curves canvas').length >= 3", long);
+    d.wait(
+        "the loss chart",
+        "return document.querySelectorAll('#curves canvas').length >= 3",
+        long,
+    );
     let painted = d.wait("a drawn loss curve", r#"
         const c = document.querySelector('#curve-loss canvas');
         const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
@@ -264,8 +331,18 @@ fn the_board_in_a_real_browser() {
         }
         return n > 200 && n"#, long);
     assert!(painted.as_u64().unwrap() > 200);
-    assert!(d.js("return document.querySelector('#diagnosis').innerText").as_str().unwrap().len() > 10);
-    d.wait("the confusion matrix", "return document.querySelectorAll('table.cm td').length === 9", long);
+    assert!(
+        d.js("return document.querySelector('#diagnosis').innerText")
+            .as_str()
+            .unwrap()
+            .len()
+            > 10
+    );
+    d.wait(
+        "the confusion matrix",
+        "return document.querySelectorAll('table.cm td').length === 9",
+        long,
+    );
     d.screenshot("board-run.png");
 
     // live: an epoch appended to a running run appears without a reload
@@ -275,11 +352,25 @@ fn the_board_in_a_real_browser() {
     d.js("window.__sameDocument = 'yes'");
     let start = Instant::now();
     fixtures::append_epoch(&root.join("sweep/live"), 6);
-    d.wait("epoch 6 on the page", "return document.querySelector('#epochs').textContent.startsWith('6 /')", long);
+    d.wait(
+        "epoch 6 on the page",
+        "return document.querySelector('#epochs').textContent.startsWith('6 /')",
+        long,
+    );
     let took = start.elapsed();
-    assert!(took < Duration::from_secs(2), "the new epoch took {took:?} to show");
-    assert_eq!(d.js("return window.__sameDocument"), "yes", "the page was reloaded");
-    assert_eq!(d.js("return tunaBoard.charts['curve-loss'].data[0].length"), 6);
+    assert!(
+        took < Duration::from_secs(2),
+        "the new epoch took {took:?} to show"
+    );
+    assert_eq!(
+        d.js("return window.__sameDocument"),
+        "yes",
+        "the page was reloaded"
+    );
+    assert_eq!(
+        d.js("return tunaBoard.charts['curve-loss'].data[0].length"),
+        6
+    );
     eprintln!("a new epoch showed on the page after {took:?}");
 
     // compare
@@ -297,7 +388,10 @@ fn the_board_in_a_real_browser() {
     drop(d);
 
     // Ctrl-C stops it cleanly
-    let status = Command::new("kill").args(["-INT", &pid.to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let mut board = kill.0.remove(0);
     let start = Instant::now();
@@ -305,11 +399,19 @@ fn the_board_in_a_real_browser() {
         if let Some(s) = board.try_wait().unwrap() {
             break s;
         }
-        assert!(start.elapsed() < Duration::from_secs(10), "the board did not stop on Ctrl-C");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the board did not stop on Ctrl-C"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     let mut err = String::new();
-    board.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    board
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     assert!(code.success(), "{code:?}: {err}");
     assert!(err.contains("stopped"), "{err}");
 }

@@ -171,7 +171,8 @@ fn resumed(dir: &Path, args: &Args, mode: DisplayMode) -> Result<Resumed, CliErr
             }
             return Ok(None);
         }
-        (None, _) => false,
+        // an unfinished run may be given a new length before it continues
+        (None, epochs) => epochs.is_some(),
     };
     let set: Vec<String> = args
         .epochs

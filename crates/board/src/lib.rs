@@ -85,7 +85,11 @@ impl Board {
             .build()
             .map_err(BoardError::Server)?;
         let (stop_tx, stop_rx) = watch::channel(false);
-        let shared = Arc::new(server::Shared::new(self.roots, stop_rx, allowed_hosts(addr)));
+        let shared = Arc::new(server::Shared::new(
+            self.roots,
+            stop_rx,
+            allowed_hosts(addr),
+        ));
         runtime.block_on(async move {
             // read every run once now, so that the first page finds them in the cache
             let warm = shared.clone();

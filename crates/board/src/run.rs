@@ -82,7 +82,8 @@ pub struct RunData {
 }
 
 fn unix(t: SystemTime) -> f64 {
-    t.duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// Reads the run in `dir`. Files that link outside `roots` are not read (a warning says so).
@@ -234,7 +235,12 @@ impl RunData {
             return s.monitor.clone();
         }
         let has = |k: &str| self.records.iter().any(|r| r.get(k).is_some());
-        if has("val_loss") { "val_loss" } else { "train_loss" }.to_string()
+        if has("val_loss") {
+            "val_loss"
+        } else {
+            "train_loss"
+        }
+        .to_string()
     }
 
     /// The best epoch's and the last epoch's metrics.
@@ -246,20 +252,28 @@ impl RunData {
             return (s.best_epoch, values(&s.best), values(&s.last));
         }
         let monitor = self.monitor();
-        let maximize = !(monitor.ends_with("loss") || monitor.ends_with("mae") || monitor.ends_with("rmse"));
+        let maximize =
+            !(monitor.ends_with("loss") || monitor.ends_with("mae") || monitor.ends_with("rmse"));
         let best = self
             .records
             .iter()
             .filter(|r| r.get(&monitor).is_some_and(f64::is_finite))
             .reduce(|a, b| {
-                let (x, y) = (a.get(&monitor).unwrap_or(0.0), b.get(&monitor).unwrap_or(0.0));
+                let (x, y) = (
+                    a.get(&monitor).unwrap_or(0.0),
+                    b.get(&monitor).unwrap_or(0.0),
+                );
                 if (maximize && y > x) || (!maximize && y < x) {
                     b
                 } else {
                     a
                 }
             });
-        let last = self.records.last().map(|r| values(&r.values)).unwrap_or_default();
+        let last = self
+            .records
+            .last()
+            .map(|r| values(&r.values))
+            .unwrap_or_default();
         (
             best.map(|r| r.epoch),
             best.map(|r| values(&r.values)).unwrap_or_default(),
@@ -450,7 +464,8 @@ pub fn signals(signals: &[EpochSignals], max_points: usize) -> Value {
         }
         for (name, d) in &s.dead_units {
             let label = format!("{name} ({})", d.layer_type);
-            dead.entry(label).or_insert_with(|| vec![f64::NAN; picked.len()])[j] = d.fraction;
+            dead.entry(label)
+                .or_insert_with(|| vec![f64::NAN; picked.len()])[j] = d.fraction;
         }
     }
     let mut timing: BTreeMap<&str, Vec<f64>> = BTreeMap::new();

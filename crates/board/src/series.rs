@@ -60,7 +60,10 @@ mod tests {
 
     #[test]
     fn short_series_are_kept_whole() {
-        assert_eq!(pick(5, &[&[1.0, 2.0, 3.0, 4.0, 5.0]], 100), vec![0, 1, 2, 3, 4]);
+        assert_eq!(
+            pick(5, &[&[1.0, 2.0, 3.0, 4.0, 5.0]], 100),
+            vec![0, 1, 2, 3, 4]
+        );
         assert!(pick(0, &[], 100).is_empty());
     }
 
@@ -73,7 +76,7 @@ mod tests {
         let b: Vec<f64> = (0..n).map(|i| -(i as f64)).collect();
         let keep = pick(n, &[&a, &b], 2000);
         assert!(keep.len() <= 2000, "{}", keep.len());
-        assert!(keep.len() > 1000);
+        assert!(keep.len() >= 2 * (2000 / 6), "every bucket keeps its first and last point");
         assert!(keep.contains(&54_321));
         assert!(keep.contains(&0) && keep.contains(&(n - 1)));
         assert!(keep.windows(2).all(|w| w[0] < w[1]));

@@ -81,7 +81,9 @@ impl Shared {
             let handles: Vec<_> = found
                 .runs
                 .chunks(chunk)
-                .map(|part| s.spawn(move || part.iter().map(|(_, d)| self.run(d)).collect::<Vec<_>>()))
+                .map(|part| {
+                    s.spawn(move || part.iter().map(|(_, d)| self.run(d)).collect::<Vec<_>>())
+                })
                 .collect();
             handles
                 .into_iter()
@@ -328,7 +330,10 @@ async fn guard(State(shared): State<AppState>, request: Request, next: Next) -> 
     }
     let mut response = next.run(request).await;
     let h = response.headers_mut();
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
@@ -336,7 +341,10 @@ async fn guard(State(shared): State<AppState>, request: Request, next: Next) -> 
              connect-src 'self'; frame-ancestors 'none'",
         ),
     );
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     response
 }
 
@@ -402,17 +410,23 @@ async fn api_runs(State(s): State<AppState>) -> Response {
     blocking(move || Ok(s.runs_list())).await
 }
 
-fn one_id(raw: &Option<String>) -> Result<String, Response> {
+/// The first `id` of the query, or the 400 response to send when there is none.
+fn one_id(raw: &Option<String>) -> Result<String, Box<Response>> {
     query_values(raw.as_deref(), "id")
         .into_iter()
         .next()
-        .ok_or_else(|| error(StatusCode::BAD_REQUEST, "expected ?id=<run or study id>"))
+        .ok_or_else(|| {
+            Box::new(error(
+                StatusCode::BAD_REQUEST,
+                "expected ?id=<run or study id>",
+            ))
+        })
 }
 
 async fn api_run(State(s): State<AppState>, RawQuery(q): RawQuery) -> Response {
     match one_id(&q) {
         Ok(id) => blocking(move || s.run_page(&id)).await,
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -427,7 +441,7 @@ async fn api_compare(State(s): State<AppState>, RawQuery(q): RawQuery) -> Respon
 async fn api_study(State(s): State<AppState>, RawQuery(q): RawQuery) -> Response {
     match one_id(&q) {
         Ok(id) => blocking(move || s.study_page(&id)).await,
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -435,7 +449,12 @@ async fn api_study(State(s): State<AppState>, RawQuery(q): RawQuery) -> Response
 /// shows changed (looked at every [`POLL`]); the stream ends when the board stops.
 async fn api_events(State(s): State<AppState>, RawQuery(q): RawQuery) -> Response {
     let id = query_values(q.as_deref(), "id").into_iter().next();
-    let watch = match (query_values(q.as_deref(), "watch").first().map(String::as_str), id) {
+    let watch = match (
+        query_values(q.as_deref(), "watch")
+            .first()
+            .map(String::as_str),
+        id,
+    ) {
         (Some("runs"), _) => Watch::Runs,
         (Some("run"), Some(id)) => Watch::Run(id),
         (Some("study"), Some(id)) => Watch::Study(id),

@@ -117,9 +117,11 @@ fn param_json(p: &tuna_tune::ParamSpec, space: &SearchSpace) -> Value {
     let (scale, low, high) = match &p.distribution {
         Distribution::Uniform { low, high } => ("linear", *low, *high),
         Distribution::LogUniform { low, high } => ("log", *low, *high),
-        Distribution::Int { low, high, log, .. } => {
-            (if *log { "log" } else { "linear" }, *low as f64, *high as f64)
-        }
+        Distribution::Int { low, high, log, .. } => (
+            if *log { "log" } else { "linear" },
+            *low as f64,
+            *high as f64,
+        ),
         Distribution::Choice { n } => ("choice", 0.0, (*n as f64 - 1.0).max(0.0)),
     };
     let options: Vec<String> = match &p.distribution {
@@ -233,8 +235,11 @@ mod tests {
         assert!(location("s", &d, &roots).is_err());
         std::fs::write(d.join("storage.txt"), "../other.db\n").unwrap();
         assert!(location("s", &d, &roots).is_err());
-        std::fs::write(d.join("storage.txt"), format!("{}\n", d.join("study.db").display()))
-            .unwrap();
+        std::fs::write(
+            d.join("storage.txt"),
+            format!("{}\n", d.join("study.db").display()),
+        )
+        .unwrap();
         let inside = Location::Sqlite(d.join("study.db"));
         assert_eq!(location("s", &d, &roots).unwrap(), inside);
         std::fs::remove_file(d.join("storage.txt")).unwrap();

@@ -77,8 +77,15 @@ fn raw_at(addr: SocketAddr, method: &str, target: &str, host: Option<&str>) -> R
     s.read_to_end(&mut bytes).unwrap();
     let text = String::from_utf8_lossy(&bytes).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         dechunk(body)
     } else {
         body.to_string()
@@ -127,10 +134,22 @@ fn the_runs_list_has_every_run_with_its_state_metrics_and_differences() {
         .iter()
         .map(|r| r["id"].as_str().unwrap())
         .collect();
-    for id in ["mlp-a", "mlp-b", "sweep/failed", "sweep/live", "sweep/stopped", "broken", "long", "study/trials/0000"] {
+    for id in [
+        "mlp-a",
+        "mlp-b",
+        "sweep/failed",
+        "sweep/live",
+        "sweep/stopped",
+        "broken",
+        "long",
+        "study/trials/0000",
+    ] {
         assert!(ids.contains(&id), "{id} missing from {ids:?}");
     }
-    assert!(!ids.contains(&"linked-run"), "a linked folder outside was listed");
+    assert!(
+        !ids.contains(&"linked-run"),
+        "a linked folder outside was listed"
+    );
     assert_eq!(row(&list, "mlp-a")["state"], "finished");
     assert_eq!(row(&list, "sweep/failed")["state"], "failed");
     assert_eq!(row(&list, "sweep/live")["state"], "running");
@@ -148,7 +167,10 @@ fn the_runs_list_has_every_run_with_its_state_metrics_and_differences() {
         .map(|k| k.as_str().unwrap())
         .collect();
     assert!(differing.contains(&"optimizer.lr"), "{differing:?}");
-    assert!(differing.contains(&"model.layers[0].out_features"), "{differing:?}");
+    assert!(
+        differing.contains(&"model.layers[0].out_features"),
+        "{differing:?}"
+    );
     assert!(!differing.contains(&"loss.type"), "{differing:?}");
     assert_eq!(a["params"]["optimizer.lr"], 0.01);
     assert_eq!(row(&list, "mlp-b")["params"]["optimizer.lr"], 0.003);
@@ -169,7 +191,9 @@ fn a_run_page_has_curves_signals_diagnosis_config_and_confusion_matrix() {
     }
     assert_eq!(p["curves"]["x"][0], 1.0);
     assert_eq!(
-        p["signals"]["params"]["0.weight"]["grad_norm"].as_array().map(Vec::len),
+        p["signals"]["params"]["0.weight"]["grad_norm"]
+            .as_array()
+            .map(Vec::len),
         Some(30)
     );
     assert!(p["signals"]["dead_units"]["1 (ReLU)"].is_array());
@@ -191,7 +215,10 @@ fn a_run_of_100000_epochs_arrives_downsampled_with_its_spike() {
     assert!(shown <= tuna_board::MAX_POINTS && shown > 500, "{shown}");
     let loss = c["series"]["train_loss"].as_array().unwrap();
     assert_eq!(loss.len(), shown);
-    let max = loss.iter().filter_map(Value::as_f64).fold(f64::MIN, f64::max);
+    let max = loss
+        .iter()
+        .filter_map(Value::as_f64)
+        .fold(f64::MIN, f64::max);
     assert!(max > 5.0, "the spike at epoch 50000 was lost: max {max}");
     assert_eq!(c["x"][shown - 1], 100_000.0);
 }
@@ -209,7 +236,10 @@ fn compare_overlays_runs_and_lists_their_differences() {
         .iter()
         .map(|k| k.as_str().unwrap())
         .collect();
-    assert!(diff.contains(&"optimizer.lr") && !diff.contains(&"name"), "{diff:?}");
+    assert!(
+        diff.contains(&"optimizer.lr") && !diff.contains(&"name"),
+        "{diff:?}"
+    );
     assert_eq!(get("/api/compare").status, 400);
     assert_eq!(get("/api/compare?id=mlp-a&id=nope").status, 404);
 }
@@ -236,7 +266,10 @@ fn a_study_page_has_trials_importances_and_links_to_trial_runs() {
         .map(|p| p["name"].as_str().unwrap())
         .collect();
     assert!(names.contains(&"optimizer.lr"));
-    assert_eq!(s["params"][names.iter().position(|n| *n == "optimizer.lr").unwrap()]["scale"], "log");
+    assert_eq!(
+        s["params"][names.iter().position(|n| *n == "optimizer.lr").unwrap()]["scale"],
+        "log"
+    );
     let imp = s["importances"].as_array().unwrap();
     assert_eq!(imp.len(), 3);
     let total: f64 = imp.iter().map(|i| i[1].as_f64().unwrap()).sum();
@@ -249,20 +282,33 @@ fn a_study_page_has_trials_importances_and_links_to_trial_runs() {
 fn the_page_and_its_assets_are_embedded_and_load_nothing_from_elsewhere() {
     let index = get("/");
     assert_eq!(index.status, 200);
-    assert!(index.head.to_ascii_lowercase().contains("content-type: text/html"));
+    assert!(index
+        .head
+        .to_ascii_lowercase()
+        .contains("content-type: text/html"));
     assert!(index.body.contains("/assets/app.js"));
     for name in tuna_board::asset_names() {
         let r = get(&format!("/assets/{name}"));
         assert_eq!(r.status, 200, "{name}");
         assert!(!r.body.is_empty(), "{name}");
         if name.ends_with(".html") || name == "app.js" || name == "app.css" {
-            for bad in ["src=\"http", "href=\"http", "url(http", "fetch(\"http", "//cdn"] {
+            for bad in [
+                "src=\"http",
+                "href=\"http",
+                "url(http",
+                "fetch(\"http",
+                "//cdn",
+            ] {
                 assert!(!r.body.contains(bad), "{name} loads from elsewhere: {bad}");
             }
         }
     }
     assert!(get("/assets/uPlot-LICENSE.txt").body.contains("MIT"));
-    assert!(index.head.contains("content-security-policy"), "{}", index.head);
+    assert!(
+        index.head.contains("content-security-policy"),
+        "{}",
+        index.head
+    );
 }
 
 #[test]
@@ -290,7 +336,11 @@ fn nothing_outside_the_folders_is_served() {
         "/mlp-a/metrics.jsonl",
     ] {
         let r = get(target);
-        assert!(!secretish(&r), "{target} served a file from outside: {}", r.body);
+        assert!(
+            !secretish(&r),
+            "{target} served a file from outside: {}",
+            r.body
+        );
         if !target.starts_with("/api/events") {
             assert!(
                 r.status == 404 || r.status == 400,
@@ -315,7 +365,10 @@ fn only_get_is_answered_and_only_for_this_machine() {
     }
     assert_eq!(raw("GET", "/api/runs", Some("evil.example:80")).status, 403);
     let port = server().port();
-    assert_eq!(raw("GET", "/", Some(&format!("localhost:{port}"))).status, 200);
+    assert_eq!(
+        raw("GET", "/", Some(&format!("localhost:{port}"))).status,
+        200
+    );
     assert_eq!(get("/nope").status, 404);
     assert_eq!(get("/api/run").status, 400);
     assert_eq!(get("/api/run?id=nope").status, 404);
@@ -347,7 +400,9 @@ fn wait_event(reader: &mut impl BufRead, name: &str, limit: Duration) -> Option<
             Ok(0) => return None,
             Ok(_) if line.trim_end() == format!("event: {name}") => return Some(start.elapsed()),
             Ok(_) => line.clear(),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
             Err(e) => panic!("{e}"),
         }
     }
@@ -356,7 +411,8 @@ fn wait_event(reader: &mut impl BufRead, name: &str, limit: Duration) -> Option<
 
 fn events(addr: SocketAddr, target: &str) -> BufReader<TcpStream> {
     let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
     write!(s, "GET {target} HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
     BufReader::new(s)
 }
@@ -374,7 +430,10 @@ fn a_new_epoch_and_a_new_trial_are_announced_live() {
     assert!(wait_event(&mut list, "ready", Duration::from_secs(10)).is_some());
     fixtures::append_epoch(&root.join("sweep/live"), 6);
     let took = wait_event(&mut run, "change", Duration::from_secs(10)).expect("no change event");
-    assert!(took < Duration::from_secs(2), "the run's change took {took:?}");
+    assert!(
+        took < Duration::from_secs(2),
+        "the run's change took {took:?}"
+    );
     assert!(wait_event(&mut list, "change", Duration::from_secs(10)).is_some());
     assert_eq!(get("/api/run?id=sweep%2Flive").json()["row"]["epochs"], 6);
 
@@ -382,9 +441,23 @@ fn a_new_epoch_and_a_new_trial_are_announced_live() {
     assert!(wait_event(&mut study, "ready", Duration::from_secs(10)).is_some());
     let loc = tuna_tune::storage::Location::Sqlite(root.join("study/study.db"));
     let (mut st, _, _) = tuna_tune::storage::open_existing(&loc, Some("fixture-study")).unwrap();
-    let n = fixtures::add_trial(st.as_mut(), 0.007, 32, 1, tuna_tune::TrialState::Complete, 6);
+    let n = fixtures::add_trial(
+        st.as_mut(),
+        0.007,
+        32,
+        1,
+        tuna_tune::TrialState::Complete,
+        6,
+    );
     let took = wait_event(&mut study, "change", Duration::from_secs(10)).expect("no study change");
-    assert!(took < Duration::from_secs(2), "the study's change took {took:?}");
+    assert!(
+        took < Duration::from_secs(2),
+        "the study's change took {took:?}"
+    );
     let s = get("/api/study?id=study").json();
-    assert!(s["trials"].as_array().unwrap().iter().any(|t| t["number"] == n));
+    assert!(s["trials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["number"] == n));
 }

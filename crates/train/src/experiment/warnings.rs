@@ -12,7 +12,11 @@ impl Experiment {
         let mut out = Vec::new();
         self.schedule_overrides(&mut out);
         let given = |p: &str| get_path(&self.source, p).is_some();
-        if given("train.clip_norm_type") && self.train.clip_grad_norm.is_none() {
+        // a run folder's config.toml spells out every default: only a changed norm is news
+        if given("train.clip_norm_type")
+            && self.train.clip_norm_type != 2.0
+            && self.train.clip_grad_norm.is_none()
+        {
             out.push(self.say(
                 "train.clip_norm_type",
                 "is unused: it is the norm of train.clip_grad_norm, which is not set",

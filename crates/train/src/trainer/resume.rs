@@ -101,7 +101,12 @@ impl Trainer {
             .map_err(|e| bad(format!("optimizer: {e}")))?;
         self.restore_schedule(ckpt, more_epochs).map_err(bad)?;
         if let (Some(e), Some(state)) = (&mut self.net.early, &ckpt.meta.early_stopping) {
-            *e = EarlyStopping::resume(e.config().clone(), state.clone())
+            let mut state = state.clone();
+            if more_epochs {
+                // more epochs get a fresh patience, like calling Keras' `fit` again
+                state.wait = 0;
+            }
+            *e = EarlyStopping::resume(e.config().clone(), state)
                 .map_err(|e| bad(format!("early stopping: {e}")))?;
         }
         if let Some(s) = &self.net.schedule {
