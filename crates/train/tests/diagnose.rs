@@ -57,6 +57,7 @@ fn ctx() -> RunContext {
                 index: i,
                 kind: k.to_string(),
                 width: w,
+                ..LayerInfo::default()
             })
             .collect(),
         epochs_planned: None,
@@ -116,6 +117,7 @@ fn signals(epochs: usize, ratio: f64, grads: [f64; 3]) -> Vec<EpochSignals> {
                     last: 0.45,
                     spikes: Vec::new(),
                 },
+                ..EpochSignals::default()
             }
         })
         .collect()
