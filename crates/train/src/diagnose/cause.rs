@@ -44,6 +44,9 @@ fn rank(id: &str) -> usize {
 pub fn explains(cause: &str, symptom: &str, recurrent: bool) -> bool {
     const SPEED: [&str; 3] = ["input_bound", "slow_layer", "slow_step"];
     const UNDERFIT: [&str; 2] = ["model_too_small", "training_too_short"];
+    if cause == symptom {
+        return false;
+    }
     let under = UNDERFIT.contains(&symptom);
     match cause {
         "loss_mismatch" => !SPEED.contains(&symptom) && symptom != "nonfinite_data",

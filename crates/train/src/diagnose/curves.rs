@@ -582,8 +582,13 @@ fn accuracy_line(v: &View<'_>) -> String {
     let n = v.train.len();
     match v.train_acc.last() {
         Some(a) => format!(
-            "final train_accuracy {} (below {POOR_ACCURACY}), train_loss {}",
+            "final train_accuracy {}{}, train_loss {}",
             fmt(*a),
+            if *a < POOR_ACCURACY {
+                format!(" (below {POOR_ACCURACY})")
+            } else {
+                String::new()
+            },
             fmt(v.train[n - 1])
         ),
         None => format!(
@@ -599,10 +604,11 @@ fn accuracy_line(v: &View<'_>) -> String {
 
 fn too_short(v: &View<'_>, rel_slope: f64, poor: bool) -> Finding {
     let n = v.train.len();
+    // Good accuracy with a validation loss still falling is worth knowing, not a problem.
     let severity = if poor {
         Severity::Warning
     } else {
-        Severity::Mild
+        Severity::Info
     };
     let more = (n * 3).max(10);
     Finding::new(

@@ -211,10 +211,13 @@ fn hidden_linear(ctx: &RunContext, widest: bool) -> Option<(usize, usize, usize)
     let ls = layers(ctx);
     let mut best: Option<(usize, usize, usize)> = None;
     for l in ls.iter().filter(|l| l.kind == "Linear") {
-        let width = l.width?;
-        let next = ls[l.index + 1..]
+        let Some(width) = l.width else { continue };
+        let Some(next) = ls[l.index + 1..]
             .iter()
-            .find(|n| !(is_activation(&n.kind) || n.kind.starts_with("Dropout")))?;
+            .find(|n| !(is_activation(&n.kind) || n.kind.starts_with("Dropout")))
+        else {
+            continue;
+        };
         if next.kind != "Linear" {
             continue;
         }

@@ -28,7 +28,8 @@
 //!     })
 //!     .collect();
 //! let d = diagnose(&records, &[], &RunContext::default());
-//! assert_eq!(d.ids(), vec!["healthy"]);
+//! assert_eq!(d.primary, "healthy");
+//! assert!(!d.primary_finding().is_problem());
 //! ```
 
 use std::path::{Path, PathBuf};

@@ -79,12 +79,11 @@ fn set_item(item: &mut Item, steps: &[PathStep], v: &Value, path: &str) -> Resul
                 .as_table_like_mut()
                 .ok_or_else(|| format!("`{path}`: `{k}` is inside a value that is not a table"))?;
             if t.get(k).is_none() {
-                let fresh = if rest.is_empty() {
-                    Item::None
-                } else {
-                    Item::Table(toml_edit::Table::new())
-                };
-                t.insert(k, fresh);
+                if rest.is_empty() {
+                    t.insert(k, Item::Value(to_toml_value(v)?));
+                    return Ok(());
+                }
+                t.insert(k, Item::Table(toml_edit::Table::new()));
             }
             let next = t.get_mut(k).expect("inserted");
             set_item(next, rest, v, path)
