@@ -18,8 +18,12 @@ pub const CONFLICTS: f64 = 0.02;
 pub const CONTRADICTED: f64 = 0.08;
 /// A class whose validation recall is below this ...
 pub const POOR_RECALL: f64 = 0.5;
-/// ... while it makes up less than this share of the data is a hidden minority.
+/// ... while it makes up less than this share of the data ...
 pub const MINORITY: f64 = 0.25;
+/// ... and less than this fraction of its balanced share (`1 / classes`) is a hidden
+/// minority: with many classes every class is small, and only an under-represented one is
+/// an imbalance.
+pub const OF_BALANCED: f64 = 0.5;
 
 /// Every data detector.
 pub(crate) fn detect(v: &View<'_>) -> Vec<Finding> {
@@ -169,7 +173,10 @@ fn unscaled_inputs(v: &View<'_>) -> Option<Finding> {
         .iter()
         .find(|l| !matches!(l.kind.as_str(), "Flatten" | "Unflatten"))
         .is_some_and(|l| l.kind.contains("Norm"));
-    if normalized_first || !(worst > INPUT_SCALE || spread > 1e3) {
+    // Features of very different spreads matter only when some values are large: bounded
+    // inputs (pixels in [-1, 3]) with near-constant borders are not unscaled.
+    let uneven = spread > 1e3 && i.max_abs > INPUT_SCALE;
+    if normalized_first || !(worst > INPUT_SCALE || uneven) {
         return None;
     }
     Some(
@@ -261,9 +268,10 @@ fn class_imbalance(v: &View<'_>) -> Option<Finding> {
         .enumerate()
         .filter_map(|(c, r)| r.map(|r| (c, r)))
         .filter(|(c, _)| {
-            counts
-                .get(*c)
-                .is_some_and(|k| (*k as f64) < MINORITY * n as f64)
+            counts.get(*c).is_some_and(|k| {
+                let k = *k as f64;
+                k < MINORITY * n as f64 && k * (counts.len() as f64) < OF_BALANCED * n as f64
+            })
         })
         .min_by(|a, b| a.1.total_cmp(&b.1))?;
     let share = counts[class] as f64 / n.max(1) as f64;
