@@ -213,7 +213,7 @@ fn planted_problems_are_diagnosed() {
         &v,
         &h,
         &["saturating_activations", "vanishing_gradients"],
-        "vanishing_gradients",
+        "saturating_activations",
     );
 
     // Under-fitting: 2 hidden units, 2 epochs.
@@ -223,8 +223,8 @@ fn planted_problems_are_diagnosed() {
         "tiny",
         &v,
         &h,
-        &["model_too_small", "training_too_short"],
-        "model_too_small",
+        &["training_too_short"],
+        "training_too_short",
     );
 
     // The shipped MNIST MLP is healthy, or at worst mild.
