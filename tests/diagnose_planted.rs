@@ -3,6 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use tuna::train::diagnose::toml_value;
+use tuna::train::experiment::Experiment;
+
 fn tuna() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_tuna"));
     c.current_dir(env!("CARGO_MANIFEST_DIR"));
@@ -84,8 +87,33 @@ fn train_and_diagnose(
     );
     let human = tuna().arg("diagnose").arg(&run).output().unwrap();
     let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    every_remedy_applies(name, &config, &value);
     let _ = std::fs::remove_dir_all(&dir);
     (value, String::from_utf8_lossy(&human.stdout).into_owned())
+}
+
+/// Every remedy of every finding, applied to the experiment as `--set` / `--unset`, gives a
+/// valid experiment.
+fn every_remedy_applies(name: &str, config: &Path, v: &serde_json::Value) {
+    tuna::link_all();
+    let findings = v["findings"].as_array().unwrap();
+    let remedies = findings
+        .iter()
+        .flat_map(|f| f["remedies"].as_array().into_iter().flatten());
+    for r in remedies {
+        let (mut set, mut unset) = (Vec::new(), Vec::new());
+        for c in r["changes"].as_array().unwrap() {
+            let path = c["path"].as_str().unwrap();
+            match c["op"].as_str().unwrap() {
+                "set" => set.push(format!("{path}={}", toml_value(&c["value"]))),
+                "unset" => unset.push(path.to_string()),
+                op => panic!("{name}: unknown change {op}"),
+            }
+        }
+        if let Err(e) = Experiment::load_edited(config, &set, &unset) {
+            panic!("{name}: remedy {r} does not apply: {e}");
+        }
+    }
 }
 
 fn ids(v: &serde_json::Value) -> Vec<String> {
@@ -97,14 +125,35 @@ fn ids(v: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
-fn check(name: &str, v: &serde_json::Value, human: &str, want: &str) {
+/// The report's primary finding (the root cause) is one of `primary`, and it names `want`
+/// (as the primary finding or as a symptom under it).
+fn check(name: &str, v: &serde_json::Value, human: &str, primary: &[&str], want: &str) {
     let got = ids(v);
+    let lead = v["primary"].as_str().unwrap();
     assert!(
-        got.iter().any(|i| i == want),
-        "{name}: expected {want}, got {got:?}\n{human}"
+        primary.contains(&lead),
+        "{name}: expected the cause {primary:?}, got {lead} ({got:?})\n{human}"
+    );
+    let symptoms: Vec<&str> = v["findings"][0]["explains"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        lead == want || symptoms.contains(&want),
+        "{name}: {want} not named\n{human}"
     );
     assert!(!got.iter().any(|i| i == "healthy"), "{name}: {human}");
-    assert!(human.contains(&format!("] {want}: ")), "{name}: {human}");
+    assert!(human.starts_with('['), "{name}: {human}");
+    assert!(
+        human
+            .lines()
+            .next()
+            .unwrap()
+            .contains(&format!("cause {lead}: ")),
+        "{name}: {human}"
+    );
 }
 
 #[test]
@@ -119,7 +168,7 @@ fn planted_problems_are_diagnosed() {
         30,
     );
     let (v, h) = train_and_diagnose("overfit", Some(&text), None);
-    check("overfitting", &v, &h, "overfitting");
+    check("overfitting", &v, &h, &["overfitting"], "overfitting");
     let f = v["findings"]
         .as_array()
         .unwrap()
@@ -137,7 +186,7 @@ fn planted_problems_are_diagnosed() {
         5,
     );
     let (v, h) = train_and_diagnose("diverge", Some(&text), None);
-    check("divergence", &v, &h, "divergence");
+    check("divergence", &v, &h, &["lr_too_high"], "divergence");
 
     // lr too low: lr = 1e-6.
     let text = config(
@@ -148,7 +197,7 @@ fn planted_problems_are_diagnosed() {
         3,
     );
     let (v, h) = train_and_diagnose("lr-low", Some(&text), None);
-    check("lr_too_low", &v, &h, "lr_too_low");
+    check("lr_too_low", &v, &h, &["lr_too_low"], "lr_too_low");
 
     // Vanishing gradients: 8 Linear + Sigmoid layers.
     let text = config(
@@ -159,12 +208,24 @@ fn planted_problems_are_diagnosed() {
         3,
     );
     let (v, h) = train_and_diagnose("sigmoid", Some(&text), None);
-    check("vanishing_gradients", &v, &h, "vanishing_gradients");
+    check(
+        "sigmoid",
+        &v,
+        &h,
+        &["saturating_activations", "vanishing_gradients"],
+        "saturating_activations",
+    );
 
     // Under-fitting: 2 hidden units, 2 epochs.
     let text = config(2000, 0.1, &mlp(&[2], "ReLU"), sgd, 2);
     let (v, h) = train_and_diagnose("tiny", Some(&text), None);
-    check("underfitting", &v, &h, "underfitting");
+    check(
+        "tiny",
+        &v,
+        &h,
+        &["training_too_short"],
+        "training_too_short",
+    );
 
     // The shipped MNIST MLP is healthy, or at worst mild.
     let (v, h) = train_and_diagnose("healthy", None, Some("examples/configs/mnist-mlp.toml"));

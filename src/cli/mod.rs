@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 mod board;
 mod diagnose;
 mod eval;
+mod fix;
 mod generate;
 mod lr_find;
 pub(crate) mod output;
@@ -48,6 +49,8 @@ enum Command {
     Generate(generate::Args),
     /// Explain a run: over-fitting, under-fitting, divergence, lr, gradients, speed.
     Diagnose(diagnose::Args),
+    /// Train, diagnose, apply the primary remedy; repeat until healthy or the budget is spent.
+    Fix(fix::Args),
     /// Show one run's summary, or several runs side by side.
     Show(show::Args),
     /// Print the model table of an experiment file (layers, output shapes, parameters).
@@ -90,6 +93,7 @@ pub fn run() -> ExitCode {
         Command::Predict(args) => predict::run(&args),
         Command::Generate(args) => generate::run(&args),
         Command::Diagnose(args) => diagnose::run(&args),
+        Command::Fix(args) => fix::run(&args),
         Command::Show(args) => show::run(&args),
         Command::Summary(args) => summary::run(&args),
         Command::Schedule(args) => schedule::run(&args),

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use tuna::train::checkpoint::Checkpoint;
-use tuna::train::experiment::Experiment;
+use tuna::train::experiment::{get_path, Edit, Experiment};
 use tuna::train::progress::{summary_lines, DisplayMode, Progress};
 use tuna::train::{RunDir, TrainError, Trainer};
 
@@ -146,6 +146,7 @@ fn fresh(args: &Args) -> Result<Trainer, CliError> {
         set.push(format!("train.epochs={e}"));
     }
     let exp = Experiment::load_edited(config, &set, &args.unset)?;
+    let edits = origin_edits(&exp, &set, &args.unset);
     let ctx = exp.data_context();
     let name = exp.name.clone().unwrap_or_else(|| "run".into());
     let mut trainer = Trainer::new(exp, &ctx)?;
@@ -153,8 +154,22 @@ fn fresh(args: &Args) -> Result<Trainer, CliError> {
         Some(dir) => RunDir::create(dir)?,
         None => RunDir::create_unique(Path::new("runs"), &name)?,
     };
+    run.write_origin(config, &edits)?;
     trainer.set_run_dir(run)?;
     Ok(trainer)
+}
+
+/// The `--set` / `--unset` arguments as edits of the experiment file (the values as loaded).
+fn origin_edits(exp: &Experiment, set: &[String], unset: &[String]) -> Vec<Edit> {
+    let mut edits: Vec<Edit> = set
+        .iter()
+        .filter_map(|o| o.split_once('='))
+        .filter_map(|(k, _)| {
+            get_path(&exp.source, k.trim()).map(|v| Edit::Set(k.trim().to_string(), v.clone()))
+        })
+        .collect();
+    edits.extend(unset.iter().map(|u| Edit::Unset(u.trim().to_string())));
+    edits
 }
 
 type Resumed = Option<(Trainer, Option<(usize, usize)>)>;

@@ -75,6 +75,14 @@ pub struct RunManifest {
     /// scaling, a language model's vocabulary size): what `tuna predict` needs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task: Option<tuna_data::Task>,
+    /// The experiment file the run was started from (absolute), so that `tuna diagnose
+    /// --apply` can edit it with its comments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub experiment_file: Option<PathBuf>,
+    /// The `--set` / `--unset` edits the run applied to that file, in order:
+    /// `{"set": PATH, "value": VALUE}` or `{"unset": PATH}`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub experiment_edits: Vec<serde_json::Value>,
 }
 
 impl RunManifest {
@@ -89,6 +97,8 @@ impl RunManifest {
             created_at: std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
             files: BTreeMap::new(),
             task: None,
+            experiment_file: None,
+            experiment_edits: Vec::new(),
         }
     }
 }
@@ -251,6 +261,31 @@ impl RunDir {
             .read_manifest()?
             .unwrap_or_else(|| RunManifest::new(&self.path));
         m.task = Some(task.clone());
+        self.write_manifest(&m)
+    }
+
+    /// Records in `run.json` the experiment file the run was started from and the edits
+    /// (`--set`, `--unset`) it applied to it.
+    ///
+    /// # Errors
+    /// An I/O failure.
+    pub fn write_origin(
+        &self,
+        file: &Path,
+        edits: &[crate::experiment::Edit],
+    ) -> Result<(), TrainError> {
+        use crate::experiment::Edit;
+        let mut m = self
+            .read_manifest()?
+            .unwrap_or_else(|| RunManifest::new(&self.path));
+        m.experiment_file = Some(std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf()));
+        m.experiment_edits = edits
+            .iter()
+            .map(|e| match e {
+                Edit::Set(p, v) => serde_json::json!({"set": p, "value": v}),
+                Edit::Unset(p) => serde_json::json!({"unset": p}),
+            })
+            .collect();
         self.write_manifest(&m)
     }
 

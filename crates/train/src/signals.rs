@@ -1,35 +1,52 @@
 //! Training signals for diagnosis: per epoch, per parameter tensor the gradient norm, weight
-//! norm and update/weight ratio; per ReLU layer the share of dead units; where step time
-//! went; and loss spikes within the epoch. [`SignalsRecorder`] (a [`Callback`], on by
-//! default in `tuna train`) writes one [`EpochSignals`] line per epoch to the run folder's
-//! `signals.jsonl`, next to `metrics.jsonl`.
+//! norm and update/weight ratio; per ReLU layer the share of dead units, per Sigmoid/Tanh layer
+//! the share of saturated outputs; where step time went; loss spikes within the epoch; how
+//! confidently the model's outputs agree with the training labels; and per-class counts on
+//! validation. [`SignalsRecorder`] (a [`Callback`], on by default in `tuna train`) writes one
+//! [`EpochSignals`] line per epoch to the run folder's `signals.jsonl`, next to
+//! `metrics.jsonl`, and measures the training split once before training
+//! ([`DataProfile`], `data_profile.json`).
 //!
 //! Cost: gradient and update norms are taken on at most [`SAMPLES_PER_EPOCH`] evenly spaced
 //! steps per epoch, on an evenly strided sample of about [`EXACT_UP_TO`] elements of each
-//! larger tensor; dead units and per-layer forward times on one probe batch per epoch. Each
-//! epoch's `timing.recording` is the recorder's own measured cost. Recording never changes what is trained: the probe runs
-//! in eval mode, and a run with signals on ends with the same weights as one with them off
-//! (a test checks it).
+//! larger tensor; dead units, saturation, label agreement and per-layer forward times on one
+//! probe batch per epoch, class counts on one validation batch. The probes are skipped in an
+//! epoch when the recorder's own time would exceed [`COST_BUDGET`] of the step time so far, so
+//! the cost stays bounded on tiny models too. Each epoch's `timing.recording` is the
+//! recorder's own measured cost. Recording never changes what is trained: the probes run in
+//! eval mode, and a run with signals on ends with the same weights as one with them off (a
+//! test checks it).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use tuna_autograd::{no_grad, NamedParam, Tape};
+use tuna_autograd::NamedParam;
 use tuna_data::{DataLoader, Dataset};
-use tuna_nn::{Module, Sequential};
+use tuna_nn::Module;
 use tuna_tensor::{DType, Tensor};
 
 use crate::callback::{Callback, Flow, RunInfo, StepInfo};
+use crate::diagnose::DiagnoseError;
 use crate::record::{EpochRecord, Value};
+use crate::trainer::TaskInfo;
+
+mod probe;
+mod profile;
+
+pub use probe::{ClassStats, FitStats, Saturation, SATURATED_WITHIN, VAL_PROBE_SAMPLES};
+pub use profile::{read_profile, DataProfile, InputProfile, TargetProfile, PROFILE_SAMPLES};
 
 /// Steps per epoch on which gradient and update norms are measured.
 pub const SAMPLES_PER_EPOCH: usize = 8;
 
-/// Training samples in the dead-unit probe batch (a unit is dead when it outputs zero for
-/// all of them).
-pub const PROBE_SAMPLES: usize = 128;
+/// Training samples in the probe batch (a unit is dead when it outputs zero for all of them).
+pub const PROBE_SAMPLES: usize = 256;
+
+/// The recorder skips an epoch's probes when its own time would exceed this share of the
+/// step time so far.
+pub const COST_BUDGET: f64 = 0.01;
 
 /// Gradient and weight statistics of one parameter tensor over an epoch.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -128,8 +145,20 @@ pub struct EpochSignals {
     pub steps: usize,
     /// Per parameter tensor, by state-dict name.
     pub params: BTreeMap<String, ParamSignals>,
+    /// Whether the probes ran this epoch (they are skipped when over [`COST_BUDGET`]).
+    #[serde(default)]
+    pub probed: bool,
     /// Per ReLU layer, by module name (`"2"`, `"encoder.1"`).
     pub dead_units: BTreeMap<String, DeadUnits>,
+    /// Per Sigmoid/Tanh layer of a `Sequential`, by index.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub saturation: BTreeMap<String, Saturation>,
+    /// The outputs against the labels on the training probe (classification).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_fit: Option<FitStats>,
+    /// Class counts on the validation probe (classification).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_classes: Option<ClassStats>,
     /// Forward time of each top-level layer of a `Sequential` on the probe batch, by index:
     /// which layer dominates the compute.
     #[serde(default)]
@@ -153,6 +182,21 @@ struct ParamAcc {
 pub struct SignalsRecorder {
     path: Option<PathBuf>,
     probe: Option<tuna_data::Batch>,
+    val_probe: Option<tuna_data::Batch>,
+    info: TaskInfo,
+    profile: Option<DataProfile>,
+    /// Step time and own time over the run so far (for [`COST_BUDGET`]).
+    step_total: f64,
+    own_total: f64,
+    /// The last probe's measured cost.
+    probe_cost: f64,
+    /// Time spent before training (profiling the data, building the probes), reported in the
+    /// first epoch's `timing.recording`.
+    setup: f64,
+    probed: bool,
+    saturation: BTreeMap<String, Saturation>,
+    fit: Option<FitStats>,
+    classes: Option<ClassStats>,
     every: usize,
     acc: BTreeMap<String, ParamAcc>,
     /// The strided samples of every weight before the sampled step.
@@ -227,19 +271,35 @@ fn sum_sq(values: impl Iterator<Item = f64>) -> f64 {
     acc.iter().sum()
 }
 
+/// The first batch of up to `n` samples of `data`, spread over it (its order shuffled with a
+/// fixed seed, so that a file sorted by class still gives every class).
+fn probe_batch(data: &Arc<dyn Dataset>, n: usize) -> Option<tuna_data::Batch> {
+    let loader = DataLoader::new(data.clone(), n.min(data.len()).max(1), true, false, 0x5eed);
+    loader.epoch(0).next()
+}
+
 impl SignalsRecorder {
-    /// A recorder writing to `path` (`None`: keep in memory only), probing dead units with
-    /// up to [`PROBE_SAMPLES`] samples of `probe_data`.
+    /// A recorder writing to `path` (`None`: keep in memory only), probing with up to
+    /// [`PROBE_SAMPLES`] samples of `probe_data` (the training split), which it also profiles
+    /// ([`DataProfile`], written next to `path` as `data_profile.json`).
     pub fn new(path: Option<PathBuf>, probe_data: Option<&Arc<dyn Dataset>>) -> Self {
-        let probe = probe_data.map(|d| {
-            let n = d.len().min(PROBE_SAMPLES);
-            DataLoader::new(d.clone(), n.max(1), false, false, 0)
-                .epoch(0)
-                .next()
-        });
+        let started = std::time::Instant::now();
+        let probe = probe_data.and_then(|d| probe_batch(d, PROBE_SAMPLES));
+        let profile = probe_data.map(|d| DataProfile::measure(d.as_ref(), None));
         SignalsRecorder {
             path,
-            probe: probe.flatten(),
+            probe,
+            val_probe: None,
+            info: TaskInfo::default(),
+            profile,
+            step_total: 0.0,
+            own_total: 0.0,
+            probe_cost: 0.0,
+            setup: started.elapsed().as_secs_f64(),
+            probed: false,
+            saturation: BTreeMap::new(),
+            fit: None,
+            classes: None,
             every: 1,
             acc: BTreeMap::new(),
             before: None,
@@ -255,75 +315,40 @@ impl SignalsRecorder {
         }
     }
 
+    /// Also probes up to [`VAL_PROBE_SAMPLES`] samples of the validation split for class
+    /// counts, reading the model's outputs as `info` says (logits or probabilities, a
+    /// language model).
+    pub fn with_validation(
+        mut self,
+        validation: Option<&Arc<dyn Dataset>>,
+        info: &TaskInfo,
+    ) -> Self {
+        let started = std::time::Instant::now();
+        self.info = info.clone();
+        self.val_probe = validation.and_then(|d| probe_batch(d, VAL_PROBE_SAMPLES));
+        if let (Some(p), Some(v)) = (&mut self.profile, validation) {
+            p.validation_samples = v.len();
+        }
+        self.setup += started.elapsed().as_secs_f64();
+        self
+    }
+
     /// The signals of every epoch recorded by this process.
     pub fn history(&self) -> &[EpochSignals] {
         &self.history
     }
 
-    fn sampled(&self, batch: usize) -> bool {
-        batch % self.every == 0
+    /// The training split's profile.
+    pub fn profile(&self) -> Option<&DataProfile> {
+        self.profile.as_ref()
     }
 
-    /// Runs the probe through a `Sequential` layer by layer: dead units per ReLU and the
-    /// forward time per layer.
-    fn probe(
-        &self,
-        model: &dyn Module,
-    ) -> (BTreeMap<String, DeadUnits>, BTreeMap<String, LayerTime>) {
-        let mut out = BTreeMap::new();
-        let mut times = BTreeMap::new();
-        let Some(probe) = &self.probe else {
-            return (out, times);
-        };
-        let Some(seq) = model.as_any().and_then(|a| a.downcast_ref::<Sequential>()) else {
-            return (out, times);
-        };
-        no_grad(|| {
-            let tape = Tape::new();
-            let mut x = tape.constant(probe.inputs.clone());
-            let ctx = match &probe.lengths {
-                Some(l) => tuna_nn::ForwardContext::with_lengths(l.clone()),
-                None => tuna_nn::ForwardContext::new(),
-            };
-            for (i, layer) in seq.layers().iter().enumerate() {
-                let t = std::time::Instant::now();
-                x = layer.forward_with(x, &ctx);
-                times.insert(
-                    i.to_string(),
-                    LayerTime {
-                        layer_type: layer.type_name().to_string(),
-                        seconds: t.elapsed().as_secs_f64(),
-                    },
-                );
-                if layer.type_name() == "ReLU" {
-                    let v = x.value();
-                    if v.rank() < 2 {
-                        continue;
-                    }
-                    let shape = v.shape().to_vec();
-                    let units = shape[1];
-                    let inner: usize = shape[2..].iter().product();
-                    let data = v.to_vec_f64();
-                    let mut alive = vec![false; units];
-                    for (k, val) in data.iter().enumerate() {
-                        if *val != 0.0 {
-                            alive[(k / inner) % units] = true;
-                        }
-                    }
-                    let dead = alive.iter().filter(|a| !**a).count();
-                    out.insert(
-                        i.to_string(),
-                        DeadUnits {
-                            layer_type: "ReLU".into(),
-                            dead,
-                            units,
-                            fraction: dead as f64 / units.max(1) as f64,
-                        },
-                    );
-                }
-            }
-        });
-        (out, times)
+    fn profile_path(&self) -> Option<PathBuf> {
+        Some(self.path.as_ref()?.with_file_name("data_profile.json"))
+    }
+
+    fn sampled(&self, batch: usize) -> bool {
+        batch % self.every == 0
     }
 
     fn write(&self, signals: &EpochSignals) {
@@ -345,6 +370,11 @@ impl SignalsRecorder {
 impl Callback for SignalsRecorder {
     fn on_train_begin(&mut self, info: &RunInfo) {
         self.every = (info.batches_per_epoch / SAMPLES_PER_EPOCH).max(1);
+        if let (Some(path), Some(p)) = (self.profile_path(), &self.profile) {
+            if let Ok(text) = serde_json::to_string_pretty(p) {
+                let _ = std::fs::write(path, text);
+            }
+        }
         // After a resume, drop lines of epochs the checkpoint does not include.
         if let Some(path) = &self.path {
             if let Ok(text) = std::fs::read_to_string(path) {
@@ -436,12 +466,29 @@ impl Callback for SignalsRecorder {
         Flow::Continue
     }
 
-    fn on_eval_epoch_end(&mut self, _epoch: usize, model: &dyn Module) {
+    fn on_eval_epoch_end(&mut self, epoch: usize, model: &dyn Module) {
         // In eval mode the probe draws no dropout mask and updates no running statistic, so
         // recording never changes the training trajectory.
+        let step =
+            self.timing.data + self.timing.forward + self.timing.backward + self.timing.optimizer;
+        let affordable =
+            self.own_total + self.own + self.probe_cost <= COST_BUDGET * (self.step_total + step);
+        self.probed = false;
+        if !(epoch == 1 || affordable) {
+            return;
+        }
         let t = std::time::Instant::now();
-        (self.dead, self.layer_time) = self.probe(model);
-        self.own += t.elapsed().as_secs_f64();
+        if let Some(batch) = &self.probe {
+            let r = probe::probe_train(model, batch, &self.info);
+            (self.dead, self.saturation, self.layer_time, self.fit) =
+                (r.dead, r.saturation, r.times, r.fit);
+            self.probed = true;
+        }
+        if let Some(batch) = &self.val_probe {
+            self.classes = probe::probe_classes(model, batch, &self.info);
+        }
+        self.probe_cost = t.elapsed().as_secs_f64();
+        self.own += self.probe_cost;
     }
 
     fn on_epoch_end(&mut self, record: &EpochRecord, model: &dyn Module) -> Flow {
@@ -492,12 +539,19 @@ impl Callback for SignalsRecorder {
             .unwrap_or_else(|| self.epoch_start.elapsed().as_secs_f64());
         let mut timing = self.timing.clone();
         timing.other = (wall - busy).max(0.0);
-        timing.recording = self.own + started.elapsed().as_secs_f64();
+        timing.recording =
+            self.own + std::mem::take(&mut self.setup) + started.elapsed().as_secs_f64();
+        self.step_total += busy;
+        self.own_total += timing.recording;
         let signals = EpochSignals {
             epoch: record.epoch,
             steps: self.losses.len(),
             params,
+            probed: std::mem::take(&mut self.probed),
             dead_units: std::mem::take(&mut self.dead),
+            saturation: std::mem::take(&mut self.saturation),
+            train_fit: self.fit.take(),
+            val_classes: self.classes.take(),
             layer_forward: std::mem::take(&mut self.layer_time),
             timing,
             loss,
@@ -511,18 +565,26 @@ impl Callback for SignalsRecorder {
 /// Reads a `signals.jsonl` file (missing file: no signals).
 ///
 /// # Errors
-/// A line that does not parse, naming the file and line.
-pub fn read_signals(path: &std::path::Path) -> Result<Vec<EpochSignals>, String> {
+/// The file cannot be read, or a line does not parse (the error names the line).
+pub fn read_signals(path: &std::path::Path) -> Result<Vec<EpochSignals>, DiagnoseError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(format!("{}: {e}", path.display())),
+        Err(e) => {
+            return Err(DiagnoseError::Parse {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })
+        }
     };
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|e| format!("{}: line {}: {e}", path.display(), i + 1))
+            serde_json::from_str(l).map_err(|e| DiagnoseError::Parse {
+                path: path.to_path_buf(),
+                reason: format!("line {}: {e}", i + 1),
+            })
         })
         .collect()
 }

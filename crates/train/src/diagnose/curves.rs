@@ -1,7 +1,11 @@
-//! Detectors on the learning curves: divergence, lr too high / too low, over- and
-//! under-fitting.
+//! Detectors on the learning curves: divergence (non-finite or runaway loss), a learning rate
+//! too high or too low, over-fitting, and under-fitting told apart as a model too small or
+//! training too short.
 
-use super::{Finding, RunContext, Severity};
+use super::cause::severity_of_cost;
+use super::context::{is_non_finite, RunContext};
+use super::fixes;
+use super::{Finding, Severity};
 use crate::record::EpochRecord;
 use crate::signals::EpochSignals;
 
@@ -12,14 +16,21 @@ pub const STALL_GAIN: f64 = 0.02;
 pub const TRAIN_STILL_FALLING: f64 = 0.05;
 /// Validation loss this far above its (smoothed) minimum counts as rising.
 pub const VAL_RISE: f64 = 0.05;
-/// Stalled validation with `val_loss / train_loss` above this is over-fitting.
+/// A validation loss this many times the training loss is a wide generalization gap ...
 pub const GAP_RATIO: f64 = 1.5;
+/// ... when the gap is also at least this share of the reference loss (`ln C` for C classes).
+pub const GAP_OF_REFERENCE: f64 = 0.1;
 /// Stalled validation with `train_accuracy - val_accuracy` above this is over-fitting.
 pub const ACCURACY_GAP: f64 = 0.1;
+/// A loss above this multiple of the reference loss (predicting nothing) has run away.
+pub const RUNAWAY: f64 = 10.0;
 /// A median update/weight ratio below this is "lr too low".
 pub const TINY_UPDATE: f64 = 1e-5;
 /// Final train accuracy below this is "poor" (under-fitting).
-pub const POOR_ACCURACY: f64 = 0.9;
+pub const POOR_ACCURACY: f64 = 0.8;
+/// Relative fall of the training loss per epoch over the last epochs above which training
+/// is still making progress ("too short").
+pub const STILL_FALLING: f64 = 0.03;
 
 pub(crate) fn fmt(v: f64) -> String {
     if !v.is_finite() {
@@ -52,11 +63,11 @@ pub(crate) fn smooth(v: &[f64], half: usize) -> Vec<f64> {
         .collect()
 }
 
-fn mean(v: &[f64]) -> f64 {
+pub(crate) fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len().max(1) as f64
 }
 
-fn median(mut v: Vec<f64>) -> Option<f64> {
+pub(crate) fn median(mut v: Vec<f64>) -> Option<f64> {
     v.retain(|x| x.is_finite());
     if v.is_empty() {
         return None;
@@ -66,7 +77,7 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
 }
 
 /// Least-squares slope of `v` per epoch.
-fn slope(v: &[f64]) -> f64 {
+pub(crate) fn slope(v: &[f64]) -> f64 {
     let n = v.len() as f64;
     if v.len() < 2 {
         return 0.0;
@@ -94,158 +105,8 @@ pub(crate) fn best_epoch(records: &[EpochRecord]) -> Option<usize> {
         .map(|(e, _)| e)
 }
 
-fn lr_suggestion(ctx: &RunContext, factor: f64) -> String {
-    match ctx.lr {
-        Some(lr) => format!(
-            "set optimizer.lr to ~{} (now {}; run `tuna lr-find` for a measured value)",
-            fmt(lr * factor),
-            fmt(lr)
-        ),
-        None => "lower optimizer.lr (run `tuna lr-find` for a measured value)".into(),
-    }
-}
-
-/// Non-finite or exploding loss.
-pub(crate) fn divergence(
-    records: &[EpochRecord],
-    signals: &[EpochSignals],
-    ctx: &RunContext,
-) -> Option<Finding> {
-    let train = series(records, "train_loss");
-    let first_bad = records.iter().find(|r| {
-        r.get("train_loss").is_some_and(|v| !v.is_finite())
-            || r.get("val_loss").is_some_and(|v| !v.is_finite())
-    });
-    let nonfinite_error = ctx
-        .error
-        .as_deref()
-        .is_some_and(|e| e.contains("non-finite") || e.contains("NaN") || e.contains("inf"));
-    let finite: Vec<f64> = train.iter().copied().filter(|v| v.is_finite()).collect();
-    let min = finite.iter().copied().fold(f64::INFINITY, f64::min);
-    let exploding = finite.len() >= 3
-        && finite[finite.len() - 1] > 3.0 * min
-        && finite[finite.len() - 1] > finite[0];
-    if first_bad.is_none() && !nonfinite_error && !exploding {
-        return None;
-    }
-    let mut f = Finding::new(
-        "divergence",
-        Severity::Severe,
-        "training diverged: the loss became non-finite or exploded",
-    );
-    if let Some(r) = first_bad {
-        f = f.evidence(format!("epoch {}: loss is non-finite (NaN/inf)", r.epoch));
-    }
-    if let Some(e) = &ctx.error {
-        f = f.evidence(format!("the run stopped with: {e}"));
-    }
-    if exploding {
-        f = f.evidence(format!(
-            "train_loss rose from a minimum of {} to {} at epoch {}",
-            fmt(min),
-            fmt(finite[finite.len() - 1]),
-            records.len()
-        ));
-    }
-    if let Some(last) = finite.last() {
-        if first_bad.is_some() || nonfinite_error {
-            f = f.evidence(format!(
-                "last finite train_loss {} after {} epoch(s)",
-                fmt(*last),
-                finite.len()
-            ));
-        }
-    }
-    let gmax = signals
-        .iter()
-        .flat_map(|s| s.params.iter().map(|(n, p)| (n.clone(), p.grad_norm_max.0)))
-        .filter(|(_, g)| g.is_finite())
-        .max_by(|a, b| a.1.total_cmp(&b.1));
-    if let Some((name, g)) = gmax {
-        f = f.evidence(format!("largest gradient norm seen: {} ({name})", fmt(g)));
-    }
-    if let Some(lr) = ctx.lr.filter(|lr| *lr >= 1.0) {
-        f = f.evidence(format!("optimizer.lr = {} is very large", fmt(lr)));
-    }
-    f.recommend(lr_suggestion(ctx, 0.1))
-        .recommend("set train.clip_grad_norm = 1.0")
-        .recommend("if it still diverges, check the data for NaN/inf inputs or labels out of range")
-        .into()
-}
-
-/// Oscillating / spiking loss that does not go down.
-pub(crate) fn lr_too_high(
-    records: &[EpochRecord],
-    signals: &[EpochSignals],
-    ctx: &RunContext,
-) -> Option<Finding> {
-    let train = series(records, "train_loss");
-    if train.len() < 3 || train.iter().any(|v| !v.is_finite()) {
-        return None;
-    }
-    let n = train.len();
-    let half = &train[n / 2..];
-    let first = mean(&train[..(n / 3).max(1)]);
-    let last = mean(&train[n - (n / 3).max(1)..]);
-    let not_decreasing = last > 0.9 * first;
-    // Epoch-level oscillation: many ups, of size well above the trend.
-    let diffs: Vec<f64> = train.windows(2).map(|w| w[1] - w[0]).collect();
-    let ups = diffs
-        .iter()
-        .filter(|d| **d > 0.05 * first.abs().max(1e-12))
-        .count();
-    let oscillating = n >= 5 && ups * 10 >= diffs.len() * 4;
-    // Within-epoch: spikes and spread in the second half of the run.
-    let late: Vec<&EpochSignals> = signals.iter().filter(|s| s.epoch > n / 2).collect();
-    let spikes_per_epoch = if late.is_empty() {
-        0.0
-    } else {
-        late.iter().map(|s| s.loss.spikes.len()).sum::<usize>() as f64 / late.len() as f64
-    };
-    let spread = if late.is_empty() {
-        0.0
-    } else {
-        mean(
-            &late
-                .iter()
-                .map(|s| s.loss.std / s.loss.mean.abs().max(1e-12))
-                .collect::<Vec<_>>(),
-        )
-    };
-    let noisy = spikes_per_epoch >= 3.0 || spread > 0.5;
-    if !(not_decreasing && (oscillating || noisy)) {
-        return None;
-    }
-    let mut f = Finding::new(
-        "lr_too_high",
-        Severity::Warning,
-        "the loss oscillates or spikes instead of going down: the learning rate is too high",
-    )
-    .evidence(format!(
-        "train_loss: mean {} over the first third, {} over the last third (slope {} per epoch over the second half)",
-        fmt(first),
-        fmt(last),
-        fmt(slope(half))
-    ));
-    if oscillating {
-        f = f.evidence(format!(
-            "train_loss went up in {ups} of {} epoch-to-epoch steps",
-            diffs.len()
-        ));
-    }
-    if !late.is_empty() {
-        f = f.evidence(format!(
-            "second half: {:.1} loss spikes per epoch (batch loss > 2x running mean), batch-loss std/mean {:.2}",
-            spikes_per_epoch, spread
-        ));
-    }
-    f.recommend(lr_suggestion(ctx, 0.3))
-        .recommend("or add a warm-up / decay: [scheduler] type = \"OneCycleLR\", max_lr = <lr-find suggestion>")
-        .recommend("set train.clip_grad_norm = 1.0")
-        .into()
-}
-
-fn median_update_ratio(signals: &[EpochSignals]) -> Option<f64> {
+/// The median update/weight ratio of the weight matrices over `signals`.
+pub(crate) fn median_update_ratio(signals: &[EpochSignals]) -> Option<f64> {
     median(
         signals
             .iter()
@@ -260,346 +121,535 @@ fn median_update_ratio(signals: &[EpochSignals]) -> Option<f64> {
     )
 }
 
-/// Tiny update/weight ratios and a slow decrease.
-pub(crate) fn lr_too_low(
-    records: &[EpochRecord],
-    signals: &[EpochSignals],
-    ctx: &RunContext,
-) -> Option<Finding> {
-    let ratio = median_update_ratio(signals)?;
-    if ratio >= TINY_UPDATE {
-        return None;
-    }
-    let train = series(records, "train_loss");
-    if train.iter().any(|v| !v.is_finite()) || train.is_empty() {
-        return None;
-    }
-    let drop = 1.0 - train[train.len() - 1] / train[0];
-    let mut f = Finding::new(
-        "lr_too_low",
-        Severity::Warning,
-        "updates are tiny compared with the weights: the learning rate is too low",
-    )
-    .evidence(format!(
-        "median update/weight ratio {} per step (healthy training: ~1e-3; threshold {})",
-        fmt(ratio),
-        fmt(TINY_UPDATE)
-    ))
-    .evidence(format!(
-        "train_loss went from {} to {} over {} epoch(s) ({:.1}% lower)",
-        fmt(train[0]),
-        fmt(train[train.len() - 1]),
-        train.len(),
-        100.0 * drop
-    ));
-    let factor = (1e-3 / ratio).clamp(10.0, 1e4);
-    f = f.recommend(lr_suggestion(ctx, factor.powf(0.8)));
-    if let Some(s) = &ctx.scheduler {
-        f = f.recommend(format!(
-            "the [scheduler] ({s}) sets the lr too: raise its max_lr / base lr with it"
-        ));
-    }
-    Some(f)
+/// A run's curves, read once for every detector.
+pub(crate) struct View<'a> {
+    pub records: &'a [EpochRecord],
+    pub signals: &'a [EpochSignals],
+    pub ctx: &'a RunContext,
+    pub train: Vec<f64>,
+    /// Empty without a validation split.
+    pub val: Vec<f64>,
+    /// Empty when accuracy is not recorded.
+    pub train_acc: Vec<f64>,
+    pub val_acc: Vec<f64>,
+    /// The loss of predicting nothing ([`RunContext::reference_loss`]).
+    pub reference: Option<f64>,
+    /// Whether the run diverged (non-finite or runaway loss): the evidence, if it did.
+    pub divergence: Option<Vec<String>>,
 }
 
-/// Validation loss rising or stalled while training loss falls, with a growing gap.
-pub(crate) fn overfitting(records: &[EpochRecord], ctx: &RunContext) -> Option<Finding> {
-    let val = series(records, "val_loss");
-    let train = series(records, "train_loss");
-    let n = val.len();
-    if n < 5 || val.iter().chain(&train).any(|v| !v.is_finite()) {
+fn present(v: Vec<f64>) -> Vec<f64> {
+    if v.iter().all(|x| x.is_nan()) {
+        Vec::new()
+    } else {
+        v
+    }
+}
+
+impl<'a> View<'a> {
+    pub fn new(
+        records: &'a [EpochRecord],
+        signals: &'a [EpochSignals],
+        ctx: &'a RunContext,
+    ) -> Self {
+        let mut v = View {
+            records,
+            signals,
+            ctx,
+            train: series(records, "train_loss"),
+            val: present(series(records, "val_loss")),
+            train_acc: present(series(records, "train_accuracy")),
+            val_acc: present(series(records, "val_accuracy")),
+            reference: ctx.reference_loss(),
+            divergence: None,
+        };
+        v.divergence = divergence_evidence(&v);
+        v
+    }
+
+    /// Whether every recorded loss is finite and the run did not diverge.
+    pub fn finite(&self) -> bool {
+        self.divergence.is_none() && !self.train.is_empty()
+    }
+
+    /// The last value of the validation accuracy, else the training accuracy.
+    pub fn last_accuracy(&self) -> Option<f64> {
+        self.val_acc
+            .last()
+            .or(self.train_acc.last())
+            .copied()
+            .filter(|a| a.is_finite())
+    }
+
+    /// Whether the model learned next to nothing: accuracy at the level of always predicting
+    /// the most common class, or a loss still at the reference loss.
+    pub fn learned_nothing(&self) -> bool {
+        if let (Some(acc), Some(major)) = (self.last_accuracy(), self.ctx.majority_share()) {
+            return acc <= major + 0.02;
+        }
+        match (self.train.last(), self.reference) {
+            (Some(l), Some(r)) => *l >= 0.95 * r,
+            _ => false,
+        }
+    }
+}
+
+/// The divergence evidence: a non-finite loss (in the metrics or the error the run stopped
+/// with), a loss far above the reference loss, or a training loss that climbed back well
+/// above its minimum.
+fn divergence_evidence(v: &View<'_>) -> Option<Vec<String>> {
+    let mut ev = Vec::new();
+    if let Some(r) = v.records.iter().find(|r| {
+        r.get("train_loss").is_some_and(|x| !x.is_finite())
+            || r.get("val_loss").is_some_and(|x| !x.is_finite())
+    }) {
+        ev.push(format!(
+            "epoch {}: the loss is non-finite (NaN/inf)",
+            r.epoch
+        ));
+    }
+    if let Some(e) = v.ctx.error.as_deref().filter(|e| is_non_finite(e)) {
+        ev.push(format!("the run stopped with: {e}"));
+    }
+    let finite: Vec<(usize, f64)> = v
+        .records
+        .iter()
+        .flat_map(|r| [r.get("train_loss"), r.get("val_loss")].map(|x| (r.epoch, x)))
+        .filter_map(|(e, x)| x.filter(|x| x.is_finite()).map(|x| (e, x)))
+        .collect();
+    if let Some(reference) = v.reference.filter(|r| *r > 0.0) {
+        if let Some((e, x)) = finite
+            .iter()
+            .copied()
+            .filter(|(_, x)| *x > RUNAWAY * reference)
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+        {
+            ev.push(format!(
+                "epoch {e}: loss {} is {:.0}x the loss of predicting nothing ({}): it ran away",
+                fmt(x),
+                x / reference,
+                fmt(reference)
+            ));
+        }
+    }
+    let train: Vec<f64> = v.train.iter().copied().filter(|x| x.is_finite()).collect();
+    let min = train.iter().copied().fold(f64::INFINITY, f64::min);
+    if train.len() >= 3 && train[train.len() - 1] > 3.0 * min && train[train.len() - 1] > train[0] {
+        ev.push(format!(
+            "train_loss rose from a minimum of {} to {} at epoch {}",
+            fmt(min),
+            fmt(train[train.len() - 1]),
+            v.records.len()
+        ));
+    }
+    (!ev.is_empty()).then_some(ev)
+}
+
+/// Every curve detector.
+pub(crate) fn detect(v: &View<'_>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if let Some(ev) = &v.divergence {
+        let mut f = Finding::new(
+            "divergence",
+            Severity::Severe,
+            "training diverged: the loss became non-finite or ran away",
+        );
+        f.evidence = ev.clone();
+        out.push(f);
+    }
+    out.extend(lr_too_high(v));
+    out.extend(lr_too_low(v));
+    if v.finite() {
+        out.extend(overfitting(v));
+        out.extend(underfitting(v));
+    }
+    out
+}
+
+/// The knob in control of the lr, named with its value.
+fn lr_name(ctx: &RunContext) -> String {
+    match ctx.lr_knob() {
+        Some((k, v)) => format!("{k} = {}", fmt(v)),
+        None => "the learning rate".into(),
+    }
+}
+
+/// The loss diverged, oscillates without going down, or huge updates killed the ReLUs.
+fn lr_too_high(v: &View<'_>) -> Option<Finding> {
+    let knob = lr_name(v.ctx);
+    if let Some(ev) = &v.divergence {
+        let mut f = Finding::new(
+            "lr_too_high",
+            Severity::Severe,
+            format!("the learning rate is too high ({knob}): training diverged"),
+        );
+        f.evidence = ev.iter().take(1).cloned().collect();
+        return Some(
+            f.remedy(fixes::scale_lr(v.ctx, 0.1, "lower the lr 10x"))
+                .remedy(fixes::clip(v.ctx)),
+        );
+    }
+    if let Some(f) = oscillation(v) {
+        return Some(f);
+    }
+    huge_updates(v)
+}
+
+/// Oscillating / spiking loss that does not go down.
+fn oscillation(v: &View<'_>) -> Option<Finding> {
+    let train = &v.train;
+    let n = train.len();
+    if n < 3 {
         return None;
     }
-    let vs = smooth(&val, 1);
-    let ts = smooth(&train, 1);
-    // Start: the first epoch after which smoothed val never gains more than STALL_GAIN.
-    let start = (0..n).find(|&i| {
-        let later_min = vs[i + 1..].iter().copied().fold(f64::INFINITY, f64::min);
-        i + 1 < n && later_min >= vs[i] * (1.0 - STALL_GAIN)
-    });
-    let train_drop = start.map_or(0.0, |s| 1.0 - ts[n - 1] / ts[s]);
-    let Some(start) = start.filter(|s| n - 1 - s >= 3 && train_drop >= TRAIN_STILL_FALLING) else {
-        return wide_gap(records, &vs, &ts, ctx);
+    let first = mean(&train[..(n / 3).max(1)]);
+    let last = mean(&train[n - (n / 3).max(1)..]);
+    let not_decreasing = last > 0.9 * first;
+    let diffs: Vec<f64> = train.windows(2).map(|w| w[1] - w[0]).collect();
+    let ups = diffs
+        .iter()
+        .filter(|d| **d > 0.05 * first.abs().max(1e-12))
+        .count();
+    let oscillating = n >= 5 && ups * 10 >= diffs.len() * 4;
+    let late: Vec<&EpochSignals> = v.signals.iter().filter(|s| s.epoch > n / 2).collect();
+    let spikes = if late.is_empty() {
+        0.0
+    } else {
+        late.iter().map(|s| s.loss.spikes.len()).sum::<usize>() as f64 / late.len() as f64
     };
-    let vmin = vs.iter().copied().fold(f64::INFINITY, f64::min);
-    let rise = vs[n - 1] / vmin - 1.0;
-    let rising = rise > VAL_RISE;
-    let gap_start = vs[start] - ts[start];
-    let gap_end = vs[n - 1] - ts[n - 1];
-    let ratio = vs[n - 1] / ts[n - 1].max(1e-12);
-    let acc_gap = match (
-        records.last().and_then(|r| r.get("train_accuracy")),
-        records.last().and_then(|r| r.get("val_accuracy")),
-    ) {
-        (Some(t), Some(v)) => Some(t - v),
-        _ => None,
-    };
-    let wide = ratio > GAP_RATIO || acc_gap.is_some_and(|g| g > ACCURACY_GAP);
-    if gap_end <= gap_start || !(rising || wide) {
+    let spread = mean(
+        &late
+            .iter()
+            .map(|s| s.loss.std / s.loss.mean.abs().max(1e-12))
+            .collect::<Vec<_>>(),
+    );
+    let noisy = spikes >= 3.0 || spread > 0.5;
+    if !(not_decreasing && (oscillating || noisy)) || v.learned_nothing() && !oscillating {
         return None;
     }
-    let best = best_epoch(records).unwrap_or(1);
-    let start_epoch = records[start].epoch;
-    let severity = if rise > 0.3 {
+    let mut f = Finding::new(
+        "lr_too_high",
+        Severity::Warning,
+        format!(
+            "the learning rate is too high ({}): the loss oscillates or spikes instead of going down",
+            lr_name(v.ctx)
+        ),
+    )
+    .evidence(format!(
+        "train_loss: mean {} over the first third, {} over the last third",
+        fmt(first),
+        fmt(last)
+    ));
+    if oscillating {
+        f = f.evidence(format!(
+            "train_loss went up in {ups} of {} epoch-to-epoch steps",
+            diffs.len()
+        ));
+    }
+    if !late.is_empty() {
+        f = f.evidence(format!(
+            "second half: {spikes:.1} loss spikes per epoch (batch loss > 2x running mean), batch-loss std/mean {spread:.2}"
+        ));
+    }
+    Some(
+        f.remedy(fixes::scale_lr(v.ctx, 0.3, "lower the lr 3x"))
+            .remedy(fixes::clip(v.ctx)),
+    )
+}
+
+/// Updates as large as a good share of the weights in the first epoch, with most ReLUs dead
+/// or nothing learned: the first steps wrecked the initialization.
+fn huge_updates(v: &View<'_>) -> Option<Finding> {
+    let first = v.signals.first()?;
+    let ratio = median_update_ratio(std::slice::from_ref(first))?;
+    let dead = v
+        .signals
+        .iter()
+        .rev()
+        .find(|s| s.probed)
+        .and_then(|s| {
+            s.dead_units
+                .values()
+                .map(|d| d.fraction)
+                .max_by(|a, b| a.total_cmp(b))
+        })
+        .unwrap_or(0.0);
+    let wrecked = dead >= 0.5 || v.learned_nothing();
+    if !(ratio >= super::gradients::LARGE_UPDATE && wrecked) {
+        return None;
+    }
+    let severity = if v.learned_nothing() || dead >= 0.9 {
         Severity::Severe
     } else {
         Severity::Warning
     };
     let mut f = Finding::new(
-        "overfitting",
+        "lr_too_high",
         severity,
         format!(
-            "over-fitting from epoch {start_epoch}: validation loss {} while training loss keeps falling",
-            if rising { "rises" } else { "has stalled" }
+            "the learning rate is too high ({}): the first updates were {:.0}% of the weights",
+            lr_name(v.ctx),
+            100.0 * ratio
         ),
     )
     .evidence(format!(
-        "best epoch {best}: val_loss {}; last epoch {}: val_loss {} ({:+.1}% vs the smoothed minimum)",
-        fmt(val[best.saturating_sub(records[0].epoch).min(n - 1)]),
-        records[n - 1].epoch,
-        fmt(val[n - 1]),
-        100.0 * rise
-    ))
-    .evidence(format!(
-        "train_loss fell {:.1}% after epoch {start_epoch} ({} -> {})",
-        100.0 * train_drop,
-        fmt(ts[start]),
-        fmt(ts[n - 1])
-    ))
-    .evidence(format!(
-        "generalization gap (val_loss - train_loss, smoothed) grew from {} to {}",
-        fmt(gap_start),
-        fmt(gap_end)
+        "median update/weight ratio {} per step in epoch 1 (healthy training: ~1e-3)",
+        fmt(ratio)
     ));
+    if dead > 0.0 {
+        f = f.evidence(format!(
+            "up to {:.0}% of a ReLU layer's units dead",
+            100.0 * dead
+        ));
+    }
+    Some(f.remedy(fixes::scale_lr(v.ctx, 0.1, "lower the lr 10x")))
+}
+
+/// Tiny update/weight ratios and a loss that hardly moves.
+fn lr_too_low(v: &View<'_>) -> Option<Finding> {
+    let ratio = median_update_ratio(v.signals)?;
+    if !v.finite() || v.train.len() < 2 {
+        return None;
+    }
+    let train = &v.train;
+    let n = train.len();
+    let drop = 1.0 - train[n - 1] / train[0];
+    let flat = drop < 0.1 && ratio < 1e-4;
+    if !(ratio < TINY_UPDATE || flat) {
+        return None;
+    }
+    let severity = if v.learned_nothing() {
+        Severity::Severe
+    } else {
+        Severity::Warning
+    };
+    let factor = (1e-3 / ratio).clamp(10.0, 1e3).powf(0.8);
+    Some(
+        Finding::new(
+            "lr_too_low",
+            severity,
+            format!(
+                "the learning rate is too low ({}): updates are tiny compared with the weights",
+                lr_name(v.ctx)
+            ),
+        )
+        .evidence(format!(
+            "median update/weight ratio {} per step (healthy training: ~1e-3)",
+            fmt(ratio)
+        ))
+        .evidence(format!(
+            "train_loss went from {} to {} over {n} epoch(s) ({:.1}% lower)",
+            fmt(train[0]),
+            fmt(train[n - 1]),
+            100.0 * drop
+        ))
+        .remedy(fixes::scale_lr(
+            v.ctx,
+            factor,
+            &format!("raise the lr {factor:.0}x"),
+        )),
+    )
+}
+
+/// The accuracy gap between training and validation at the last epoch.
+fn accuracy_gap(v: &View<'_>) -> Option<f64> {
+    Some(v.train_acc.last()? - v.val_acc.last()?).filter(|g| g.is_finite())
+}
+
+/// Validation loss rising or stalled while the training loss falls, or a wide gap.
+fn overfitting(v: &View<'_>) -> Option<Finding> {
+    let n = v.val.len();
+    if n < 3 || v.val.iter().any(|x| !x.is_finite()) {
+        return None;
+    }
+    let vs = smooth(&v.val, 1);
+    let ts = smooth(&v.train, 1);
+    if v.val_acc.last().is_some_and(|a| *a >= 0.99) {
+        return None;
+    }
+    let gap = vs[n - 1] - ts[n - 1];
+    let ratio = vs[n - 1] / ts[n - 1].max(1e-12);
+    let significant = gap > v.reference.map_or(0.05, |r| GAP_OF_REFERENCE * r);
+    let acc_gap = accuracy_gap(v);
+    let wide = (ratio > GAP_RATIO && significant) || acc_gap.is_some_and(|g| g > ACCURACY_GAP);
+    let stall = stall_start(&vs, &ts);
+    let vmin = vs.iter().copied().fold(f64::INFINITY, f64::min);
+    let rise = vs[n - 1] / vmin - 1.0;
+    let rising = stall.is_some() && rise > VAL_RISE && significant;
+    if !(rising || wide) {
+        return None;
+    }
+    let cost = acc_gap.unwrap_or(0.0).max(if v.ctx.has_early_stopping {
+        0.0
+    } else {
+        rise / 4.0
+    });
+    let severity = severity_of_cost(cost).clamp(Severity::Mild, Severity::Warning);
+    let best = best_epoch(v.records).unwrap_or(1);
+    let title = match (stall, rising) {
+        (Some(s), true) => format!(
+            "over-fitting from epoch {}: validation loss rises while training loss keeps falling",
+            v.records[s].epoch
+        ),
+        (Some(s), false) => format!(
+            "over-fitting from epoch {}: validation loss has stalled while training loss keeps falling",
+            v.records[s].epoch
+        ),
+        _ => "a wide generalization gap: the model fits the training data much better than the validation data".into(),
+    };
+    let mut f = Finding::new("overfitting", severity, title)
+        .evidence(format!(
+            "best epoch {best}: val_loss {}; last epoch {}: val_loss {} vs train_loss {} ({:+.1}% vs the smoothed minimum)",
+            fmt(v.val[best.saturating_sub(v.records[0].epoch).min(n - 1)]),
+            v.records[n - 1].epoch,
+            fmt(v.val[n - 1]),
+            fmt(v.train[n - 1]),
+            100.0 * rise
+        ));
     if let Some(g) = acc_gap {
         f = f.evidence(format!(
             "final accuracy: train {} vs validation {} (gap {:.1} points)",
-            fmt(records[n - 1].get("train_accuracy").unwrap_or(f64::NAN)),
-            fmt(records[n - 1].get("val_accuracy").unwrap_or(f64::NAN)),
+            fmt(v.train_acc[n - 1]),
+            fmt(v.val_acc[n - 1]),
             100.0 * g
         ));
     }
-    f.marks = vec![
-        (start_epoch, "overfitting starts".into()),
-        (best, "best epoch".into()),
-    ];
-    if !ctx.has_early_stopping {
-        f = f.recommend(
-            "enable train.early_stopping = { monitor = \"val_loss\", patience = 3, restore_best = true }",
-        );
-    }
-    if !ctx.has_regularization {
-        f = f.recommend(
-            "add [[regularizers]] type = \"L2\", weight = 1e-4 (or optimizer.weight_decay = 5e-4)",
-        );
-    }
-    let dropouts: Vec<usize> = ctx
-        .layers
-        .iter()
-        .filter(|l| l.kind.contains("Dropout"))
-        .map(|l| l.index)
-        .collect();
-    if !ctx.has_dropout && !dropouts.is_empty() {
-        f = f.recommend(format!(
-            "set model.layers[{}].p = 0.2 (Dropout is off)",
-            dropouts[0]
+    if let (Some(p), Some(profile)) = (v.ctx.parameters, &v.ctx.profile) {
+        f = f.evidence(format!(
+            "{p} parameters for {} training samples",
+            profile.train_samples
         ));
-    } else if !ctx.has_dropout {
-        if let Some(act) = hidden_activation(ctx) {
-            f = f.recommend(format!(
-                "add {{ type = \"Dropout\", p = 0.2 }} after model.layers[{act}]"
-            ));
-        }
-    } else if let Some(i) = dropouts.first() {
-        f = f.recommend(format!("raise model.layers[{i}].p (Dropout) to 0.3-0.5"));
     }
-    f = f.recommend(format!(
-        "use more training data (data.train_subset, augmentation) or a smaller model{}",
-        ctx.parameters
-            .map(|p| format!(" (now {p} parameters)"))
-            .unwrap_or_default()
-    ));
-    Some(f)
-}
-
-/// The index of the last activation before the last trainable layer.
-fn hidden_activation(ctx: &RunContext) -> Option<usize> {
-    let last_trainable = ctx.layers.iter().rev().find(|l| l.width.is_some())?.index;
-    ctx.layers
-        .iter()
-        .filter(|l| l.index < last_trainable && is_activation(&l.kind))
-        .map(|l| l.index)
-        .next_back()
-}
-
-fn is_activation(kind: &str) -> bool {
-    matches!(
-        kind,
-        "ReLU"
-            | "LeakyReLU"
-            | "GELU"
-            | "Sigmoid"
-            | "Tanh"
-            | "ELU"
-            | "SiLU"
-            | "ReLU6"
-            | "Softplus"
-            | "Mish"
-            | "SELU"
-            | "PReLU"
+    f.marks = match stall {
+        Some(s) => vec![
+            (v.records[s].epoch, "overfitting starts".into()),
+            (best, "best epoch".into()),
+        ],
+        None => vec![(best, "best epoch".into())],
+    };
+    Some(
+        f.remedy(fixes::more_data(v.ctx))
+            .remedy(fixes::dropout(v.ctx))
+            .remedy(fixes::weight_decay(v.ctx))
+            .remedy(fixes::early_stopping(v.ctx))
+            .remedy(fixes::smaller_model(v.ctx)),
     )
 }
 
-/// Poor, flat training performance; tells too short, too low lr and too small apart.
-pub(crate) fn underfitting(
-    records: &[EpochRecord],
-    signals: &[EpochSignals],
-    ctx: &RunContext,
-    lr_low: bool,
-) -> Option<Finding> {
-    let train = series(records, "train_loss");
+/// The first epoch after which the smoothed validation loss never gains more than
+/// [`STALL_GAIN`] while the training loss still falls at least [`TRAIN_STILL_FALLING`].
+fn stall_start(vs: &[f64], ts: &[f64]) -> Option<usize> {
+    let n = vs.len();
+    (0..n.saturating_sub(3))
+        .find(|&i| {
+            let later_min = vs[i + 1..].iter().copied().fold(f64::INFINITY, f64::min);
+            later_min >= vs[i] * (1.0 - STALL_GAIN)
+        })
+        .filter(|&s| 1.0 - ts[n - 1] / ts[s] >= TRAIN_STILL_FALLING)
+}
+
+/// Poor training performance: still falling at the end (too short) or on a plateau (too
+/// small a model); or a validation loss still falling fast at the end.
+fn underfitting(v: &View<'_>) -> Option<Finding> {
+    let train = &v.train;
     let n = train.len();
-    if n == 0 || train.iter().any(|v| !v.is_finite()) {
-        return None;
-    }
-    let acc = records.last().and_then(|r| r.get("train_accuracy"));
-    let poor = match acc {
-        Some(a) => a < POOR_ACCURACY,
-        None => n >= 3 && train[n - 1] > 0.5 * train[0],
-    };
-    if !poor {
-        return None;
-    }
-    // Still decreasing at the end: relative slope over the last (up to) 4 epochs.
     let tail = &train[n.saturating_sub(4)..];
-    let rel_slope = if n >= 2 {
+    let rel_slope = if tail.len() >= 2 {
         -slope(tail) / tail[tail.len() - 1].abs().max(1e-12)
     } else {
-        0.0
+        1.0
     };
-    let still_falling = n < 3 || rel_slope > 0.02;
-    let ratio = median_update_ratio(signals);
-    let mut f = Finding::new(
-        "underfitting",
-        Severity::Warning,
-        "the model does not fit even the training data",
-    );
-    f = match acc {
-        Some(a) => f.evidence(format!(
-            "final train_accuracy {} (below {}), train_loss {}",
-            fmt(a),
-            POOR_ACCURACY,
-            fmt(train[n - 1])
-        )),
-        None => f.evidence(format!(
-            "train_loss only fell from {} to {}",
-            fmt(train[0]),
-            fmt(train[n - 1])
-        )),
+    let still_falling = rel_slope > STILL_FALLING;
+    let poor = match (v.train_acc.last(), v.reference) {
+        (Some(a), _) => *a < POOR_ACCURACY,
+        (None, Some(r)) => train[n - 1] > 0.3 * r,
+        (None, None) => false,
     };
-    if let Some(v) = records.last().and_then(|r| r.get("val_loss")) {
-        f = f.evidence(format!(
-            "val_loss {} is close to train_loss {}: not an over-fitting problem",
-            fmt(v),
-            fmt(train[n - 1])
-        ));
-    }
-    if lr_low {
-        f.title = "under-fitting because the learning rate is too low (see lr_too_low)".into();
-        f = f.recommend(lr_suggestion(ctx, 100.0));
-    } else if still_falling {
-        f.title = "under-fitting because training is too short: the loss is still falling".into();
-        f = f.evidence(format!(
-            "train_loss still falls {:.1}% per epoch over the last {} epoch(s)",
-            100.0 * rel_slope,
-            tail.len()
-        ));
-        let more = (n * 3).max(10);
-        f = f.recommend(format!("set train.epochs = {more} (now {n})"));
-    } else {
-        f.title = "under-fitting: the training loss has plateaued at a poor value; the model is probably too small".into();
-        f = f.evidence(format!(
-            "train_loss changes only {:.2}% per epoch over the last {} epochs",
-            100.0 * rel_slope,
-            tail.len()
-        ));
-        if let Some(r) = ratio {
-            f = f.evidence(format!(
-                "update/weight ratios are normal (median {}), so the optimizer is moving: capacity is the limit",
-                fmt(r)
-            ));
-        }
-        if let Some(p) = ctx.parameters {
-            f = f.evidence(format!("{p} parameters"));
-        }
-        let narrow = ctx
-            .layers
-            .iter()
-            .filter(|l| l.width.is_some())
-            .take(
-                ctx.layers
-                    .iter()
-                    .filter(|l| l.width.is_some())
-                    .count()
-                    .saturating_sub(1),
-            )
-            .min_by_key(|l| l.width);
-        if let Some(l) = narrow {
-            f = f.recommend(format!(
-                "widen model.layers[{}] (out_features {} -> {}, and the next layer's in_features)",
-                l.index,
-                l.width.unwrap_or(0),
-                (l.width.unwrap_or(1) * 4).max(64)
-            ));
-        }
-        f = f.recommend("or add hidden layers; remove regularization / lower Dropout p if any");
-    }
-    if !lr_low && still_falling {
-        f = f.recommend("a higher optimizer.lr may converge faster (run `tuna lr-find`)");
-    }
-    Some(f)
-}
-
-/// A mild finding: a wide generalization gap at the end, without a clear stall or rise.
-fn wide_gap(records: &[EpochRecord], vs: &[f64], ts: &[f64], ctx: &RunContext) -> Option<Finding> {
-    let n = vs.len();
-    let last = records.last()?;
-    let ratio = vs[n - 1] / ts[n - 1].max(1e-12);
-    let acc_gap = match (last.get("train_accuracy"), last.get("val_accuracy")) {
-        (Some(t), Some(v)) => Some(t - v),
-        _ => None,
+    let val_falling = v.val.len() >= 4 && {
+        let vt = &v.val[v.val.len() - 4..];
+        -slope(vt) / vt[vt.len() - 1].abs().max(1e-12) > 2.0 * STILL_FALLING
     };
-    if !(ratio > GAP_RATIO || acc_gap.is_some_and(|g| g > ACCURACY_GAP)) {
+    if still_falling && (poor || val_falling) {
+        return Some(too_short(v, rel_slope, poor));
+    }
+    if !poor || n < 3 {
         return None;
     }
-    let mut f = Finding::new(
-        "overfitting",
-        Severity::Mild,
-        "a wide generalization gap: the model fits the training data much better than the validation data",
+    Some(too_small(v, rel_slope))
+}
+
+fn accuracy_line(v: &View<'_>) -> String {
+    let n = v.train.len();
+    match v.train_acc.last() {
+        Some(a) => format!(
+            "final train_accuracy {}{}, train_loss {}",
+            fmt(*a),
+            if *a < POOR_ACCURACY {
+                format!(" (below {POOR_ACCURACY})")
+            } else {
+                String::new()
+            },
+            fmt(v.train[n - 1])
+        ),
+        None => format!(
+            "train_loss went from {} to {}{}",
+            fmt(v.train[0]),
+            fmt(v.train[n - 1]),
+            v.reference
+                .map(|r| format!(" (predicting nothing: {})", fmt(r)))
+                .unwrap_or_default()
+        ),
+    }
+}
+
+fn too_short(v: &View<'_>, rel_slope: f64, poor: bool) -> Finding {
+    let n = v.train.len();
+    // Good accuracy with a validation loss still falling is worth knowing, not a problem.
+    let severity = if poor {
+        Severity::Warning
+    } else {
+        Severity::Info
+    };
+    let more = (n * 3).max(10);
+    Finding::new(
+        "training_too_short",
+        severity,
+        "training is too short: the loss is still falling at the last epoch",
     )
+    .evidence(accuracy_line(v))
     .evidence(format!(
-        "last epoch {}: train_loss {} vs val_loss {} (ratio {:.2}, threshold {GAP_RATIO})",
-        last.epoch,
-        fmt(ts[n - 1]),
-        fmt(vs[n - 1]),
-        ratio
+        "train_loss still falls {:.1}% per epoch over the last {} epoch(s)",
+        100.0 * rel_slope,
+        n.min(4)
+    ))
+    .remedy(fixes::epochs(v.ctx, more))
+}
+
+fn too_small(v: &View<'_>, rel_slope: f64) -> Finding {
+    let severity = if v.learned_nothing() {
+        Severity::Severe
+    } else {
+        Severity::Warning
+    };
+    let mut f = Finding::new(
+        "model_too_small",
+        severity,
+        "under-fitting: the training loss has plateaued at a poor value; the model is too small",
+    )
+    .evidence(accuracy_line(v))
+    .evidence(format!(
+        "train_loss changes only {:.2}% per epoch over the last epochs",
+        100.0 * rel_slope
     ));
-    if let Some(g) = acc_gap {
+    if let Some(r) = median_update_ratio(v.signals) {
         f = f.evidence(format!(
-            "accuracy gap train - validation {:.1} points",
-            100.0 * g
+            "update/weight ratios are normal (median {}): the optimizer is moving, capacity is the limit",
+            fmt(r)
         ));
     }
-    if let Some(b) = best_epoch(records) {
-        f.marks = vec![(b, "best epoch".into())];
+    if let Some(p) = v.ctx.parameters {
+        f = f.evidence(format!("{p} parameters"));
     }
-    if !ctx.has_regularization {
-        f = f.recommend("add [[regularizers]] type = \"L2\", weight = 1e-4");
-    }
-    Some(f.recommend(format!(
-        "use more training data (data.train_subset, augmentation) or a smaller model{}",
-        ctx.parameters
-            .map(|p| format!(" (now {p} parameters)"))
-            .unwrap_or_default()
-    )))
+    f.remedy(fixes::wider_model(v.ctx))
+        .remedy(fixes::less_regularization(v.ctx))
 }

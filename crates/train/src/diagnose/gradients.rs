@@ -1,27 +1,32 @@
-//! Detectors on the per-parameter and per-layer signals: exploding / vanishing gradients and
-//! dead units.
+//! Detectors on the per-parameter and per-layer signals: saturating activations and vanishing
+//! gradients, exploding gradients (recurrent layers above all), and dead ReLUs.
 
-use super::curves::fmt;
-use super::{Finding, RunContext, Severity};
+use serde_json::json;
+
+use super::curves::{fmt, median, View};
+use super::fixes;
+use super::{Finding, Severity};
 use crate::signals::EpochSignals;
 
-/// Layers whose RMS gradient is below this share of the largest layer's are "vanishing"
-/// (when they come before it), or the largest is above `1 / VANISH_SPAN` times the first
-/// layer's ("exploding" from the input side).
+/// Layers whose RMS gradient is below this share of the last layer's are "vanishing" (or the
+/// first layer's is above `1 / VANISH_SPAN` times the last's: "exploding" from the input
+/// side).
 pub const VANISH_SPAN: f64 = 1e-3;
 /// A gradient norm above this is exploding outright.
 pub const HUGE_GRAD: f64 = 1e3;
+/// A recurrent weight whose largest sampled gradient norm is this many times its median is
+/// exploding (through time).
+pub const GRAD_SPIKE: f64 = 20.0;
 /// A ReLU layer with more than this share of dead units is reported.
 pub const DEAD_FRACTION: f64 = 0.3;
+/// A Sigmoid/Tanh layer with more than this share of its outputs saturated is reported.
+pub const SATURATED: f64 = 0.5;
+/// A median update/weight ratio per step above this in the first epoch is a large update.
+pub const LARGE_UPDATE: f64 = 0.05;
 
 /// The layer index of a state-dict name (`"3.weight"` -> 3).
 fn layer_index(name: &str) -> Option<usize> {
     name.split('.').next()?.parse().ok()
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
 }
 
 /// (name, RMS gradient per element: median over epochs), in layer order.
@@ -38,181 +43,201 @@ fn weight_grads(signals: &[EpochSignals]) -> Vec<(String, f64)> {
                 .iter()
                 .filter_map(|s| s.params.get(name))
                 .map(|p| p.grad_norm.0 / (p.numel as f64).sqrt())
-                .filter(|g| g.is_finite())
                 .collect();
-            (!v.is_empty()).then(|| (name.clone(), median(v)))
+            median(v).map(|m| (name.clone(), m))
         })
         .collect();
     out.sort_by_key(|(n, _)| (layer_index(n).unwrap_or(usize::MAX), n.clone()));
     out
 }
 
-fn layer_name(name: &str, ctx: &RunContext) -> String {
-    match layer_index(name).and_then(|i| ctx.layers.get(i)) {
+fn layer_name(name: &str, v: &View<'_>) -> String {
+    match layer_index(name).and_then(|i| v.ctx.layers.get(i)) {
         Some(l) => format!("model.layers[{}] ({}, {name})", l.index, l.kind),
         None => name.to_string(),
     }
 }
 
-pub(crate) fn gradients(
-    signals: &[EpochSignals],
-    ctx: &RunContext,
-    diverged: bool,
-) -> Vec<Finding> {
+/// Every gradient detector.
+pub(crate) fn detect(v: &View<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
-    let grads = weight_grads(signals);
-    let activations: Vec<String> = ctx
-        .layers
-        .iter()
-        .filter(|l| matches!(l.kind.as_str(), "Sigmoid" | "Tanh"))
-        .map(|l| format!("model.layers[{}]", l.index))
-        .collect();
-    if grads.len() >= 2 {
-        let (first_name, first) = &grads[0];
-        let (last_name, last) = &grads[grads.len() - 1];
-        let max = grads.iter().map(|g| g.1).fold(0.0, f64::max);
-        if *first < VANISH_SPAN * last && *last > 0.0 {
-            let small: Vec<String> = grads
-                .iter()
-                .filter(|(_, g)| *g < VANISH_SPAN * max)
-                .map(|(n, g)| format!("{} {}", layer_name(n, ctx), fmt(*g)))
-                .collect();
-            let mut f = Finding::new(
-                "vanishing_gradients",
-                Severity::Warning,
-                format!(
-                    "vanishing gradients: the first layers get {:.0}x smaller gradients than the last",
-                    last / first.max(1e-300)
-                ),
-            )
-            .evidence(format!(
-                "RMS gradient per element (median over epochs): {} {} vs {} {}",
-                layer_name(first_name, ctx),
-                fmt(*first),
-                layer_name(last_name, ctx),
-                fmt(*last)
-            ))
-            .evidence(format!(
-                "layers below {} of the largest: {}",
-                fmt(VANISH_SPAN),
-                small.join(", ")
-            ))
-            .evidence(format!(
-                "all layers: {}",
-                grads
-                    .iter()
-                    .map(|(n, g)| format!("{n} {}", fmt(*g)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-            if !activations.is_empty() {
-                f = f.recommend(format!(
-                    "replace the saturating activations {} with {{ type = \"ReLU\" }} (or GELU)",
-                    activations.join(", ")
-                ));
-            }
-            f = f
-                .recommend("add { type = \"BatchNorm1d\", num_features = N } after the Linear layers, or use fewer layers")
-                .recommend("use an adaptive optimizer: [optimizer] type = \"Adam\", lr = 1e-3");
-            out.push(f);
-        } else if *first > last / VANISH_SPAN && !diverged {
-            out.push(
-                Finding::new(
-                    "exploding_gradients",
-                    Severity::Warning,
-                    "exploding gradients: the first layers get far larger gradients than the last",
-                )
-                .evidence(format!(
-                    "RMS gradient per element: {} {} vs {} {}",
-                    layer_name(first_name, ctx),
-                    fmt(*first),
-                    layer_name(last_name, ctx),
-                    fmt(*last)
-                ))
-                .recommend("set train.clip_grad_norm = 1.0")
-                .recommend(
-                    "add normalization layers (BatchNorm1d / LayerNorm) or lower optimizer.lr",
-                ),
-            );
-        }
-    }
-    // Huge gradient norms outright (not already explained by a divergence).
-    if !diverged && !out.iter().any(|f| f.id == "exploding_gradients") {
-        let huge: Vec<(usize, String, f64)> = signals
-            .iter()
-            .flat_map(|s| {
-                s.params
-                    .iter()
-                    .filter(|(_, p)| {
-                        p.grad_norm_max.0 > HUGE_GRAD || !p.grad_norm_max.0.is_finite()
-                    })
-                    .map(|(n, p)| (s.epoch, n.clone(), p.grad_norm_max.0))
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        if let Some((epoch, name, g)) = huge.iter().max_by(|a, b| a.2.total_cmp(&b.2)) {
-            out.push(
-                Finding::new(
-                    "exploding_gradients",
-                    Severity::Warning,
-                    "exploding gradients: gradient norms far above normal",
-                )
-                .evidence(format!(
-                    "largest gradient norm {} in {} at epoch {epoch} (threshold {})",
-                    fmt(*g),
-                    layer_name(name, ctx),
-                    fmt(HUGE_GRAD)
-                ))
-                .evidence(format!(
-                    "{} parameter-epochs above the threshold",
-                    huge.len()
-                ))
-                .recommend("set train.clip_grad_norm = 1.0")
-                .recommend("lower optimizer.lr (run `tuna lr-find`)"),
-            );
-        }
-    }
+    out.extend(vanishing(v));
+    out.extend(exploding(v));
+    out.extend(dead_units(v));
     out
 }
 
-pub(crate) fn dead_units(signals: &[EpochSignals], ctx: &RunContext) -> Vec<Finding> {
-    let Some(last) = signals.last() else {
-        return Vec::new();
+/// Hidden Sigmoid/Tanh layers (not the output).
+fn saturating_layers(v: &View<'_>) -> Vec<usize> {
+    let last = v.ctx.layers.len().saturating_sub(1);
+    v.ctx
+        .layers
+        .iter()
+        .filter(|l| matches!(l.kind.as_str(), "Sigmoid" | "Tanh") && l.index < last)
+        .map(|l| l.index)
+        .collect()
+}
+
+/// First layers with far smaller gradients than the last, or Sigmoid/Tanh layers mostly
+/// saturated.
+fn vanishing(v: &View<'_>) -> Option<Finding> {
+    let grads = weight_grads(v.signals);
+    let span = match (grads.first(), grads.last()) {
+        (Some(f), Some(l)) if grads.len() >= 2 && l.1 > 0.0 && f.1 < VANISH_SPAN * l.1 => {
+            Some((f.clone(), l.clone()))
+        }
+        _ => None,
     };
+    let saturated: Vec<(String, f64)> = v
+        .signals
+        .iter()
+        .rev()
+        .find(|s| s.probed)
+        .map(|s| {
+            s.saturation
+                .iter()
+                .filter(|(_, x)| x.fraction > SATURATED)
+                .map(|(n, x)| (n.clone(), x.fraction))
+                .collect()
+        })
+        .unwrap_or_default();
+    if span.is_none() && saturated.is_empty() {
+        return None;
+    }
+    let sat_layers = saturating_layers(v);
+    let id = if sat_layers.is_empty() {
+        "vanishing_gradients"
+    } else {
+        "saturating_activations"
+    };
+    let title = if sat_layers.is_empty() {
+        "vanishing gradients: the first layers get far smaller gradients than the last".to_string()
+    } else {
+        format!(
+            "saturating activations: {} Sigmoid/Tanh layer(s) squash the signal and the gradients vanish",
+            sat_layers.len()
+        )
+    };
+    let mut f = Finding::new(id, Severity::Mild, title);
+    if let Some(((fname, fg), (lname, lg))) = &span {
+        f = f.evidence(format!(
+            "RMS gradient per element (median over epochs): {} {} vs {} {} ({:.0}x smaller)",
+            layer_name(fname, v),
+            fmt(*fg),
+            layer_name(lname, v),
+            fmt(*lg),
+            lg / fg.max(1e-300)
+        ));
+    }
+    for (n, x) in &saturated {
+        f = f.evidence(format!(
+            "model.layers[{n}]: {:.0}% of its outputs within {} of the bounds (probe batch)",
+            100.0 * x,
+            crate::signals::SATURATED_WITHIN
+        ));
+    }
+    Some(
+        f.remedy(fixes::replace_layers(
+            &sat_layers,
+            json!({"type": "ReLU"}),
+            "ReLU does not saturate",
+        ))
+        .remedy(fixes::adam(v.ctx)),
+    )
+}
+
+/// Gradient norms far above normal, spiking in recurrent weights, or growing from the last
+/// layer to the first.
+fn exploding(v: &View<'_>) -> Option<Finding> {
+    let mut f = Finding::new(
+        "exploding_gradients",
+        Severity::Warning,
+        "exploding gradients: gradient norms far above normal",
+    );
+    let recurrent = v.ctx.is_recurrent();
+    let mut hit = false;
+    for s in v.signals {
+        for (name, p) in &s.params {
+            let spike = p.grad_norm_max.0 / p.grad_norm.0.max(1e-30);
+            let huge = p.grad_norm_max.0 > HUGE_GRAD || !p.grad_norm_max.0.is_finite();
+            let through_time = recurrent && name.contains("weight_hh") && spike > GRAD_SPIKE;
+            if (huge || through_time) && !hit {
+                f = f.evidence(format!(
+                    "epoch {}: gradient norm of {} up to {} (mean {} over the sampled steps)",
+                    s.epoch,
+                    layer_name(name, v),
+                    fmt(p.grad_norm_max.0),
+                    fmt(p.grad_norm.0)
+                ));
+                hit = true;
+            }
+        }
+    }
+    let grads = weight_grads(v.signals);
+    if let (Some(first), Some(last)) = (grads.first(), grads.last()) {
+        if grads.len() >= 2 && first.1 > last.1 / VANISH_SPAN {
+            f = f.evidence(format!(
+                "RMS gradient per element: {} {} vs {} {}",
+                layer_name(&first.0, v),
+                fmt(first.1),
+                layer_name(&last.0, v),
+                fmt(last.1)
+            ));
+            hit = true;
+        }
+    }
+    if !hit {
+        return None;
+    }
+    if recurrent {
+        f.title = "exploding gradients through time: the recurrent weights' gradients spike".into();
+    }
+    Some(
+        f.remedy(fixes::clip(v.ctx))
+            .remedy(fixes::gated_recurrent(v.ctx)),
+    )
+}
+
+/// ReLU layers whose units output zero for every probe sample.
+fn dead_units(v: &View<'_>) -> Option<Finding> {
+    let last = v.signals.iter().rev().find(|s| s.probed)?;
     let mut dead: Vec<(&String, &crate::signals::DeadUnits)> = last
         .dead_units
         .iter()
         .filter(|(_, d)| d.fraction > DEAD_FRACTION)
         .collect();
     if dead.is_empty() {
-        return Vec::new();
+        return None;
     }
     dead.sort_by_key(|(n, _)| n.parse::<usize>().unwrap_or(usize::MAX));
     let worst = dead.iter().map(|(_, d)| d.fraction).fold(0.0, f64::max);
+    let severity = if worst >= 0.9 && v.learned_nothing() {
+        Severity::Severe
+    } else if worst > 0.5 {
+        Severity::Warning
+    } else {
+        Severity::Mild
+    };
     let mut f = Finding::new(
         "dead_units",
-        if worst > 0.5 {
-            Severity::Warning
-        } else {
-            Severity::Mild
-        },
+        severity,
         format!(
             "dead ReLUs: up to {:.0}% of a layer's units output zero for every input",
             100.0 * worst
         ),
     );
     for (name, d) in &dead {
-        let first_epoch = signals
+        let since = v
+            .signals
             .iter()
             .find(|s| {
                 s.dead_units
                     .get(*name)
                     .is_some_and(|x| x.fraction > DEAD_FRACTION)
             })
-            .map(|s| s.epoch)
-            .unwrap_or(last.epoch);
+            .map_or(last.epoch, |s| s.epoch);
         f = f.evidence(format!(
-            "model.layers[{name}] ({}): {} of {} units dead at epoch {} ({:.0}%; above {:.0}% since epoch {first_epoch})",
+            "model.layers[{name}] ({}): {} of {} units dead at epoch {} ({:.0}%; above {:.0}% since epoch {since})",
             d.layer_type,
             d.dead,
             d.units,
@@ -221,21 +246,17 @@ pub(crate) fn dead_units(signals: &[EpochSignals], ctx: &RunContext) -> Vec<Find
             100.0 * DEAD_FRACTION
         ));
     }
-    let names: Vec<String> = dead
-        .iter()
-        .map(|(n, _)| format!("model.layers[{n}]"))
-        .collect();
-    f = f
-        .recommend(format!(
-            "replace {} with {{ type = \"LeakyReLU\", negative_slope = 0.01 }}",
-            names.join(", ")
+    let indices: Vec<usize> = dead.iter().filter_map(|(n, _)| n.parse().ok()).collect();
+    Some(
+        f.remedy(fixes::replace_layers(
+            &indices,
+            json!({"type": "LeakyReLU", "negative_slope": 0.01}),
+            "LeakyReLU units cannot die",
         ))
-        .recommend(match ctx.lr {
-            Some(lr) => format!(
-                "lower optimizer.lr (now {}): large early updates kill ReLUs",
-                fmt(lr)
-            ),
-            None => "lower optimizer.lr: large early updates kill ReLUs".into(),
-        });
-    vec![f]
+        .remedy(fixes::scale_lr(
+            v.ctx,
+            0.3,
+            "smaller early updates kill fewer units",
+        )),
+    )
 }

@@ -1,9 +1,15 @@
 //! Automatic diagnosis of a training run: "why is my model bad, why is training slow, is it
-//! over-fitting?" answered from a run folder's `metrics.jsonl` and `signals.jsonl`.
+//! over-fitting?" answered from a run folder's `metrics.jsonl`, `signals.jsonl`,
+//! `data_profile.json`, `config.toml` and `failure.json`.
 //!
-//! [`diagnose`] runs every detector over the epoch records and training signals and returns
-//! [`Finding`]s, each with a stable id, a [`Severity`], the evidence (numbers and epochs) and
-//! recommendations phrased as changes to the experiment file. When no finding is `mild` or
+//! [`diagnose`] runs every detector over the epoch records, the training signals, the data
+//! profile and the experiment, then puts the **root cause first**: a finding that explains
+//! others (a learning rate too high explains the dead ReLUs and the divergence it caused;
+//! unscaled targets explain the huge gradients) takes them under it as symptoms, and the
+//! report leads with one primary finding. Each finding has a stable id, a [`Severity`] that
+//! reflects what the problem costs, the evidence (numbers and epochs) and [`Remedy`]s: changes
+//! to the experiment file as `--set PATH=VALUE` / `--unset PATH`, valid for that experiment's
+//! plugins, never pulling a setting both ways within one report. When no finding is `mild` or
 //! worse, a `healthy` finding says so.
 //!
 //! Detectors look at trends over windows of epochs (smoothed curves), never at a single
@@ -22,24 +28,58 @@
 //!     })
 //!     .collect();
 //! let d = diagnose(&records, &[], &RunContext::default());
-//! assert_eq!(d.ids(), vec!["healthy"]);
+//! assert_eq!(d.primary, "healthy");
+//! assert!(!d.primary_finding().is_problem());
 //! ```
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::record::EpochRecord;
-use crate::signals::{read_signals, EpochSignals};
+use crate::signals::EpochSignals;
 
+mod apply;
+mod cause;
+mod context;
 mod curves;
+mod data;
+pub mod fix;
+mod fixes;
 mod gradients;
 mod plot;
+mod remedy;
+pub mod setup;
 mod timing;
 
+pub use apply::{ApplyError, Origin};
+pub use cause::{explains, PRIORITY};
+pub use context::{load_run, LayerInfo, RunContext, StopPoint};
 pub use plot::annotated_curves;
+pub use remedy::{toml_value, Change, Direction, Knob, Remedy};
 
-/// How much a finding matters.
+/// Why a run folder could not be diagnosed.
+#[derive(Debug, thiserror::Error)]
+pub enum DiagnoseError {
+    /// The folder is not a run folder (no readable `config.toml`).
+    #[error("{}: {reason} (not a Tuna run folder?)", path.display())]
+    NotARun {
+        /// The file that was looked for.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A file of the run folder does not parse.
+    #[error("{}: {reason}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// How much a finding matters: what the problem costs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -49,7 +89,7 @@ pub enum Severity {
     Mild,
     /// A problem that costs accuracy or time.
     Warning,
-    /// The run is broken.
+    /// The run is broken (diverged, or learned nothing).
     Severe,
 }
 
@@ -64,12 +104,26 @@ impl std::fmt::Display for Severity {
     }
 }
 
-/// One diagnosis: what is wrong, the evidence, and what to change in the experiment file.
+/// A symptom a root-cause finding explains (`dead_units` under `lr_too_high`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Symptom {
+    /// The id the symptom has as a finding of its own.
+    pub id: &'static str,
+    /// One line.
+    pub title: String,
+    /// Its evidence.
+    pub evidence: Vec<String>,
+}
+
+/// One diagnosis: what is wrong, the evidence, what it explains, and what to change in the
+/// experiment file.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Finding {
-    /// Stable identifier: `overfitting`, `underfitting`, `divergence`, `lr_too_high`,
-    /// `lr_too_low`, `exploding_gradients`, `vanishing_gradients`, `dead_units`,
-    /// `input_bound`, `slow_step`, `healthy` (and `incomplete`: no epoch finished).
+    /// Stable identifier: root causes `loss_mismatch`, `nonfinite_data`, `unscaled_targets`,
+    /// `unscaled_inputs`, `lr_too_high`, `exploding_gradients`, `saturating_activations`,
+    /// `vanishing_gradients`, `lr_too_low`, `label_noise`, `dead_units`, `class_imbalance`,
+    /// `model_too_small`, `training_too_short`, `overfitting`; speed `input_bound`,
+    /// `slow_layer`, `slow_step`; symptoms `divergence`; and `healthy`, `incomplete`.
     pub id: &'static str,
     /// How much it matters.
     pub severity: Severity,
@@ -77,7 +131,13 @@ pub struct Finding {
     pub title: String,
     /// The numbers and epochs behind it.
     pub evidence: Vec<String>,
-    /// Changes to the experiment file to try.
+    /// Other findings this one explains, listed under it instead of on their own.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub explains: Vec<Symptom>,
+    /// Changes to the experiment file, the first being the one to try first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub remedies: Vec<Remedy>,
+    /// The remedies as text (`--set ...: why`), plus advice no setting expresses.
     pub recommendations: Vec<String>,
     /// Epochs worth marking on a plot (`best epoch`, `overfitting starts`), as (epoch, label).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -91,6 +151,8 @@ impl Finding {
             severity,
             title: title.into(),
             evidence: Vec::new(),
+            explains: Vec::new(),
+            remedies: Vec::new(),
             recommendations: Vec::new(),
             marks: Vec::new(),
         }
@@ -101,101 +163,42 @@ impl Finding {
         self
     }
 
-    pub(crate) fn recommend(mut self, line: impl Into<String>) -> Self {
+    /// Adds a remedy (ignored when `None`: the experiment has no setting for it).
+    pub(crate) fn remedy(mut self, r: Option<Remedy>) -> Self {
+        if let Some(r) = r {
+            if !r.changes.is_empty() && !self.remedies.iter().any(|x| x.changes == r.changes) {
+                self.remedies.push(r);
+            }
+        }
+        self
+    }
+
+    /// Advice that no setting expresses (shown after the remedies).
+    pub(crate) fn note(mut self, line: impl Into<String>) -> Self {
         self.recommendations.push(line.into());
         self
     }
-}
 
-/// One layer of a `Sequential` model: its index in `model.layers` and type.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct LayerInfo {
-    /// Index in `model.layers`.
-    pub index: usize,
-    /// Layer type (`Linear`, `ReLU`, `Dropout`, ...).
-    pub kind: String,
-    /// `out_features` / `out_channels`, if the layer has one.
-    pub width: Option<usize>,
-}
+    /// Whether this finding is a problem (mild or worse).
+    pub fn is_problem(&self) -> bool {
+        self.severity >= Severity::Mild
+    }
 
-/// What recommendations need to know about the experiment and how the run ended.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct RunContext {
-    /// The optimizer type (`SGD`, `Adam`, ...).
-    pub optimizer: Option<String>,
-    /// `optimizer.lr`.
-    pub lr: Option<f64>,
-    /// The scheduler type, if any.
-    pub scheduler: Option<String>,
-    /// `[[regularizers]]` present, or a non-zero `optimizer.weight_decay`.
-    pub has_regularization: bool,
-    /// The model has a Dropout layer with p > 0.
-    pub has_dropout: bool,
-    /// `train.early_stopping` is set.
-    pub has_early_stopping: bool,
-    /// `model.layers`, for a Sequential model.
-    pub layers: Vec<LayerInfo>,
-    /// Trainable scalars.
-    pub parameters: Option<usize>,
-    /// `train.epochs`.
-    pub epochs_planned: Option<usize>,
-    /// The error the run ended with (a non-finite loss), if it did.
-    pub error: Option<String>,
-}
-
-impl RunContext {
-    /// The context of a resolved experiment given as JSON (`Experiment::resolved`, or a run
-    /// folder's `config.toml` parsed to JSON).
-    pub fn from_config(config: &serde_json::Value) -> RunContext {
-        let f = |v: &serde_json::Value| v.as_f64();
-        let opt = &config["optimizer"];
-        let layers: Vec<LayerInfo> = config["model"]["layers"]
-            .as_array()
-            .map(|ls| {
-                ls.iter()
-                    .enumerate()
-                    .map(|(i, l)| LayerInfo {
-                        index: i,
-                        kind: l["type"].as_str().unwrap_or("?").to_string(),
-                        width: l["out_features"]
-                            .as_u64()
-                            .or_else(|| l["out_channels"].as_u64())
-                            .map(|w| w as usize),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let has_dropout = config["model"]["layers"]
-            .as_array()
-            .map(|ls| {
-                ls.iter().any(|l| {
-                    l["type"].as_str().is_some_and(|t| t.contains("Dropout"))
-                        && l["p"].as_f64().unwrap_or(0.5) > 0.0
-                })
-            })
-            .unwrap_or(false);
-        let weight_decay = f(&opt["weight_decay"]).unwrap_or(0.0);
-        let has_regs = config["regularizers"]
-            .as_array()
-            .is_some_and(|r| !r.is_empty());
-        RunContext {
-            optimizer: opt["type"].as_str().map(str::to_string),
-            lr: f(&opt["lr"]),
-            scheduler: config["scheduler"]["type"].as_str().map(str::to_string),
-            has_regularization: has_regs || weight_decay > 0.0,
-            has_dropout,
-            has_early_stopping: config["train"]["early_stopping"].is_object(),
-            layers,
-            parameters: None,
-            epochs_planned: config["train"]["epochs"].as_u64().map(|e| e as usize),
-            error: None,
+    fn as_symptom(&self) -> Symptom {
+        Symptom {
+            id: self.id,
+            title: self.title.clone(),
+            evidence: self.evidence.clone(),
         }
     }
 }
 
-/// All findings of a run, most severe first.
+/// All findings of a run: the primary finding first, then independent findings, most severe
+/// first.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Diagnosis {
+    /// The id of the primary finding (`healthy` when nothing is wrong).
+    pub primary: &'static str,
     /// The findings (`healthy` alone, plus `info` ones, when nothing is wrong).
     pub findings: Vec<Finding>,
     /// The epoch with the lowest validation loss (else training loss), if any.
@@ -208,122 +211,99 @@ impl Diagnosis {
         self.findings.iter().map(|f| f.id).collect()
     }
 
-    /// The finding with `id`, if present.
+    /// The finding with `id`, if present (as a finding of its own, not as a symptom).
     pub fn get(&self, id: &str) -> Option<&Finding> {
         self.findings.iter().find(|f| f.id == id)
     }
 
-    /// Diagnoses a run folder: `metrics.jsonl`, `signals.jsonl`, `config.toml` and
-    /// `summary.json` (a missing summary with a NaN last loss, or fewer epochs than planned,
-    /// means the run stopped on an error).
+    /// Whether `id` was found, as a finding or as a symptom under one.
+    pub fn mentions(&self, id: &str) -> bool {
+        self.findings
+            .iter()
+            .any(|f| f.id == id || f.explains.iter().any(|s| s.id == id))
+    }
+
+    /// The primary finding.
+    pub fn primary_finding(&self) -> &Finding {
+        &self.findings[0]
+    }
+
+    /// Every remedy of the report, in order.
+    pub fn remedies(&self) -> impl Iterator<Item = &Remedy> {
+        self.findings.iter().flat_map(|f| f.remedies.iter())
+    }
+
+    /// The first remedy of the primary finding: what `tuna diagnose --apply` and `tuna fix`
+    /// apply.
+    pub fn primary_remedy(&self) -> Option<&Remedy> {
+        self.findings.first().and_then(|f| f.remedies.first())
+    }
+
+    /// Diagnoses a run folder (see [`load_run`]).
     ///
     /// # Errors
     /// The folder has no `config.toml`, or a file does not parse.
-    pub fn from_run_dir(path: &Path) -> Result<Diagnosis, String> {
+    pub fn from_run_dir(path: &Path) -> Result<Diagnosis, DiagnoseError> {
         let (records, signals, context) = load_run(path)?;
         Ok(diagnose(&records, &signals, &context))
     }
 
-    /// The human-readable report: one block per finding.
+    /// The human-readable report: the primary finding with the symptoms it explains, then the
+    /// others; remedies as `--set` / `--unset` arguments.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        for f in &self.findings {
-            out.push_str(&format!("[{}] {}: {}\n", f.severity, f.id, f.title));
+        for (i, f) in self.findings.iter().enumerate() {
+            let lead = if i == 0 && f.is_problem() {
+                "cause "
+            } else {
+                ""
+            };
+            out.push_str(&format!("[{}] {lead}{}: {}\n", f.severity, f.id, f.title));
             for e in &f.evidence {
                 out.push_str(&format!("    {e}\n"));
             }
-            for r in &f.recommendations {
-                out.push_str(&format!("  try: {r}\n"));
+            for s in &f.explains {
+                out.push_str(&format!("  explains {}: {}\n", s.id, s.title));
+                for e in s.evidence.iter().take(2) {
+                    out.push_str(&format!("      {e}\n"));
+                }
+            }
+            for (k, r) in f.remedies.iter().enumerate() {
+                let head = if k == 0 { "fix:" } else { " or:" };
+                out.push_str(&format!("  {head} {}   ({})\n", r.to_cli(), r.why));
+            }
+            for r in f.recommendations.iter().skip(f.remedies.len()) {
+                out.push_str(&format!("  note: {r}\n"));
             }
         }
         out
     }
 }
 
-/// Reads what [`diagnose`] needs from a run folder.
-///
-/// # Errors
-/// The folder has no `config.toml`, or a file does not parse.
-pub fn load_run(path: &Path) -> Result<(Vec<EpochRecord>, Vec<EpochSignals>, RunContext), String> {
-    let config_path = path.join("config.toml");
-    let text = std::fs::read_to_string(&config_path)
-        .map_err(|e| format!("{}: {e} (not a Tuna run folder?)", config_path.display()))?;
-    let config: serde_json::Value =
-        toml::from_str(&text).map_err(|e| format!("{}: {e}", config_path.display()))?;
-    let mut context = RunContext::from_config(&config);
-    let records =
-        crate::run_dir::read_records(&path.join("metrics.jsonl")).map_err(|e| e.to_string())?;
-    let signals = read_signals(&path.join("signals.jsonl"))?;
-    let summary = std::fs::read_to_string(path.join("summary.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<crate::summary::RunSummary>(&t).ok());
-    let failure = crate::run_dir::RunDir::open(path)
-        .ok()
-        .and_then(|r| r.read_failure());
-    if failure.is_some() {
-        context.error = failure;
-        return Ok((records, signals, context));
-    }
-    match &summary {
-        Some(s) => {
-            context.parameters = Some(s.parameters);
-            context.epochs_planned = Some(s.epochs_planned);
-        }
-        None => {
-            let last_nan = records
-                .last()
-                .and_then(|r| r.get("train_loss"))
-                .is_some_and(|l| !l.is_finite());
-            let short = context.epochs_planned.is_some_and(|p| records.len() < p);
-            if last_nan || short {
-                context.error = Some(if last_nan {
-                    "the loss became non-finite".into()
-                } else {
-                    format!(
-                        "it stopped after {} of {} epochs without a summary (an error, or still running)",
-                        records.len(),
-                        context.epochs_planned.unwrap_or(0)
-                    )
-                });
-            }
-        }
-    }
-    Ok((records, signals, context))
-}
-
-/// Runs every detector. `records` and `signals` are per epoch, in order.
+/// Runs every detector and puts the root cause first. `records` and `signals` are per epoch,
+/// in order.
 pub fn diagnose(
     records: &[EpochRecord],
     signals: &[EpochSignals],
     context: &RunContext,
 ) -> Diagnosis {
-    let mut findings = Vec::new();
-    let diverged = curves::divergence(records, signals, context);
-    let diverged_now = diverged.is_some();
-    findings.extend(diverged);
-    if !diverged_now {
-        findings.extend(curves::lr_too_high(records, signals, context));
+    let view = curves::View::new(records, signals, context);
+    let mut found = Vec::new();
+    found.extend(data::detect(&view));
+    found.extend(curves::detect(&view));
+    found.extend(gradients::detect(&view));
+    found.extend(timing::detect(signals, context));
+    let mut findings = cause::resolve(found, context.is_recurrent());
+    for f in &mut findings {
+        let notes = std::mem::take(&mut f.recommendations);
+        f.recommendations = f
+            .remedies
+            .iter()
+            .map(|r| format!("{}: {}", r.to_cli(), r.why))
+            .chain(notes)
+            .collect();
     }
-    let low = curves::lr_too_low(records, signals, context);
-    let lr_low = low.is_some();
-    findings.extend(low);
-    if !diverged_now {
-        findings.extend(curves::overfitting(records, context));
-        findings.extend(curves::underfitting(records, signals, context, lr_low));
-    }
-    let grads = gradients::gradients(signals, context, diverged_now);
-    if grads.iter().any(|f| f.id == "vanishing_gradients") {
-        if let Some(u) = findings.iter_mut().find(|f| f.id == "underfitting") {
-            u.title = "under-fitting because the gradients vanish before the first layers (see vanishing_gradients)".into();
-            u.recommendations = vec!["fix the vanishing gradients first (see below)".into()];
-            u.evidence.retain(|e| !e.contains("capacity"));
-        }
-    }
-    findings.extend(grads);
-    findings.extend(gradients::dead_units(signals, context));
-    findings.extend(timing::timing(signals));
-    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
-    if records.is_empty() {
+    if records.is_empty() && !findings.iter().any(Finding::is_problem) {
         let mut f = Finding::new(
             "incomplete",
             Severity::Warning,
@@ -333,25 +313,30 @@ pub fn diagnose(
             f = f.evidence(format!("the run ended: {e}"));
         }
         findings.insert(0, f);
-    } else if findings.iter().all(|f| f.severity <= Severity::Info) {
-        let mut h = Finding::new(
-            "healthy",
-            Severity::Info,
-            "nothing looks wrong with this run",
-        );
-        if let Some(last) = records.last() {
-            let mut parts = vec![format!("{} epochs", records.len())];
-            for key in ["train_loss", "val_loss", "val_accuracy"] {
-                if let Some(v) = last.get(key) {
-                    parts.push(format!("final {key} {}", curves::fmt(v)));
-                }
-            }
-            h = h.evidence(parts.join(", "));
-        }
-        findings.insert(0, h);
+    } else if !findings.iter().any(Finding::is_problem) {
+        findings.insert(0, healthy(records));
     }
     Diagnosis {
+        primary: findings[0].id,
         findings,
         best_epoch: curves::best_epoch(records),
     }
+}
+
+fn healthy(records: &[EpochRecord]) -> Finding {
+    let mut h = Finding::new(
+        "healthy",
+        Severity::Info,
+        "nothing looks wrong with this run",
+    );
+    if let Some(last) = records.last() {
+        let mut parts = vec![format!("{} epochs", records.len())];
+        for key in ["train_loss", "val_loss", "val_accuracy"] {
+            if let Some(v) = last.get(key) {
+                parts.push(format!("final {key} {}", curves::fmt(v)));
+            }
+        }
+        h = h.evidence(parts.join(", "));
+    }
+    h
 }

@@ -1,5 +1,7 @@
-//! Detectors on where step time goes: `input_bound` and `slow_step`.
+//! Detectors on where step time goes: `input_bound`, `slow_layer` and `slow_step`.
 
+use super::context::RunContext;
+use super::fixes;
 use super::{Finding, Severity};
 use crate::signals::EpochSignals;
 
@@ -7,8 +9,14 @@ use crate::signals::EpochSignals;
 pub const INPUT_BOUND: f64 = 0.4;
 /// A phase above this share of step time is reported as dominating it.
 pub const DOMINANT: f64 = 0.5;
+/// A `Linear` layer above this share of the forward time ...
+pub const SLOW_LAYER: f64 = 0.75;
+/// ... that widens its input at least this many times ...
+pub const SLOW_LAYER_EXPANSION: usize = 2;
+/// ... into at least this many weights is a slow layer.
+pub const SLOW_LAYER_WEIGHTS: usize = 1_000_000;
 
-pub(crate) fn timing(signals: &[EpochSignals]) -> Vec<Finding> {
+pub(crate) fn detect(signals: &[EpochSignals], ctx: &RunContext) -> Vec<Finding> {
     let mut t = [0.0f64; 5];
     for s in signals {
         t[0] += s.timing.data;
@@ -35,10 +43,15 @@ pub(crate) fn timing(signals: &[EpochSignals]) -> Vec<Finding> {
     let mut out = Vec::new();
     let data = t[0] / step;
     if data > INPUT_BOUND {
+        let severity = if data > 0.6 {
+            Severity::Warning
+        } else {
+            Severity::Mild
+        };
         out.push(
             Finding::new(
                 "input_bound",
-                Severity::Warning,
+                severity,
                 format!(
                     "training is input-bound: {:.0}% of step time goes to loading data",
                     100.0 * data
@@ -46,11 +59,15 @@ pub(crate) fn timing(signals: &[EpochSignals]) -> Vec<Finding> {
             )
             .evidence(share_line.clone())
             .evidence(format!("threshold {:.0}%", 100.0 * INPUT_BOUND))
-            .recommend("raise loader.batch_size (fewer, larger batches amortize collation)")
-            .recommend(
+            .remedy(fixes::batch_size(ctx, 4))
+            .note(
                 "pre-process the data once (normalize / decode ahead of time) instead of per batch",
             ),
         );
+    }
+    if let Some(f) = slow_layer(signals, ctx, &share_line) {
+        out.push(f);
+        return out;
     }
     let (i, share) = (1..4)
         .map(|i| (i, t[i] / step))
@@ -69,17 +86,20 @@ pub(crate) fn timing(signals: &[EpochSignals]) -> Vec<Finding> {
             format!("{} takes {:.0}% of step time", names[i], 100.0 * share),
         )
         .evidence(share_line);
-        if let Some(line) = heaviest_layer(signals) {
-            finding = finding.evidence(line);
+        if let Some((i, kind, share)) = heaviest(signals) {
+            finding = finding.evidence(format!(
+                "model.layers[{i}] ({kind}) takes {:.0}% of the forward time (probe batch, eval mode)",
+                100.0 * share
+            ));
         }
-        out.push(finding.recommend(hint));
+        out.push(finding.note(hint));
     }
     out
 }
 
-/// "layer 3 (Conv2d) takes 61% of the forward time": the top-level layer with the largest
-/// share of the probe's forward time, summed over epochs.
-fn heaviest_layer(signals: &[EpochSignals]) -> Option<String> {
+/// The top-level layer with the largest share of the probe's forward time: (index, type,
+/// share).
+fn heaviest(signals: &[EpochSignals]) -> Option<(usize, String, f64)> {
     let mut total: std::collections::BTreeMap<&str, (f64, &str)> =
         std::collections::BTreeMap::new();
     for s in signals {
@@ -92,12 +112,39 @@ fn heaviest_layer(signals: &[EpochSignals]) -> Option<String> {
     }
     let sum: f64 = total.values().map(|v| v.0).sum();
     let (name, (secs, kind)) = total.iter().max_by(|a, b| a.1 .0.total_cmp(&b.1 .0))?;
-    (sum > 0.0).then(|| {
-        format!(
-            "model.layers[{name}] ({kind}) takes {:.0}% of the forward time (probe batch, eval mode)",
-            100.0 * secs / sum
+    (sum > 0.0).then(|| (name.parse().unwrap_or(0), kind.to_string(), secs / sum))
+}
+
+/// One hidden `Linear` layer that takes most of the compute by widening its input into
+/// millions of weights: narrowing it is where a faster model starts.
+fn slow_layer(signals: &[EpochSignals], ctx: &RunContext, share_line: &str) -> Option<Finding> {
+    let (index, kind, share) = heaviest(signals)?;
+    let layer = ctx.layers.get(index)?;
+    let width = layer.width?;
+    let inputs = layer.spec["in_features"].as_u64()? as usize;
+    if kind != "Linear"
+        || share < SLOW_LAYER
+        || width < SLOW_LAYER_EXPANSION * inputs
+        || width * inputs < SLOW_LAYER_WEIGHTS
+    {
+        return None;
+    }
+    Some(
+        Finding::new(
+            "slow_layer",
+            Severity::Mild,
+            format!(
+                "model.layers[{index}] ({kind}, {width} wide) takes {:.0}% of the forward time",
+                100.0 * share
+            ),
         )
-    })
+        .evidence(share_line.to_string())
+        .evidence(format!(
+            "it widens {inputs} inputs into {width} units: {} weights",
+            width * inputs
+        ))
+        .remedy(fixes::narrower_layer(ctx, index)),
+    )
 }
 
 #[cfg(test)]
@@ -130,7 +177,7 @@ mod tests {
                 },
             );
         }
-        let f = timing(&[s.clone(), s]);
+        let f = detect(&[s.clone(), s], &RunContext::default());
         let slow = f.iter().find(|f| f.id == "slow_step").expect("slow_step");
         assert!(slow.title.contains("backward takes 60%"), "{}", slow.title);
         assert!(

@@ -331,7 +331,8 @@ impl Trainer {
                 .run
                 .as_ref()
                 .map(|r| r.path().join("signals.jsonl"));
-            let recorder = crate::signals::SignalsRecorder::new(path, Some(&self.splits.train));
+            let recorder = crate::signals::SignalsRecorder::new(path, Some(&self.splits.train))
+                .with_validation(self.splits.validation.as_ref(), &self.net.info);
             self.events.callbacks.insert(0, Box::new(recorder));
             self.events.signals_added = true;
         }
