@@ -64,6 +64,7 @@ mod mnist;
 mod normalize;
 mod split;
 mod text;
+pub mod transform;
 
 pub use config::{
     split_seed, DataConfig, DataContext, DataSplits, PredictRow, PredictRows, TargetScale, Task,
