@@ -58,6 +58,7 @@ mod csv;
 mod dataset;
 mod error;
 mod files;
+pub mod image;
 mod labels;
 mod loader;
 mod mnist;
@@ -65,6 +66,7 @@ mod normalize;
 mod split;
 mod text;
 pub mod transform;
+mod workers;
 
 pub use config::{
     split_seed, DataConfig, DataContext, DataSplits, PredictRow, PredictRows, TargetScale, Task,
@@ -80,9 +82,13 @@ pub use dataset::{
     TokenTargets, IGNORE_INDEX,
 };
 pub use error::DataError;
+pub use image::{Cifar10, Cifar100, ImageDataset};
+#[cfg(feature = "images")]
+pub use image::ImageFolder;
 pub use files::{open_maybe_gz, read_maybe_gz, read_text};
 pub use labels::{check_two_classes, class_labels, integer_label, LabelCell};
-pub use loader::{collate, Batch, DataLoader, EpochBatches, LoaderConfig};
+pub use loader::{collate, collate_epoch, Batch, DataLoader, EpochBatches, LoaderConfig};
+pub use workers::Batches;
 pub use mnist::{
     find_idx_file, read_idx_images, read_idx_labels, read_mnist, IdxImages, Mnist,
     MnistPreprocessing, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, MNIST_FILES,
