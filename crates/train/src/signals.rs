@@ -234,8 +234,9 @@ impl SignalsRecorder {
         let probe = probe_data.map(|d| {
             let n = d.len().min(PROBE_SAMPLES);
             DataLoader::new(d.clone(), n.max(1), false, false, 0)
-                .epoch(0)
+                .try_epoch_from(0, 0)
                 .next()
+                .and_then(Result::ok)
         });
         SignalsRecorder {
             path,

@@ -6,6 +6,7 @@ use tuna_tensor::Generator;
 use super::args::{check_ordered, check_probability, half, is_default};
 use super::draw::{chance, normal, randint, round_half_even, uniform};
 use super::image::{Image, ImageShape};
+use super::kernels;
 use super::Transform;
 use crate::error::DataError;
 
@@ -138,16 +139,21 @@ impl Transform for RandomErasing {
         let Some([top, left, eh, ew]) = self.params(image.height, image.width, gen) else {
             return Ok(image);
         };
-        let (h, w) = (image.height, image.width);
-        for c in 0..image.channels {
-            for y in top..top + eh {
-                for x in left..left + ew {
-                    let v = match &self.value {
-                        ErasingValue::One(v) => *v,
-                        ErasingValue::Many(v) => v[c.min(v.len() - 1)],
-                        ErasingValue::Random(_) => normal(gen),
-                    };
-                    image.data[(c * h + y) * w + x] = v;
+        let fixed = match &self.value {
+            ErasingValue::One(v) => Some(vec![*v]),
+            ErasingValue::Many(v) => Some(v.clone()),
+            ErasingValue::Random(_) => None,
+        };
+        match fixed {
+            Some(v) => kernels::erase(&mut image, top, left, eh, ew, &v),
+            None => {
+                let (h, w) = (image.height, image.width);
+                for c in 0..image.channels {
+                    for y in top..top + eh {
+                        for x in left..left + ew {
+                            image.data[(c * h + y) * w + x] = normal(gen);
+                        }
+                    }
                 }
             }
         }

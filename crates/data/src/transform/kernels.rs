@@ -601,6 +601,65 @@ fn hsv_to_rgb([h, s, v]: [f32; 3]) -> [f32; 3] {
     ]
 }
 
+/// MixUp's blend: `t ← λ·t + (1 − λ)·roll(t, 1)` over the batch axis (row `i` with row
+/// `i − 1`, row 0 with the last), for rows of `width` values (torchvision's
+/// `batch.roll(1, 0).mul_(1 - lam).add_(batch.mul(lam))`).
+pub fn mix_rows(values: &mut [f32], width: usize, lam: f32) {
+    let n = values.len() / width.max(1);
+    if n < 2 {
+        return;
+    }
+    let last: Vec<f32> = values[(n - 1) * width..].to_vec();
+    // row i mixes with row i - 1 (row 0 with the last): go backwards so each row still
+    // reads its unmixed neighbour
+    for i in (1..n).rev() {
+        let (prev, cur) = values.split_at_mut(i * width);
+        let prev = &prev[(i - 1) * width..];
+        for (c, p) in cur[..width].iter_mut().zip(prev) {
+            *c = *c * lam + *p * (1.0 - lam);
+        }
+    }
+    for (c, p) in values[..width].iter_mut().zip(&last) {
+        *c = *c * lam + *p * (1.0 - lam);
+    }
+}
+
+/// CutMix's paste: the box `[x1, y1, x2, y2]` of every `[C, H, W]` image of the batch is
+/// replaced by the same box of the previous image (the first takes the last's).
+pub fn paste_box(images: &mut [f32], shape: [usize; 3], bbox: [usize; 4]) {
+    let [c, h, w] = shape;
+    let [x1, y1, x2, y2] = bbox;
+    let per = c * h * w;
+    let n = images.len() / per.max(1);
+    if n < 2 {
+        return;
+    }
+    let original = images.to_vec();
+    for i in 0..n {
+        let src = &original[((i + n - 1) % n) * per..][..per];
+        let dst = &mut images[i * per..(i + 1) * per];
+        for ch in 0..c {
+            for y in y1..y2 {
+                let o = (ch * h + y) * w;
+                dst[o + x1..o + x2].copy_from_slice(&src[o + x1..o + x2]);
+            }
+        }
+    }
+}
+
+/// `F.erase`: the `h × w` box at `(i, j)` set to `values` (one, or one per channel).
+pub fn erase(img: &mut Image, i: usize, j: usize, h: usize, w: usize, values: &[f32]) {
+    let (ih, iw) = (img.height, img.width);
+    for c in 0..img.channels {
+        let v = fill_of(values, c);
+        for y in i..(i + h).min(ih) {
+            for x in j..(j + w).min(iw) {
+                img.data[(c * ih + y) * iw + x] = v;
+            }
+        }
+    }
+}
+
 /// The normalized 1-D Gaussian of torchvision's `_get_gaussian_kernel1d`.
 pub fn gaussian_kernel(size: usize, sigma: f32) -> Vec<f32> {
     let half = (size as f32 - 1.0) * 0.5;

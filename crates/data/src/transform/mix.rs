@@ -7,6 +7,7 @@ use tuna_tensor::Generator;
 
 use super::draw::{beta, randint};
 use super::image::{Image, ImageShape};
+use super::kernels::{mix_rows, paste_box};
 use super::{ImageBatch, Transform};
 use crate::error::DataError;
 
@@ -34,27 +35,6 @@ fn fill_classes(field: &str, own: &mut Option<usize>, data: usize) -> Result<(),
             *own = Some(data);
             Ok(())
         }
-    }
-}
-
-/// `t ← λ·t + (1 − λ)·roll(t, 1)` over the batch axis, for rows of `width` values.
-fn mix_rows(values: &mut [f32], width: usize, lam: f32) {
-    let n = values.len() / width.max(1);
-    if n < 2 {
-        return;
-    }
-    let last: Vec<f32> = values[(n - 1) * width..].to_vec();
-    // row i mixes with row i - 1 (row 0 with the last): go backwards so each row still
-    // reads its unmixed neighbour
-    for i in (1..n).rev() {
-        let (prev, cur) = values.split_at_mut(i * width);
-        let prev = &prev[(i - 1) * width..];
-        for (c, p) in cur[..width].iter_mut().zip(prev) {
-            *c = *c * lam + *p * (1.0 - lam);
-        }
-    }
-    for (c, p) in values[..width].iter_mut().zip(&last) {
-        *c = *c * lam + *p * (1.0 - lam);
     }
 }
 
@@ -154,21 +134,7 @@ impl Transform for CutMix {
     fn apply_batch(&self, batch: &mut ImageBatch<'_>, gen: &mut Generator) {
         let [c, h, w] = batch.shape;
         let ([x1, y1, x2, y2], lam) = self.params(h, w, gen);
-        let per = c * h * w;
-        let n = batch.len();
-        if n >= 2 {
-            let original = batch.images.to_vec();
-            for i in 0..n {
-                let src = &original[((i + n - 1) % n) * per..][..per];
-                let dst = &mut batch.images[i * per..(i + 1) * per];
-                for ch in 0..c {
-                    for y in y1..y2 {
-                        let o = (ch * h + y) * w;
-                        dst[o + x1..o + x2].copy_from_slice(&src[o + x1..o + x2]);
-                    }
-                }
-            }
-        }
+        paste_box(batch.images, [c, h, w], [x1, y1, x2, y2]);
         mix_rows(batch.targets, batch.classes, lam as f32);
     }
 

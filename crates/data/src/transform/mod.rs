@@ -54,8 +54,8 @@ pub use color::{ColorJitter, GaussianBlur, Normalize, RandomGrayscale};
 pub use draw::{batch_generator, sample_generator};
 pub use erase::{ErasingValue, RandomErasing};
 pub use geometry::{
-    CenterCrop, RandomAffine, RandomCrop, RandomHorizontalFlip, RandomResizedCrop,
-    RandomRotation, RandomVerticalFlip, Resize, Shear,
+    affine, resized_size, rotate, AffineParams, CenterCrop, RandomAffine, RandomCrop,
+    RandomHorizontalFlip, RandomResizedCrop, RandomRotation, RandomVerticalFlip, Resize, Shear,
 };
 pub use image::{Image, ImageShape};
 pub use mix::{CutMix, MixUp};
