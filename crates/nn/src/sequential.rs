@@ -127,8 +127,14 @@ impl LayerSpec for SequentialSpec {
     }
 
     fn fill_from_data(&mut self, info: &DataInfo) -> Result<(), NnError> {
+        let last = self.layers.len().saturating_sub(1);
         for (i, l) in self.layers.iter_mut().enumerate() {
-            l.fill_from_data(info).map_err(|e| in_layer(i, e))?;
+            let info = if i == last {
+                info.clone()
+            } else {
+                info.inner()
+            };
+            l.fill_from_data(&info).map_err(|e| in_layer(i, e))?;
         }
         Ok(())
     }

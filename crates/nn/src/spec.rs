@@ -43,6 +43,11 @@ pub struct DataInfo {
     pub vocab_size: Option<usize>,
     /// The longest sequence the data produces (its `max_len` truncation).
     pub max_len: Option<usize>,
+    /// The width of the model's output the task needs: the number of classes (1 for two
+    /// classes scored by one output), of regression targets, or the vocabulary of a language
+    /// model. The model's last `Linear` may leave `out_features` out to get it; containers
+    /// pass it to their last layer only.
+    pub outputs: Option<usize>,
 }
 
 impl DataInfo {
@@ -61,6 +66,20 @@ impl DataInfo {
     pub fn with_max_len(mut self, max_len: usize) -> Self {
         self.max_len = Some(max_len);
         self
+    }
+
+    /// With the output width the task needs.
+    pub fn with_outputs(mut self, outputs: usize) -> Self {
+        self.outputs = Some(outputs);
+        self
+    }
+
+    /// The same without the output width (for every layer but a model's last).
+    pub fn inner(&self) -> DataInfo {
+        DataInfo {
+            outputs: None,
+            ..self.clone()
+        }
     }
 }
 

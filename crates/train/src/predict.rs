@@ -256,10 +256,10 @@ fn head_of(task: &Task, loss: &str) -> Result<Head, TrainError> {
     Ok(match task {
         Task::Classification { class_names, .. } => Head::Classes {
             names: class_names.clone(),
-            scores: match (binary_scores(loss), loss) {
-                (Some(t), _) if t == 0.0 => Scores::BinaryLogit,
-                (Some(_), _) => Scores::BinaryProbability,
-                (None, "NLLLoss") => Scores::LogProbabilities,
+            scores: match loss {
+                "BCEWithLogitsLoss" => Scores::BinaryLogit,
+                "BCELoss" => Scores::BinaryProbability,
+                "NLLLoss" => Scores::LogProbabilities,
                 _ => Scores::Logits,
             },
         },

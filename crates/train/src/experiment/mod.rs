@@ -714,7 +714,10 @@ fn model_spec(v: &Value, problems: &mut Vec<String>) -> Option<Box<dyn LayerSpec
             for (i, layer) in layers.iter().enumerate() {
                 let path = format!("model.layers[{i}]");
                 if let Some(mut spec) = plugin::<dyn LayerSpec>(&path, layer, problems) {
-                    let stand_in = tuna_nn::DataInfo::new().with_vocab_size(1).with_max_len(1);
+                    let stand_in = tuna_nn::DataInfo::new()
+                        .with_vocab_size(1)
+                        .with_max_len(1)
+                        .with_outputs(1);
                     let checked = spec
                         .fill_from_data(&stand_in)
                         .and_then(|()| spec.validate());
@@ -733,7 +736,10 @@ fn model_spec(v: &Value, problems: &mut Vec<String>) -> Option<Box<dyn LayerSpec
     // PositionalEmbedding's max_len) are filled when the data is loaded; validate the rest
     // with stand-ins that fit any size given.
     let mut filled = spec.clone();
-    let stand_in = tuna_nn::DataInfo::new().with_vocab_size(1).with_max_len(1);
+    let stand_in = tuna_nn::DataInfo::new()
+        .with_vocab_size(1)
+        .with_max_len(1)
+        .with_outputs(1);
     let checked = filled
         .fill_from_data(&stand_in)
         .and_then(|()| filled.validate());

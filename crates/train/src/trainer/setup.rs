@@ -52,7 +52,8 @@ pub(super) fn build(exp: &mut Experiment, ctx: &DataContext) -> Result<Built, Tr
         )));
     }
     let input = splits.train.input_kind();
-    exp.model = fill_model(&exp.model, &input)?;
+    let binary = super::step::binary_scores(exp.loss.name()).is_some();
+    exp.model = fill_model(&exp.model, &input, task_outputs(&splits.task, binary))?;
     let mut sample = vec![1usize];
     sample.extend(input.sample_shape());
     let model = build_checked(exp.model.as_ref(), &sample, exp.seed)?;
@@ -137,13 +138,26 @@ fn oversubscribed(exp: &Experiment) -> Option<String> {
     })
 }
 
-/// The model spec with the sizes the data determines filled in, after checking that the data's
-/// inputs are what the model's first layer takes.
+/// The width of the model's output the task needs.
+fn task_outputs(task: &Task, binary: bool) -> usize {
+    match task {
+        Task::Classification { .. } if binary => 1,
+        Task::Classification { num_classes, .. } => *num_classes,
+        Task::Regression { outputs, .. } => *outputs,
+        Task::LanguageModel { vocab_size } => *vocab_size,
+    }
+}
+
+/// The model spec with the sizes the data determines filled in (the vocabulary, the longest
+/// sequence, the output width), after checking that the data's inputs are what the model's
+/// first layer takes.
 fn fill_model(
     spec: &Box<dyn LayerSpec>,
     input: &InputKind,
+    outputs: usize,
 ) -> Result<Box<dyn LayerSpec>, TrainError> {
     let mut spec = spec.clone();
+    let mut info = DataInfo::new().with_outputs(outputs);
     match input {
         InputKind::Tokens {
             vocab_size,
@@ -157,10 +171,7 @@ fn fill_model(
                      (num_embeddings is filled from the data's vocabulary)",
                 ));
             }
-            let info = DataInfo::new()
-                .with_vocab_size(*vocab_size)
-                .with_max_len(*max_len);
-            spec.fill_from_data(&info)?;
+            info = info.with_vocab_size(*vocab_size).with_max_len(*max_len);
         }
         InputKind::Dense { shape } => {
             if spec.takes_token_ids() {
@@ -171,6 +182,7 @@ fn fill_model(
             }
         }
     }
+    spec.fill_from_data(&info)?;
     Ok(spec)
 }
 
