@@ -82,13 +82,12 @@ pub use dataset::{
     TokenTargets, IGNORE_INDEX,
 };
 pub use error::DataError;
-pub use image::{Cifar10, Cifar100, ImageDataset};
+pub use files::{open_maybe_gz, read_maybe_gz, read_text};
 #[cfg(feature = "images")]
 pub use image::ImageFolder;
-pub use files::{open_maybe_gz, read_maybe_gz, read_text};
+pub use image::{Cifar10, Cifar100, ImageDataset};
 pub use labels::{check_two_classes, class_labels, integer_label, LabelCell};
 pub use loader::{collate, collate_epoch, Batch, DataLoader, EpochBatches, LoaderConfig};
-pub use workers::Batches;
 pub use mnist::{
     find_idx_file, read_idx_images, read_idx_labels, read_mnist, IdxImages, Mnist,
     MnistPreprocessing, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, MNIST_FILES,
@@ -103,6 +102,7 @@ pub use text::{
 };
 #[cfg(feature = "tokenizers")]
 pub use text::{BpeTokenizer, HuggingFaceTokenizer};
+pub use workers::Batches;
 
 /// Forces the linker to keep this crate's built-in [`DataConfig`] plugins (call once from a
 /// binary that deserializes configs; `tuna::link_all` does).

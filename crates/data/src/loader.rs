@@ -383,7 +383,11 @@ pub fn collate(ds: &dyn Dataset, indices: &[usize], index: usize) -> Batch {
     collate_samples(ds, &samples, index)
 }
 
-fn collate_samples(ds: &dyn Dataset, samples: &[crate::dataset::Sample<'_>], index: usize) -> Batch {
+fn collate_samples(
+    ds: &dyn Dataset,
+    samples: &[crate::dataset::Sample<'_>],
+    index: usize,
+) -> Batch {
     let (inputs, lengths) = collate_inputs(&ds.input_kind(), samples);
     let longest = lengths
         .as_ref()

@@ -20,12 +20,14 @@ use crate::config::{
 use crate::dataset::{Dataset, Input, InputKind, TensorDataset};
 use crate::error::DataError;
 use crate::files::open_maybe_gz;
-use crate::image::splits::{image_splits, ImageSource};
-use crate::image::{ImagePreprocessing, ImageSplitOptions, ImageStore, ImageTransforms, MemoryImages};
-use crate::transform::{sample_generator, Image, ImageShape, Normalize, Pipeline, Transform};
 use crate::files::read_maybe_gz;
+use crate::image::splits::{image_splits, ImageSource};
+use crate::image::{
+    ImagePreprocessing, ImageSplitOptions, ImageStore, ImageTransforms, MemoryImages,
+};
 use crate::normalize::{MNIST_MEAN, MNIST_STD};
 use crate::split::{check_fraction, random_split, split_generator, stratified_split};
+use crate::transform::{sample_generator, Image, ImageShape, Normalize, Pipeline, Transform};
 
 /// The IDX magic number of an unsigned-byte 3-d array (images).
 pub const IDX_IMAGES_MAGIC: u32 = 2051;
@@ -405,11 +407,7 @@ impl Mnist {
     }
 
     /// Loads the images as 8-bit pixels and splits them through the transform lists.
-    fn load_with_transforms(
-        &self,
-        dir: &Path,
-        ctx: &DataContext,
-    ) -> Result<DataSplits, DataError> {
+    fn load_with_transforms(&self, dir: &Path, ctx: &DataContext) -> Result<DataSplits, DataError> {
         let file = |i: usize| find_idx_file(dir, MNIST_FILES[i]);
         let read = |img: PathBuf, lab: PathBuf| -> Result<(MemoryImages, Vec<usize>), DataError> {
             let (raw, labels) = read_mnist_u8(&img, &lab)?;
@@ -457,7 +455,11 @@ fn read_mnist_u8(images: &Path, labels: &Path) -> Result<(MemoryImages, Vec<usiz
         .iter()
         .map(|&x| (x * 255.0).round() as u8)
         .collect();
-    let labels = raw.targets().labels().expect("MNIST has class targets").to_vec();
+    let labels = raw
+        .targets()
+        .labels()
+        .expect("MNIST has class targets")
+        .to_vec();
     let store = MemoryImages::new(
         [shape[0], shape[1], shape[2]],
         pixels,
@@ -570,7 +572,13 @@ impl DataConfig for Mnist {
             })?;
             let eval = self.with_normalize(&self.eval_transforms);
             let shape = ImageShape::fixed(1, 28, 28);
-            let p = Pipeline::new("data.eval_transforms", &eval, shape, 10, pre.normalize.as_ref())?;
+            let p = Pipeline::new(
+                "data.eval_transforms",
+                &eval,
+                shape,
+                10,
+                pre.normalize.as_ref(),
+            )?;
             let raw = MnistPreprocessing {
                 kind: "Mnist".into(),
                 version: 1,

@@ -207,11 +207,20 @@ mod tests {
         let serial = DataLoader::new(ds.clone(), 8, true, false, 5);
         let workers = serial.clone().with_workers(3, 2);
         for (epoch, start) in [(0, 0), (2, 5)] {
-            let a: Vec<_> = serial.try_epoch_from(epoch, start).map(Result::unwrap).collect();
-            let b: Vec<_> = workers.try_epoch_from(epoch, start).map(Result::unwrap).collect();
+            let a: Vec<_> = serial
+                .try_epoch_from(epoch, start)
+                .map(Result::unwrap)
+                .collect();
+            let b: Vec<_> = workers
+                .try_epoch_from(epoch, start)
+                .map(Result::unwrap)
+                .collect();
             assert_eq!(a.len(), b.len());
             for (x, y) in a.iter().zip(&b) {
-                assert_eq!((x.index, &x.inputs, &x.targets), (y.index, &y.inputs, &y.targets));
+                assert_eq!(
+                    (x.index, &x.inputs, &x.targets),
+                    (y.index, &y.inputs, &y.targets)
+                );
             }
         }
         // dropping a half-read epoch stops the workers

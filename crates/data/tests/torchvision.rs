@@ -50,7 +50,9 @@ fn f(a: &Value, k: &str) -> f64 {
 }
 
 fn center(a: &Value) -> Option<[f64; 2]> {
-    a["center"].as_array().map(|c| [c[0].as_f64().unwrap(), c[1].as_f64().unwrap()])
+    a["center"]
+        .as_array()
+        .map(|c| [c[0].as_f64().unwrap(), c[1].as_f64().unwrap()])
 }
 
 /// Runs one case's op on its input; returns the output values and shape.
@@ -65,30 +67,59 @@ fn run(op: &str, a: &Value, input: &Value) -> (Vec<f32>, Vec<usize>) {
     match op {
         "resize" => {
             let size = usizes(&a["size"]);
-            let s = if size.len() == 1 { Size::One(size[0]) } else { Size::Pair([size[0], size[1]]) };
+            let s = if size.len() == 1 {
+                Size::One(size[0])
+            } else {
+                Size::Pair([size[0], size[1]])
+            };
             let [h, w] = resized_size(img.height, img.width, s, None);
             let aa = a["antialias"].as_bool().unwrap();
             out(kernels::resize(&img, h, w, interp(a), aa))
         }
         "center_crop" => {
             let s = usizes(&a["size"]);
-            let t = CenterCrop { size: Size::Pair([s[0], s[1]]) };
+            let t = CenterCrop {
+                size: Size::Pair([s[0], s[1]]),
+            };
             out(t.apply(img, g).unwrap())
         }
         "pad" => {
             let p = usizes(&a["padding"]);
             let mode: PaddingMode = serde_json::from_value(a["padding_mode"].clone()).unwrap();
-            out(kernels::pad(&img, [p[0], p[1], p[2], p[3]], mode, &[f(a, "fill") as f32]))
+            out(kernels::pad(
+                &img,
+                [p[0], p[1], p[2], p[3]],
+                mode,
+                &[f(a, "fill") as f32],
+            ))
         }
         "crop" => {
             let i = |k: &str| a[k].as_i64().unwrap();
-            out(kernels::crop(&img, i("top"), i("left"), i("height") as usize, i("width") as usize))
+            out(kernels::crop(
+                &img,
+                i("top"),
+                i("left"),
+                i("height") as usize,
+                i("width") as usize,
+            ))
         }
         "resized_crop" => {
             let i = |k: &str| a[k].as_i64().unwrap();
-            let c = kernels::crop(&img, i("top"), i("left"), i("height") as usize, i("width") as usize);
+            let c = kernels::crop(
+                &img,
+                i("top"),
+                i("left"),
+                i("height") as usize,
+                i("width") as usize,
+            );
             let s = usizes(&a["size"]);
-            out(kernels::resize(&c, s[0], s[1], Interpolation::Bilinear, true))
+            out(kernels::resize(
+                &c,
+                s[0],
+                s[1],
+                Interpolation::Bilinear,
+                true,
+            ))
         }
         "hflip" => {
             kernels::hflip(&mut img);
@@ -101,7 +132,14 @@ fn run(op: &str, a: &Value, input: &Value) -> (Vec<f32>, Vec<usize>) {
         "rotate" => {
             let expand = a["expand"].as_bool().unwrap();
             let fill = [f(a, "fill") as f32];
-            out(rotate(&img, f(a, "angle"), interp(a), expand, center(a), &fill))
+            out(rotate(
+                &img,
+                f(a, "angle"),
+                interp(a),
+                expand,
+                center(a),
+                &fill,
+            ))
         }
         "affine" => {
             let t = floats(&a["translate"]);
@@ -128,7 +166,10 @@ fn run(op: &str, a: &Value, input: &Value) -> (Vec<f32>, Vec<usize>) {
         "gaussian_blur" => {
             let k = usizes(&a["kernel_size"]);
             let s = f(a, "sigma") as f32;
-            let (kx, ky) = (kernels::gaussian_kernel(k[0], s), kernels::gaussian_kernel(k[1], s));
+            let (kx, ky) = (
+                kernels::gaussian_kernel(k[0], s),
+                kernels::gaussian_kernel(k[1], s),
+            );
             out(kernels::gaussian_blur(&img, &kx, &ky))
         }
         "normalize" => {
@@ -141,7 +182,14 @@ fn run(op: &str, a: &Value, input: &Value) -> (Vec<f32>, Vec<usize>) {
         }
         "erase" => {
             let i = |k: &str| a[k].as_u64().unwrap() as usize;
-            kernels::erase(&mut img, i("i"), i("j"), i("h"), i("w"), &floats(&a["value"]));
+            kernels::erase(
+                &mut img,
+                i("i"),
+                i("j"),
+                i("h"),
+                i("w"),
+                &floats(&a["value"]),
+            );
             out(img)
         }
         "mixup" | "cutmix" => {
@@ -184,7 +232,9 @@ fn every_torchvision_case_matches() {
         let want_shape = usizes(&c["output"]["shape"]);
         let atol = c["atol"].as_f64().unwrap() as f32;
         if shape != want_shape {
-            failures.push(format!("{name}: shape {shape:?}, torchvision {want_shape:?}"));
+            failures.push(format!(
+                "{name}: shape {shape:?}, torchvision {want_shape:?}"
+            ));
             continue;
         }
         let worst = got
@@ -196,5 +246,10 @@ fn every_torchvision_case_matches() {
             failures.push(format!("{name}: max |diff| {worst:e} > {atol:e}"));
         }
     }
-    assert!(failures.is_empty(), "{} cases differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} cases differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -115,7 +115,10 @@ impl MemoryImages {
     /// # Panics
     /// If the shapes differ.
     pub fn extend(&mut self, other: &MemoryImages) {
-        assert_eq!(self.shape, other.shape, "MemoryImages::extend: shapes differ");
+        assert_eq!(
+            self.shape, other.shape,
+            "MemoryImages::extend: shapes differ"
+        );
         self.pixels.extend_from_slice(&other.pixels);
     }
 }
@@ -179,7 +182,11 @@ impl ImageDataset {
         field: &str,
         seed: u64,
     ) -> Result<Self, DataError> {
-        assert_eq!(indices.len(), labels.len(), "ImageDataset: one label per image");
+        assert_eq!(
+            indices.len(),
+            labels.len(),
+            "ImageDataset: one label per image"
+        );
         if let Some(&bad) = labels.iter().find(|&&l| l >= num_classes) {
             return Err(DataError::config(
                 field,
@@ -270,12 +277,7 @@ impl ImageDataset {
 fn varying_sizes(store: &dyn ImageStore, field: &str) -> DataError {
     let detail = store
         .size_mismatch()
-        .map(|(a, sa, b, sb)| {
-            format!(
-                " ({a} is {}x{}, {b} is {}x{})",
-                sa[0], sa[1], sb[0], sb[1]
-            )
-        })
+        .map(|(a, sa, b, sb)| format!(" ({a} is {}x{}, {b} is {}x{})", sa[0], sa[1], sb[0], sb[1]))
         .unwrap_or_default();
     DataError::config(
         field,

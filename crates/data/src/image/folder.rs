@@ -9,7 +9,9 @@ use std::sync::{Arc, OnceLock};
 use serde::{Deserialize, Serialize};
 
 use super::dataset::ImageStore;
-use super::splits::{image_splits, ImagePreprocessing, ImageSource, ImageSplitOptions, ImageTransforms};
+use super::splits::{
+    image_splits, ImagePreprocessing, ImageSource, ImageSplitOptions, ImageTransforms,
+};
 use crate::config::{DataConfig, DataContext, DataSplits, PredictRow, PredictRows};
 use crate::dataset::{Input, InputKind};
 use crate::error::DataError;
@@ -108,7 +110,12 @@ pub struct FileImages {
 
 impl FileImages {
     /// `paths` with their `sizes`, read in `mode`, caching up to `cache_bytes` of pixels.
-    pub fn new(paths: Vec<PathBuf>, sizes: Vec<[usize; 2]>, mode: ColorMode, cache_bytes: usize) -> Self {
+    pub fn new(
+        paths: Vec<PathBuf>,
+        sizes: Vec<[usize; 2]>,
+        mode: ColorMode,
+        cache_bytes: usize,
+    ) -> Self {
         let cache = (0..paths.len()).map(|_| OnceLock::new()).collect();
         FileImages {
             paths,
@@ -461,7 +468,13 @@ impl DataConfig for ImageFolder {
             width: None,
         };
         let k = pre.classes.len();
-        let pipeline = Pipeline::new("data.eval_transforms", &self.eval_transforms, shape, k, pre.normalize.as_ref())?;
+        let pipeline = Pipeline::new(
+            "data.eval_transforms",
+            &self.eval_transforms,
+            shape,
+            k,
+            pre.normalize.as_ref(),
+        )?;
         Ok(Box::new(FileRows {
             files,
             next: 0,

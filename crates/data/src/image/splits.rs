@@ -146,16 +146,34 @@ pub(crate) fn image_splits(
     let make = |store: &Arc<dyn ImageStore>, pos: Vec<usize>, labels, p: &Pipeline, f: &str| {
         ImageDataset::new(store.clone(), pos, labels, k, p.clone(), f, ctx.seed)
     };
-    let train = make(&src.train, train_pos.clone(), labels(&train_pos), &train_p, "data.train_transforms")?;
+    let train = make(
+        &src.train,
+        train_pos.clone(),
+        labels(&train_pos),
+        &train_p,
+        "data.train_transforms",
+    )?;
     let eval_field = "data.eval_transforms";
     let validation = match val_pos {
-        Some(v) => Some(make(&src.train, v.clone(), labels(&v), &eval_p, eval_field)?),
+        Some(v) => Some(make(
+            &src.train,
+            v.clone(),
+            labels(&v),
+            &eval_p,
+            eval_field,
+        )?),
         None => None,
     };
     let test = match &src.test {
         Some((store, l)) => {
             let p = Pipeline::new(eval_field, tf.eval, store.shape(), k, stats.as_ref())?;
-            Some(make(store, (0..l.len()).collect(), l.clone(), &p, eval_field)?)
+            Some(make(
+                store,
+                (0..l.len()).collect(),
+                l.clone(),
+                &p,
+                eval_field,
+            )?)
         }
         None => None,
     };

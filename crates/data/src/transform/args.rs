@@ -37,7 +37,10 @@ pub enum PaddingMode {
 
 /// An output size: an int (square, or for `Resize` the smaller edge) or `[height, width]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged, expecting = "an integer or a list [height, width] of two integers")]
+#[serde(
+    untagged,
+    expecting = "an integer or a list [height, width] of two integers"
+)]
 pub enum Size {
     /// One number.
     One(usize),
@@ -108,10 +111,7 @@ impl Range {
     pub fn around_one(self, field: &str) -> Result<[f64; 2], DataError> {
         let r = match self {
             Range::One(x) if x < 0.0 => {
-                return Err(DataError::config(
-                    field,
-                    format!("must be >= 0, got {x}"),
-                ))
+                return Err(DataError::config(field, format!("must be >= 0, got {x}")))
             }
             Range::One(x) => [(1.0 - x).max(0.0), 1.0 + x],
             Range::Pair(p) => p,

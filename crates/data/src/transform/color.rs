@@ -36,10 +36,7 @@ impl ColorJitter {
     fn ranges(&self, field: &str) -> Result<[Option<[f64; 2]>; 4], DataError> {
         let f = |k: &str| format!("{field}.{k}");
         let around = |r: &Option<Range>, k: &str| r.map(|r| r.around_one(&f(k))).transpose();
-        let hue = self
-            .hue
-            .map(|r| r.symmetric(&f("hue")))
-            .transpose()?;
+        let hue = self.hue.map(|r| r.symmetric(&f("hue"))).transpose()?;
         if let Some(h) = hue {
             if h[0] < -0.5 || h[1] > 0.5 {
                 return Err(DataError::config(
@@ -220,9 +217,12 @@ impl Transform for Normalize {
                 field,
                 "give both mean and std, or neither (to fit them on the training split)",
             )),
-            (Some(_), Some(s)) if s.iter().any(|v| !(*v > 0.0 && v.is_finite())) => Err(
-                DataError::config(format!("{field}.std"), format!("must be positive, got {s:?}")),
-            ),
+            (Some(_), Some(s)) if s.iter().any(|v| !(*v > 0.0 && v.is_finite())) => {
+                Err(DataError::config(
+                    format!("{field}.std"),
+                    format!("must be positive, got {s:?}"),
+                ))
+            }
             _ => Ok(()),
         }
     }

@@ -22,7 +22,8 @@ pub fn resized_size(h: usize, w: usize, size: Size, max_size: Option<usize>) -> 
         Size::Pair(hw) => hw,
         Size::One(s) => {
             let (short, long) = if w <= h { (w, h) } else { (h, w) };
-            let (mut new_short, mut new_long) = (s, (s as f64 * long as f64 / short as f64) as usize);
+            let (mut new_short, mut new_long) =
+                (s, (s as f64 * long as f64 / short as f64) as usize);
             if let Some(m) = max_size {
                 if new_long > m {
                     new_short = (m as f64 * new_short as f64 / new_long as f64) as usize;
@@ -92,7 +93,13 @@ impl Transform for Resize {
 
     fn apply(&self, image: Image, _gen: &mut Generator) -> Result<Image, DataError> {
         let [h, w] = resized_size(image.height, image.width, self.size, self.max_size);
-        Ok(kernels::resize(&image, h, w, self.interpolation, self.antialias))
+        Ok(kernels::resize(
+            &image,
+            h,
+            w,
+            self.interpolation,
+            self.antialias,
+        ))
     }
 }
 
@@ -307,10 +314,7 @@ impl Transform for RandomResizedCrop {
         check_ordered(&format!("{field}.scale"), self.scale)?;
         check_ordered(&format!("{field}.ratio"), self.ratio)?;
         if self.scale[0] <= 0.0 || self.ratio[0] <= 0.0 {
-            return Err(DataError::config(
-                field,
-                "scale and ratio must be positive",
-            ));
+            return Err(DataError::config(field, "scale and ratio must be positive"));
         }
         Ok(())
     }
@@ -590,7 +594,12 @@ impl RandomAffine {
     ///
     /// # Errors
     /// An invalid range.
-    pub fn params(&self, h: usize, w: usize, gen: &mut Generator) -> Result<AffineParams, DataError> {
+    pub fn params(
+        &self,
+        h: usize,
+        w: usize,
+        gen: &mut Generator,
+    ) -> Result<AffineParams, DataError> {
         let [lo, hi] = self.degrees.symmetric("degrees")?;
         let angle = uniform(gen, lo, hi);
         let translate = match self.translate {
@@ -706,6 +715,9 @@ mod tests {
             .output_shape("data.train_transforms[0]", ImageShape::fixed(1, 28, 28))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("data.train_transforms[0]: the crop size [30, 30] is larger than"), "{e}");
+        assert!(
+            e.contains("data.train_transforms[0]: the crop size [30, 30] is larger than"),
+            "{e}"
+        );
     }
 }

@@ -108,6 +108,12 @@ impl ImageShape {
 impl fmt::Display for ImageShape {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let d = |v: Option<usize>| v.map_or("?".to_string(), |v| v.to_string());
-        write!(f, "[{}, {}, {}]", self.channels, d(self.height), d(self.width))
+        write!(
+            f,
+            "[{}, {}, {}]",
+            self.channels,
+            d(self.height),
+            d(self.width)
+        )
     }
 }

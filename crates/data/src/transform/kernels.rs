@@ -300,15 +300,7 @@ pub fn crop(img: &Image, top: i64, left: i64, height: usize, width: usize) -> Im
     if top == 0 && left == 0 && height == img.height && width == img.width {
         return img.clone();
     }
-    window(
-        img,
-        top,
-        left,
-        height,
-        width,
-        PaddingMode::Constant,
-        &[0.0],
-    )
+    window(img, top, left, height, width, PaddingMode::Constant, &[0.0])
 }
 
 /// Mirrors left-right (`F.horizontal_flip`).
@@ -594,11 +586,7 @@ fn hsv_to_rgb([h, s, v]: [f32; 3]) -> [f32; 3] {
     let p = ((1.0 - s) * v).clamp(0.0, 1.0);
     let vpqt = [v, p, q, t];
     const SELECT: [[usize; 6]; 3] = [[0, 2, 1, 1, 3, 0], [3, 0, 0, 2, 1, 1], [1, 1, 3, 0, 0, 2]];
-    [
-        vpqt[SELECT[0][i]],
-        vpqt[SELECT[1][i]],
-        vpqt[SELECT[2][i]],
-    ]
+    [vpqt[SELECT[0][i]], vpqt[SELECT[1][i]], vpqt[SELECT[2][i]]]
 }
 
 /// MixUp's blend: `t ← λ·t + (1 − λ)·roll(t, 1)` over the batch axis (row `i` with row
@@ -714,7 +702,9 @@ mod tests {
     use super::*;
 
     fn ramp(c: usize, h: usize, w: usize) -> Image {
-        let data = (0..c * h * w).map(|i| i as f32 / (c * h * w) as f32).collect();
+        let data = (0..c * h * w)
+            .map(|i| i as f32 / (c * h * w) as f32)
+            .collect();
         Image::from_vec(c, h, w, data)
     }
 
@@ -739,14 +729,20 @@ mod tests {
         assert_eq!(row(PaddingMode::Constant), [9., 9., 1., 2., 3., 4., 9., 9.]);
         assert_eq!(row(PaddingMode::Edge), [1., 1., 1., 2., 3., 4., 4., 4.]);
         assert_eq!(row(PaddingMode::Reflect), [3., 2., 1., 2., 3., 4., 3., 2.]);
-        assert_eq!(row(PaddingMode::Symmetric), [2., 1., 1., 2., 3., 4., 4., 3.]);
+        assert_eq!(
+            row(PaddingMode::Symmetric),
+            [2., 1., 1., 2., 3., 4., 4., 3.]
+        );
     }
 
     #[test]
     fn identity_affine_and_same_size_resize_keep_the_image() {
         let img = ramp(2, 6, 7);
         let m = inverse_affine_matrix([0.0, 0.0], 0.0, [0.0, 0.0], 1.0, [0.0, 0.0]);
-        assert_eq!(affine(&img, &m, [6, 7], Interpolation::Nearest, &[0.0]), img);
+        assert_eq!(
+            affine(&img, &m, [6, 7], Interpolation::Nearest, &[0.0]),
+            img
+        );
         let b = affine(&img, &m, [6, 7], Interpolation::Bilinear, &[0.0]);
         for (x, y) in b.data.iter().zip(&img.data) {
             assert!((x - y).abs() < 1e-6);
@@ -767,7 +763,12 @@ mod tests {
 
     #[test]
     fn hsv_round_trip() {
-        for rgb in [[0.2, 0.5, 0.9], [1.0, 0.0, 0.0], [0.3, 0.3, 0.3], [0.1, 0.9, 0.4]] {
+        for rgb in [
+            [0.2, 0.5, 0.9],
+            [1.0, 0.0, 0.0],
+            [0.3, 0.3, 0.3],
+            [0.1, 0.9, 0.4],
+        ] {
             let back = hsv_to_rgb(rgb_to_hsv(rgb));
             for (a, b) in back.iter().zip(rgb) {
                 assert!((a - b).abs() < 1e-6, "{rgb:?} -> {back:?}");

@@ -231,7 +231,9 @@ mod tests {
 
     #[test]
     fn plans_shapes_and_fills_stats() {
-        let l = list(r#"[{ type = "Resize", size = 16 }, { type = "CenterCrop", size = [12, 14] }, { type = "Normalize" }]"#);
+        let l = list(
+            r#"[{ type = "Resize", size = 16 }, { type = "CenterCrop", size = [12, 14] }, { type = "Normalize" }]"#,
+        );
         let stats = ChannelStats {
             mean: vec![0.5; 3],
             std: vec![0.25; 3],
@@ -249,7 +251,10 @@ mod tests {
         assert_eq!(out.shape(), [3, 12, 14]);
         assert!(out.data.iter().all(|&v| v == -2.0));
         let e = Pipeline::new("data.eval_transforms", &l, unknown, 10, None).unwrap_err();
-        assert!(e.to_string().starts_with("data.eval_transforms[2]: "), "{e}");
+        assert!(
+            e.to_string().starts_with("data.eval_transforms[2]: "),
+            "{e}"
+        );
         let p = Pipeline::new("x", &l[..1], unknown, 10, None).unwrap();
         assert_eq!(p.shape(), None);
     }
@@ -257,15 +262,27 @@ mod tests {
     #[test]
     fn batch_transforms_come_last_and_fill_classes() {
         let l = list(r#"[{ type = "MixUp" }, { type = "RandomHorizontalFlip" }]"#);
-        let e = Pipeline::new("data.train_transforms", &l, ImageShape::fixed(1, 4, 4), 3, None)
-            .unwrap_err()
-            .to_string();
-        assert!(e.starts_with("data.train_transforms[1]: a per-sample"), "{e}");
+        let e = Pipeline::new(
+            "data.train_transforms",
+            &l,
+            ImageShape::fixed(1, 4, 4),
+            3,
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("data.train_transforms[1]: a per-sample"),
+            "{e}"
+        );
         let l = list(r#"[{ type = "CutMix", num_classes = 5 }]"#);
         let e = Pipeline::new("t", &l, ImageShape::fixed(1, 4, 4), 3, None)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("t[0].num_classes: is 5 but the data has 3 classes"), "{e}");
+        assert!(
+            e.contains("t[0].num_classes: is 5 but the data has 3 classes"),
+            "{e}"
+        );
     }
 
     #[test]
