@@ -405,12 +405,19 @@ pub fn rotate(
     let angle = angle.rem_euclid(360.0);
     if center.is_none() {
         let square = image.height == image.width;
-        match angle {
-            a if a == 0.0 => return image.clone(),
-            a if a == 180.0 => return kernels::rot90(image, 2),
-            a if a == 90.0 && (expand || square) => return kernels::rot90(image, 1),
-            a if a == 270.0 && (expand || square) => return kernels::rot90(image, 3),
-            _ => {}
+        if angle == 0.0 {
+            return image.clone();
+        }
+        if angle == 180.0 {
+            return kernels::rot90(image, 2);
+        }
+        if expand || square {
+            if angle == 90.0 {
+                return kernels::rot90(image, 1);
+            }
+            if angle == 270.0 {
+                return kernels::rot90(image, 3);
+            }
         }
     }
     let c = relative_center(center, image);
