@@ -10,6 +10,9 @@
 use std::borrow::Cow;
 use std::fmt::Debug;
 
+use crate::error::DataError;
+use crate::loader::Batch;
+
 /// What a dataset's inputs are (decides the batch dtype and what the model's first layer must
 /// take).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -149,7 +152,35 @@ pub trait Dataset: Debug + Send + Sync {
     fn target_kind(&self) -> TargetKind;
 
     /// Sample `index`. Panics if `index >= len()`.
+    ///
+    /// Datasets that read their samples lazily (image files) panic here when a sample
+    /// cannot be read; the [`DataLoader`](crate::DataLoader) calls [`Dataset::fetch`], which
+    /// returns the error instead.
     fn get(&self, index: usize) -> Sample<'_>;
+
+    /// Sample `index` as epoch `epoch` (0-based) of training sees it: random augmentation is
+    /// drawn from `(seed, epoch, index)` alone, so any worker thread, in any order, and a
+    /// resumed run produce the same sample. The default is [`Dataset::get`].
+    ///
+    /// # Errors
+    /// A sample that cannot be read or transformed (an unreadable image file, named).
+    fn fetch(&self, index: usize, epoch: usize) -> Result<Sample<'_>, DataError> {
+        let _ = epoch;
+        Ok(self.get(index))
+    }
+
+    /// Applies the batch-level transforms (`MixUp`, `CutMix`) to batch `batch.index` of
+    /// `epoch` after collation, drawing from `(seed, epoch, batch index)`; class targets
+    /// then become probabilities `[batch, num_classes]`. The default does nothing.
+    fn transform_batch(&self, batch: &mut Batch, epoch: usize) {
+        let _ = (batch, epoch);
+    }
+
+    /// `true` when [`Dataset::transform_batch`] turns class targets into probabilities (the
+    /// loss must take them: `CrossEntropyLoss`).
+    fn mixes_targets(&self) -> bool {
+        false
+    }
 }
 
 /// Targets stored by a [`TensorDataset`].

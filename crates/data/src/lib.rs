@@ -58,12 +58,15 @@ mod csv;
 mod dataset;
 mod error;
 mod files;
+pub mod image;
 mod labels;
 mod loader;
 mod mnist;
 mod normalize;
 mod split;
 mod text;
+pub mod transform;
+mod workers;
 
 pub use config::{
     split_seed, DataConfig, DataContext, DataSplits, PredictRow, PredictRows, TargetScale, Task,
@@ -80,8 +83,11 @@ pub use dataset::{
 };
 pub use error::DataError;
 pub use files::{open_maybe_gz, read_maybe_gz, read_text};
+#[cfg(feature = "images")]
+pub use image::ImageFolder;
+pub use image::{Cifar10, Cifar100, ImageDataset};
 pub use labels::{check_two_classes, class_labels, integer_label, LabelCell};
-pub use loader::{collate, Batch, DataLoader, EpochBatches, LoaderConfig};
+pub use loader::{collate, collate_epoch, Batch, DataLoader, EpochBatches, LoaderConfig};
 pub use mnist::{
     find_idx_file, read_idx_images, read_idx_labels, read_mnist, IdxImages, Mnist,
     MnistPreprocessing, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, MNIST_FILES,
@@ -96,6 +102,7 @@ pub use text::{
 };
 #[cfg(feature = "tokenizers")]
 pub use text::{BpeTokenizer, HuggingFaceTokenizer};
+pub use workers::Batches;
 
 /// Forces the linker to keep this crate's built-in [`DataConfig`] plugins (call once from a
 /// binary that deserializes configs; `tuna::link_all` does).

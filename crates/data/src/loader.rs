@@ -7,6 +7,7 @@ use tuna_tensor::{Generator, Tensor};
 
 use crate::dataset::{Dataset, Input, InputKind, Target, TargetKind, IGNORE_INDEX};
 use crate::error::DataError;
+use crate::workers::Batches;
 
 /// The `[loader]` section of an experiment file (PyTorch `DataLoader` arguments and defaults).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -31,6 +32,21 @@ pub struct LoaderConfig {
     /// the batches are shuffled: still a pure function of `(seed, epoch)`. Default `false`.
     #[serde(default, skip_serializing_if = "is_false")]
     pub bucket_by_length: bool,
+    /// Worker threads that read, decode and transform batches ahead of the training loop
+    /// (PyTorch's `num_workers`; threads rather than processes). `0` (the default) loads on
+    /// the training thread. The workers run no tensor kernels, so a run uses at most
+    /// `train.threads` compute threads plus these; they sleep while `prefetch_factor` batches
+    /// each are waiting.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub num_workers: usize,
+    /// Batches each worker loads ahead (PyTorch's `prefetch_factor`; default 2 with
+    /// workers; only with `num_workers > 0`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefetch_factor: Option<usize>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 fn is_false(b: &bool) -> bool {
@@ -49,6 +65,8 @@ impl Default for LoaderConfig {
             drop_last: false,
             eval_batch_size: None,
             bucket_by_length: false,
+            num_workers: 0,
+            prefetch_factor: None,
         }
     }
 }
@@ -71,7 +89,22 @@ impl LoaderConfig {
                 "must be >= 1, got 0",
             ));
         }
-        Ok(())
+        match self.prefetch_factor {
+            Some(0) => Err(DataError::config(
+                "loader.prefetch_factor",
+                "must be >= 1, got 0",
+            )),
+            Some(_) if self.num_workers == 0 => Err(DataError::config(
+                "loader.prefetch_factor",
+                "only applies with loader.num_workers > 0 (as in PyTorch)",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Batches each worker keeps ready (`prefetch_factor`, default 2).
+    pub fn resolved_prefetch_factor(&self) -> usize {
+        self.prefetch_factor.unwrap_or(2)
     }
 
     /// The evaluation batch size (see [`LoaderConfig::eval_batch_size`]).
@@ -120,6 +153,8 @@ pub struct DataLoader {
     drop_last: bool,
     bucket_by_length: bool,
     seed: u64,
+    num_workers: usize,
+    prefetch_factor: usize,
 }
 
 /// Batches per pool when bucketing by length.
@@ -145,7 +180,22 @@ impl DataLoader {
             drop_last,
             bucket_by_length: false,
             seed,
+            num_workers: 0,
+            prefetch_factor: 2,
         }
+    }
+
+    /// The same loader with `workers` threads loading `prefetch_factor` batches each ahead
+    /// (see [`LoaderConfig::num_workers`]).
+    pub fn with_workers(mut self, workers: usize, prefetch_factor: usize) -> Self {
+        self.num_workers = workers;
+        self.prefetch_factor = prefetch_factor.max(1);
+        self
+    }
+
+    /// Worker threads (0: loading on the caller's thread).
+    pub fn num_workers(&self) -> usize {
+        self.num_workers
     }
 
     /// The training loader described by `config`.
@@ -158,12 +208,14 @@ impl DataLoader {
             seed,
         );
         loader.bucket_by_length = config.bucket_by_length;
-        loader
+        loader.with_workers(config.num_workers, config.resolved_prefetch_factor())
     }
 
-    /// An evaluation loader (in order, nothing dropped, `eval_batch_size`).
+    /// An evaluation loader (in order, nothing dropped, `eval_batch_size`, the config's
+    /// workers).
     pub fn eval(dataset: Arc<dyn Dataset>, config: &LoaderConfig) -> Self {
         DataLoader::new(dataset, config.resolved_eval_batch_size(), false, false, 0)
+            .with_workers(config.num_workers, config.resolved_prefetch_factor())
     }
 
     /// The dataset.
@@ -254,17 +306,40 @@ impl DataLoader {
     }
 
     /// The batches of `epoch`.
+    ///
+    /// # Panics
+    /// When iterated, if a sample cannot be read (a lazily decoded image file); use
+    /// [`DataLoader::try_epoch_from`] to get the error instead.
     pub fn epoch(&self, epoch: usize) -> EpochBatches<'_> {
         self.epoch_from(epoch, 0)
     }
 
     /// The batches of `epoch` starting at batch `start` (resuming mid-epoch).
+    ///
+    /// # Panics
+    /// As [`DataLoader::epoch`].
     pub fn epoch_from(&self, epoch: usize, start: usize) -> EpochBatches<'_> {
         EpochBatches {
-            loader: self,
-            batches: self.batch_indices(epoch),
-            next: start,
+            inner: self.try_epoch_from(epoch, start),
+            _loader: std::marker::PhantomData,
         }
+    }
+
+    /// The batches of `epoch` from batch `start`, each a `Result`: loaded on this thread, or
+    /// with [`DataLoader::with_workers`] by worker threads ahead of the caller (in order).
+    pub fn try_epoch_from(&self, epoch: usize, start: usize) -> Batches {
+        let batches = self.batch_indices(epoch);
+        if self.num_workers == 0 {
+            return Batches::serial(self.dataset.clone(), batches, epoch, start);
+        }
+        Batches::parallel(
+            self.dataset.clone(),
+            batches,
+            epoch,
+            start,
+            self.num_workers,
+            self.prefetch_factor,
+        )
     }
 
     /// Gathers the samples at `indices` into one batch.
@@ -276,17 +351,48 @@ impl DataLoader {
     }
 }
 
+/// Gathers the samples at `indices` of `ds` as epoch `epoch` sees them
+/// ([`Dataset::fetch`]) into batch `index`, then applies the dataset's batch transforms.
+///
+/// # Errors
+/// A sample that cannot be read.
+///
+/// # Panics
+/// If a sample does not match the dataset's declared input and target kinds.
+pub fn collate_epoch(
+    ds: &dyn Dataset,
+    indices: &[usize],
+    index: usize,
+    epoch: usize,
+) -> Result<Batch, DataError> {
+    let samples = indices
+        .iter()
+        .map(|&i| ds.fetch(i, epoch))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut batch = collate_samples(ds, &samples, index);
+    ds.transform_batch(&mut batch, epoch);
+    Ok(batch)
+}
+
 /// Gathers the samples at `indices` of `ds` into one batch (see [`Batch`]).
 ///
 /// # Panics
 /// If a sample does not match the dataset's declared input and target kinds.
 pub fn collate(ds: &dyn Dataset, indices: &[usize], index: usize) -> Batch {
     let samples: Vec<_> = indices.iter().map(|&i| ds.get(i)).collect();
-    let (inputs, lengths) = collate_inputs(&ds.input_kind(), &samples);
+    collate_samples(ds, &samples, index)
+}
+
+fn collate_samples(
+    ds: &dyn Dataset,
+    samples: &[crate::dataset::Sample<'_>],
+    index: usize,
+) -> Batch {
+    let (inputs, lengths) = collate_inputs(&ds.input_kind(), samples);
     let longest = lengths
         .as_ref()
         .map_or(0, |l| l.iter().copied().max().unwrap_or(0));
-    let targets = collate_targets(&ds.target_kind(), &samples, longest);
+    let targets = collate_targets(&ds.target_kind(), samples, longest);
     Batch {
         inputs,
         lengths,
@@ -368,24 +474,21 @@ fn collate_targets(
 /// The batches of one epoch (see [`DataLoader::epoch`]).
 #[derive(Debug)]
 pub struct EpochBatches<'a> {
-    loader: &'a DataLoader,
-    batches: Vec<Vec<usize>>,
-    next: usize,
+    inner: Batches,
+    _loader: std::marker::PhantomData<&'a DataLoader>,
 }
 
 impl Iterator for EpochBatches<'_> {
     type Item = Batch;
 
     fn next(&mut self) -> Option<Batch> {
-        let indices = self.batches.get(self.next)?;
-        let batch = self.loader.collate(indices, self.next);
-        self.next += 1;
-        Some(batch)
+        self.inner
+            .next()
+            .map(|r| r.unwrap_or_else(|e| panic!("DataLoader: {e}")))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let left = self.batches.len().saturating_sub(self.next);
-        (left, Some(left))
+        self.inner.size_hint()
     }
 }
 

@@ -21,8 +21,13 @@ use crate::dataset::{Dataset, Input, InputKind, TensorDataset};
 use crate::error::DataError;
 use crate::files::open_maybe_gz;
 use crate::files::read_maybe_gz;
+use crate::image::splits::{image_splits, ImageSource};
+use crate::image::{
+    ImagePreprocessing, ImageSplitOptions, ImageStore, ImageTransforms, MemoryImages,
+};
 use crate::normalize::{MNIST_MEAN, MNIST_STD};
 use crate::split::{check_fraction, random_split, split_generator, stratified_split};
+use crate::transform::{sample_generator, Image, ImageShape, Normalize, Pipeline, Transform};
 
 /// The IDX magic number of an unsigned-byte 3-d array (images).
 pub const IDX_IMAGES_MAGIC: u32 = 2051;
@@ -319,7 +324,7 @@ impl PixelMap {
 /// validation = 0.1      # hold out 10 % of the training set, stratified by digit
 /// train_subset = 1000   # optional: train on 1000 digits only (an over-fitting experiment)
 /// ```
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Mnist {
     /// The folder holding the four IDX files (relative paths are resolved with
@@ -347,6 +352,16 @@ pub struct Mnist {
     /// The seed of the validation split and `train_subset`. Default: the experiment's `seed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub split_seed: Option<u64>,
+    /// Transforms of training images (torchvision.transforms.v2 names: `RandomCrop`,
+    /// `RandomAffine`, ...), applied to `[1, 28, 28]` images in `[0, 1]` as each batch is
+    /// drawn, with draws from `(seed, epoch, sample)`. With `normalize = true`, a list
+    /// without its own `Normalize` ends with `Normalize([0.1307], [0.3081])`. Default: none
+    /// (the images are preprocessed once, in memory).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub train_transforms: Vec<Box<dyn Transform>>,
+    /// Transforms of validation, test and prediction images (same rules).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub eval_transforms: Vec<Box<dyn Transform>>,
 }
 
 fn yes() -> bool {
@@ -365,8 +380,92 @@ impl Mnist {
             train_subset: None,
             test: true,
             split_seed: None,
+            train_transforms: Vec::new(),
+            eval_transforms: Vec::new(),
         }
     }
+
+    /// `true` when images go through transform lists (then the splits are
+    /// [`ImageDataset`](crate::ImageDataset)s and `preprocessing.json` an
+    /// [`ImagePreprocessing`]).
+    pub fn has_transforms(&self) -> bool {
+        !self.train_transforms.is_empty() || !self.eval_transforms.is_empty()
+    }
+
+    /// A transform list with `Normalize([0.1307], [0.3081])` appended when `normalize` is on
+    /// and the list has no `Normalize`.
+    fn with_normalize(&self, list: &[Box<dyn Transform>]) -> Vec<Box<dyn Transform>> {
+        let mut out = list.to_vec();
+        if self.normalize && !list.iter().any(|t| t.typetag_name() == "Normalize") {
+            out.push(Box::new(Normalize {
+                mean: Some(vec![MNIST_MEAN]),
+                std: Some(vec![MNIST_STD]),
+                inplace: false,
+            }));
+        }
+        out
+    }
+
+    /// Loads the images as 8-bit pixels and splits them through the transform lists.
+    fn load_with_transforms(&self, dir: &Path, ctx: &DataContext) -> Result<DataSplits, DataError> {
+        let file = |i: usize| find_idx_file(dir, MNIST_FILES[i]);
+        let read = |img: PathBuf, lab: PathBuf| -> Result<(MemoryImages, Vec<usize>), DataError> {
+            let (raw, labels) = read_mnist_u8(&img, &lab)?;
+            Ok((raw, labels))
+        };
+        let (train, train_labels) = read(file(0)?, file(1)?)?;
+        let test = if self.test {
+            let (t, l) = read(file(2)?, file(3)?)?;
+            Some((Arc::new(t) as Arc<dyn ImageStore>, l))
+        } else {
+            None
+        };
+        let src = ImageSource {
+            kind: "Mnist",
+            train: Arc::new(train),
+            train_labels,
+            test,
+            classes: (0..10).map(|d| d.to_string()).collect(),
+            notes: Vec::new(),
+        };
+        let opts = ImageSplitOptions {
+            validation: self.validation,
+            stratified: self.stratified,
+            train_subset: self.train_subset,
+            split_seed: self.split_seed,
+        };
+        let (train_t, eval_t) = (
+            self.with_normalize(&self.train_transforms),
+            self.with_normalize(&self.eval_transforms),
+        );
+        let tf = ImageTransforms {
+            train: &train_t,
+            eval: &eval_t,
+        };
+        image_splits(src, &opts, tf, ctx)
+    }
+}
+
+/// Reads MNIST images as 8-bit `[1, rows, cols]` images with their labels.
+fn read_mnist_u8(images: &Path, labels: &Path) -> Result<(MemoryImages, Vec<usize>), DataError> {
+    let raw = read_mnist(images, labels, false)?;
+    let shape = raw.feature_shape().to_vec();
+    let pixels = raw
+        .features()
+        .iter()
+        .map(|&x| (x * 255.0).round() as u8)
+        .collect();
+    let labels = raw
+        .targets()
+        .labels()
+        .expect("MNIST has class targets")
+        .to_vec();
+    let store = MemoryImages::new(
+        [shape[0], shape[1], shape[2]],
+        pixels,
+        images.display().to_string(),
+    );
+    Ok((store, labels))
 }
 
 #[typetag::serde(name = "Mnist")]
@@ -385,7 +484,11 @@ impl DataConfig for Mnist {
                 "must be >= 1 (or left out to use every training sample), got 0",
             ));
         }
-        Ok(())
+        ImageTransforms {
+            train: &self.train_transforms,
+            eval: &self.eval_transforms,
+        }
+        .validate()
     }
 
     fn load(&self, ctx: &DataContext) -> Result<DataSplits, DataError> {
@@ -396,6 +499,9 @@ impl DataConfig for Mnist {
                 &dir,
                 "not a folder (expected the folder holding the MNIST files)",
             ));
+        }
+        if self.has_transforms() {
+            return self.load_with_transforms(&dir, ctx);
         }
         let pre = match ctx.fitted_as::<MnistPreprocessing>()? {
             Some(p) => p,
@@ -460,6 +566,31 @@ impl DataConfig for Mnist {
         ctx: &DataContext,
         input: &Path,
     ) -> Result<Box<dyn PredictRows>, DataError> {
+        if self.has_transforms() {
+            let pre: ImagePreprocessing = ctx.fitted_as()?.ok_or_else(|| {
+                DataError::Preprocessing("prediction needs the run's fitted preprocessing".into())
+            })?;
+            let eval = self.with_normalize(&self.eval_transforms);
+            let shape = ImageShape::fixed(1, 28, 28);
+            let p = Pipeline::new(
+                "data.eval_transforms",
+                &eval,
+                shape,
+                10,
+                pre.normalize.as_ref(),
+            )?;
+            let raw = MnistPreprocessing {
+                kind: "Mnist".into(),
+                version: 1,
+                shape: vec![1, 28, 28],
+                mean: 0.0,
+                std: 1.0,
+                classes: pre.classes,
+            };
+            let mut rows = IdxRows::open(input, raw)?;
+            rows.pipeline = Some(p);
+            return Ok(Box::new(rows));
+        }
         let pre: MnistPreprocessing = ctx.fitted_as()?.ok_or_else(|| {
             DataError::Preprocessing("prediction needs the run's fitted preprocessing".into())
         })?;
@@ -507,6 +638,9 @@ struct IdxRows {
     count: usize,
     next: usize,
     pixels: usize,
+    /// The evaluation transforms, when the run used transform lists (then `pre` maps pixels
+    /// to `[0, 1]`).
+    pipeline: Option<Pipeline>,
 }
 
 impl IdxRows {
@@ -535,6 +669,7 @@ impl IdxRows {
             count,
             next: 0,
             pixels: rows * cols,
+            pipeline: None,
         })
     }
 }
@@ -562,7 +697,18 @@ impl Iterator for IdxRows {
             mean: self.pre.mean,
             std: self.pre.std,
         };
-        let x: Vec<f32> = buf.iter().map(|&p| map.apply(p)).collect();
+        let mut x: Vec<f32> = buf.iter().map(|&p| map.apply(p)).collect();
+        if let Some(p) = &self.pipeline {
+            let [c, h, w] = [1, self.pre.shape[1], self.pre.shape[2]];
+            let img = Image::from_vec(c, h, w, x);
+            match p.apply(img, &mut sample_generator(0, 0, self.next)) {
+                Ok(out) => x = out.data,
+                Err(e) => {
+                    self.next = self.count;
+                    return Some(Err(e));
+                }
+            }
+        }
         let id = self.next.to_string();
         self.next += 1;
         Some(Ok(PredictRow {
@@ -574,9 +720,11 @@ impl Iterator for IdxRows {
 
 impl PredictRows for IdxRows {
     fn input_kind(&self) -> InputKind {
-        InputKind::Dense {
-            shape: self.pre.shape.clone(),
-        }
+        let shape = match self.pipeline.as_ref().and_then(Pipeline::shape) {
+            Some(s) => s.to_vec(),
+            None => self.pre.shape.clone(),
+        };
+        InputKind::Dense { shape }
     }
 }
 

@@ -260,15 +260,15 @@ pub fn lr_find(
     let (mut avg, mut best) = (0.0f64, f64::INFINITY);
     let mut stopped_early = false;
     let mut epoch = 0;
-    let mut it = loader.epoch(epoch);
+    let mut it = loader.try_epoch_from(epoch, 0);
     for i in 0..cfg.num_iter {
         let batch = match it.next() {
-            Some(b) => b,
+            Some(b) => b?,
             None => {
                 epoch += 1;
-                it = loader.epoch(epoch);
+                it = loader.try_epoch_from(epoch, 0);
                 it.next()
-                    .ok_or_else(|| setup("loader", &"no training batch"))?
+                    .ok_or_else(|| setup("loader", &"no training batch"))??
             }
         };
         let lr = cfg.lr_at(i);

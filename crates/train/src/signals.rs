@@ -275,7 +275,7 @@ fn sum_sq(values: impl Iterator<Item = f64>) -> f64 {
 /// fixed seed, so that a file sorted by class still gives every class).
 fn probe_batch(data: &Arc<dyn Dataset>, n: usize) -> Option<tuna_data::Batch> {
     let loader = DataLoader::new(data.clone(), n.min(data.len()).max(1), true, false, 0x5eed);
-    loader.epoch(0).next()
+    loader.try_epoch_from(0, 0).next().and_then(Result::ok)
 }
 
 impl SignalsRecorder {

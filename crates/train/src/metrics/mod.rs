@@ -448,6 +448,14 @@ impl MetricAccumulator {
                     counts.update(&scores, &classes);
                     return Ok(());
                 }
+                // Class probabilities (MixUp/CutMix soft targets): the most likely class
+                // counts as the target, as torchvision's reference `utils.accuracy` does.
+                if t.len() == 2 && t == o && t[1] == c && targets.dtype().is_float() {
+                    let probs = targets.to_vec_f64();
+                    let classes: Vec<usize> = probs.chunks(c).map(classification::argmax).collect();
+                    counts.update(&outputs.to_vec_f64(), &classes);
+                    return Ok(());
+                }
                 if o.len() != 2 || o[1] != c || t.len() != 1 || t[0] != o[0] {
                     return Err(err(format!(
                         "a {c}-class task: outputs [batch, {c}], targets [batch]"

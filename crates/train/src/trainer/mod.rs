@@ -380,11 +380,12 @@ impl Trainer {
             metrics: self.net.metrics.accumulator(),
         });
         let loader = self.net.loader.clone();
-        let mut it = loader.epoch_from(epoch - 1, self.state.pos.batch);
+        let mut it = loader.try_epoch_from(epoch - 1, self.state.pos.batch);
         loop {
             let t0 = Instant::now();
+            let index = self.state.pos.batch;
             let Some(batch) = it.next() else { break };
-            let index = batch.index;
+            let batch = batch.map_err(|e| TrainError::from(e).at(epoch, index))?;
             let step = self
                 .train_step(epoch, batches, batch, t0, &mut totals)
                 .map_err(|e| e.at(epoch, index))?;
@@ -577,7 +578,7 @@ impl Trainer {
             &self.net.metrics,
             &self.net.info,
             dataset,
-            self.exp.loader.resolved_eval_batch_size(),
+            &self.exp.loader,
         )
     }
 

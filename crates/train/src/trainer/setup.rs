@@ -44,6 +44,13 @@ pub(super) fn build(exp: &mut Experiment, ctx: &DataContext) -> Result<Built, Tr
         return Err(setup("data: the training split is empty"));
     }
     check_loss_fits_task(exp.loss.as_ref(), &splits.task)?;
+    if splits.train.mixes_targets() && exp.loss.name() != "CrossEntropyLoss" {
+        return Err(setup(format!(
+            "loss: MixUp and CutMix in data.train_transforms make the targets class \
+             probabilities, which only CrossEntropyLoss takes (got {})",
+            exp.loss.name()
+        )));
+    }
     let input = splits.train.input_kind();
     let binary = super::step::binary_scores(exp.loss.name()).is_some();
     exp.model = fill_model(
@@ -75,6 +82,9 @@ pub(super) fn build(exp: &mut Experiment, ctx: &DataContext) -> Result<Built, Tr
     }
     let has_val = splits.validation.is_some();
     let mut notes = splits.notes.clone();
+    if let Some(n) = oversubscribed(exp) {
+        notes.push(n);
+    }
     let schedule = build_schedule(
         exp,
         &optimizer.lrs(),
@@ -114,6 +124,21 @@ pub(super) fn build(exp: &mut Experiment, ctx: &DataContext) -> Result<Built, Tr
         monitor,
         optimizer,
         notes,
+    })
+}
+
+/// A note when the loader's worker threads plus the compute threads exceed the cores: the
+/// workers then take turns with the kernels instead of running beside them.
+fn oversubscribed(exp: &Experiment) -> Option<String> {
+    let workers = exp.loader.num_workers;
+    let compute = exp.train.threads.unwrap_or_else(tuna_tensor::num_threads);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (workers > 0 && workers + compute > cores).then(|| {
+        format!(
+            "loader.num_workers = {workers} plus {compute} compute thread(s) is more than the \
+             {cores} core(s): loading and compute will take turns; lower train.threads or \
+             loader.num_workers if steps slow down"
+        )
     })
 }
 

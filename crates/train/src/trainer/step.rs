@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use tuna_autograd::{no_grad, NamedParam, Tape, Var};
-use tuna_data::{Batch, DataLoader, Dataset, TargetScale, Task};
+use tuna_data::{Batch, DataLoader, Dataset, LoaderConfig, TargetScale, Task};
 use tuna_loss::Loss;
 use tuna_nn::{ForwardContext, Module};
 use tuna_regularize::Regularizer;
@@ -169,24 +169,26 @@ pub fn report(
     })
 }
 
-/// Mean loss and metrics of `model` on `dataset`, in eval mode and without a graph.
+/// Mean loss and metrics of `model` on `dataset`, in eval mode and without a graph, batched
+/// as `loader`'s evaluation batches (`eval_batch_size`, its worker threads).
 ///
 /// # Errors
-/// A loss that cannot take the model's output.
+/// A sample that cannot be read, or a loss that cannot take the model's output.
 pub fn evaluate(
     model: &mut dyn Module,
     loss: &dyn Loss,
     metrics: &MetricSet,
     info: &TaskInfo,
     dataset: &Arc<dyn Dataset>,
-    batch_size: usize,
+    loader: &LoaderConfig,
 ) -> Result<(f64, MetricAccumulator), TrainError> {
     model.set_training(false);
-    let loader = DataLoader::new(dataset.clone(), batch_size, false, false, 0);
+    let loader = DataLoader::eval(dataset.clone(), loader);
     let mut acc = metrics.accumulator();
     let (mut sum, mut n) = (0.0, 0.0f64);
     let result = no_grad(|| -> Result<(), TrainError> {
-        for batch in loader.epoch(0) {
+        for batch in loader.try_epoch_from(0, 0) {
+            let batch = batch?;
             let tape = Tape::new();
             let out = forward(model, &tape, &batch);
             let (input, target) = loss_pair(info, out, &batch.targets);

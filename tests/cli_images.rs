@@ -1,0 +1,101 @@
+//! A user's own images end to end: `tuna train` on an ImageFolder experiment
+//! (`examples/configs/shapes-cnn.toml` over `datasets/shapes`, made by
+//! `datasets/shapes/make_shapes.py`) started from another working directory, then
+//! `tuna eval` and `tuna predict` on the run folder, which reuse the class names and the
+//! fitted `Normalize` statistics saved in `preprocessing.json`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tuna-cli-images-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs `tuna` in `cwd` and checks it succeeded; returns stdout.
+fn tuna_ok(cwd: &Path, args: &[&str]) -> String {
+    let out: Output = Command::new(env!("CARGO_BIN_EXE_tuna"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(
+        out.status.success(),
+        "tuna {args:?}: exit {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        out.status.code()
+    );
+    stdout
+}
+
+#[test]
+fn image_folder_trains_evaluates_and_predicts_from_another_directory() {
+    let cwd = temp_dir("shapes");
+    let config = Path::new(ROOT).join("examples/configs/shapes-cnn.toml");
+    tuna_ok(
+        &cwd,
+        &["train", config.to_str().unwrap(), "--out", "run", "--quiet"],
+    );
+    let run = cwd.join("run");
+
+    let pre: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("preprocessing.json")).unwrap())
+            .unwrap();
+    assert_eq!(pre["type"], "ImageFolder");
+    assert_eq!(
+        pre["classes"],
+        serde_json::json!(["cross", "disk", "frame"])
+    );
+    assert_eq!(pre["shape"], serde_json::json!([3, 16, 16]));
+    let mean = pre["normalize"]["mean"].as_array().unwrap();
+    let std = pre["normalize"]["std"].as_array().unwrap();
+    assert_eq!((mean.len(), std.len()), (3, 3), "{pre}");
+    for (m, s) in mean.iter().zip(std) {
+        let (m, s) = (m.as_f64().unwrap(), s.as_f64().unwrap());
+        assert!(m > 0.2 && m < 0.6 && s > 0.1 && s < 0.5, "{pre}");
+    }
+
+    let eval = tuna_ok(&cwd, &["eval", "run"]);
+    assert!(eval.contains("24 samples (test split"), "{eval}");
+    let acc: f64 = eval
+        .lines()
+        .find_map(|l| l.strip_prefix("accuracy"))
+        .and_then(|v| v.trim().strip_suffix('%'))
+        .unwrap_or_else(|| panic!("no accuracy in:\n{eval}"))
+        .parse()
+        .unwrap();
+    assert!(acc >= 75.0, "test accuracy {acc}%\n{eval}");
+
+    // every test image of a class folder, then one file given by a relative path
+    let disks = Path::new(ROOT).join("datasets/shapes/test/disk");
+    let csv = tuna_ok(&cwd, &["predict", "run", disks.to_str().unwrap()]);
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("id,prediction,p_cross,p_disk,p_frame"));
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 8, "{csv}");
+    let right = rows
+        .iter()
+        .filter(|r| r.split(',').nth(1) == Some("disk"))
+        .count();
+    assert!(right >= 6, "{right} of 8 disks predicted as disks:\n{csv}");
+
+    std::fs::copy(
+        Path::new(ROOT).join("datasets/shapes/test/frame/00.png"),
+        cwd.join("mine.png"),
+    )
+    .unwrap();
+    let one = tuna_ok(&cwd, &["predict", "run", "mine.png", "--format", "jsonl"]);
+    let row: serde_json::Value = serde_json::from_str(one.trim()).unwrap();
+    let probs = row["probabilities"].as_object().unwrap();
+    let total: f64 = probs.values().map(|p| p.as_f64().unwrap()).sum();
+    assert!((total - 1.0).abs() < 1e-6, "{one}");
+    assert_eq!(probs.len(), 3, "{one}");
+    let _ = std::fs::remove_dir_all(&cwd);
+}
