@@ -206,7 +206,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    tuna::tensor::set_num_threads((cores / jobs).max(1));
+    tuna::tensor::set_default_num_threads((cores / jobs).max(1));
     let study = Study::new(space)?;
     let metric = study.space.objective.metric.clone();
     let direction = study.space.objective.direction;

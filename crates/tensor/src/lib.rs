@@ -55,4 +55,6 @@ pub use pool::{pool_limit, pooled_bytes, set_pool_limit};
 pub use random::Generator;
 pub use storage::Storage;
 pub use tensor::Tensor;
-pub use threading::{num_threads, set_num_threads};
+pub use threading::{
+    default_num_threads, num_threads, set_default_num_threads, set_num_threads, with_num_threads,
+};
