@@ -307,8 +307,30 @@ impl Tensor {
     /// If the mask is not bool or does not broadcast to this shape.
     #[track_caller]
     pub fn masked_fill(&self, mask: &Tensor, value: f64) -> Tensor {
-        let mask = or_panic(mask.try_expand(self.shape()));
-        mask.where_cond(&Tensor::scalar_of(value, self.dtype()), self)
+        or_panic(self.try_masked_fill(mask, value))
+    }
+
+    /// Fallible [`Tensor::masked_fill`].
+    ///
+    /// # Errors
+    /// If the mask is not bool or does not broadcast to this tensor's shape.
+    pub fn try_masked_fill(&self, mask: &Tensor, value: f64) -> Result<Tensor> {
+        if mask.dtype() != DType::Bool {
+            return Err(TensorError::DType {
+                op: "masked_fill",
+                expected: "a bool mask",
+                got: mask.dtype(),
+            });
+        }
+        let mask = mask
+            .try_expand(self.shape())
+            .map_err(|_| TensorError::ShapeMismatch {
+                op: "masked_fill",
+                lhs: mask.shape().to_vec(),
+                rhs: self.shape().to_vec(),
+                expected: "a mask that broadcasts to the input".into(),
+            })?;
+        mask.try_where_cond(&Tensor::scalar_of(value, self.dtype()), self)
     }
 
     /// Applies `f(a, b)` elementwise with broadcasting to two float tensors, computing in f64

@@ -87,6 +87,10 @@ unary_ops! {
     silu => |x| x * sigmoid(x);
     /// `log(sigmoid(x))`, computed stably as `min(x, 0) - log1p(e^-|x|)` (`F.logsigmoid`).
     log_sigmoid => |x| x.min(T::zero()) - (-x.abs()).exp().ln_1p();
+    // ANCHOR: mish_kernel
+    /// `x·tanh(softplus(x)) = x·tanh(ln(1 + e^x))` (`F.mish`).
+    mish => |x| x * x.exp().ln_1p().tanh();
+    // ANCHOR_END: mish_kernel
     /// Error function (`torch.erf`).
     erf => |x| FloatElement::erf(x);
     /// Floor (`torch.floor`).
