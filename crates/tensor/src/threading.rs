@@ -134,6 +134,10 @@ fn pool(workers: usize) -> Arc<rayon::ThreadPool> {
 
 /// Runs `f(i)` for `i in 0..tasks`, on this thread's pool when its budget is above one and
 /// the work is worth it (`work` is a rough flop count), otherwise in order on this thread.
+///
+/// The calling thread and up to `budget - 1` pool workers each take the next unclaimed task
+/// until none is left, so uneven tasks balance out and the caller never sits idle while a
+/// worker has a queue. Which thread runs a task never changes what the task computes.
 pub(crate) fn parallel_for(tasks: usize, work: usize, f: impl Fn(usize) + Sync + Send) {
     let n = num_threads();
     if n <= 1 || tasks <= 1 || work < (1 << 20) {
@@ -142,14 +146,21 @@ pub(crate) fn parallel_for(tasks: usize, work: usize, f: impl Fn(usize) + Sync +
         }
         return;
     }
-    // The calling thread runs task 0 and the pool's n-1 workers take the rest, so exactly n
-    // threads compute and no idle worker spins against the caller afterwards.
-    pool(n - 1).in_place_scope(|s| {
-        for i in 1..tasks {
-            let f = &f;
-            s.spawn(move |_| f(i));
+    let next = AtomicUsize::new(0);
+    let run = || loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        if i >= tasks {
+            break;
         }
-        f(0);
+        f(i);
+    };
+    let helpers = (n - 1).min(tasks - 1);
+    pool(n - 1).in_place_scope(|s| {
+        for _ in 0..helpers {
+            let run = &run;
+            s.spawn(move |_| run());
+        }
+        run();
     });
 }
 
@@ -212,14 +223,37 @@ mod tests {
     fn pool_workers_run_with_a_budget_of_one() {
         std::thread::spawn(|| {
             set_num_threads(2);
+            let caller = std::thread::current().id();
             let seen = std::sync::Mutex::new(Vec::new());
+            // each task waits for the other, so the caller and the worker take one each
+            let both = std::sync::Barrier::new(2);
             parallel_for(2, 1 << 22, |i| {
-                seen.lock().unwrap().push((i, num_threads()));
+                both.wait();
+                let on_caller = std::thread::current().id() == caller;
+                seen.lock().unwrap().push((i, on_caller, num_threads()));
             });
             let mut seen = seen.into_inner().unwrap();
             seen.sort();
-            // task 0 runs on the caller (budget 2), task 1 on the pool's worker (budget 1)
-            assert_eq!(seen, vec![(0, 2), (1, 1)]);
+            assert_eq!(seen.len(), 2);
+            for (i, on_caller, budget) in seen {
+                assert_eq!(budget, if on_caller { 2 } else { 1 }, "task {i}");
+            }
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn every_task_runs_exactly_once_whatever_the_split() {
+        std::thread::spawn(|| {
+            for budget in [1, 2, 3] {
+                set_num_threads(budget);
+                let hits: Vec<AtomicUsize> = (0..37).map(|_| AtomicUsize::new(0)).collect();
+                parallel_for(hits.len(), 1 << 22, |i| {
+                    hits[i].fetch_add(1, Ordering::Relaxed);
+                });
+                assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 1));
+            }
         })
         .join()
         .unwrap();

@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use num_traits::{Float, Zero};
 
 use crate::ops::matmul::{gemm_into, Gemm, MatRef};
+use crate::pool::Scratch;
 use crate::tensor::Tensor;
 
 use super::geom::Geom;
@@ -27,15 +28,15 @@ pub(super) fn conv_forward<T: Gemm>(
     let bias = bias.as_deref();
     let (l, og, kg) = (g.l(), g.og(), g.kg());
     let per = g.cout * l;
-    let mut out = vec![T::zero(); g.n * per];
+    let mut out = crate::pool::zeroed(g.n * per);
     if per == 0 || g.n == 0 {
         return Tensor::from_vec(out, &g.output_shape());
     }
     let b = samples_per_chunk(g);
     let jobs: Vec<(usize, &mut [T])> = out.chunks_mut(b * per).enumerate().collect();
     par_jobs(into_tasks(jobs, g.work()), g.work(), |task| {
-        let mut col = vec![T::zero(); kg * b * l];
-        let mut tmp = vec![T::zero(); if b > 1 { og * b * l } else { 0 }];
+        let mut col = Scratch::<T>::zeroed(kg * b * l);
+        let mut tmp = Scratch::<T>::zeroed(if b > 1 { og * b * l } else { 0 });
         for (ci, dst) in task {
             let (n0, bn) = (ci * b, dst.len() / per);
             let ld = bn * l;
@@ -98,15 +99,15 @@ pub(super) fn conv_backward_input<T: Gemm>(gy: &Tensor, weight: &Tensor, g: &Geo
     let (wo, wrs, wcs) = (wm.layout().offset(), wm.strides()[0], wm.strides()[1]);
     let (l, og, kg, cg) = (g.l(), g.og(), g.kg(), g.cg());
     let per = g.c * g.h * g.w;
-    let mut dx = vec![T::zero(); g.n * per];
+    let mut dx = crate::pool::zeroed(g.n * per);
     if per == 0 || g.n == 0 || l == 0 {
         return Tensor::from_vec(dx, &g.input_shape());
     }
     let b = samples_per_chunk(g);
     let jobs: Vec<(usize, &mut [T])> = dx.chunks_mut(b * per).enumerate().collect();
     par_jobs(into_tasks(jobs, g.work()), g.work(), |task| {
-        let mut dcol = vec![T::zero(); kg * b * l];
-        let mut gbuf = vec![T::zero(); if b > 1 { og * b * l } else { 0 }];
+        let mut dcol = Scratch::<T>::zeroed(kg * b * l);
+        let mut gbuf = Scratch::<T>::zeroed(if b > 1 { og * b * l } else { 0 });
         for (ci, dst) in task {
             let (n0, bn) = (ci * b, dst.len() / per);
             let ld = bn * l;
@@ -147,13 +148,13 @@ pub(super) fn conv_backward_weight<T: Gemm>(gy: &Tensor, x: &Tensor, g: &Geom) -
     // A fixed number of partial sums (independent of the thread count), each over a fixed
     // contiguous run of chunks, added in order at the end: bit-identical for any thread count.
     let parts = chunks.min(8);
-    let mut partial = vec![T::zero(); parts * wlen];
+    let mut partial = crate::pool::zeroed(parts * wlen);
     let jobs: Vec<(usize, &mut [T])> = partial.chunks_mut(wlen).enumerate().collect();
     par_jobs(jobs, g.work(), |(p, acc)| {
         let (c0, c1) = (p * chunks / parts, (p + 1) * chunks / parts);
-        let mut col = vec![T::zero(); kg * b * l];
-        let mut gbuf = vec![T::zero(); if b > 1 { og * b * l } else { 0 }];
-        let mut tmp = vec![T::zero(); og * kg];
+        let mut col = Scratch::<T>::zeroed(kg * b * l);
+        let mut gbuf = Scratch::<T>::zeroed(if b > 1 { og * b * l } else { 0 });
+        let mut tmp = Scratch::<T>::zeroed(og * kg);
         for ci in c0..c1 {
             let n0 = ci * b;
             let bn = b.min(g.n - n0);
@@ -174,7 +175,7 @@ pub(super) fn conv_backward_weight<T: Gemm>(gy: &Tensor, x: &Tensor, g: &Geom) -
                     gemm_into(og, ld, kg, gref, ct, a);
                 } else {
                     gemm_into(og, ld, kg, gref, ct, &mut tmp);
-                    for (d, &v) in a.iter_mut().zip(&tmp) {
+                    for (d, &v) in a.iter_mut().zip(tmp.iter()) {
                         *d = *d + v;
                     }
                 }
