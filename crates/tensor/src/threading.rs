@@ -19,7 +19,9 @@
 
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use crate::dtype::Element;
 
 /// The process-wide default set by [`set_default_num_threads`] (0: not set).
 static DEFAULT_OVERRIDE: AtomicUsize = AtomicUsize::new(0);
@@ -138,7 +140,7 @@ fn pool(workers: usize) -> Arc<rayon::ThreadPool> {
 /// The calling thread and up to `budget - 1` pool workers each take the next unclaimed task
 /// until none is left, so uneven tasks balance out and the caller never sits idle while a
 /// worker has a queue. Which thread runs a task never changes what the task computes.
-pub(crate) fn parallel_for(tasks: usize, work: usize, f: impl Fn(usize) + Sync + Send) {
+pub(crate) fn parallel_for(tasks: usize, work: usize, f: impl Fn(usize) + Sync) {
     let n = num_threads();
     if n <= 1 || tasks <= 1 || work < (1 << 20) {
         for i in 0..tasks {
@@ -162,6 +164,65 @@ pub(crate) fn parallel_for(tasks: usize, work: usize, f: impl Fn(usize) + Sync +
         }
         run();
     });
+}
+
+/// Runs `f` on every job, in parallel on this thread's pool when `work` is large (see
+/// [`parallel_for`]).
+pub(crate) fn par_jobs<J: Send>(jobs: Vec<J>, work: usize, f: impl Fn(J) + Sync) {
+    if jobs.len() <= 1 {
+        jobs.into_iter().for_each(f);
+        return;
+    }
+    let cells: Vec<Mutex<Option<J>>> = jobs.into_iter().map(|j| Mutex::new(Some(j))).collect();
+    parallel_for(cells.len(), work, |i| {
+        let job = cells[i].lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(j) = job {
+            f(j);
+        }
+    });
+}
+
+/// Elements below which an elementwise map stays on one thread (it is bound by memory and
+/// costs a few nanoseconds per element, so the pool's hand-off needs long inputs to repay).
+const ELEMENTWISE_PARALLEL: usize = 1 << 17;
+
+/// `[f(a[i], b[i]) for i]` into a buffer from the tensor pool, split into one contiguous run
+/// per thread of this thread's budget when the slices are long. Each element is computed the
+/// same way whatever the split.
+pub(crate) fn zip_slices<A: Copy + Sync, B: Copy + Sync, U: Element>(
+    a: &[A],
+    b: &[B],
+    f: impl Fn(A, B) -> U + Sync,
+) -> Vec<U> {
+    let n = a.len().min(b.len());
+    let parts = if n >= ELEMENTWISE_PARALLEL {
+        num_threads().min(n)
+    } else {
+        1
+    };
+    if parts <= 1 {
+        return crate::pool::collect(n, a.iter().zip(b).map(|(&x, &y)| f(x, y)));
+    }
+    let mut out: Vec<U> = crate::pool::take(n);
+    let per = n.div_ceil(parts);
+    let jobs: Vec<_> = out.spare_capacity_mut()[..n]
+        .chunks_mut(per)
+        .zip(a.chunks(per).zip(b.chunks(per)))
+        .collect();
+    par_jobs(jobs, n * 8, |(dst, (a, b))| {
+        for (d, (&x, &y)) in dst.iter_mut().zip(a.iter().zip(b)) {
+            d.write(f(x, y));
+        }
+    });
+    // SAFETY: the chunks of `out`'s spare capacity cover `0..n` (`out` holds at least `n`),
+    // and the jobs above, which all ran to completion, wrote every element of their chunk.
+    unsafe { out.set_len(n) };
+    out
+}
+
+/// `[f(a[i]) for i]` into a buffer from the tensor pool, split as [`zip_slices`] does.
+pub(crate) fn map_slice<A: Copy + Sync, U: Element>(a: &[A], f: impl Fn(A) -> U + Sync) -> Vec<U> {
+    zip_slices(a, a, |x, _| f(x))
 }
 
 /// Multiply-adds below which a GEMM stays on one thread: handing blocks to the pool costs
@@ -237,6 +298,25 @@ mod tests {
             assert_eq!(seen.len(), 2);
             for (i, on_caller, budget) in seen {
                 assert_eq!(budget, if on_caller { 2 } else { 1 }, "task {i}");
+            }
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn elementwise_maps_match_the_serial_result_for_any_budget() {
+        std::thread::spawn(|| {
+            let n = ELEMENTWISE_PARALLEL + 1001;
+            let a: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin()).collect();
+            let b: Vec<f32> = (0..n).map(|i| (i % 97) as f32 - 48.5).collect();
+            let want: Vec<f32> = a.iter().zip(&b).map(|(x, y)| x.mul_add(*y, 1.0)).collect();
+            let want_exp: Vec<f32> = a.iter().map(|x| x.exp()).collect();
+            for budget in [1, 2, 3] {
+                set_num_threads(budget);
+                let got = zip_slices(&a, &b, |x: f32, y: f32| x.mul_add(y, 1.0));
+                assert_eq!(got, want, "zip, budget {budget}");
+                assert_eq!(map_slice(&a, f32::exp), want_exp, "map, budget {budget}");
             }
         })
         .join()

@@ -15,9 +15,9 @@ use num_traits::{Float, Zero};
 
 use crate::dtype::FloatElement;
 use crate::error::{or_panic, Result, TensorError};
-use crate::ops::conv::{de_opt_pair, de_pair, par_jobs, valid_range};
+use crate::ops::conv::{de_opt_pair, de_pair, valid_range};
 use crate::tensor::Tensor;
-use crate::threading::num_threads;
+use crate::threading::{num_threads, par_jobs};
 use crate::with_float;
 
 fn zero2() -> [usize; 2] {
@@ -401,7 +401,7 @@ fn max_pool_kernel<T: FloatElement>(x: &Tensor, g: &PoolGeom) -> (Vec<T>, Vec<i6
 /// Runs `f(plane, job)` for every per-plane job, split into contiguous runs of planes over
 /// this thread's budget when the pass is large enough to repay the hand-off (`work` counts
 /// the elements it touches: these kernels are bound by memory, not arithmetic).
-fn par_planes<J: Send>(jobs: Vec<J>, work: usize, f: impl Fn(usize, J) + Sync + Send) {
+fn par_planes<J: Send>(jobs: Vec<J>, work: usize, f: impl Fn(usize, J) + Sync) {
     // a pooling pass over 256 K elements costs about as much as a 1 M flop GEMM
     let work = work.saturating_mul(4);
     let numbered: Vec<(usize, J)> = jobs.into_iter().enumerate().collect();

@@ -8,6 +8,7 @@ use num_traits::{Float, Zero};
 use crate::ops::matmul::{gemm_into, Gemm, MatRef};
 use crate::pool::Scratch;
 use crate::tensor::Tensor;
+use crate::threading::par_jobs;
 
 use super::geom::Geom;
 use super::lowering::*;

@@ -1,14 +1,12 @@
 //! The im2col lowering: strided views, unfolding samples into column matrices and folding them
 //! back, the per-chunk batching and the jobs it hands to the kernel pool.
 
-use std::sync::Mutex;
-
 #[allow(unused_imports)]
 use num_traits::{Float, Zero};
 
 use crate::ops::matmul::MatRef;
 use crate::tensor::Tensor;
-use crate::threading::{num_threads, parallel_for};
+use crate::threading::num_threads;
 
 use super::geom::Geom;
 
@@ -175,21 +173,6 @@ pub(super) fn into_tasks<J>(jobs: Vec<J>, work: usize) -> Vec<Vec<J>> {
         tasks.last_mut().expect("pushed above").push(j);
     }
     tasks
-}
-
-/// Runs `f` on every job, in parallel on the kernel pool when `work` is large.
-pub(crate) fn par_jobs<J: Send>(jobs: Vec<J>, work: usize, f: impl Fn(J) + Sync + Send) {
-    if jobs.len() <= 1 {
-        jobs.into_iter().for_each(f);
-        return;
-    }
-    let cells: Vec<Mutex<Option<J>>> = jobs.into_iter().map(|j| Mutex::new(Some(j))).collect();
-    parallel_for(cells.len(), work, |i| {
-        let job = cells[i].lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(j) = job {
-            f(j);
-        }
-    });
 }
 
 /// The weight as a strided `[cout, cg·kh·kw]` matrix: `(data, offset, row stride, col stride)`.

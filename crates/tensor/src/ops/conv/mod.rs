@@ -24,5 +24,5 @@ mod options;
 pub use backward::*;
 pub use options::{Conv1dOptions, Conv2dOptions, ConvTranspose2dOptions, Padding1d, Padding2d};
 
-pub(crate) use lowering::{par_jobs, valid_range};
+pub(crate) use lowering::valid_range;
 pub(crate) use options::{de_opt_pair, de_pair};
