@@ -27,6 +27,7 @@ fn trainer(signals: bool) -> Trainer {
     let ctx = DataContext {
         base_dirs: vec![env!("CARGO_MANIFEST_DIR").into()],
         seed: 0,
+        fitted: None,
     };
     Trainer::new(exp, &ctx).expect("trainer")
 }

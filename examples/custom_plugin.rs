@@ -1,6 +1,7 @@
 //! Your own loss, optimizer and learning-rate schedule, registered with typetag in *your*
 //! crate (no change to Tuna), loaded by name from a TOML experiment section, and used in a
-//! short training loop.
+//! short training loop; and your own hyperparameter sampler and pruner, named in a
+//! search-space file and used by a small study.
 //!
 //! Run with `cargo run --release --example custom_plugin`.
 
@@ -14,6 +15,13 @@ use tuna::optim::{
 };
 use tuna::sched::{LrScheduler, LrSchedulerConfig, SchedError, SchedulerState};
 use tuna::tensor::{DType, Generator, Tensor};
+use tuna::tune::runner::{RunOptions, Study};
+use tuna::tune::sampler::ChaCha8Rng;
+use tuna::tune::search::SearchSpace;
+use tuna::tune::storage::{Location, MemoryDatabase};
+use tuna::tune::{
+    Direction, Distribution, FrozenTrial, ParamSpec, ParamValue, Pruner, Sampler, TrialState,
+};
 
 // ANCHOR: loss
 /// log-cosh regression loss: `mean(log(cosh(input - target)))`, smooth like MSE near 0 and
@@ -247,7 +255,158 @@ pub fn run() -> (f64, f64) {
     (first, last)
 }
 
+// ANCHOR: sampler
+/// Quasi-random search: trial `n` takes the `n`-th point of a Halton sequence (parameter `i`
+/// uses the radical inverse of `n + 1` in the `i`-th prime base), which covers the space
+/// more evenly than independent random draws.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HaltonSampler {}
+
+/// `n` with its base-`b` digits mirrored after the point: 1 → 0.1, 2 → 0.01, 3 → 0.11, ...
+fn radical_inverse(mut n: u64, base: u64) -> f64 {
+    let (mut x, mut scale) = (0.0, 1.0 / base as f64);
+    while n > 0 {
+        x += (n % base) as f64 * scale;
+        n /= base;
+        scale /= base as f64;
+    }
+    x
+}
+
+#[typetag::serde(name = "HaltonSampler")]
+impl Sampler for HaltonSampler {
+    fn sample(
+        &self,
+        param: &ParamSpec,
+        space: &[ParamSpec],
+        _trials: &[FrozenTrial],
+        _direction: Direction,
+        number: u64,
+        _rng: &mut ChaCha8Rng,
+    ) -> ParamValue {
+        const PRIMES: [u64; 8] = [2, 3, 5, 7, 11, 13, 17, 19];
+        let i = space.iter().position(|p| p.name == param.name).unwrap_or(0);
+        let u = radical_inverse(number + 1, PRIMES[i % PRIMES.len()]);
+        match param.distribution {
+            Distribution::Uniform { low, high } => ParamValue::Float(low + u * (high - low)),
+            Distribution::LogUniform { low, high } => {
+                ParamValue::Float((low.ln() + u * (high.ln() - low.ln())).exp())
+            }
+            Distribution::Int {
+                low, high, step, ..
+            } => {
+                let n = (high - low) / step + 1;
+                ParamValue::Int(low + ((u * n as f64) as i64).min(n - 1) * step)
+            }
+            Distribution::Choice { n } => ParamValue::Choice(((u * n as f64) as usize).min(n - 1)),
+        }
+    }
+}
+// ANCHOR_END: sampler
+
+// ANCHOR: pruner
+/// Stops a trial whose objective has not improved on its own best for `patience` epochs:
+/// early stopping, decided by the study.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StagnationPruner {
+    patience: u64,
+}
+
+#[typetag::serde(name = "StagnationPruner")]
+impl Pruner for StagnationPruner {
+    fn prune(
+        &self,
+        trial: &FrozenTrial,
+        step: u64,
+        _: &[FrozenTrial],
+        direction: Direction,
+    ) -> bool {
+        let mut best: Option<(u64, f64)> = None;
+        for (&s, &v) in trial.intermediate.range(..=step) {
+            if best.is_none_or(|(_, b)| direction.better(v, b)) {
+                best = Some((s, v));
+            }
+        }
+        best.is_some_and(|(s, _)| step - s >= self.patience)
+    }
+
+    fn validate(&self) -> Result<(), tuna::tune::TuneError> {
+        if self.patience == 0 {
+            return Err(tuna::tune::TuneError::config(
+                "StagnationPruner.patience",
+                "must be at least 1, got 0",
+            ));
+        }
+        Ok(())
+    }
+}
+// ANCHOR_END: pruner
+
+// ANCHOR: study
+const SPACE: &str = r#"
+base = "iris.toml"
+name = "custom-plugins"
+trials = 6
+
+[objective]
+metric = "val_loss"
+
+[sampler]
+type = "HaltonSampler"
+
+[pruner]
+type = "StagnationPruner"
+patience = 3
+
+[params]
+"optimizer.lr" = { log_uniform = [1e-3, 0.3] }
+"model.layers[0].out_features" = { int = [4, 32], step = 4 }
+"model.layers[2].in_features" = { same_as = "model.layers[0].out_features" }
+"#;
+// ANCHOR_END: study
+
+/// Runs a 6-trial study of the iris experiment (10 epochs per trial) with the user sampler
+/// and pruner, its trials kept in memory; returns the trials' states.
+pub fn run_study() -> Vec<TrialState> {
+    tuna::link_all();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = std::env::temp_dir().join(format!("tuna-custom-study-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch folder");
+    std::fs::copy(
+        root.join("examples/configs/iris.toml"),
+        dir.join("iris.toml"),
+    )
+    .expect("base");
+    std::fs::write(dir.join("space.toml"), SPACE).expect("space file");
+    let space = SearchSpace::load_with(&dir.join("space.toml"), &["train.epochs=10".into()])
+        .expect("the space names the user plugins");
+    let study = Study::new(space);
+    let db = MemoryDatabase::new();
+    let opts = RunOptions {
+        trials: 6,
+        timeout: None,
+        jobs: 1,
+        dir: dir.join("study"),
+        storage: Some(Location::Memory(db.clone())),
+        data_dirs: vec![root.to_path_buf()],
+        threads: None,
+    };
+    study
+        .run(&opts, &|t| {
+            println!("trial {} {:?} {:?}", t.number, t.state, t.value)
+        })
+        .expect("study");
+    let (mut storage, _, _) =
+        tuna::tune::storage::open_existing(&Location::Memory(db), None).expect("study");
+    let trials = storage.trials().expect("trials");
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+    trials.into_iter().map(|t| t.trial.state).collect()
+}
+
 /// Runs the example.
 pub fn main() {
     run();
+    run_study();
 }

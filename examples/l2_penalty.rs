@@ -113,6 +113,7 @@ fn from_experiment(with_l2: bool) -> f64 {
             PathBuf::from(env!("CARGO_MANIFEST_DIR")),
         ],
         seed: 0,
+        fitted: None,
     };
     let mut trainer = Trainer::new(exp, &ctx).expect("trainer");
     let summary = trainer.fit().expect("training");

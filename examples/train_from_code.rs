@@ -100,6 +100,7 @@ pub fn run() -> f64 {
             PathBuf::from(env!("CARGO_MANIFEST_DIR")),
         ],
         seed: exp.seed,
+        fitted: None,
     };
     let mut trainer = Trainer::new(exp, &ctx).expect("data and model fit together");
     trainer.add_callback(Box::new(ValAccuracy {

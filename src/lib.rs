@@ -31,7 +31,7 @@ pub use tuna_autograd::{no_grad, Param, Tape, Var};
 pub use tuna_tensor::{DType, Tensor};
 
 /// Links every built-in plugin crate so that all typetag plugins (losses, optimizers,
-/// schedules, regularizers, ...) can be deserialized by name. Call it once before loading a
+/// schedules, regularizers, samplers, pruners, ...) can be deserialized by name. Call it once before loading a
 /// config if your binary depends on `tuna`.
 pub fn link_all() {
     tuna_nn::link();
@@ -40,4 +40,5 @@ pub fn link_all() {
     tuna_sched::link();
     tuna_regularize::link();
     tuna_data::link();
+    tuna_tune::link();
 }

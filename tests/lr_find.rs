@@ -85,7 +85,7 @@ fn suggests_applies_and_plots() {
     );
     assert_eq!(std::fs::read_to_string(config).unwrap(), before);
     let svg_text = std::fs::read_to_string(&svg).unwrap();
-    assert!(svg_text.starts_with("<svg") && svg_text.contains("log10(lr)"));
+    assert!(svg_text.starts_with("<svg") && svg_text.contains(">learning rate (log scale)</text>"));
     assert!(svg_text.contains("valley"));
 }
 

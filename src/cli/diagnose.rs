@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use tuna::train::diagnose::{annotated_curves, load_run, Diagnosis};
 
+use super::output::{errln, outln};
 use super::CliError;
 
 /// Arguments of `tuna diagnose`.
@@ -25,26 +26,25 @@ pub struct Args {
     pub plot: Option<PathBuf>,
 }
 
-/// Diagnoses `dir`; `error` is the error the run just ended with, if any.
-pub fn diagnosis(dir: &Path, error: Option<String>) -> Result<Diagnosis, CliError> {
-    let (records, signals, mut context) = load_run(dir)?;
-    if error.is_some() {
-        context.error = error;
-    }
-    let d = tuna::train::diagnose::diagnose(&records, &signals, &context);
-    Ok(d)
+/// Diagnoses the run in `dir` from what the folder holds (its metrics, signals, summary and
+/// `failure.json`), so `tuna train` and `tuna diagnose` give the same report.
+pub fn diagnosis(dir: &Path) -> Result<Diagnosis, CliError> {
+    let (records, signals, context) = load_run(dir)?;
+    Ok(tuna::train::diagnose::diagnose(
+        &records, &signals, &context,
+    ))
 }
 
 /// Runs `tuna diagnose`.
 pub fn run(args: &Args) -> Result<(), CliError> {
-    let d = diagnosis(&args.run_dir, None)?;
+    let d = diagnosis(&args.run_dir)?;
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&d).map_err(|e| e.to_string())?
         );
     } else {
-        print!("{}", d.render());
+        super::output::text(&d.render())?;
     }
     if let Some(path) = &args.plot {
         let records = tuna::train::run_dir::read_records(&args.run_dir.join("metrics.jsonl"))?;
@@ -53,7 +53,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
             .save(path)
             .map_err(|e| format!("{}: {e}", path.display()))?;
         if !args.json {
-            eprintln!("wrote {}", path.display());
+            errln!("wrote {}", path.display());
         }
     }
     Ok(())

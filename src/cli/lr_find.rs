@@ -6,10 +6,11 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use tuna::train::experiment::{get_path, set_path, to_toml, Experiment};
+use tuna::train::experiment::{edit_toml, get_path, Edit, Experiment};
 use tuna::train::lr_find::{lr_find, LrFindResult, LrFinderConfig};
-use tuna_plot::{Figure, Format, Marker, Panel, Series};
+use tuna_plot::{Figure, Format, Marker, Panel, Series, PALETTE};
 
+use super::output::{errln, outln};
 use super::CliError;
 
 /// Arguments of `tuna lr-find`.
@@ -41,7 +42,8 @@ pub struct Args {
     /// The lr of the last batch.
     #[arg(long, default_value_t = 10.0)]
     pub end_lr: f64,
-    /// Plot the loss against log10(lr) with the suggestions marked: `.svg` or `.png`.
+    /// Plot the loss against the learning rate (log scale) with the suggestions marked: `.svg`
+    /// or `.png`.
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
     /// Write a copy of the config with optimizer.lr set to the suggested lr (and
@@ -75,7 +77,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         }
     }
     let exp = Experiment::load(&args.config, &args.set)?;
-    let ctx = super::data_context(&args.config, exp.seed);
+    let ctx = exp.data_context();
     let cfg = LrFinderConfig {
         start_lr: args.start_lr,
         end_lr: args.end_lr,
@@ -83,40 +85,72 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         ..LrFinderConfig::default()
     };
     let r = lr_find(&exp, &ctx, &cfg)?;
-    print_table(&r, &cfg);
+    print_table(&r, &cfg)?;
     let lr = round3(r.suggested_lr);
     let max_lr = round3(r.suggested_max_lr);
     if let Some(path) = &args.plot {
         plot(&r, &exp, path)?;
-        println!("plot: {}", path.display());
+        errln!("plot: {}", path.display());
     }
     if let Some(out) = &args.apply {
-        let mut v = exp.source.clone();
-        set_path(&mut v, "optimizer.lr", Value::from(lr))?;
-        let one_cycle =
-            get_path(&v, "scheduler.type").and_then(Value::as_str) == Some("OneCycleLR");
-        if one_cycle {
-            set_path(&mut v, "scheduler.max_lr", Value::from(max_lr))?;
-        }
-        let text = format!(
-            "# {} with the lr range test's suggestion (tuna lr-find): optimizer.lr = {lr:e}{}\n{}",
-            args.config.display(),
-            if one_cycle {
-                format!(", scheduler.max_lr = {max_lr:e}")
-            } else {
-                String::new()
-            },
-            to_toml(&v)
-        );
-        std::fs::write(out, text).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
-        println!("wrote {}", out.display());
+        apply(args, &exp, out, lr, max_lr)?;
     }
     Ok(())
 }
 
-fn print_table(r: &LrFindResult, cfg: &LrFinderConfig) {
+/// Writes a copy of CONFIG with the suggestion (and the `--set` overrides) applied, its
+/// comments and order kept; data paths are made absolute when the copy is in another folder.
+fn apply(args: &Args, exp: &Experiment, out: &Path, lr: f64, max_lr: f64) -> Result<(), CliError> {
+    let mut edits: Vec<Edit> = Vec::new();
+    for o in &args.set {
+        if let Some((k, _)) = o.split_once('=') {
+            if let Some(v) = get_path(&exp.source, k.trim()) {
+                edits.push(Edit::Set(k.trim().to_string(), v.clone()));
+            }
+        }
+    }
+    let folder = |p: &Path| std::path::absolute(p.parent().unwrap_or(Path::new("."))).ok();
+    if folder(out) != folder(&args.config) {
+        for field in [
+            "data.path",
+            "data.validation",
+            "data.test",
+            "data.tokenizer.path",
+        ] {
+            if let Some(Value::String(p)) = get_path(&exp.source, field) {
+                if Path::new(p).is_absolute() {
+                    edits.push(Edit::Set(field.into(), Value::String(p.clone())));
+                }
+            }
+        }
+    }
+    edits.push(Edit::Set("optimizer.lr".into(), Value::from(lr)));
+    let one_cycle =
+        get_path(&exp.source, "scheduler.type").and_then(Value::as_str) == Some("OneCycleLR");
+    if one_cycle {
+        edits.push(Edit::Set("scheduler.max_lr".into(), Value::from(max_lr)));
+    }
+    let text = std::fs::read_to_string(&args.config)
+        .map_err(|e| format!("{}: {e}", args.config.display()))?;
+    let edited = edit_toml(&text, &edits).map_err(|e| format!("{}: {e}", args.config.display()))?;
+    let head = format!(
+        "# {} with the lr range test's suggestion (tuna lr-find): optimizer.lr = {lr:e}{}\n",
+        args.config.display(),
+        if one_cycle {
+            format!(", scheduler.max_lr = {max_lr:e}")
+        } else {
+            String::new()
+        }
+    );
+    std::fs::write(out, head + &edited)
+        .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    errln!("wrote {}", out.display());
+    Ok(())
+}
+
+fn print_table(r: &LrFindResult, cfg: &LrFinderConfig) -> Result<(), CliError> {
     let n = r.lrs.len();
-    println!(
+    outln!(
         "lr range test: {n} batches, lr {:.1e} -> {:.1e}{}",
         cfg.start_lr,
         r.lrs.last().copied().unwrap_or(cfg.start_lr),
@@ -126,26 +160,26 @@ fn print_table(r: &LrFindResult, cfg: &LrFinderConfig) {
             ""
         }
     );
-    println!("{:>10}  {:>14}", "lr", "smoothed loss");
+    outln!("{:>10}  {:>14}", "lr", "smoothed loss");
     let step = n.div_ceil(20).max(1);
     let mut rows: Vec<usize> = (0..n).step_by(step).collect();
     if rows.last() != Some(&(n - 1)) {
         rows.push(n - 1);
     }
     for i in rows {
-        println!("{:>10.2e}  {:>14.4}", r.lrs[i], r.smoothed[i]);
+        outln!("{:>10.2e}  {:>14.4}", r.lrs[i], r.smoothed[i]);
     }
-    println!("suggestion (steepest): {:.2e}", r.suggestion_steepest);
-    println!("suggestion (valley):   {:.2e}", r.suggestion_valley);
-    println!("suggested lr:          {:.2e}  (valley)", r.suggested_lr);
-    println!(
+    outln!("suggestion (steepest): {:.2e}", r.suggestion_steepest);
+    outln!("suggestion (valley):   {:.2e}", r.suggestion_valley);
+    outln!("suggested lr:          {:.2e}  (valley)", r.suggested_lr);
+    outln!(
         "suggested max_lr:      {:.2e}  (OneCycleLR: lr at the lowest loss / 10)",
         r.suggested_max_lr
     );
+    Ok(())
 }
 
 fn plot(r: &LrFindResult, exp: &Experiment, path: &Path) -> Result<(), CliError> {
-    let x: Vec<f64> = r.lrs.iter().map(|v| v.log10()).collect();
     // The diverged tail would flatten the interesting part: points above 1.5x the starting
     // loss are left out (gaps), as fastai leaves out the last batches.
     let cap = 1.5 * r.smoothed.first().copied().unwrap_or(f64::INFINITY).abs();
@@ -160,18 +194,28 @@ fn plot(r: &LrFindResult, exp: &Experiment, path: &Path) -> Result<(), CliError>
             })
             .collect()
     };
-    let panel = Panel::new("loss")
-        .with_series(Series::new("smoothed loss", x.clone(), finite(&r.smoothed)))
-        .with_series(Series::new("raw loss", x, finite(&r.losses)))
+    let panel = Panel::new("training loss")
+        .with_series(
+            Series::new("raw loss", r.lrs.clone(), finite(&r.losses)).with_color([0xaa; 3]),
+        )
+        .with_series(
+            Series::new("smoothed loss", r.lrs.clone(), finite(&r.smoothed)).with_color(PALETTE[0]),
+        )
         .with_marker(Marker::new(
-            r.suggested_lr.log10(),
+            r.suggested_lr,
             format!("valley {:.1e}", r.suggested_lr),
         ))
         .with_marker(Marker::new(
-            r.suggestion_steepest.log10(),
+            r.suggestion_steepest,
             format!("steepest {:.1e}", r.suggestion_steepest),
         ));
     let name = exp.name.clone().unwrap_or_else(|| "experiment".into());
-    Figure::new(&format!("LR range test: {name}"), "log10(lr)", vec![panel]).save(path)?;
+    Figure::new(
+        &format!("LR range test: {name}"),
+        "learning rate (log scale)",
+        vec![panel],
+    )
+    .log_x(true)
+    .save(path)?;
     Ok(())
 }

@@ -1,4 +1,8 @@
 //! The `tuna` command line: argument parsing and dispatch, one module per subcommand.
+//!
+//! Every command follows one set of conventions: results on stdout, progress and logs on
+//! stderr; a closed pipe ends the output quietly; exit status 0 when done, 1 on an error, 2 for
+//! a usage error (clap's), 130 when interrupted (Ctrl-C, SIGTERM).
 
 use std::process::ExitCode;
 
@@ -6,16 +10,26 @@ use clap::{Parser, Subcommand};
 
 mod diagnose;
 mod eval;
+mod generate;
 mod lr_find;
+pub(crate) mod output;
+mod predict;
 mod schedule;
 mod show;
+mod signals;
 mod summary;
 mod train;
 mod tune;
 
 /// Train and tune deep-learning models.
 #[derive(Debug, Parser)]
-#[command(name = "tuna", version, about)]
+#[command(
+    name = "tuna",
+    version,
+    about,
+    after_help = "Exit status: 0 done, 1 error, 2 usage error, 130 interrupted.\n\
+                  Results go to stdout, progress and logs to stderr."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -27,13 +41,17 @@ enum Command {
     Train(train::Args),
     /// Evaluate a run's weights on a split of its data.
     Eval(eval::Args),
+    /// Predict with a run's model: one row per input sample (class and probabilities, or values).
+    Predict(predict::Args),
+    /// Sample text from a trained language model.
+    Generate(generate::Args),
     /// Explain a run: over-fitting, under-fitting, divergence, lr, gradients, speed.
     Diagnose(diagnose::Args),
     /// Show one run's summary, or several runs side by side.
     Show(show::Args),
     /// Print the model table of an experiment file (layers, output shapes, parameters).
     Summary(summary::Args),
-    /// Print (and optionally plot) the learning rate a schedule config produces.
+    /// Print (and optionally plot) the learning rate of a schedule or of an experiment.
     Schedule(schedule::Args),
     /// Search hyperparameters over an experiment file (samplers, pruners, parallel trials).
     Tune(tune::Args),
@@ -43,25 +61,20 @@ enum Command {
     LrFind(lr_find::Args),
 }
 
-/// Where an experiment's relative data paths are looked up: the working directory, then the
-/// experiment file's own folder.
-pub(crate) fn data_context(config: &std::path::Path, seed: u64) -> tuna::data::DataContext {
-    let mut base_dirs = vec![std::path::PathBuf::from(".")];
-    if let Some(dir) = config.parent() {
-        if !dir.as_os_str().is_empty() {
-            base_dirs.push(dir.to_path_buf());
-        }
-    }
-    tuna::data::DataContext { base_dirs, seed }
-}
-
-/// A user-facing error: printed as `error: {0}`, exit status 1.
+/// Why a command did not finish normally.
 #[derive(Debug)]
-pub struct CliError(pub String);
+pub enum CliError {
+    /// An error to print as `error: ...` (exit 1).
+    Message(String),
+    /// Stdout was closed by its reader (`| head`): end quietly (exit 0).
+    BrokenPipe,
+    /// Interrupted by Ctrl-C or SIGTERM, with what to tell the user (exit 130).
+    Interrupted(String),
+}
 
 impl<T: std::fmt::Display> From<T> for CliError {
     fn from(message: T) -> Self {
-        CliError(message.to_string())
+        CliError::Message(message.to_string())
     }
 }
 
@@ -71,6 +84,8 @@ pub fn run() -> ExitCode {
     let result = match cli.command {
         Command::Train(args) => train::run(&args),
         Command::Eval(args) => eval::run(&args),
+        Command::Predict(args) => predict::run(&args),
+        Command::Generate(args) => generate::run(&args),
         Command::Diagnose(args) => diagnose::run(&args),
         Command::Show(args) => show::run(&args),
         Command::Summary(args) => summary::run(&args),
@@ -80,10 +95,14 @@ pub fn run() -> ExitCode {
         Command::LrFind(args) => lr_find::run(&args),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(CliError(message)) => {
-            eprintln!("error: {message}");
+        Ok(()) | Err(CliError::BrokenPipe) => ExitCode::SUCCESS,
+        Err(CliError::Message(message)) => {
+            output::err(&format!("error: {message}"));
             ExitCode::FAILURE
+        }
+        Err(CliError::Interrupted(message)) => {
+            output::err(&message);
+            ExitCode::from(130)
         }
     }
 }

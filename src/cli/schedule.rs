@@ -1,10 +1,12 @@
-//! `tuna schedule CONFIG --steps N --lr BASE_LR [--plot FILE.svg|FILE.png]`: prints the
-//! learning rate (and momentum, for schedules that cycle it) of a schedule config as CSV, one
-//! row per optimizer step, and optionally plots it.
+//! `tuna schedule CONFIG [--steps N] [--lr BASE_LR] [--plot FILE.svg|FILE.png]`: prints the
+//! learning rate (and momentum, for schedules that cycle it) as CSV, one row per optimizer
+//! step, and optionally plots it.
 //!
-//! CONFIG is a TOML file (a top-level table with `type = "OneCycleLR"` and the fields) or a
-//! JSON file (`.json`) holding one schedule config. `OneCycleLR` without a length gets
-//! `total_steps = N`.
+//! CONFIG is a schedule config (a TOML table with `type = "OneCycleLR"` and the fields, or a
+//! `.json` file; `--steps` and `--lr` required; a missing length is filled from `--steps`), or
+//! a whole experiment file: its `[scheduler]` with the optimizer's lr, over `epochs × batches`
+//! optimizer steps (the data is loaded to count the batches), stepping per batch or per epoch
+//! as the run would; `--set`/`--unset` edit it first.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -18,16 +20,25 @@ use tuna_plot::{Figure, Format, Panel, Series};
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   tuna schedule examples/configs/schedules/onecycle.toml --steps 200 --lr 0.1
-  tuna schedule examples/configs/schedules/onecycle.toml --steps 200 --lr 0.1 --plot onecycle.svg")]
+  tuna schedule examples/configs/schedules/onecycle.toml --steps 200 --lr 0.1 --plot onecycle.svg
+  tuna schedule examples/configs/mnist-mlp.toml                    # the experiment's own schedule
+  tuna schedule examples/configs/mnist-mlp.toml --set scheduler.max_lr=0.3 --plot lr.png")]
 pub struct Args {
-    /// The schedule config: TOML (`type = "StepLR"` ...) or JSON (`.json`).
+    /// A schedule config (TOML `type = "StepLR"` ..., or `.json`), or an experiment file.
     pub config: PathBuf,
-    /// The number of optimizer steps: prints the lr used at steps 0..N-1.
+    /// The number of optimizer steps: prints the lr used at steps 0..N-1 (default for an
+    /// experiment: epochs × batches per epoch).
     #[arg(long)]
-    pub steps: u64,
-    /// The optimizer's base learning rate.
+    pub steps: Option<u64>,
+    /// The optimizer's base learning rate (default for an experiment: optimizer.lr).
     #[arg(long = "lr", value_name = "BASE_LR")]
-    pub lr: f64,
+    pub lr: Option<f64>,
+    /// Experiment files: override a field (as in `tuna train`; repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Experiment files: remove a field or section (repeatable).
+    #[arg(long = "unset", value_name = "KEY")]
+    pub unset: Vec<String>,
     /// Also draw the curve(s) to this file: `.svg` or `.png`.
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
@@ -58,29 +69,97 @@ fn load_config(path: &Path) -> Result<Box<dyn LrSchedulerConfig>, CliError> {
     Ok(config)
 }
 
+/// What to preview: the schedule config, its base lr, the optimizer steps, and how many
+/// optimizer steps make one schedule step (1 per batch; batches per epoch for an epoch
+/// schedule).
+struct Preview {
+    config: Box<dyn LrSchedulerConfig>,
+    lr: f64,
+    steps: u64,
+    every: u64,
+}
+
+/// Whether a parsed file is an experiment (sections) rather than one schedule config.
+fn is_experiment(path: &Path) -> bool {
+    tuna::train::experiment::read_value(path).is_ok_and(|v| {
+        v.get("type").is_none() && (v.get("optimizer").is_some() || v.get("scheduler").is_some())
+    })
+}
+
+fn experiment_preview(args: &Args) -> Result<Preview, CliError> {
+    use tuna::train::experiment::{Experiment, StepInterval};
+    let exp = Experiment::load_edited(&args.config, &args.set, &args.unset)?;
+    let Some(section) = exp.scheduler.clone() else {
+        return Err(format!(
+            "{}: the experiment has no [scheduler]: the lr is optimizer.lr throughout",
+            args.config.display()
+        )
+        .into());
+    };
+    let trainer = tuna::train::Trainer::new(exp.clone(), &exp.data_context())?;
+    let batches = trainer.batches_per_epoch() as u64;
+    let epochs = exp.train.epochs as u64;
+    let mut config = section.config.clone();
+    let (schedule_steps, every) = match section.interval {
+        StepInterval::Batch => (epochs * batches, 1),
+        StepInterval::Epoch => (epochs, batches.max(1)),
+    };
+    config.fill_total_steps(schedule_steps);
+    Ok(Preview {
+        config,
+        lr: args.lr.unwrap_or_else(|| trainer.optimizer().lrs()[0]),
+        steps: args.steps.unwrap_or(epochs * batches),
+        every,
+    })
+}
+
+fn bare_preview(args: &Args) -> Result<Preview, CliError> {
+    let (Some(steps), Some(lr)) = (args.steps, args.lr) else {
+        return Err(
+            "a schedule config needs --steps and --lr (an experiment file has both)".into(),
+        );
+    };
+    if !args.set.is_empty() || !args.unset.is_empty() {
+        return Err("--set and --unset apply to experiment files".into());
+    }
+    let mut config = load_config(&args.config)?;
+    config.fill_total_steps(steps);
+    Ok(Preview {
+        config,
+        lr,
+        steps,
+        every: 1,
+    })
+}
+
 /// Runs `tuna schedule`.
 pub fn run(args: &Args) -> Result<(), CliError> {
-    if !args.lr.is_finite() || args.lr < 0.0 {
-        return Err(format!("--lr must be a finite number >= 0, got {}", args.lr).into());
+    tuna::link_all();
+    if let Some(lr) = args.lr.filter(|lr| !lr.is_finite() || *lr < 0.0) {
+        return Err(format!("--lr must be a finite number >= 0, got {lr}").into());
     }
-    if args.steps == 0 {
+    if args.steps == Some(0) {
         return Err("--steps must be at least 1".into());
     }
     if let Some(path) = &args.plot {
         check_plot_path(path)?;
     }
-    let mut config = load_config(&args.config)?;
-    config.fill_total_steps(args.steps);
+    let preview = if is_experiment(&args.config) {
+        experiment_preview(args)?
+    } else {
+        bare_preview(args)?
+    };
+    let config = preview.config;
     let shown = args.config.display();
     let mut sched = config
-        .build(&[args.lr])
+        .build(&[preview.lr])
         .map_err(|e| format!("{shown}: {e}"))?;
 
-    let mut steps = Vec::with_capacity(args.steps as usize);
-    let mut lrs = Vec::with_capacity(args.steps as usize);
+    let mut steps = Vec::with_capacity(preview.steps as usize);
+    let mut lrs = Vec::with_capacity(preview.steps as usize);
     let mut momentum = Vec::new();
-    for k in 0..args.steps {
-        if k > 0 {
+    for k in 0..preview.steps {
+        if k > 0 && k % preview.every == 0 {
             sched.step(None);
         }
         steps.push(k as f64);
@@ -92,7 +171,13 @@ pub fn run(args: &Args) -> Result<(), CliError> {
 
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let write_err = |e: std::io::Error| format!("cannot write the CSV: {e}");
+    let write_err = |e: std::io::Error| {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            CliError::BrokenPipe
+        } else {
+            CliError::Message(format!("cannot write the CSV: {e}"))
+        }
+    };
     if momentum.is_empty() {
         writeln!(out, "step,lr").map_err(write_err)?;
         for (k, lr) in lrs.iter().enumerate() {
@@ -111,14 +196,20 @@ pub fn run(args: &Args) -> Result<(), CliError> {
             .ok()
             .and_then(|v| v["type"].as_str().map(str::to_string))
             .unwrap_or_else(|| "schedule".into());
-        let mut panels = vec![Panel::new("lr")
+        let mut panels = vec![Panel::new("learning rate")
             .with_series(Series::new("lr", steps.clone(), lrs))
-            .from_zero(true)];
+            .from_zero(true)
+            .show_legend(false)];
         if !momentum.is_empty() {
             panels
                 .push(Panel::new("momentum").with_series(Series::new("momentum", steps, momentum)));
         }
-        let figure = Figure::new(&format!("{title} (base lr {})", args.lr), "step", panels);
+        let figure = Figure::new(
+            &format!("{title} schedule (base lr {})", preview.lr),
+            "step",
+            panels,
+        )
+        .integer_x(true);
         figure.save(path)?;
     }
     Ok(())

@@ -6,6 +6,7 @@ use tuna::train::progress::format_metric;
 use tuna::train::run_dir::read_records;
 use tuna::train::RunDir;
 
+use super::output::outln;
 use super::CliError;
 
 /// Arguments of `tuna show`.
@@ -47,8 +48,10 @@ pub fn run(args: &Args) -> Result<(), CliError> {
                         .unwrap_or("-".into()),
                 ));
                 for (k, v) in &s.best {
-                    if k != "seconds" {
-                        rows.push((format!("best {k}"), shown(k, v.0)));
+                    match k.as_str() {
+                        "seconds" => {}
+                        "lr" => rows.push(("lr at best epoch".into(), shown(k, v.0))),
+                        _ => rows.push((format!("best {k}"), shown(k, v.0))),
                     }
                 }
                 for (k, v) in &s.test {
@@ -58,10 +61,11 @@ pub fn run(args: &Args) -> Result<(), CliError> {
                 rows.push(("samples/s".into(), format!("{:.0}", s.samples_per_second)));
             }
             Err(_) => {
-                rows.push((
-                    "status".into(),
-                    "unfinished (resume with tuna train --resume)".into(),
-                ));
+                let status = match run.read_failure() {
+                    Some(e) => format!("failed: {}", e.lines().next().unwrap_or_default()),
+                    None => "unfinished (resume with tuna train --resume)".into(),
+                };
+                rows.push(("status".into(), status));
                 rows.push(("epochs".into(), records.len().to_string()));
                 if let Some(last) = records.last() {
                     for (k, v) in &last.values {
@@ -95,7 +99,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     for ((name, _), w) in columns.iter().zip(&widths) {
         header.push_str(&format!("  {name:<w$}"));
     }
-    println!("{}", header.trim_end());
+    outln!("{}", header.trim_end());
     for k in &keys {
         let mut line = format!("{k:<kw$}");
         for ((_, rows), w) in columns.iter().zip(&widths) {
@@ -106,7 +110,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
                 .unwrap_or("-");
             line.push_str(&format!("  {v:<w$}"));
         }
-        println!("{}", line.trim_end());
+        outln!("{}", line.trim_end());
     }
     Ok(())
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use tuna::train::experiment::Experiment;
 
+use super::output::outln;
 use super::CliError;
 
 /// Arguments of `tuna summary`.
@@ -20,19 +21,22 @@ pub struct Args {
     /// Override any field by its path (as in `tuna train`).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
+    /// Remove a field or section (as in `tuna train`).
+    #[arg(long = "unset", value_name = "KEY")]
+    pub unset: Vec<String>,
 }
 
 /// Runs `tuna summary`.
 pub fn run(args: &Args) -> Result<(), CliError> {
     tuna::link_all();
-    let exp = Experiment::load(&args.config, &args.set)?;
-    let splits = exp
-        .data
-        .load(&super::data_context(&args.config, exp.seed))?;
+    let exp = Experiment::load_edited(&args.config, &args.set, &args.unset)?;
+    // the trainer fills the sizes the data decides (vocabulary, sequence length) and checks
+    // the model against the data
+    let trainer = tuna::train::Trainer::new(exp.clone(), &exp.data_context())?;
     let mut shape = vec![args.batch];
-    shape.extend_from_slice(splits.train.feature_shape());
-    let summary =
-        tuna::nn::summary(exp.model.as_ref(), &shape).map_err(|e| format!("model: {e}"))?;
-    println!("{summary}");
+    shape.extend(trainer.data().train.input_kind().sample_shape());
+    let summary = tuna::nn::summary(trainer.experiment().model.as_ref(), &shape)
+        .map_err(|e| format!("model: {e}"))?;
+    outln!("{summary}");
     Ok(())
 }

@@ -1,14 +1,16 @@
-//! `tuna train CONFIG [--out DIR] [--epochs N] [--set KEY=VALUE ...]` and
-//! `tuna train --resume RUN_DIR`: runs an experiment file with a live display and leaves a
-//! run folder (see `tuna_train::run_dir`).
+//! `tuna train CONFIG [--out DIR] [--epochs N] [--set KEY=VALUE ...] [--unset KEY ...]` and
+//! `tuna train --resume RUN_DIR [--epochs N] [--restart]`: runs an experiment file with a live
+//! display on stderr, prints the results on stdout and leaves a run folder (see
+//! `tuna_train::run_dir`).
 
 use std::path::{Path, PathBuf};
 
 use tuna::train::checkpoint::Checkpoint;
 use tuna::train::experiment::Experiment;
-use tuna::train::progress::{DisplayMode, Progress};
-use tuna::train::{RunDir, Trainer};
+use tuna::train::progress::{summary_lines, DisplayMode, Progress};
+use tuna::train::{RunDir, TrainError, Trainer};
 
+use super::output::{errln, outln};
 use super::CliError;
 
 /// Arguments of `tuna train`.
@@ -17,25 +19,42 @@ use super::CliError;
   tuna train examples/configs/mnist-mlp.toml
   tuna train examples/configs/iris.toml --epochs 50 --set optimizer.lr=0.05
   tuna train examples/configs/mnist-cnn.toml --out runs/cnn --set 'train.metrics=[\"accuracy\", \"f1\"]'
-  tuna train --resume runs/cnn")]
+  tuna train examples/configs/mnist-mlp.toml --unset scheduler --set optimizer.lr=0.5
+  tuna train --resume runs/cnn                 # continue a killed or interrupted run
+  tuna train --resume runs/cnn --epochs 30     # train a finished run for more epochs
+
+Relative data paths are looked up next to the experiment file, then in the working directory;
+the run folder records them absolutely, so it can be used (and moved) from anywhere.
+Ctrl-C or SIGTERM finishes the current batch, writes a checkpoint and prints the command that
+resumes (exit 130); a second Ctrl-C exits at once.")]
 pub struct Args {
     /// The experiment file (TOML, or JSON with a .json extension).
     #[arg(required_unless_present = "resume")]
     pub config: Option<PathBuf>,
-    /// The run folder to create (default: runs/<config name>, numbered if taken).
+    /// The run folder to create (default: runs/<config name>, numbered if taken). An existing
+    /// folder must be empty.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Continue a run from its last checkpoint (a crashed or killed run, too).
-    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["config", "out", "epochs", "set"])]
+    /// Continue a run from its last checkpoint (a crashed, killed or interrupted run; with
+    /// --epochs, a finished one).
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["config", "out", "set", "unset"])]
     pub resume: Option<PathBuf>,
-    /// Override train.epochs.
+    /// With --resume: the run has no checkpoint to continue from; train it again from epoch 1
+    /// in the same folder (its metrics and weights are replaced).
+    #[arg(long, requires = "resume")]
+    pub restart: bool,
+    /// Override train.epochs (with --resume: continue a finished run up to this many epochs).
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Override any field by its path, e.g. optimizer.lr=0.01 or model.layers[3].p=0.2
     /// (the value is read as TOML; repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
-    /// Print nothing but errors.
+    /// Remove a field or section, e.g. scheduler or train.early_stopping (repeatable; applied
+    /// after --set).
+    #[arg(long = "unset", value_name = "KEY")]
+    pub unset: Vec<String>,
+    /// Print nothing but errors and the results.
     #[arg(long, short, conflicts_with = "plain")]
     pub quiet: bool,
     /// One line per epoch instead of the live progress bar.
@@ -53,97 +72,171 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     } else {
         DisplayMode::Auto
     };
-    let (mut trainer, resumed_from) = match &args.resume {
-        Some(dir) => {
-            let run = RunDir::open(dir)?;
-            if let Ok(done) = run.read_summary() {
-                // A finished run has nothing left to train: leave its files untouched.
-                if mode != DisplayMode::Quiet {
-                    let how = match &done.stopped_early {
-                        Some(reason) => format!("stopped early ({reason})"),
-                        None => "finished".to_string(),
-                    };
-                    eprintln!(
-                        "{}: nothing to resume, the run has {how} after {}/{} epochs \
-                         (summary.json); its files are unchanged.\n\
-                         `tuna eval {0}` re-evaluates it, `tuna show {0}` shows it; to train \
-                         longer, start a new run from {0}/config.toml with --epochs",
-                        dir.display(),
-                        done.epochs_completed,
-                        done.epochs_planned
-                    );
-                }
-                return Ok(());
-            }
-            let exp = Experiment::load(&run.config_path(), &[])?;
-            let ctx = super::data_context(&run.config_path(), exp.seed);
-            let mut trainer = Trainer::new(exp, &ctx)?;
-            trainer.set_run_dir(run.clone())?;
-            let last = run.last_checkpoint();
-            let from = if last.is_file() {
-                let ckpt = Checkpoint::load(&last)?;
-                trainer.restore(&ckpt, &last)?;
-                Some((ckpt.meta.epoch, ckpt.meta.batch))
-            } else {
-                None
-            };
-            (trainer, from)
-        }
-        None => {
-            let config = args.config.as_ref().expect("clap requires CONFIG");
-            let mut overrides = args.set.clone();
-            if let Some(e) = args.epochs {
-                overrides.push(format!("train.epochs={e}"));
-            }
-            let exp = Experiment::load(config, &overrides)?;
-            let ctx = super::data_context(config, exp.seed);
-            let name = exp.name.clone().unwrap_or_else(|| "run".into());
-            let mut trainer = Trainer::new(exp, &ctx)?;
-            let run = match &args.out {
-                Some(dir) => RunDir::create(dir)?,
-                None => RunDir::create_unique(Path::new("runs"), &name)?,
-            };
-            trainer.set_run_dir(run)?;
-            (trainer, None)
-        }
+    let Some((mut trainer, from)) = (match &args.resume {
+        Some(dir) => resumed(dir, args, mode)?,
+        None => Some((fresh(args)?, None)),
+    }) else {
+        return Ok(());
     };
     let run_path = trainer
         .run_dir()
-        .map(|r| r.path().display().to_string())
+        .map(|r| absolute(r.path()))
         .unwrap_or_default();
     if mode != DisplayMode::Quiet {
-        match resumed_from {
+        for n in trainer.notes() {
+            errln!("note: {n}");
+        }
+        for w in trainer.experiment().warnings() {
+            errln!("warning: {w}");
+        }
+        match from {
             Some((e, b)) if b > 0 => {
-                eprintln!("run folder {run_path} (resuming after epoch {e}, batch {b})")
+                errln!("run folder {run_path} (resuming after epoch {e}, batch {b})")
             }
-            Some((e, _)) => eprintln!("run folder {run_path} (resuming after epoch {e})"),
-            None => eprintln!("run folder {run_path}"),
+            Some((e, _)) => errln!("run folder {run_path} (resuming after epoch {e})"),
+            None => errln!("run folder {run_path}"),
         }
     }
+    trainer.set_interrupt(super::signals::stop_flag()?);
     trainer.add_callback(Box::new(Progress::new(mode)));
     let result = trainer.fit();
-    let run_folder = trainer.run_dir().map(|r| r.path().to_path_buf());
-    if let (Some(dir), false) = (&run_folder, mode == DisplayMode::Quiet) {
-        let error = result.as_ref().err().map(|e| e.to_string());
-        if let Ok(d) = super::diagnose::diagnosis(dir, error) {
-            eprint!(
-                "\ndiagnosis (tuna diagnose {}):\n{}",
-                dir.display(),
-                d.render()
-            );
+    report(&trainer, result, &run_path)
+}
+
+/// Prints the results (stdout) or turns the failure into the right exit.
+fn report(
+    trainer: &Trainer,
+    result: Result<tuna::train::RunSummary, TrainError>,
+    run_path: &str,
+) -> Result<(), CliError> {
+    if let Err(TrainError::Interrupted { epoch, batch }) = &result {
+        return Err(CliError::Interrupted(format!(
+            "interrupted after epoch {epoch}, batch {batch}: the checkpoint is written.\n\
+             resume with: tuna train --resume {}",
+            shell_quote(run_path)
+        )));
+    }
+    if let Ok(summary) = &result {
+        for l in summary_lines(summary) {
+            outln!("{l}");
+        }
+    }
+    if let Some(dir) = trainer.run_dir().map(|r| r.path().to_path_buf()) {
+        if let Ok(d) = super::diagnose::diagnosis(&dir) {
+            outln!("\ndiagnosis (tuna diagnose {}):", shell_quote(run_path));
+            super::output::text(&d.render())?;
         }
     }
     match result {
         Ok(_) => {
-            if mode != DisplayMode::Quiet {
-                eprintln!(
-                    "wrote {run_path} (summary.json, metrics.jsonl, model.safetensors, curves.svg)"
-                );
-            }
+            outln!("run folder {run_path}");
             Ok(())
         }
-        Err(e) => Err(CliError(format!(
+        Err(e) => Err(CliError::Message(format!(
             "{e}\n(the run folder {run_path} keeps everything written before the error)"
         ))),
+    }
+}
+
+/// A new run from an experiment file: everything is checked before the folder is created.
+fn fresh(args: &Args) -> Result<Trainer, CliError> {
+    let config = args.config.as_ref().expect("clap requires CONFIG");
+    let mut set = args.set.clone();
+    if let Some(e) = args.epochs {
+        set.push(format!("train.epochs={e}"));
+    }
+    let exp = Experiment::load_edited(config, &set, &args.unset)?;
+    let ctx = exp.data_context();
+    let name = exp.name.clone().unwrap_or_else(|| "run".into());
+    let mut trainer = Trainer::new(exp, &ctx)?;
+    let run = match &args.out {
+        Some(dir) => RunDir::create(dir)?,
+        None => RunDir::create_unique(Path::new("runs"), &name)?,
+    };
+    trainer.set_run_dir(run)?;
+    Ok(trainer)
+}
+
+type Resumed = Option<(Trainer, Option<(usize, usize)>)>;
+
+/// A trainer restored from a run folder; `None` when there is nothing to do.
+fn resumed(dir: &Path, args: &Args, mode: DisplayMode) -> Result<Resumed, CliError> {
+    let run = RunDir::open(dir)?;
+    let finished = run.read_summary().ok();
+    let more = match (&finished, args.epochs) {
+        (Some(done), Some(e)) if e > done.epochs_completed => true,
+        (Some(done), _) => {
+            if mode != DisplayMode::Quiet {
+                nothing_to_resume(dir, done);
+            }
+            return Ok(None);
+        }
+        (None, _) => false,
+    };
+    let set: Vec<String> = args
+        .epochs
+        .map(|e| format!("train.epochs={e}"))
+        .into_iter()
+        .collect();
+    let exp = Experiment::load_edited(&run.config_path(), &set, &[])?;
+    let mut ctx = exp.data_context();
+    ctx.fitted = run.read_preprocessing()?;
+    let mut trainer = Trainer::new(exp, &ctx)?;
+    let last = run.last_checkpoint();
+    if !last.is_file() && !args.restart {
+        return Err(CliError::Message(format!(
+            "{} has no checkpoint to continue from: resuming would train it again from epoch \
+             1, replacing its metrics. Pass --restart to do that, or start a new run from its \
+             config.toml",
+            last.display()
+        )));
+    }
+    if more {
+        run.remove_summary()?;
+    }
+    if !last.is_file() {
+        // --restart: the run trains again from epoch 1 in its folder
+        run.write_records(&[])?;
+        run.remove_summary()?;
+        trainer.set_run_dir(run)?;
+        return Ok(Some((trainer, None)));
+    }
+    trainer.set_run_dir(run)?;
+    let ckpt = Checkpoint::load(&last)?;
+    trainer.restore_with(&ckpt, &last, more)?;
+    Ok(Some((trainer, Some((ckpt.meta.epoch, ckpt.meta.batch)))))
+}
+
+fn nothing_to_resume(dir: &Path, done: &tuna::train::RunSummary) {
+    let how = match &done.stopped_early {
+        Some(reason) => format!("stopped early ({reason})"),
+        None => "finished".to_string(),
+    };
+    errln!(
+        "{}: nothing to resume, the run has {how} after {}/{} epochs (summary.json); its \
+         files are unchanged.\n`tuna eval {0}` re-evaluates it, `tuna show {0}` shows it; \
+         `tuna train --resume {0} --epochs N` trains it on up to N epochs",
+        dir.display(),
+        done.epochs_completed,
+        done.epochs_planned
+    );
+}
+
+/// The absolute form of a path, for messages a user can paste anywhere.
+pub(crate) fn absolute(p: &Path) -> String {
+    std::path::absolute(p)
+        .unwrap_or_else(|_| p.to_path_buf())
+        .display()
+        .to_string()
+}
+
+/// `s` quoted for a POSIX shell when it needs it.
+pub(crate) fn shell_quote(s: &str) -> String {
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+,:@".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
     }
 }

@@ -18,9 +18,10 @@ use tuna::tune::report::{
 };
 use tuna::tune::runner::{RunOptions, Study, TrialEvent};
 use tuna::tune::search::SearchSpace;
-use tuna::tune::storage::{Location, Storage};
-use tuna::tune::TrialState;
+use tuna::tune::storage::{self, Location, TrialRecord};
+use tuna::tune::{Direction, TrialState};
 
+use super::output::{errln, outln};
 use super::CliError;
 
 /// Arguments of `tuna tune`.
@@ -28,6 +29,7 @@ use super::CliError;
 #[command(after_help = "Examples:
   tuna tune examples/tune/mnist-mlp-space.toml --trials 40 --jobs 2
   tuna tune examples/tune/mnist-mlp-space.toml --timeout 600 --out studies/mlp
+  tuna tune examples/tune/mnist-mlp-space.toml --set train.epochs=5   # override the base
   tuna tune --resume studies/mnist-mlp --trials 60     # continue (after a crash, too)
   tuna study show studies/mnist-mlp
   # many machines, one study: run the same line on each (the study is joined)
@@ -45,9 +47,13 @@ pub struct Args {
     /// Start no new trial after this many seconds.
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<f64>,
-    /// Trials run at once (each gets cores/jobs kernel threads).
-    #[arg(long, default_value_t = 1)]
+    /// Trials run at once (at least 1; each trial gets cores/jobs kernel threads).
+    #[arg(long, default_value_t = 1, value_parser = parse_jobs)]
     pub jobs: usize,
+    /// Override a field of the base experiment, as `tuna train --set` (repeatable); the
+    /// study folder's base.toml records the result.
+    #[arg(long = "set", value_name = "KEY=VALUE", conflicts_with = "resume")]
+    pub set: Vec<String>,
     /// The study folder (default: studies/<name>).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -59,6 +65,17 @@ pub struct Args {
     /// Print only the final result.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// `--jobs`: a count of at least 1.
+fn parse_jobs(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1 (the number of trials run at once)".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!(
+            "expected a whole number of trials run at once: {e}"
+        )),
+    }
 }
 
 /// Arguments of `tuna study`.
@@ -86,17 +103,26 @@ fn write_whole(path: &Path, text: &str) -> Result<(), CliError> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     std::fs::write(&tmp, text)
         .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| CliError(format!("{}: {e}", path.display())))
+        .map_err(|e| CliError::Message(format!("{}: {e}", path.display())))
 }
 
-/// Copies the space file and its base experiment into the study folder (so the folder is
-/// self-contained and resumable), returning the copied space file.
-fn adopt(space_file: &Path, dir: &Path) -> Result<PathBuf, CliError> {
-    let space = SearchSpace::load(space_file)?;
+/// Copies the space file and its base experiment (with the `--set` overrides applied) into
+/// the study folder (so the folder is self-contained and resumable), returning the copied
+/// space file.
+fn adopt(space: &SearchSpace, overrides: &[String], dir: &Path) -> Result<PathBuf, CliError> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let base_copy = dir.join("base.toml");
-    let base_text = std::fs::read_to_string(&space.base_file)
-        .map_err(|e| format!("{}: {e}", space.base_file.display()))?;
+    let base_text = if overrides.is_empty() {
+        std::fs::read_to_string(&space.base_file)
+            .map_err(|e| format!("{}: {e}", space.base_file.display()))?
+    } else {
+        format!(
+            "# {} with --set {}\n{}",
+            space.base_file.display(),
+            overrides.join(" --set "),
+            tuna::train::experiment::to_toml(&space.base)
+        )
+    };
     write_whole(&base_copy, &base_text)?;
     let mut source = space.source.clone();
     source["base"] = serde_json::Value::String("base.toml".into());
@@ -119,12 +145,12 @@ fn location_of(dir: &Path) -> Result<Location, CliError> {
                 .map(str::trim)
                 .find(|l| !l.is_empty() && !l.starts_with('#'))
                 .unwrap_or("");
-            Location::parse(line).map_err(|e| CliError(format!("{}: {e}", f.display())))
+            Location::parse(line).map_err(|e| CliError::Message(format!("{}: {e}", f.display())))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             Ok(Location::Sqlite(dir.join("study.db")))
         }
-        Err(e) => Err(CliError(format!("{}: {e}", f.display()))),
+        Err(e) => Err(CliError::Message(format!("{}: {e}", f.display()))),
     }
 }
 
@@ -147,171 +173,272 @@ fn remember_location(dir: &Path, loc: &Location) -> Result<(), CliError> {
     Ok(())
 }
 
+/// A study about to run: its folder, copied space file, data folders and storage.
+struct Setup {
+    dir: PathBuf,
+    space_file: PathBuf,
+    data_dirs: Vec<PathBuf>,
+    location: Location,
+}
+
+/// The study folder of `--resume DIR`.
+fn resume_setup(dir: &Path) -> Result<Setup, CliError> {
+    let space_file = dir.join("space.toml");
+    if !space_file.is_file() {
+        return Err(CliError::Message(format!(
+            "{}: not a study folder (no space.toml inside)",
+            dir.display()
+        )));
+    }
+    Ok(Setup {
+        dir: dir.to_path_buf(),
+        space_file,
+        data_dirs: vec![PathBuf::from(".")],
+        location: location_of(dir)?,
+    })
+}
+
+/// A new study folder for `SPACE` (or, for a shared storage, the folder of the study this
+/// worker joins), with the space and base copied in.
+fn new_setup(args: &Args, space: &Path) -> Result<Setup, CliError> {
+    let loaded = SearchSpace::load_with(space, &args.set)?;
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("studies").join(&loaded.name));
+    let location = match &args.storage {
+        None => Location::Sqlite(dir.join("study.db")),
+        Some(arg) => match Location::parse(arg)? {
+            Location::Sqlite(p) => Location::Sqlite(
+                std::path::absolute(&p).map_err(|e| format!("{}: {e}", p.display()))?,
+            ),
+            other => other,
+        },
+    };
+    let held = location_of(&dir)?;
+    let has_study = dir.join("study.db").exists() || dir.join(STORAGE_FILE).exists();
+    // A shared (PostgreSQL) study is joined: another worker may have set up this very
+    // folder for the same storage. Anything else already here is refused.
+    let joining = location.is_shared() && held.same_database(&location);
+    if has_study && !joining {
+        return Err(CliError::Message(format!(
+            "{} already holds a study (trials in {held}); continue it with `tuna tune --resume {}` or pick another --out",
+            dir.display(),
+            dir.display()
+        )));
+    }
+    let mut data_dirs = vec![PathBuf::from(".")];
+    if let Some(d) = loaded.base_file.parent() {
+        data_dirs.push(d.to_path_buf());
+    }
+    // A misspelled path or metric fails here, naming the user's file, before the folder exists.
+    loaded.check(&data_dirs)?;
+    let space_file = adopt(&loaded, &args.set, &dir)?;
+    if args.storage.is_some() {
+        remember_location(&dir, &location)?;
+    }
+    Ok(Setup {
+        dir,
+        space_file,
+        data_dirs,
+        location,
+    })
+}
+
+/// The progress line's running totals: complete, pruned and failed trials, their seconds,
+/// and the best value with its trial.
+#[derive(Default)]
+struct Tally {
+    complete: usize,
+    pruned: usize,
+    failed: usize,
+    seconds: f64,
+    best: Option<(f64, u64)>,
+}
+
+impl Tally {
+    fn add(
+        &mut self,
+        state: TrialState,
+        value: Option<f64>,
+        seconds: f64,
+        number: u64,
+        direction: Direction,
+    ) {
+        match state {
+            TrialState::Complete => self.complete += 1,
+            TrialState::Pruned => self.pruned += 1,
+            _ => self.failed += 1,
+        }
+        self.seconds += seconds;
+        if let (TrialState::Complete, Some(v)) = (state, value) {
+            if self.best.is_none_or(|(b, _)| direction.better(v, b)) {
+                self.best = Some((v, number));
+            }
+        }
+    }
+
+    /// The totals of the trials a resumed (or joined) study already holds: the finished ones,
+    /// interrupted ones left out (they are rerun).
+    fn of_existing(location: &Location, name: &str, direction: Direction) -> Tally {
+        let mut tally = Tally::default();
+        let Ok((mut storage, _, _)) = storage::open_existing(location, Some(name)) else {
+            return tally;
+        };
+        for t in storage.trials().unwrap_or_default() {
+            if t.trial.state != TrialState::Running && !t.interrupted() {
+                let (number, value) = (t.trial.number, t.trial.value);
+                tally.add(
+                    t.trial.state,
+                    value,
+                    t.seconds.unwrap_or(0.0),
+                    number,
+                    direction,
+                );
+            }
+        }
+        tally
+    }
+
+    fn done(&self) -> usize {
+        self.complete + self.pruned + self.failed
+    }
+}
+
+/// Prints a finished trial and the study's totals (stderr).
+fn progress(study: &Study, e: &TrialEvent, t: &Tally, budget: usize, jobs: usize) {
+    let metric = &study.space.objective.metric;
+    let params: Vec<String> = e
+        .params
+        .iter()
+        .map(|(k, v)| format!("{k}={}", show_value(&study.space, k, *v)))
+        .collect();
+    let outcome = match (e.state, e.value) {
+        (TrialState::Failed, _) => {
+            let error = e.error.as_deref().unwrap_or("");
+            format!("failed: {}", error.lines().next().unwrap_or(""))
+        }
+        (s, Some(v)) => format!("{} {metric}={v:.5}", format!("{s:?}").to_lowercase()),
+        (s, None) => format!("{s:?}").to_lowercase(),
+    };
+    let done = t.done().max(1);
+    let eta = (t.seconds / done as f64) * budget.saturating_sub(done) as f64 / jobs as f64;
+    errln!(
+        "trial {:>3} {outcome} ({:.1}s) {}",
+        e.number,
+        e.seconds,
+        params.join(" ")
+    );
+    errln!(
+        "          [{} complete, {} pruned, {} failed; best {} ; ETA {eta:.0}s]",
+        t.complete,
+        t.pruned,
+        t.failed,
+        t.best
+            .map(|(v, n)| format!("{v:.5} (trial {n})"))
+            .unwrap_or_else(|| "-".into()),
+    );
+}
+
 /// Runs `tuna tune`.
 pub fn run(args: &Args) -> Result<(), CliError> {
     tuna::link_all();
-    let (dir, space_file, data_dirs, location) = match (&args.resume, &args.space) {
-        (Some(dir), _) => {
-            let f = dir.join("space.toml");
-            if !f.is_file() {
-                return Err(CliError(format!(
-                    "{}: not a study folder (no space.toml inside)",
-                    dir.display()
-                )));
-            }
-            (dir.clone(), f, vec![PathBuf::from(".")], location_of(dir)?)
-        }
-        (None, Some(space)) => {
-            let loaded = SearchSpace::load(space)?;
-            let dir = args
-                .out
-                .clone()
-                .unwrap_or_else(|| Path::new("studies").join(&loaded.name));
-            let location = match &args.storage {
-                None => Location::Sqlite(dir.join("study.db")),
-                Some(arg) => match Location::parse(arg)? {
-                    Location::Sqlite(p) => Location::Sqlite(
-                        std::path::absolute(&p).map_err(|e| format!("{}: {e}", p.display()))?,
-                    ),
-                    pg => pg,
-                },
-            };
-            let held = location_of(&dir)?;
-            let has_study = dir.join("study.db").exists() || dir.join(STORAGE_FILE).exists();
-            // A shared (PostgreSQL) study is joined: another worker may have set up this very
-            // folder for the same storage. Anything else already here is refused.
-            let joining = location.is_shared() && held.same_database(&location);
-            if has_study && !joining {
-                return Err(CliError(format!(
-                    "{} already holds a study (trials in {held}); continue it with `tuna tune --resume {}` or pick another --out",
-                    dir.display(),
-                    dir.display()
-                )));
-            }
-            let mut data_dirs = vec![PathBuf::from(".")];
-            if let Some(d) = loaded.base_file.parent() {
-                data_dirs.push(d.to_path_buf());
-            }
-            let copy = adopt(space, &dir)?;
-            if args.storage.is_some() {
-                remember_location(&dir, &location)?;
-            }
-            (dir.clone(), copy, data_dirs, location)
-        }
+    let setup = match (&args.resume, &args.space) {
+        (Some(dir), _) => resume_setup(dir)?,
+        (None, Some(space)) => new_setup(args, space)?,
         (None, None) => unreachable!("clap requires SPACE or --resume"),
     };
-    let space = SearchSpace::load(&space_file)?;
-    let budget = args.trials.or(space.trials).unwrap_or(20);
+    let Setup {
+        dir,
+        space_file,
+        data_dirs,
+        location,
+    } = setup;
+    let study = Study::new(SearchSpace::load(&space_file)?);
+    let budget = args.trials.or(study.space.trials).unwrap_or(20);
     let jobs = args.jobs.max(1);
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
-    tuna::tensor::set_default_num_threads((cores / jobs).max(1));
-    let study = Study::new(space)?;
-    let metric = study.space.objective.metric.clone();
-    let direction = study.space.objective.direction;
+    let (metric, direction) = (
+        &study.space.objective.metric,
+        study.space.objective.direction,
+    );
     if !args.quiet {
-        eprintln!(
-            "study `{}` in {}{}: {budget} trials, {jobs} at a time, {} by {:?}",
+        errln!(
+            "study `{}` in {}{}: {budget} trials, {jobs} at a time, {metric} by {direction:?}",
             study.space.name,
             dir.display(),
             match &location {
                 Location::Sqlite(_) => String::new(),
                 shared => format!(" (trials in {shared}, shared with its other workers)"),
             },
-            metric,
-            direction
         );
     }
     let started = Instant::now();
-    let best: Mutex<Option<(f64, u64)>> = Mutex::new(None);
-    let tally = Mutex::new((0usize, 0usize, 0usize, 0.0f64));
-    let quiet = args.quiet;
+    let tally = Mutex::new(Tally::of_existing(&location, &study.space.name, direction));
     let on_trial = |e: &TrialEvent| {
         let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
-        match e.state {
-            TrialState::Complete => t.0 += 1,
-            TrialState::Pruned => t.1 += 1,
-            _ => t.2 += 1,
+        t.add(e.state, e.value, e.seconds, e.number, direction);
+        if !args.quiet {
+            progress(&study, e, &t, budget, jobs);
         }
-        t.3 += e.seconds;
-        let done = t.0 + t.1 + t.2;
-        let mut b = best.lock().unwrap_or_else(|p| p.into_inner());
-        if e.state == TrialState::Complete {
-            if let Some(v) = e.value {
-                if b.is_none_or(|(bv, _)| direction.better(v, bv)) {
-                    *b = Some((v, e.number));
-                }
-            }
-        }
-        if quiet {
-            return;
-        }
-        let params: Vec<String> = e
-            .params
-            .iter()
-            .map(|(k, v)| format!("{k}={}", show_value(&study.space, k, *v)))
-            .collect();
-        let outcome = match (e.state, e.value) {
-            (TrialState::Failed, _) => format!(
-                "failed: {}",
-                e.error
-                    .as_deref()
-                    .unwrap_or("")
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-            ),
-            (s, Some(v)) => format!("{} {metric}={v:.5}", format!("{s:?}").to_lowercase()),
-            (s, None) => format!("{s:?}").to_lowercase(),
-        };
-        let eta = (t.3 / done as f64) * budget.saturating_sub(done) as f64 / jobs as f64;
-        eprintln!(
-            "trial {:>3} {outcome} ({:.1}s) {}",
-            e.number,
-            e.seconds,
-            params.join(" ")
-        );
-        eprintln!(
-            "          [{} complete, {} pruned, {} failed; best {} ; ETA {:.0}s]",
-            t.0,
-            t.1,
-            t.2,
-            b.map(|(v, n)| format!("{v:.5} (trial {n})"))
-                .unwrap_or_else(|| "-".into()),
-            eta
-        );
     };
-    study.run(
-        &RunOptions {
-            trials: budget,
-            timeout: args.timeout.map(Duration::from_secs_f64),
-            jobs,
-            dir: dir.clone(),
-            storage: Some(location.clone()),
-            data_dirs,
-        },
-        &on_trial,
-    )?;
-    finish(
+    let opts = RunOptions {
+        trials: budget,
+        timeout: args.timeout.map(Duration::from_secs_f64),
+        jobs,
+        dir: dir.clone(),
+        storage: Some(location.clone()),
+        data_dirs,
+        // Each worker thread sets cores / jobs for its own trials (see RunOptions::threads).
+        threads: None,
+    };
+    study.run(&opts, &on_trial)?;
+    let trials = finish(
         &study,
         &dir,
         &location,
         Some(started.elapsed().as_secs_f64()),
+    )?;
+    let c = counts(&trials);
+    if c["complete"] == 0 && !(location.is_shared() && c["running"] > 0) {
+        return Err(CliError::Message(no_trial_completed(&trials)));
+    }
+    Ok(())
+}
+
+/// The error of a study that has no complete trial: how many failed and the first error.
+fn no_trial_completed(trials: &[TrialRecord]) -> String {
+    let c = counts(trials);
+    let first = trials
+        .iter()
+        .find(|t| t.trial.state == TrialState::Failed && !t.interrupted())
+        .and_then(|t| Some((t.trial.number, t.error.as_deref()?)));
+    format!(
+        "no trial completed ({} trials: {} pruned, {} failed){}",
+        trials.len(),
+        c["pruned"],
+        c["failed"],
+        first
+            .map(|(n, e)| format!(
+                "; trial {n} failed with: {}",
+                e.lines().next().unwrap_or("")
+            ))
+            .unwrap_or_default()
     )
 }
 
+/// Prints the study's totals, best trial and Pareto front, writes the reports, and returns
+/// the trials.
 fn finish(
     study: &Study,
     dir: &Path,
     location: &Location,
     wall: Option<f64>,
-) -> Result<(), CliError> {
-    let (mut storage, _, _) = Storage::open_existing(location, Some(&study.space.name))?;
+) -> Result<Vec<TrialRecord>, CliError> {
+    let (mut storage, _, _) = storage::open_existing(location, Some(&study.space.name))?;
     let trials = storage.trials()?;
     let c = counts(&trials);
     let written = write_reports(study, &trials, dir)?;
-    println!(
+    outln!(
         "{} trials: {} complete, {} pruned, {} failed{}{}",
         trials.len(),
         c["complete"],
@@ -324,51 +451,61 @@ fn finish(
         wall.map(|w| format!(", {w:.0}s")).unwrap_or_default()
     );
     if c["running"] > 0 && location.is_shared() {
-        println!(
+        outln!(
             "  (on other workers; `tuna study show {}` rewrites the reports once they finish)",
             dir.display()
         );
     }
-    match best_trial(&trials, study.space.objective.direction) {
-        Some(b) => {
-            println!(
-                "best: trial {} {} = {:.5}{}",
-                b.trial.number,
-                study.space.objective.metric,
-                b.trial.value.unwrap_or(f64::NAN),
-                b.attrs["test"]["test_accuracy"]
-                    .as_f64()
-                    .map(|a| format!(" (test accuracy {:.2}%)", a * 100.0))
-                    .unwrap_or_default()
-            );
-            for (k, v) in &b.trial.params {
-                println!("  {k} = {}", show_value(&study.space, k, *v));
-            }
-            println!(
-                "  run it again: tuna train {}",
-                dir.join("best.toml").display()
-            );
-        }
-        None => println!("no trial completed"),
+    print_best(study, &trials, dir)?;
+    print_pareto(study, &trials)?;
+    outln!("wrote {} in {}", written.join(", "), dir.display());
+    Ok(trials)
+}
+
+fn print_best(study: &Study, trials: &[TrialRecord], dir: &Path) -> Result<(), CliError> {
+    let Some(b) = best_trial(trials, study.space.objective.direction) else {
+        outln!("no trial completed");
+        return Ok(());
+    };
+    outln!(
+        "best: trial {} {} = {:.5}{}",
+        b.trial.number,
+        study.space.objective.metric,
+        b.trial.value.unwrap_or(f64::NAN),
+        b.attrs["test"]["test_accuracy"]
+            .as_f64()
+            .map(|a| format!(" (test accuracy {:.2}%)", a * 100.0))
+            .unwrap_or_default()
+    );
+    for (k, v) in &b.trial.params {
+        outln!("  {k} = {}", show_value(&study.space, k, *v));
     }
-    let front = pareto_front(&study.space, &trials);
-    if !front.is_empty() {
-        let names: Vec<&str> = std::iter::once(&study.space.objective)
-            .chain(&study.space.also)
-            .map(|o| o.metric.as_str())
+    outln!(
+        "  run it again: tuna train {}",
+        dir.join("best.toml").display()
+    );
+    Ok(())
+}
+
+fn print_pareto(study: &Study, trials: &[TrialRecord]) -> Result<(), CliError> {
+    let front = pareto_front(&study.space, trials);
+    if front.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = std::iter::once(&study.space.objective)
+        .chain(&study.space.also)
+        .map(|o| o.metric.as_str())
+        .collect();
+    outln!("Pareto front ({}):", names.join(", "));
+    for t in front {
+        let v = objective_values(t).unwrap_or_default();
+        let shown: Vec<String> = names
+            .iter()
+            .zip(&v)
+            .map(|(n, x)| format!("{n} = {x:.5}"))
             .collect();
-        println!("Pareto front ({}):", names.join(", "));
-        for t in front {
-            let v = objective_values(t).unwrap_or_default();
-            let shown: Vec<String> = names
-                .iter()
-                .zip(&v)
-                .map(|(n, x)| format!("{n} = {x:.5}"))
-                .collect();
-            println!("  trial {:>3}: {}", t.trial.number, shown.join(", "));
-        }
+        outln!("  trial {:>3}: {}", t.trial.number, shown.join(", "));
     }
-    println!("wrote {} in {}", written.join(", "), dir.display());
     Ok(())
 }
 
@@ -377,17 +514,16 @@ pub fn run_study(args: &StudyArgs) -> Result<(), CliError> {
     tuna::link_all();
     match &args.command {
         StudyCommand::Show { dir } => {
-            let space = SearchSpace::load(&dir.join("space.toml"))?;
-            let study = Study::new(space)?;
+            let study = Study::new(SearchSpace::load(&dir.join("space.toml"))?);
             let location = location_of(dir)?;
-            let (mut storage, _, _) = Storage::open_existing(&location, Some(&study.space.name))?;
+            let (mut storage, _, _) = storage::open_existing(&location, Some(&study.space.name))?;
             let trials = storage.trials()?;
-            print!("{}", table(&study.space, &trials));
-            println!("importances (share of the objective's variance, η² per parameter):");
+            super::output::text(&table(&study.space, &trials))?;
+            outln!("importances (share of the objective's variance, η² per parameter):");
             for (name, v) in importances(&study.space, &trials) {
-                println!("  {name:<40} {v:.3}");
+                outln!("  {name:<40} {v:.3}");
             }
-            finish(&study, dir, &location, None)
+            finish(&study, dir, &location, None).map(|_| ())
         }
     }
 }

@@ -21,6 +21,7 @@ fn context(seed: u64) -> DataContext {
             concat!(env!("CARGO_MANIFEST_DIR"), "/../..").into(),
         ],
         seed,
+        fitted: None,
     }
 }
 
@@ -144,7 +145,12 @@ impl DataConfig for Line {
             task: Task::Regression {
                 outputs: 1,
                 target_names: vec!["y".into()],
+                target_scale: None,
             },
+            // nothing is fitted on the training split here; a plugin that fits statistics
+            // records them so that eval and predict reuse them
+            preprocessing: serde_json::Value::Null,
+            notes: Vec::new(),
         })
     }
 }

@@ -27,6 +27,22 @@ pub enum DataError {
         /// The operating-system error.
         reason: String,
     },
+    /// A file or folder named by a config field is not where it was looked for.
+    #[error("{field}: {} not found; looked in {}", path.display(), list_paths(tried))]
+    NotFound {
+        /// The field naming the path (`data.path`).
+        field: String,
+        /// The path as written.
+        path: PathBuf,
+        /// Every place that was tried, in order.
+        tried: Vec<PathBuf>,
+    },
+    /// Saved preprocessing (a run's `preprocessing.json`) does not fit this data plugin.
+    #[error("preprocessing.json: {0}")]
+    Preprocessing(String),
+    /// The plugin cannot do what was asked (predict from a file, encode text).
+    #[error("{0}")]
+    Unsupported(String),
     /// A config field holds a value outside its allowed range, or data and config disagree.
     #[error("{field}: {reason}")]
     Config {
@@ -35,6 +51,14 @@ pub enum DataError {
         /// What was expected and what was found.
         reason: String,
     },
+}
+
+fn list_paths(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl DataError {

@@ -1,13 +1,19 @@
 //! # tuna-data
 //!
-//! Tuna's data pipeline: the [`Dataset`] trait and the in-memory [`TensorDataset`], a seeded
-//! shuffling [`DataLoader`] that batches samples straight into one tensor per batch, readers
-//! for MNIST IDX files and CSV tables, seeded (optionally stratified) train/validation/test
-//! splits, and normalization fitted on the training split only.
+//! Tuna's data pipeline: the [`Dataset`] trait over samples of any modality (fixed-shape f32
+//! features, or token-id sequences of their own length), the in-memory [`TensorDataset`] and
+//! [`TokenDataset`], a seeded shuffling [`DataLoader`] that batches samples straight into one
+//! tensor per batch (padding token sequences to the longest of the batch and carrying their
+//! lengths), readers for MNIST IDX files, CSV tables (categorical columns, missing values) and
+//! text (tokenizers with a vocabulary fitted on the training split), seeded (optionally
+//! stratified) train/validation/test splits, and preprocessing fitted on the training split
+//! only, recorded so that a run reuses it for evaluation and prediction.
 //!
-//! Data sources are `typetag` plugins ([`DataConfig`]): `type = "Mnist"` ([`Mnist`]) and
-//! `type = "Csv"` ([`Csv`]) are built in, and a user crate can register its own, usable by
-//! name from an experiment file's `[data]` section.
+//! Data sources are `typetag` plugins ([`DataConfig`]): `type = "Mnist"` ([`Mnist`]),
+//! `type = "Csv"` ([`Csv`]) and `type = "Text"` ([`Text`]) are built in, and a user crate can
+//! register its own, usable by name from an experiment file's `[data]` section. Tokenizers are
+//! plugins too ([`TokenizerConfig`]: `Char`, `Word`, and with the `tokenizers` feature `Bpe`
+//! and `HuggingFace`).
 //!
 //! ```
 //! use tuna_data::{DataConfig, DataContext, DataLoader, LoaderConfig, Task};
@@ -31,7 +37,7 @@
 //!
 //! // relative paths are looked up in the context's folders; the seed fixes the split
 //! let ctx = DataContext::new(0);
-//! # let ctx = DataContext { base_dirs: vec![concat!(env!("CARGO_MANIFEST_DIR"), "/../..").into()], seed: 0 };
+//! # let ctx = DataContext { base_dirs: vec![concat!(env!("CARGO_MANIFEST_DIR"), "/../..").into()], seed: 0, fitted: None };
 //! let splits = data.load(&ctx).unwrap();
 //! assert_eq!(splits.train.len(), 120);
 //! assert_eq!(splits.validation.as_ref().unwrap().len(), 30);
@@ -51,22 +57,45 @@ mod config;
 mod csv;
 mod dataset;
 mod error;
+mod files;
+mod labels;
 mod loader;
 mod mnist;
 mod normalize;
 mod split;
+mod text;
 
-pub use config::{DataConfig, DataContext, DataSplits, Task};
-pub use csv::{parse_csv, read_csv, Column, Csv, CsvRecord, CsvTask};
-pub use dataset::{Dataset, Sample, Target, TargetKind, Targets, TensorDataset};
+pub use config::{
+    split_seed, DataConfig, DataContext, DataSplits, PredictRow, PredictRows, TargetScale, Task,
+    TextCodec,
+};
+pub use csv::{
+    csv_preprocessing, parse_csv, read_csv, CategoricalEncoding, Column, Csv, CsvPreprocessing,
+    CsvReader, CsvRecord, CsvTarget, CsvTask, FittedColumn, IdColumn, Impute, Table,
+    DEFAULT_NA_VALUES,
+};
+pub use dataset::{
+    Dataset, Input, InputKind, Sample, Target, TargetKind, Targets, TensorDataset, TokenDataset,
+    TokenTargets, IGNORE_INDEX,
+};
 pub use error::DataError;
-pub use loader::{Batch, DataLoader, EpochBatches, LoaderConfig};
+pub use files::{open_maybe_gz, read_maybe_gz, read_text};
+pub use labels::{check_two_classes, class_labels, integer_label, LabelCell};
+pub use loader::{collate, Batch, DataLoader, EpochBatches, LoaderConfig};
 pub use mnist::{
     find_idx_file, read_idx_images, read_idx_labels, read_mnist, IdxImages, Mnist,
-    IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, MNIST_FILES,
+    MnistPreprocessing, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, MNIST_FILES,
 };
 pub use normalize::{Standardizer, MNIST_MEAN, MNIST_STD};
-pub use split::{check_fraction, random_split, stratified_split, SplitIndices};
+pub use split::{
+    check_fraction, check_holdouts, random_split, stratified_split, Holdout, SplitIndices,
+};
+pub use text::{
+    records, CharTokenizer, Fields, FittedTokenizer, Text, TextFields, TextFormat,
+    TextPreprocessing, TextRecord, TextTask, TokenizerConfig, WordTokenizer, BOS, EOS, PAD, UNK,
+};
+#[cfg(feature = "tokenizers")]
+pub use text::{BpeTokenizer, HuggingFaceTokenizer};
 
 /// Forces the linker to keep this crate's built-in [`DataConfig`] plugins (call once from a
 /// binary that deserializes configs; `tuna::link_all` does).

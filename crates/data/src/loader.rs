@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tuna_tensor::{Generator, Tensor};
 
-use crate::dataset::{Dataset, Target, TargetKind};
+use crate::dataset::{Dataset, Input, InputKind, Target, TargetKind, IGNORE_INDEX};
 use crate::error::DataError;
 
 /// The `[loader]` section of an experiment file (PyTorch `DataLoader` arguments and defaults).
@@ -25,6 +25,16 @@ pub struct LoaderConfig {
     /// then, so larger batches are cheaper. Default: `max(batch_size, 500)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eval_batch_size: Option<usize>,
+    /// Token data only: group samples of similar length into the same batch, so batches
+    /// carry little padding (torchtext's `BucketIterator`). Each epoch's shuffled order is
+    /// cut into pools of 50 batches, each pool is sorted by length and cut into batches, and
+    /// the batches are shuffled: still a pure function of `(seed, epoch)`. Default `false`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub bucket_by_length: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
 }
 
 fn one() -> usize {
@@ -38,6 +48,7 @@ impl Default for LoaderConfig {
             shuffle: false,
             drop_last: false,
             eval_batch_size: None,
+            bucket_by_length: false,
         }
     }
 }
@@ -69,12 +80,17 @@ impl LoaderConfig {
     }
 }
 
-/// One batch: inputs `[batch, feature_shape...]` (f32) and targets (i64 `[batch]` class
-/// indices, or f32 `[batch, outputs]`).
+/// One batch: inputs (f32 `[batch, feature_shape...]`, or i64 token ids `[batch, longest]`
+/// padded at the end), their lengths for token data, and targets (i64 `[batch]` class indices,
+/// f32 `[batch, outputs]` values, or i64 `[batch, longest]` next-token ids padded with
+/// [`IGNORE_INDEX`]).
 #[derive(Clone, Debug)]
 pub struct Batch {
-    /// The batch's features.
+    /// The batch's inputs.
     pub inputs: Tensor,
+    /// The real length of each sample when the inputs are padded token ids (`None` for dense
+    /// inputs).
+    pub lengths: Option<Vec<usize>>,
     /// The batch's targets.
     pub targets: Tensor,
     /// The position of this batch within its epoch (0-based).
@@ -102,8 +118,12 @@ pub struct DataLoader {
     batch_size: usize,
     shuffle: bool,
     drop_last: bool,
+    bucket_by_length: bool,
     seed: u64,
 }
+
+/// Batches per pool when bucketing by length.
+const BUCKET_POOL_BATCHES: usize = 50;
 
 impl DataLoader {
     /// A loader over `dataset`.
@@ -123,19 +143,22 @@ impl DataLoader {
             batch_size,
             shuffle,
             drop_last,
+            bucket_by_length: false,
             seed,
         }
     }
 
     /// The training loader described by `config`.
     pub fn train(dataset: Arc<dyn Dataset>, config: &LoaderConfig, seed: u64) -> Self {
-        DataLoader::new(
+        let mut loader = DataLoader::new(
             dataset,
             config.batch_size,
             config.shuffle,
             config.drop_last,
             seed,
-        )
+        );
+        loader.bucket_by_length = config.bucket_by_length;
+        loader
     }
 
     /// An evaluation loader (in order, nothing dropped, `eval_batch_size`).
@@ -183,6 +206,53 @@ impl DataLoader {
         }
     }
 
+    /// The sample indices of every batch of `epoch`, in batch order.
+    pub fn batch_indices(&self, epoch: usize) -> Vec<Vec<usize>> {
+        let order = self.order(epoch);
+        let tokens = matches!(self.dataset.input_kind(), InputKind::Tokens { .. });
+        let mut batches: Vec<Vec<usize>> = if self.bucket_by_length && tokens {
+            self.bucketed(&order, epoch)
+        } else {
+            order
+                .chunks(self.batch_size)
+                .map(<[usize]>::to_vec)
+                .collect()
+        };
+        batches.truncate(self.batches_per_epoch());
+        batches
+    }
+
+    /// Length-bucketed batches: pools of [`BUCKET_POOL_BATCHES`] batches sorted by length,
+    /// full batches first, then the batch order shuffled from `(seed, epoch)`.
+    fn bucketed(&self, order: &[usize], epoch: usize) -> Vec<Vec<usize>> {
+        let len = |i: usize| match self.dataset.get(i).input {
+            Input::Tokens(t) => t.len(),
+            Input::Dense(_) => 0,
+        };
+        let mut full = Vec::new();
+        let mut rest = Vec::new();
+        for pool in order.chunks(self.batch_size * BUCKET_POOL_BATCHES) {
+            let mut pool: Vec<(usize, usize)> = pool.iter().map(|&i| (len(i), i)).collect();
+            pool.sort_by_key(|&(l, _)| l);
+            for chunk in pool.chunks(self.batch_size) {
+                let b: Vec<usize> = chunk.iter().map(|&(_, i)| i).collect();
+                if b.len() == self.batch_size {
+                    full.push(b);
+                } else {
+                    rest.push(b);
+                }
+            }
+        }
+        if self.shuffle {
+            let perm = Generator::new(self.seed)
+                .split(epoch as u64 ^ 0x4255_434b)
+                .randperm(full.len());
+            full = perm.into_iter().map(|p| full[p].clone()).collect();
+        }
+        full.extend(rest);
+        full
+    }
+
     /// The batches of `epoch`.
     pub fn epoch(&self, epoch: usize) -> EpochBatches<'_> {
         self.epoch_from(epoch, 0)
@@ -192,51 +262,105 @@ impl DataLoader {
     pub fn epoch_from(&self, epoch: usize, start: usize) -> EpochBatches<'_> {
         EpochBatches {
             loader: self,
-            order: self.order(epoch),
+            batches: self.batch_indices(epoch),
             next: start,
-            end: self.batches_per_epoch(),
         }
     }
 
     /// Gathers the samples at `indices` into one batch.
+    ///
+    /// # Panics
+    /// If the dataset's samples do not match its declared input and target kinds.
     pub fn collate(&self, indices: &[usize], index: usize) -> Batch {
-        let ds = &*self.dataset;
-        let shape = ds.feature_shape();
-        let per: usize = shape.iter().product();
-        let mut inputs = Vec::with_capacity(per * indices.len());
-        let mut batch_shape = Vec::with_capacity(shape.len() + 1);
-        batch_shape.push(indices.len());
-        batch_shape.extend_from_slice(shape);
-        let targets = match ds.target_kind() {
-            TargetKind::Class { .. } => {
-                let mut labels = Vec::with_capacity(indices.len());
-                for &i in indices {
-                    let s = ds.get(i);
-                    inputs.extend_from_slice(&s.features);
-                    match s.target {
-                        Target::Class(c) => labels.push(c as i64),
-                        Target::Values(_) => panic!("dataset mixes class and value targets"),
-                    }
-                }
-                Tensor::from_vec(labels, &[indices.len()])
+        collate(&*self.dataset, indices, index)
+    }
+}
+
+/// Gathers the samples at `indices` of `ds` into one batch (see [`Batch`]).
+///
+/// # Panics
+/// If a sample does not match the dataset's declared input and target kinds.
+pub fn collate(ds: &dyn Dataset, indices: &[usize], index: usize) -> Batch {
+    let samples: Vec<_> = indices.iter().map(|&i| ds.get(i)).collect();
+    let (inputs, lengths) = collate_inputs(&ds.input_kind(), &samples);
+    let longest = lengths
+        .as_ref()
+        .map_or(0, |l| l.iter().copied().max().unwrap_or(0));
+    let targets = collate_targets(&ds.target_kind(), &samples, longest);
+    Batch {
+        inputs,
+        lengths,
+        targets,
+        index,
+    }
+}
+
+fn collate_inputs(
+    kind: &InputKind,
+    samples: &[crate::dataset::Sample<'_>],
+) -> (Tensor, Option<Vec<usize>>) {
+    let n = samples.len();
+    match kind {
+        InputKind::Dense { shape } => {
+            let per: usize = shape.iter().product();
+            let mut data = Vec::with_capacity(per * n);
+            for s in samples {
+                data.extend_from_slice(s.input.as_dense());
             }
-            TargetKind::Values { outputs } => {
-                let mut values = Vec::with_capacity(outputs * indices.len());
-                for &i in indices {
-                    let s = ds.get(i);
-                    inputs.extend_from_slice(&s.features);
-                    match s.target {
-                        Target::Values(v) => values.extend_from_slice(&v),
-                        Target::Class(_) => panic!("dataset mixes class and value targets"),
-                    }
-                }
-                Tensor::from_vec(values, &[indices.len(), outputs])
+            let mut batch_shape = vec![n];
+            batch_shape.extend_from_slice(shape);
+            (Tensor::from_vec(data, &batch_shape), None)
+        }
+        InputKind::Tokens { pad_id, .. } => {
+            let lengths: Vec<usize> = samples.iter().map(|s| s.input.as_tokens().len()).collect();
+            let longest = lengths.iter().copied().max().unwrap_or(0);
+            let mut data = vec![*pad_id; n * longest];
+            for (row, s) in data.chunks_mut(longest.max(1)).zip(samples) {
+                let t = s.input.as_tokens();
+                row[..t.len()].copy_from_slice(t);
             }
-        };
-        Batch {
-            inputs: Tensor::from_vec(inputs, &batch_shape),
-            targets,
-            index,
+            (Tensor::from_vec(data, &[n, longest]), Some(lengths))
+        }
+    }
+}
+
+fn collate_targets(
+    kind: &TargetKind,
+    samples: &[crate::dataset::Sample<'_>],
+    longest: usize,
+) -> Tensor {
+    let n = samples.len();
+    let mismatch = || -> ! { panic!("dataset sample does not match its target kind {kind:?}") };
+    match kind {
+        TargetKind::Class { .. } => {
+            let labels: Vec<i64> = samples
+                .iter()
+                .map(|s| match s.target {
+                    Target::Class(c) => c as i64,
+                    _ => mismatch(),
+                })
+                .collect();
+            Tensor::from_vec(labels, &[n])
+        }
+        TargetKind::Values { outputs } => {
+            let mut values = Vec::with_capacity(outputs * n);
+            for s in samples {
+                match &s.target {
+                    Target::Values(v) => values.extend_from_slice(v),
+                    _ => mismatch(),
+                }
+            }
+            Tensor::from_vec(values, &[n, *outputs])
+        }
+        TargetKind::Tokens { .. } => {
+            let mut data = vec![IGNORE_INDEX; n * longest];
+            for (row, s) in data.chunks_mut(longest.max(1)).zip(samples) {
+                match &s.target {
+                    Target::Tokens(t) => row[..t.len()].copy_from_slice(t),
+                    _ => mismatch(),
+                }
+            }
+            Tensor::from_vec(data, &[n, longest])
         }
     }
 }
@@ -245,30 +369,93 @@ impl DataLoader {
 #[derive(Debug)]
 pub struct EpochBatches<'a> {
     loader: &'a DataLoader,
-    order: Vec<usize>,
+    batches: Vec<Vec<usize>>,
     next: usize,
-    end: usize,
 }
 
 impl Iterator for EpochBatches<'_> {
     type Item = Batch;
 
     fn next(&mut self) -> Option<Batch> {
-        if self.next >= self.end {
-            return None;
-        }
-        let b = self.loader.batch_size;
-        let lo = self.next * b;
-        let hi = (lo + b).min(self.order.len());
-        let batch = self.loader.collate(&self.order[lo..hi], self.next);
+        let indices = self.batches.get(self.next)?;
+        let batch = self.loader.collate(indices, self.next);
         self.next += 1;
         Some(batch)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let left = self.end.saturating_sub(self.next);
+        let left = self.batches.len().saturating_sub(self.next);
         (left, Some(left))
     }
 }
 
 impl ExactSizeIterator for EpochBatches<'_> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataset::{Targets, TokenDataset, TokenTargets};
+
+    fn tokens(n: usize) -> Arc<dyn Dataset> {
+        let seqs: Vec<Vec<i64>> = (0..n).map(|i| vec![1; 1 + i % 7]).collect();
+        let labels = (0..n).map(|i| i % 2).collect();
+        Arc::new(TokenDataset::new(
+            seqs,
+            3,
+            7,
+            0,
+            TokenTargets::PerSequence(Targets::Class {
+                labels,
+                num_classes: 2,
+            }),
+        ))
+    }
+
+    #[test]
+    fn pads_tokens_and_carries_lengths() {
+        let loader = DataLoader::new(tokens(5), 3, false, false, 0);
+        let b: Vec<Batch> = loader.epoch(0).collect();
+        assert_eq!(b[0].inputs.shape(), &[3, 3]);
+        assert_eq!(b[0].inputs.to_vec::<i64>(), vec![1, 0, 0, 1, 1, 0, 1, 1, 1]);
+        assert_eq!(b[0].lengths.as_deref(), Some(&[1, 2, 3][..]));
+        assert_eq!(b[1].inputs.shape(), &[2, 5]);
+    }
+
+    #[test]
+    fn next_token_targets_are_padded_with_ignore_index() {
+        let ds = Arc::new(TokenDataset::new(
+            vec![vec![1, 2, 3], vec![1, 2]],
+            4,
+            2,
+            0,
+            TokenTargets::NextToken,
+        ));
+        let b = DataLoader::new(ds, 2, false, false, 0).collate(&[0, 1], 0);
+        assert_eq!(b.inputs.to_vec::<i64>(), vec![1, 2, 1, 0]);
+        assert_eq!(b.targets.to_vec::<i64>(), vec![2, 3, 2, IGNORE_INDEX]);
+    }
+
+    #[test]
+    fn bucketing_is_a_pure_function_of_seed_and_epoch_and_covers_every_sample() {
+        let cfg = LoaderConfig {
+            batch_size: 4,
+            shuffle: true,
+            bucket_by_length: true,
+            ..LoaderConfig::default()
+        };
+        let loader = DataLoader::train(tokens(300), &cfg, 7);
+        let a = loader.batch_indices(3);
+        assert_eq!(a, loader.batch_indices(3));
+        assert_ne!(a, loader.batch_indices(4));
+        let mut all: Vec<usize> = a.iter().flatten().copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..300).collect::<Vec<_>>());
+        // a bucketed batch holds sequences of (nearly) one length: padding stays small
+        let b = loader.collate(&a[0], 0);
+        let l = b.lengths.unwrap();
+        assert!(
+            l.iter().max().unwrap() - l.iter().min().unwrap() <= 1,
+            "{l:?}"
+        );
+    }
+}

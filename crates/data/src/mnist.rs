@@ -7,15 +7,20 @@
 //! dimension — followed by the values, row-major. Files may be gzip-compressed; compression is
 //! detected by the gzip magic bytes (`1f 8b`), not by the file name.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{DataConfig, DataContext, DataSplits, Task};
-use crate::dataset::{Dataset, TensorDataset};
+use std::io::Read;
+
+use crate::config::{
+    split_seed, DataConfig, DataContext, DataSplits, PredictRow, PredictRows, Task,
+};
+use crate::dataset::{Dataset, Input, InputKind, TensorDataset};
 use crate::error::DataError;
+use crate::files::open_maybe_gz;
+use crate::files::read_maybe_gz;
 use crate::normalize::{MNIST_MEAN, MNIST_STD};
 use crate::split::{check_fraction, random_split, split_generator, stratified_split};
 
@@ -48,21 +53,6 @@ pub struct IdxImages {
     pub cols: usize,
     /// `count * rows * cols` pixels, image by image, row-major.
     pub pixels: Vec<u8>,
-}
-
-/// Reads a whole file, decompressing it if it starts with the gzip magic bytes. Returns the
-/// bytes and whether they were compressed.
-fn read_maybe_gz(path: &Path) -> Result<(Vec<u8>, bool), DataError> {
-    let raw = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
-    if raw.len() >= 2 && raw[0] == 0x1f && raw[1] == 0x8b {
-        let mut out = Vec::with_capacity(raw.len() * 4);
-        flate2::read::MultiGzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .map_err(|e| DataError::parse(path, "", format!("corrupt gzip data: {e}")))?;
-        Ok((out, true))
-    } else {
-        Ok((raw, false))
-    }
 }
 
 /// Parses an IDX header with the expected magic; returns its dimensions and the offset of the
@@ -250,22 +240,67 @@ pub fn read_mnist(
             format!("label {} of item {i} is out of range 0..=9", lab[i]),
         ));
     }
-    let mut lut = [0.0f32; 256];
-    for (v, out) in lut.iter_mut().enumerate() {
-        let x = v as f32 / 255.0;
-        *out = if normalize {
-            (x - MNIST_MEAN) / MNIST_STD
-        } else {
-            x
-        };
-    }
-    let features: Vec<f32> = img.pixels.iter().map(|&p| lut[p as usize]).collect();
+    let pixel_map = PixelMap::new(normalize);
+    let features: Vec<f32> = img.pixels.iter().map(|&p| pixel_map.apply(p)).collect();
     Ok(TensorDataset::classification(
         features,
         &[1, img.rows, img.cols],
         lab.into_iter().map(usize::from).collect(),
         10,
     ))
+}
+
+/// How a grey level `p` in `0..=255` becomes a model input: `(p / 255 - mean) / std`
+/// (torchvision's `ToTensor()` then `Normalize((mean,), (std,))`). This is what a run's
+/// `preprocessing.json` records for MNIST data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MnistPreprocessing {
+    /// Always `"Mnist"`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The format of this record (1).
+    pub version: u32,
+    /// The input shape `[1, rows, cols]`.
+    pub shape: Vec<usize>,
+    /// Subtracted after scaling to `[0, 1]` (0 without normalization).
+    pub mean: f32,
+    /// Divided by after centring (1 without normalization).
+    pub std: f32,
+    /// The class names, index order (`"0"` to `"9"`).
+    pub classes: Vec<String>,
+}
+
+/// The affine map of grey levels to inputs.
+#[derive(Clone, Copy, Debug)]
+struct PixelMap {
+    mean: f32,
+    std: f32,
+}
+
+impl PixelMap {
+    fn new(normalize: bool) -> Self {
+        if normalize {
+            PixelMap {
+                mean: MNIST_MEAN,
+                std: MNIST_STD,
+            }
+        } else {
+            PixelMap {
+                mean: 0.0,
+                std: 1.0,
+            }
+        }
+    }
+
+    fn apply(self, p: u8) -> f32 {
+        let x = f32::from(p) / 255.0;
+        if self.mean == 0.0 && self.std == 1.0 {
+            x
+        } else {
+            (x - self.mean) / self.std
+        }
+    }
 }
 
 /// The `[data]` section for MNIST-format digits (torchvision's `datasets.MNIST`): the
@@ -280,7 +315,7 @@ pub fn read_mnist(
 /// ```toml
 /// [data]
 /// type = "Mnist"
-/// path = "datasets/mnist-10k"
+/// path = "../../datasets/mnist-10k"   # relative to the experiment file
 /// validation = 0.1      # hold out 10 % of the training set, stratified by digit
 /// train_subset = 1000   # optional: train on 1000 digits only (an over-fitting experiment)
 /// ```
@@ -309,6 +344,9 @@ pub struct Mnist {
     /// Load `t10k-*` as the test split (torchvision's `train=False`). Default `true`.
     #[serde(default = "yes")]
     pub test: bool,
+    /// The seed of the validation split and `train_subset`. Default: the experiment's `seed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split_seed: Option<u64>,
 }
 
 fn yes() -> bool {
@@ -326,6 +364,7 @@ impl Mnist {
             normalize: true,
             train_subset: None,
             test: true,
+            split_seed: None,
         }
     }
 }
@@ -351,12 +390,24 @@ impl DataConfig for Mnist {
 
     fn load(&self, ctx: &DataContext) -> Result<DataSplits, DataError> {
         self.validate()?;
-        let dir = ctx.resolve(&self.path);
+        let dir = ctx.resolve("data.path", &self.path)?;
         if !dir.is_dir() {
-            return Err(DataError::io(&dir, "folder not found"));
+            return Err(DataError::io(
+                &dir,
+                "not a folder (expected the folder holding the MNIST files)",
+            ));
         }
+        let pre = match ctx.fitted_as::<MnistPreprocessing>()? {
+            Some(p) => p,
+            None => self.preprocessing(),
+        };
+        let map = PixelMap {
+            mean: pre.mean,
+            std: pre.std,
+        };
         let file = |i: usize| find_idx_file(&dir, MNIST_FILES[i]);
-        let mut train = read_mnist(&file(0)?, &file(1)?, self.normalize)?;
+        let mut train = read_mnist_with(&file(0)?, &file(1)?, map)?;
+        let seed = split_seed(self.split_seed, ctx);
         if let Some(n) = self.train_subset {
             if n > train.len() {
                 return Err(DataError::config(
@@ -368,25 +419,22 @@ impl DataConfig for Mnist {
                     ),
                 ));
             }
-            let perm = split_generator(ctx.seed, SUBSET_PURPOSE).randperm(train.len());
+            let perm = split_generator(seed, SUBSET_PURPOSE).randperm(train.len());
             train = train.select(&perm[..n]);
         }
         let mut validation = None;
         if self.validation > 0.0 {
             let split = if self.stratified {
-                let labels = match train.targets() {
-                    crate::Targets::Class { labels, .. } => labels.clone(),
-                    crate::Targets::Values { .. } => unreachable!("MNIST has class targets"),
-                };
-                stratified_split(&labels, 10, self.validation, 0.0, ctx.seed)?
+                let labels = train.targets().labels().expect("MNIST has class targets");
+                stratified_split(labels, 10, self.validation, 0.0, seed)?
             } else {
-                random_split(train.len(), self.validation, 0.0, ctx.seed)?
+                random_split(train.len(), self.validation, 0.0, seed)?
             };
             validation = Some(Arc::new(train.select(&split.validation)) as Arc<dyn Dataset>);
             train = train.select(&split.train);
         }
         let test = if self.test {
-            Some(Arc::new(read_mnist(&file(2)?, &file(3)?, self.normalize)?) as Arc<dyn Dataset>)
+            Some(Arc::new(read_mnist_with(&file(2)?, &file(3)?, map)?) as Arc<dyn Dataset>)
         } else {
             None
         };
@@ -396,9 +444,139 @@ impl DataConfig for Mnist {
             test,
             task: Task::Classification {
                 num_classes: 10,
-                class_names: (0..10).map(|d| d.to_string()).collect(),
+                class_names: pre.classes.clone(),
             },
+            preprocessing: serde_json::to_value(&pre).expect("serializable"),
+            notes: Vec::new(),
         })
+    }
+
+    fn paths_mut(&mut self) -> Vec<(String, &mut PathBuf)> {
+        vec![("data.path".to_string(), &mut self.path)]
+    }
+
+    fn predict_rows(
+        &self,
+        ctx: &DataContext,
+        input: &Path,
+    ) -> Result<Box<dyn PredictRows>, DataError> {
+        let pre: MnistPreprocessing = ctx.fitted_as()?.ok_or_else(|| {
+            DataError::Preprocessing("prediction needs the run's fitted preprocessing".into())
+        })?;
+        Ok(Box::new(IdxRows::open(input, pre)?))
+    }
+}
+
+impl Mnist {
+    /// The input map this config applies (nothing is fitted: torchvision's constants).
+    fn preprocessing(&self) -> MnistPreprocessing {
+        let map = PixelMap::new(self.normalize);
+        MnistPreprocessing {
+            kind: "Mnist".into(),
+            version: 1,
+            shape: vec![1, 28, 28],
+            mean: map.mean,
+            std: map.std,
+            classes: (0..10).map(|d| d.to_string()).collect(),
+        }
+    }
+}
+
+/// Reads images and labels with an explicit pixel map.
+fn read_mnist_with(
+    images: &Path,
+    labels: &Path,
+    map: PixelMap,
+) -> Result<TensorDataset, DataError> {
+    let raw = read_mnist(images, labels, false)?;
+    if map.mean == 0.0 && map.std == 1.0 {
+        return Ok(raw);
+    }
+    let mut ds = raw;
+    for x in ds.features_mut() {
+        *x = (*x - map.mean) / map.std;
+    }
+    Ok(ds)
+}
+
+/// Streams the images of an IDX image file (magic 2051) for prediction, one at a time.
+struct IdxRows {
+    reader: Box<dyn std::io::BufRead + Send>,
+    file: PathBuf,
+    pre: MnistPreprocessing,
+    count: usize,
+    next: usize,
+    pixels: usize,
+}
+
+impl IdxRows {
+    fn open(path: &Path, pre: MnistPreprocessing) -> Result<Self, DataError> {
+        let mut reader = open_maybe_gz(path)?;
+        let mut head = [0u8; 16];
+        reader.read_exact(&mut head).map_err(|_| {
+            DataError::parse(path, "byte 0", "truncated IDX header: expected 16 bytes")
+        })?;
+        let (dims, _) = idx_header(path, &head, IDX_IMAGES_MAGIC, "images", "")?;
+        let (count, rows, cols) = (dims[0], dims[1], dims[2]);
+        if pre.shape.len() != 3 || [rows, cols] != pre.shape[1..] {
+            return Err(DataError::parse(
+                path,
+                "byte 8",
+                format!(
+                    "images are {rows}x{cols}; the model was trained on {:?}",
+                    &pre.shape[1..]
+                ),
+            ));
+        }
+        Ok(IdxRows {
+            reader,
+            file: path.to_path_buf(),
+            pre,
+            count,
+            next: 0,
+            pixels: rows * cols,
+        })
+    }
+}
+
+impl Iterator for IdxRows {
+    type Item = Result<PredictRow, DataError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.next >= self.count {
+            return None;
+        }
+        let mut buf = vec![0u8; self.pixels];
+        if let Err(e) = self.reader.read_exact(&mut buf) {
+            self.next = self.count;
+            return Some(Err(DataError::parse(
+                &self.file,
+                format!("byte {}", 16 + self.next * self.pixels),
+                format!(
+                    "truncated data: image {} of {} is incomplete ({e})",
+                    self.next, self.count
+                ),
+            )));
+        }
+        let map = PixelMap {
+            mean: self.pre.mean,
+            std: self.pre.std,
+        };
+        let x: Vec<f32> = buf.iter().map(|&p| map.apply(p)).collect();
+        let id = self.next.to_string();
+        self.next += 1;
+        Some(Ok(PredictRow {
+            id,
+            input: Input::Dense(std::borrow::Cow::Owned(x)),
+        }))
+    }
+}
+
+impl PredictRows for IdxRows {
+    fn input_kind(&self) -> InputKind {
+        InputKind::Dense {
+            shape: self.pre.shape.clone(),
+        }
     }
 }
 
@@ -436,9 +614,9 @@ mod tests {
         assert_eq!(read_idx_labels(&l).unwrap(), vec![3, 9]);
         let ds = read_mnist(&p, &l, false).unwrap();
         assert_eq!(ds.feature_shape(), &[1, 2, 3]);
-        assert_eq!(ds.get(1).features[5], 1.0);
+        assert_eq!(ds.get(1).input.as_dense()[5], 1.0);
         let ds = read_mnist(&p, &l, true).unwrap();
-        assert!((ds.get(0).features[0] + MNIST_MEAN / MNIST_STD).abs() < 1e-6);
+        assert!((ds.get(0).input.as_dense()[0] + MNIST_MEAN / MNIST_STD).abs() < 1e-6);
     }
 
     #[test]

@@ -67,18 +67,22 @@ impl Standardizer {
     /// Per-feature mean and population standard deviation of `dataset` (accumulated in f64);
     /// a feature whose std is 0 (or that the dataset has no sample of) gets std 1.
     pub fn fit(dataset: &dyn Dataset) -> Self {
-        let per: usize = dataset.feature_shape().iter().product();
+        let per: usize = dataset.input_kind().dense_len().unwrap_or(0);
         let n = dataset.len();
         let mut sum = vec![0.0f64; per];
         for i in 0..n {
-            for (s, &x) in sum.iter_mut().zip(dataset.get(i).features.iter()) {
+            for (s, &x) in sum.iter_mut().zip(dataset.get(i).input.as_dense().iter()) {
                 *s += f64::from(x);
             }
         }
         let mean: Vec<f64> = sum.iter().map(|s| s / n.max(1) as f64).collect();
         let mut sq = vec![0.0f64; per];
         for i in 0..n {
-            for ((s, &x), m) in sq.iter_mut().zip(dataset.get(i).features.iter()).zip(&mean) {
+            for ((s, &x), m) in sq
+                .iter_mut()
+                .zip(dataset.get(i).input.as_dense().iter())
+                .zip(&mean)
+            {
                 let d = f64::from(x) - m;
                 *s += d * d;
             }

@@ -4,6 +4,9 @@
 //! A split is a function of `(n or labels, fractions, seed)` alone: the same seed gives the
 //! same split on every machine and every run.
 
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
 use tuna_tensor::Generator;
 
 use crate::error::DataError;
@@ -27,6 +30,70 @@ pub struct SplitIndices {
     pub validation: Vec<usize>,
     /// Indices of the test samples (empty when the test fraction is 0).
     pub test: Vec<usize>,
+}
+
+/// A held-out split: a fraction of the training file's rows (`validation = 0.2`), or a file
+/// of its own in the same format (`validation = "valid.csv"`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Holdout {
+    /// A fraction in `[0, 1)` of the training file, split off with the seed.
+    Fraction(f64),
+    /// A separate file (relative paths are resolved like the training file's).
+    File(PathBuf),
+}
+
+impl From<f64> for Holdout {
+    fn from(fraction: f64) -> Self {
+        Holdout::Fraction(fraction)
+    }
+}
+
+impl Holdout {
+    /// The fraction taken from the training file (0 for a separate file).
+    pub fn fraction(&self) -> f64 {
+        match self {
+            Holdout::Fraction(f) => *f,
+            Holdout::File(_) => 0.0,
+        }
+    }
+
+    /// The separate file, if any.
+    pub fn file(&self) -> Option<&PathBuf> {
+        match self {
+            Holdout::File(p) => Some(p),
+            Holdout::Fraction(_) => None,
+        }
+    }
+
+    /// The separate file, mutably (for path resolution).
+    pub fn file_mut(&mut self) -> Option<&mut PathBuf> {
+        match self {
+            Holdout::File(p) => Some(p),
+            Holdout::Fraction(_) => None,
+        }
+    }
+}
+
+/// Checks the validation and test holdouts of a data section: fractions in `[0, 1)` summing
+/// below 1, files with a non-empty name.
+///
+/// # Errors
+/// [`DataError::Config`] naming `data.validation` or `data.test`.
+pub fn check_holdouts(validation: &Holdout, test: &Holdout) -> Result<(), DataError> {
+    for (field, h) in [("data.validation", validation), ("data.test", test)] {
+        match h {
+            Holdout::Fraction(f) => check_fraction(field, *f)?,
+            Holdout::File(p) if p.as_os_str().is_empty() => {
+                return Err(DataError::config(
+                    field,
+                    "must be a fraction in [0, 1) or the name of a file",
+                ))
+            }
+            Holdout::File(_) => {}
+        }
+    }
+    check_fractions(validation.fraction(), test.fraction())
 }
 
 /// Checks a held-out fraction: finite and in `[0, 1)`.

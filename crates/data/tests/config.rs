@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use tuna_data::{
-    Column, Csv, CsvTask, DataConfig, DataContext, DataError, DataSplits, Mnist, Task,
+    Column, Csv, CsvTask, DataConfig, DataContext, DataError, DataSplits, Holdout, Mnist, Task,
     TensorDataset,
 };
 
@@ -28,7 +28,7 @@ fn roundtrip(cfg: Box<dyn DataConfig>) {
 fn every_builtin_roundtrips() {
     tuna_data::link();
     let mut m = Mnist::new("datasets/mnist-10k");
-    m.validation = 0.1;
+    m.validation = 0.1.into();
     m.train_subset = Some(1000);
     roundtrip(Box::new(m));
     roundtrip(Box::new(Mnist::new("x")));
@@ -66,7 +66,10 @@ fn csv_defaults_and_iris_config() {
     assert_eq!(c, Csv::new("a.csv"));
     assert_eq!(c.delimiter, ",");
     assert!(c.header && c.stratified && c.standardize);
-    assert_eq!((c.skip_rows, c.validation, c.test), (0, 0.2, 0.0));
+    assert_eq!(
+        (c.skip_rows, c.validation, c.test),
+        (0, Holdout::Fraction(0.2), Holdout::Fraction(0.0))
+    );
     assert_eq!(c.task, CsvTask::Classification);
 
     let cfg = from_toml(
@@ -191,7 +194,10 @@ impl DataConfig for Line {
             task: Task::Regression {
                 outputs: 1,
                 target_names: vec!["y".into()],
+                target_scale: None,
             },
+            preprocessing: serde_json::Value::Null,
+            notes: Vec::new(),
         })
     }
 }
@@ -215,12 +221,20 @@ fn context_resolves_against_base_dirs_in_order() {
     let ctx = DataContext {
         base_dirs: vec!["/nonexistent-base".into(), common::repo_root()],
         seed: 0,
+        fitted: None,
     };
-    let p = ctx.resolve(std::path::Path::new("datasets/iris/iris.csv"));
+    let p = ctx
+        .resolve("data.path", std::path::Path::new("datasets/iris/iris.csv"))
+        .unwrap();
     assert!(p.exists());
-    let q = ctx.resolve(std::path::Path::new("datasets/nothing.csv"));
-    assert_eq!(
-        q,
-        std::path::Path::new("/nonexistent-base/datasets/nothing.csv")
+    let e = ctx
+        .resolve("data.path", std::path::Path::new("datasets/nothing.csv"))
+        .unwrap_err()
+        .to_string();
+    // the error names the field and every place that was tried
+    assert!(
+        e.starts_with("data.path: datasets/nothing.csv not found; looked in /nonexistent-base/datasets/nothing.csv, "),
+        "{e}"
     );
+    assert!(e.ends_with("datasets/nothing.csv"), "{e}");
 }

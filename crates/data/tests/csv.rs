@@ -38,12 +38,12 @@ fn err(c: &Csv) -> String {
 #[test]
 fn iris_all_rows() {
     let mut c = iris();
-    c.validation = 0.0;
+    c.validation = 0.0.into();
     c.standardize = false;
     let s = load(&c);
     assert_eq!(s.train.len(), 150);
     assert!(s.validation.is_none() && s.test.is_none());
-    assert_eq!(s.train.feature_shape(), &[4]);
+    assert_eq!(s.train.input_kind().sample_shape(), &[4]);
     assert_eq!(class_counts(&*s.train, 3), vec![50, 50, 50]);
     assert_eq!(
         s.task,
@@ -53,7 +53,7 @@ fn iris_all_rows() {
         }
     );
     // raw values survive (first row 5.1,3.5,1.4,0.2,0 is somewhere in the train order)
-    assert!((0..150).any(|i| *s.train.get(i).features == [5.1, 3.5, 1.4, 0.2]));
+    assert!((0..150).any(|i| *s.train.get(i).input.as_dense() == [5.1, 3.5, 1.4, 0.2]));
 }
 
 #[test]
@@ -70,8 +70,8 @@ fn iris_default_class_names_from_integers() {
 #[test]
 fn iris_stratified_split() {
     let mut c = iris();
-    c.validation = 0.2;
-    c.test = 0.2;
+    c.validation = 0.2.into();
+    c.test = 0.2.into();
     let s = load(&c);
     let (val, test) = (s.validation.unwrap(), s.test.unwrap());
     assert_eq!((s.train.len(), val.len(), test.len()), (90, 30, 30));
@@ -81,14 +81,17 @@ fn iris_stratified_split() {
     // deterministic in the seed
     let again = c.load(&ctx(0)).unwrap();
     assert_eq!(labels(&*again.train), labels(&*s.train));
-    assert_eq!(again.train.get(5).features, s.train.get(5).features);
+    assert_eq!(
+        again.train.get(5).input.as_dense(),
+        s.train.get(5).input.as_dense()
+    );
     let other = c.load(&ctx(1)).unwrap();
     assert_ne!(
         (0..90)
-            .map(|i| other.train.get(i).features.to_vec())
+            .map(|i| other.train.get(i).input.as_dense().to_vec())
             .collect::<Vec<_>>(),
         (0..90)
-            .map(|i| s.train.get(i).features.to_vec())
+            .map(|i| s.train.get(i).input.as_dense().to_vec())
             .collect::<Vec<_>>()
     );
 }
@@ -96,8 +99,8 @@ fn iris_stratified_split() {
 #[test]
 fn standardization_fitted_on_train_only() {
     let mut c = iris();
-    c.validation = 0.2;
-    c.test = 0.2;
+    c.validation = 0.2.into();
+    c.test = 0.2.into();
     let s = load(&c);
     let (mean, std) = feature_stats(&*s.train);
     for j in 0..4 {
@@ -126,7 +129,7 @@ fn header_names_string_labels_and_quotes() {
     );
     let mut c = Csv::new(&p);
     c.label = Some("kind".into());
-    c.validation = 0.0;
+    c.validation = 0.0.into();
     c.standardize = false;
     let s = load(&c);
     match &s.task {
@@ -140,7 +143,7 @@ fn header_names_string_labels_and_quotes() {
         .map(|i| {
             let x = s.train.get(i);
             let Target::Class(c) = x.target else { panic!() };
-            (x.features.to_vec(), c)
+            (x.input.as_dense().to_vec(), c)
         })
         .collect();
     rows.sort_by(|a, b| a.0[0].total_cmp(&b.0[0]));
@@ -148,9 +151,9 @@ fn header_names_string_labels_and_quotes() {
     assert_eq!(rows[3], (vec![4.0, 40.0], 0));
     // a subset of features by name and by index
     c.features = Some(vec!["height, cm".into()]);
-    assert_eq!(load(&c).train.feature_shape(), &[1]);
+    assert_eq!(load(&c).train.input_kind().sample_shape(), &[1]);
     c.features = Some(vec![Column::Index(0)]);
-    assert_eq!(load(&c).train.feature_shape(), &[1]);
+    assert_eq!(load(&c).train.input_kind().sample_shape(), &[1]);
     // string labels mapped by class_names
     c.features = None;
     c.class_names = Some(vec!["dog".into(), "cat".into(), "ant".into(), "bee".into()]);
@@ -168,13 +171,14 @@ fn regression_with_several_targets() {
     c.delimiter = "\t".into();
     c.task = CsvTask::Regression;
     c.targets = Some(vec!["y1".into(), "y2".into()]);
-    c.validation = 0.0;
+    c.validation = 0.0.into();
     let s = load(&c);
     assert_eq!(
         s.task,
         Task::Regression {
             outputs: 2,
-            target_names: vec!["y1".into(), "y2".into()]
+            target_names: vec!["y1".into(), "y2".into()],
+            target_scale: None,
         }
     );
     let x = s.train.get(0);
@@ -183,12 +187,12 @@ fn regression_with_several_targets() {
     };
     assert_eq!(v.len(), 2);
     assert_eq!(v[1] - v[0], 1.0); // targets are not standardized
-    assert_eq!(x.features.len(), 2);
+    assert_eq!(x.input.as_dense().len(), 2);
     // one target via label; the features exclude it
     c.targets = None;
     c.label = Some(Column::Index(2));
     let s = load(&c);
-    assert_eq!(s.train.feature_shape(), &[3]);
+    assert_eq!(s.train.input_kind().sample_shape(), &[3]);
 }
 
 #[test]
@@ -206,25 +210,37 @@ fn ragged_row() {
 
 #[test]
 fn non_numeric_cell() {
+    // one text cell among numbers is an error naming the file, line and column
     let p = write("nan.csv", "a,b,label\n1,2,0\n1,oops,1\n");
     let e = err(&Csv::new(&p));
-    assert_eq!(
-        e,
-        format!(
+    assert!(
+        e.starts_with(&format!(
             "{}: line 3: column \"b\": expected a finite number, found \"oops\"",
             p.display()
-        )
+        )),
+        "{e}"
     );
-    let p = write("nohdr.csv", "1,2,0\n1,,1\n");
+    assert!(
+        e.contains("data.na_values") && e.contains("data.categorical"),
+        "{e}"
+    );
+    // an empty cell is a missing value: imputed with the training mean, not an error
+    let p = write("nohdr.csv", "1,2,0\n1,,1\n3,4,0\n");
     let mut c = Csv::new(&p);
     c.header = false;
-    let e = err(&c);
-    assert_eq!(
-        e,
-        format!(
-            "{}: line 2: column 1: expected a finite number, found \"\"",
-            p.display()
-        )
+    c.validation = 0.0.into();
+    c.standardize = false;
+    let s = load(&c);
+    let rows: Vec<Vec<f32>> = (0..3)
+        .map(|i| s.train.get(i).input.as_dense().to_vec())
+        .collect();
+    assert!(rows.contains(&vec![1.0, 3.0]), "{rows:?}");
+    assert!(
+        s.notes
+            .iter()
+            .any(|n| n.contains("column 1: 1 of 3 training rows miss a value")),
+        "{:?}",
+        s.notes
     );
 }
 
@@ -287,7 +303,10 @@ fn empty_and_missing_files() {
     let p = write("header-only.csv", "a,b,c\n");
     assert_eq!(err(&Csv::new(&p)), format!("{}: no data rows", p.display()));
     let e = err(&Csv::new("datasets/iris/nope.csv"));
-    assert!(e.contains("datasets/iris/nope.csv: "), "{e}");
+    assert!(
+        e.contains("datasets/iris/nope.csv not found; looked in "),
+        "{e}"
+    );
     let p = write("quote.csv", "a,b\n1,\"2\n");
     let e = err(&Csv::new(&p));
     assert!(
@@ -300,9 +319,9 @@ fn empty_and_missing_files() {
 fn constant_feature_gets_unit_std() {
     let p = write("const.csv", "a,b,y\n1,7,0\n2,7,1\n3,7,0\n4,7,1\n");
     let mut c = Csv::new(&p);
-    c.validation = 0.0;
+    c.validation = 0.0.into();
     let s = load(&c);
     for i in 0..4 {
-        assert_eq!(s.train.get(i).features[1], 0.0);
+        assert_eq!(s.train.get(i).input.as_dense()[1], 0.0);
     }
 }

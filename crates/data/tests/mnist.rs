@@ -26,7 +26,7 @@ fn loads_bundled_mnist() {
     assert!(splits.validation.is_none());
     let test = splits.test.as_ref().unwrap();
     assert_eq!(test.len(), 2000);
-    assert_eq!(splits.train.feature_shape(), &[1, 28, 28]);
+    assert_eq!(splits.train.input_kind().sample_shape(), &[1, 28, 28]);
     assert_eq!(class_counts(&*splits.train, 10), TRAIN_COUNTS);
     assert_eq!(class_counts(&**test, 10), TEST_COUNTS);
     match &splits.task {
@@ -47,8 +47,12 @@ fn loads_bundled_mnist() {
     let s = splits.train.get(0);
     let lo = -MNIST_MEAN / MNIST_STD;
     let hi = (1.0 - MNIST_MEAN) / MNIST_STD;
-    assert!(s.features.iter().all(|&x| x >= lo - 1e-6 && x <= hi + 1e-6));
-    assert!((s.features[0] - lo).abs() < 1e-6);
+    assert!(s
+        .input
+        .as_dense()
+        .iter()
+        .all(|&x| x >= lo - 1e-6 && x <= hi + 1e-6));
+    assert!((s.input.as_dense()[0] - lo).abs() < 1e-6);
 }
 
 #[test]
@@ -60,7 +64,7 @@ fn unnormalized_pixels_in_unit_interval() {
     assert!(splits.test.is_none());
     let mut max = 0.0f32;
     for i in 0..100 {
-        for &x in splits.train.get(i).features.iter() {
+        for &x in splits.train.get(i).input.as_dense().iter() {
             assert!((0.0..=1.0).contains(&x));
             // grey levels are k/255 exactly
             assert!(((x * 255.0).round() - x * 255.0).abs() < 1e-4);
@@ -78,7 +82,7 @@ fn unnormalized_pixels_in_unit_interval() {
 #[test]
 fn stratified_validation_split() {
     let mut m = Mnist::new("datasets/mnist-10k");
-    m.validation = 0.1;
+    m.validation = 0.1.into();
     let splits = m.load(&ctx(3)).unwrap();
     let val = splits.validation.as_ref().unwrap();
     assert_eq!(splits.train.len() + val.len(), 8000);
@@ -98,8 +102,15 @@ fn stratified_validation_split() {
         labels(&**val)
     );
     let other = m.load(&ctx(4)).unwrap();
-    let a: Vec<f32> = val.get(0).features.to_vec();
-    let b: Vec<f32> = other.validation.as_ref().unwrap().get(0).features.to_vec();
+    let a: Vec<f32> = val.get(0).input.as_dense().to_vec();
+    let b: Vec<f32> = other
+        .validation
+        .as_ref()
+        .unwrap()
+        .get(0)
+        .input
+        .as_dense()
+        .to_vec();
     assert_ne!(a, b);
     // non-stratified: same size
     m.stratified = false;
@@ -111,7 +122,7 @@ fn stratified_validation_split() {
 fn train_subset_is_seeded_prefix() {
     let mut m = Mnist::new("datasets/mnist-10k");
     m.train_subset = Some(500);
-    m.validation = 0.2;
+    m.validation = 0.2.into();
     m.test = false;
     let a = m.load(&ctx(1)).unwrap();
     assert_eq!(a.train.len(), 400);
@@ -150,7 +161,10 @@ fn raw_files_read_like_gzip() {
     let raw = Mnist::new(&dir).load(&ctx(0)).unwrap();
     let gz = Mnist::new("datasets/mnist-10k").load(&ctx(0)).unwrap();
     assert_eq!(labels(&*raw.train), labels(&*gz.train));
-    assert_eq!(raw.train.get(123).features, gz.train.get(123).features);
+    assert_eq!(
+        raw.train.get(123).input.as_dense(),
+        gz.train.get(123).input.as_dense()
+    );
     let imgs = read_idx_images(&dir.join(MNIST_FILES[0])).unwrap();
     assert_eq!((imgs.count, imgs.rows, imgs.cols), (8000, 28, 28));
     assert_eq!(imgs.pixels.len(), 8000 * 784);
@@ -283,7 +297,7 @@ fn missing_files_named() {
         .load(&ctx(0))
         .unwrap_err()
         .to_string();
-    assert!(e.contains("nope: folder not found"), "{e}");
+    assert!(e.contains("nope not found; looked in "), "{e}");
     // test files missing only matters with test = true
     for name in &MNIST_FILES[..2] {
         std::fs::copy(

@@ -9,6 +9,7 @@ use tuna_autograd::{functional, Param, Var};
 use tuna_tensor::{DType, Generator, Tensor};
 
 use crate::error::NnError;
+use crate::forward_context::ForwardContext;
 use crate::init;
 use crate::linear::Linear;
 use crate::module::{join_name, Module, ModuleItem, ModuleVisitor};
@@ -22,8 +23,10 @@ use crate::spec::{BuildContext, LayerSpec};
 /// xavier-uniform, biases 0, `bias_k`/`bias_v` xavier-normal, `out_proj.weight` as a
 /// [`Linear`].
 ///
-/// [`Module::forward`] is self-attention without masks; [`MultiheadAttention::forward_full`]
-/// has PyTorch's full signature.
+/// [`Module::forward`] is self-attention (causal if the spec says `causal`);
+/// [`Module::forward_with`] also ignores the padded keys of each sample (the context's
+/// [`ForwardContext::padding_mask`] as `key_padding_mask`);
+/// [`MultiheadAttention::forward_full`] has PyTorch's full signature.
 #[derive(Debug)]
 pub struct MultiheadAttention {
     embed_dim: usize,
@@ -31,6 +34,7 @@ pub struct MultiheadAttention {
     dropout: f64,
     batch_first: bool,
     add_zero_attn: bool,
+    causal: bool,
     /// `[3E, E]` when query, key and value have the same size.
     pub in_proj_weight: Option<Param>,
     /// `[E, E]` when `kdim`/`vdim` differ from `embed_dim`.
@@ -113,6 +117,7 @@ impl MultiheadAttention {
             dropout: spec.dropout,
             batch_first: spec.batch_first,
             add_zero_attn: spec.add_zero_attn,
+            causal: spec.causal,
             in_proj_weight,
             q_proj_weight: q,
             k_proj_weight: k,
@@ -366,11 +371,73 @@ impl MultiheadAttention {
     }
 }
 
+impl MultiheadAttention {
+    /// Whether inputs are `(N, L, E)` (`batch_first`).
+    pub fn batch_first(&self) -> bool {
+        self.batch_first
+    }
+}
+
+/// The context's key padding mask for self-attention on `input`: `[N, L]` (`N`, `L` read
+/// per `batch_first`), `[L]` for an unbatched `[L, E]`; `None` without lengths.
+///
+/// # Panics
+/// If the lengths do not fit, naming `layer` and how the input was read.
+#[track_caller]
+pub(crate) fn self_padding_mask(
+    layer: &str,
+    ctx: &ForwardContext,
+    input: &Var<'_>,
+    batch_first: bool,
+) -> Option<Tensor> {
+    ctx.lengths()?;
+    let unbatched = input.rank() == 2;
+    let (n, l, layout) = if unbatched {
+        (1, input.size(0), "unbatched [L, E]")
+    } else if batch_first {
+        (
+            input.size(0),
+            input.size(1),
+            "[N, L, E] (batch_first = true)",
+        )
+    } else {
+        (
+            input.size(1),
+            input.size(0),
+            "[L, N, E] (batch_first = false; batches of padded token sequences are [N, L]: \
+             set batch_first = true)",
+        )
+    };
+    if let Err(e) = ctx.check(n, l) {
+        panic!("{layer}: {e}, for an input read as {layout} with N = {n}, L = {l}");
+    }
+    let mask = ctx.padding_mask(n, l)?;
+    Some(if unbatched { mask.squeeze(0) } else { mask })
+}
+
 impl Module for MultiheadAttention {
-    /// Self-attention `mha(x, x, x, need_weights=False)[0]`.
+    /// Self-attention `mha(x, x, x, need_weights=False, is_causal=causal)[0]`.
     fn forward<'t>(&self, input: Var<'t>) -> Var<'t> {
-        self.forward_full(input, input, input, None, false, None, true, false)
+        self.forward_full(input, input, input, None, false, None, true, self.causal)
             .0
+    }
+
+    /// Self-attention ignoring each sample's padded keys:
+    /// `mha(x, x, x, key_padding_mask=padding, need_weights=False, is_causal=causal)[0]`.
+    /// Padded queries are computed like the others (the layers after mask them).
+    fn forward_with<'t>(&self, input: Var<'t>, ctx: &ForwardContext) -> Var<'t> {
+        let mask = self_padding_mask("MultiheadAttention", ctx, &input, self.batch_first);
+        self.forward_full(
+            input,
+            input,
+            input,
+            mask.as_ref(),
+            false,
+            None,
+            true,
+            self.causal,
+        )
+        .0
     }
 
     fn visit(&self, prefix: &str, v: &mut dyn ModuleVisitor) {
@@ -439,6 +506,13 @@ pub struct MultiheadAttentionSpec {
     /// Inputs and outputs are `(N, L, E)` instead of `(L, N, E)` (`batch_first`, default false).
     #[serde(default)]
     pub batch_first: bool,
+    /// Self-attention in a model (`forward`, `forward_with`) is causal: position `i` attends
+    /// to positions `0..=i` only (default false). Not a constructor argument in PyTorch,
+    /// which takes `is_causal=True` with the mask at call time
+    /// (`mha(x, x, x, attn_mask=nn.Transformer.generate_square_subsequent_mask(L),
+    /// is_causal=True)`); [`MultiheadAttention::forward_full`] takes it per call too.
+    #[serde(default)]
+    pub causal: bool,
 }
 
 impl MultiheadAttentionSpec {
@@ -454,6 +528,7 @@ impl MultiheadAttentionSpec {
             kdim: None,
             vdim: None,
             batch_first: false,
+            causal: false,
         }
     }
 }

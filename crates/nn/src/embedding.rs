@@ -7,7 +7,7 @@ use tuna_tensor::{DType, Generator, Tensor};
 use crate::error::NnError;
 use crate::init;
 use crate::module::{join_name, Module, ModuleItem, ModuleVisitor};
-use crate::spec::{BuildContext, LayerSpec};
+use crate::spec::{BuildContext, DataInfo, LayerSpec};
 use crate::util::positive;
 
 /// A `[num_embeddings, embedding_dim]` table looked up by an i64 index tensor of any shape
@@ -129,11 +129,23 @@ fn two() -> f64 {
 
 /// Config of [`Embedding`] (`torch.nn.Embedding(num_embeddings, embedding_dim,
 /// padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False, sparse=False)`).
+///
+/// `num_embeddings` may be left out when the data gives token ids: the trainer fills it with
+/// the size of the vocabulary fitted on the training split
+/// ([`LayerSpec::fill_from_data`]), and the run's resolved config holds the number.
+///
+/// ```toml
+/// layers = [
+///   { type = "Embedding", embedding_dim = 32, padding_idx = 0 },  # num_embeddings = vocabulary
+///   ...
+/// ]
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EmbeddingSpec {
-    /// Table size (`num_embeddings`).
-    pub num_embeddings: usize,
+    /// Table size (`num_embeddings`); filled from the data's vocabulary if left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub num_embeddings: Option<usize>,
     /// Vector size (`embedding_dim`).
     pub embedding_dim: usize,
     /// Row with zero init and no gradient; negative counts from the end (`padding_idx`).
@@ -153,12 +165,41 @@ pub struct EmbeddingSpec {
     pub sparse: bool,
 }
 
+impl EmbeddingSpec {
+    /// A spec with PyTorch's defaults for everything but the sizes (`None`: filled from the
+    /// data's vocabulary).
+    pub fn new(num_embeddings: Option<usize>, embedding_dim: usize) -> Self {
+        EmbeddingSpec {
+            num_embeddings,
+            embedding_dim,
+            padding_idx: None,
+            max_norm: None,
+            norm_type: 2.0,
+            scale_grad_by_freq: false,
+            sparse: false,
+        }
+    }
+
+    /// `num_embeddings`, or the error saying it is filled from the data.
+    fn table_size(&self) -> Result<usize, NnError> {
+        self.num_embeddings.ok_or_else(|| {
+            NnError::config(
+                "Embedding",
+                "num_embeddings",
+                "missing: it is filled from the data's vocabulary when the data gives token \
+                 ids (a Text data source); with other data, set it",
+            )
+        })
+    }
+}
+
 #[typetag::serde(name = "Embedding")]
 impl LayerSpec for EmbeddingSpec {
     fn validate(&self) -> Result<(), NnError> {
-        positive("Embedding", "num_embeddings", self.num_embeddings)?;
+        let n = self.table_size()?;
+        positive("Embedding", "num_embeddings", n)?;
         positive("Embedding", "embedding_dim", self.embedding_dim)?;
-        let n = self.num_embeddings as i64;
+        let n = n as i64;
         if let Some(p) = self.padding_idx {
             if p >= n || p < -n {
                 return Err(NnError::config(
@@ -197,7 +238,7 @@ impl LayerSpec for EmbeddingSpec {
     fn build(&self, ctx: &mut BuildContext) -> Result<Box<dyn Module>, NnError> {
         self.validate()?;
         let mut e = Embedding::new(
-            self.num_embeddings,
+            self.table_size()?,
             self.embedding_dim,
             self.padding_idx,
             ctx.dtype,
@@ -210,8 +251,33 @@ impl LayerSpec for EmbeddingSpec {
     }
 
     fn output_shape(&self, _index: &str, input: &[usize]) -> Result<Vec<usize>, NnError> {
+        self.table_size()?;
         let mut out = input.to_vec();
         out.push(self.embedding_dim);
         Ok(out)
+    }
+
+    /// Fills `num_embeddings` with `info.vocab_size` if it was left out; a given
+    /// `num_embeddings` must hold every id of the vocabulary.
+    fn fill_from_data(&mut self, info: &DataInfo) -> Result<(), NnError> {
+        match (self.num_embeddings, info.vocab_size) {
+            (None, v) => self.num_embeddings = v,
+            (Some(n), Some(v)) if n < v => {
+                return Err(NnError::config(
+                    "Embedding",
+                    "num_embeddings",
+                    format!(
+                        "{n} is smaller than the data's vocabulary ({v} token ids); \
+                         leave it out to use the vocabulary size"
+                    ),
+                ))
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn takes_token_ids(&self) -> bool {
+        true
     }
 }

@@ -36,6 +36,10 @@ pub enum NnError {
         /// `(key, model shape and dtype, file shape and dtype)` for entries that differ.
         mismatched: Vec<(String, String, String)>,
     },
+    /// The per-sample lengths of a batch do not fit its padded input (see
+    /// [`ForwardContext::check`](crate::ForwardContext::check)).
+    #[error("lengths: {0}")]
+    Lengths(String),
     /// Reading or writing a weights file failed.
     #[error("{path}: {message}")]
     Io {

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use tuna_autograd::Var;
 
 use crate::error::NnError;
+use crate::forward_context::ForwardContext;
 use crate::lstm::one;
 use crate::module::{Module, ModuleVisitor};
 use crate::recurrent::{yes, CellKind, RecurrentCore, RecurrentOptions};
@@ -23,7 +24,9 @@ use crate::spec::{BuildContext, LayerSpec};
 /// backward direction) and initialization (every parameter U(-1/√H, 1/√H)).
 ///
 /// [`Module::forward`] returns the output sequence; [`Gru::forward_with_state`] also takes
-/// and returns the hidden state.
+/// and returns the hidden state. On a batch padded at the end, [`Module::forward_with`] (lengths
+/// from the context) and [`Gru::forward_with_state_lengths`] run each sample over its real
+/// steps only, as PyTorch's packed sequences.
 #[derive(Debug)]
 pub struct Gru {
     core: RecurrentCore,
@@ -56,7 +59,25 @@ impl Gru {
         input: Var<'t>,
         h0: Option<Var<'t>>,
     ) -> (Var<'t>, Var<'t>) {
-        let (out, hn, _) = self.core.run("GRU", input, h0, None);
+        self.forward_with_state_lengths(input, h0, None)
+    }
+
+    /// [`Gru::forward_with_state`] on a batch padded at the end, where sample `i` has
+    /// `lengths[i]` real steps: the same as PyTorch's
+    /// `pack_padded_sequence(input, lengths, batch_first, enforce_sorted=False)` → `gru` →
+    /// `pad_packed_sequence(..., total_length=L)` (see [`Lstm::forward_with_state_lengths`](crate::Lstm::forward_with_state_lengths)).
+    ///
+    /// # Panics
+    /// If a shape does not match, or the lengths do not fit the batch (one per sample, each
+    /// in `1..=L`).
+    #[track_caller]
+    pub fn forward_with_state_lengths<'t>(
+        &self,
+        input: Var<'t>,
+        h0: Option<Var<'t>>,
+        lengths: Option<&[usize]>,
+    ) -> (Var<'t>, Var<'t>) {
+        let (out, hn, _) = self.core.run("GRU", input, h0, None, lengths);
         (out, hn)
     }
 }
@@ -64,6 +85,11 @@ impl Gru {
 impl Module for Gru {
     fn forward<'t>(&self, input: Var<'t>) -> Var<'t> {
         self.forward_with_state(input, None).0
+    }
+    /// The output sequence with the context's lengths, as on PyTorch's packed sequences.
+    fn forward_with<'t>(&self, input: Var<'t>, ctx: &ForwardContext) -> Var<'t> {
+        self.forward_with_state_lengths(input, None, ctx.lengths())
+            .0
     }
     fn visit(&self, prefix: &str, v: &mut dyn ModuleVisitor) {
         self.core.visit(prefix, v);

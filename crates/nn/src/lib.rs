@@ -27,6 +27,35 @@
 //! let y = model.forward(tape.constant(Tensor::zeros(&[16, 4], DType::F32)));
 //! assert_eq!(y.shape().as_slice(), &[16, 3]);
 //! ```
+//!
+//! A text model takes a batch of i64 token ids padded at the end to its longest sample, with
+//! the real length of each sample in a [`ForwardContext`]; sizes left out of the config are
+//! filled from the data ([`LayerSpec::fill_from_data`]):
+//!
+//! ```
+//! use tuna_autograd::Tape;
+//! use tuna_nn::{build_checked, DataInfo, ForwardContext, LayerSpec, Module};
+//! use tuna_tensor::Tensor;
+//!
+//! let mut spec: Box<dyn LayerSpec> = toml::from_str(r#"
+//!     type = "Sequential"
+//!     layers = [
+//!       { type = "Embedding", embedding_dim = 8, padding_idx = 0 },
+//!       { type = "GRU", input_size = 8, hidden_size = 16, batch_first = true },
+//!       { type = "SequencePool", mode = "last" },
+//!       { type = "Linear", in_features = 16, out_features = 2 },
+//!     ]
+//! "#).unwrap();
+//! assert!(spec.takes_token_ids());
+//! spec.fill_from_data(&DataInfo::new().with_vocab_size(30)).unwrap();
+//! let model = build_checked(spec.as_ref(), &[2, 4], 0).unwrap();
+//!
+//! let ids = Tensor::from_vec(vec![5i64, 9, 2, 7, 3, 8, 0, 0], &[2, 4]);
+//! let ctx = ForwardContext::with_lengths(vec![4, 2]);
+//! let tape = Tape::new();
+//! let logits = model.forward_with(tape.constant(ids), &ctx);
+//! assert_eq!(logits.shape().as_slice(), &[2, 2]);
+//! ```
 
 pub mod activation;
 pub mod adaptive_avg_pool2d;
@@ -42,6 +71,7 @@ pub mod dropout2d;
 pub mod embedding;
 mod error;
 pub mod flatten;
+pub mod forward_context;
 pub mod group_norm;
 pub mod gru;
 pub mod init;
@@ -50,10 +80,12 @@ pub mod linear;
 pub mod lstm;
 pub mod max_pool2d;
 pub mod module;
+pub mod positional_embedding;
 mod recurrent;
 pub mod residual;
 pub mod rnn;
 pub mod safetensors_io;
+pub mod sequence_pool;
 pub mod sequential;
 pub mod spec;
 pub mod state;
@@ -78,6 +110,7 @@ pub use dropout2d::{Dropout2d, Dropout2dSpec};
 pub use embedding::{Embedding, EmbeddingSpec};
 pub use error::NnError;
 pub use flatten::Flatten;
+pub use forward_context::ForwardContext;
 pub use group_norm::{GroupNorm, GroupNormSpec};
 pub use gru::{Gru, GruSpec};
 pub use layer_norm::{LayerNorm, LayerNormSpec};
@@ -85,11 +118,13 @@ pub use linear::{Linear, LinearSpec};
 pub use lstm::{Lstm, LstmSpec};
 pub use max_pool2d::MaxPool2d;
 pub use module::{Buffer, Module, ModuleItem, ModuleVisitor, NamedBuffer};
+pub use positional_embedding::{PositionalEmbedding, PositionalEmbeddingSpec, PositionalKind};
 pub use residual::{Residual, ResidualSpec};
 pub use rnn::{Rnn, RnnNonlinearity, RnnSpec};
 pub use safetensors_io::{deserialize_state, load_safetensors, save_safetensors, serialize_state};
+pub use sequence_pool::{PoolMode, SequencePool, SequencePoolSpec};
 pub use sequential::{Sequential, SequentialSpec};
-pub use spec::{build_checked, BuildContext, LayerSpec};
+pub use spec::{build_checked, BuildContext, DataInfo, LayerSpec};
 pub use state::{load_state_dict, LoadReport};
 pub use summary::{summarize, summary, Summary, SummaryRow};
 pub use transformer::{

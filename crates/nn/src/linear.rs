@@ -7,7 +7,7 @@ use tuna_tensor::{DType, Generator};
 use crate::error::NnError;
 use crate::init;
 use crate::module::{join_name, Module, ModuleItem, ModuleVisitor};
-use crate::spec::{BuildContext, LayerSpec};
+use crate::spec::{BuildContext, DataInfo, LayerSpec};
 
 /// A fully connected layer, `y = x·Wᵀ + b` over the last dim (`torch.nn.Linear`).
 ///
@@ -72,8 +72,11 @@ impl Module for Linear {
 pub struct LinearSpec {
     /// Size of each input sample (`in_features`).
     pub in_features: usize,
-    /// Size of each output sample (`out_features`).
-    pub out_features: usize,
+    /// Size of each output sample (`out_features`). A model's last Linear may leave it out:
+    /// it is filled with the width the task needs (classes, regression targets, or a language
+    /// model's vocabulary).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_features: Option<usize>,
     /// Whether to learn an additive bias (`bias`, default true).
     #[serde(default = "yes")]
     pub bias: bool,
@@ -81,6 +84,26 @@ pub struct LinearSpec {
 
 fn yes() -> bool {
     true
+}
+
+impl LinearSpec {
+    /// A spec with both sizes given.
+    pub fn new(in_features: usize, out_features: usize) -> Self {
+        LinearSpec {
+            in_features,
+            out_features: Some(out_features),
+            bias: true,
+        }
+    }
+
+    fn missing(&self) -> NnError {
+        NnError::config(
+            "Linear",
+            "out_features",
+            "missing: only a model's last Linear may leave it out (it is then the width the \
+             task needs: the classes, the regression targets or a language model's vocabulary)",
+        )
+    }
 }
 
 #[typetag::serde(name = "Linear")]
@@ -93,7 +116,7 @@ impl LayerSpec for LinearSpec {
                 "must be positive, got 0",
             ));
         }
-        if self.out_features == 0 {
+        if self.out_features == Some(0) {
             return Err(NnError::config(
                 "Linear",
                 "out_features",
@@ -103,11 +126,19 @@ impl LayerSpec for LinearSpec {
         Ok(())
     }
 
+    fn fill_from_data(&mut self, info: &DataInfo) -> Result<(), NnError> {
+        if self.out_features.is_none() {
+            self.out_features = info.outputs;
+        }
+        Ok(())
+    }
+
     fn build(&self, ctx: &mut BuildContext) -> Result<Box<dyn Module>, NnError> {
         self.validate()?;
+        let out_features = self.out_features.ok_or_else(|| self.missing())?;
         Ok(Box::new(Linear::new(
             self.in_features,
-            self.out_features,
+            out_features,
             self.bias,
             ctx.dtype,
             &mut ctx.gen,
@@ -115,10 +146,11 @@ impl LayerSpec for LinearSpec {
     }
 
     fn output_shape(&self, index: &str, input: &[usize]) -> Result<Vec<usize>, NnError> {
+        let out_features = self.out_features.ok_or_else(|| self.missing())?;
         match input.last() {
             Some(&n) if n == self.in_features => {
                 let mut out = input.to_vec();
-                *out.last_mut().expect("non-empty") = self.out_features;
+                *out.last_mut().expect("non-empty") = out_features;
                 Ok(out)
             }
             _ => Err(NnError::Shape {

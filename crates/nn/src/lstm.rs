@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use tuna_autograd::Var;
 
 use crate::error::NnError;
+use crate::forward_context::ForwardContext;
 use crate::module::{Module, ModuleVisitor};
 use crate::recurrent::{yes, CellKind, RecurrentCore, RecurrentOptions};
 use crate::spec::{BuildContext, LayerSpec};
@@ -22,7 +23,9 @@ use crate::spec::{BuildContext, LayerSpec};
 /// direction) and initialization (every parameter U(-1/√H, 1/√H)).
 ///
 /// [`Module::forward`] returns the output sequence; [`Lstm::forward_with_state`] also takes
-/// and returns the `(h, c)` state.
+/// and returns the `(h, c)` state. On a batch padded at the end, [`Module::forward_with`] (lengths
+/// from the context) and [`Lstm::forward_with_state_lengths`] run each sample over its real
+/// steps only, as PyTorch's packed sequences.
 #[derive(Debug)]
 pub struct Lstm {
     core: RecurrentCore,
@@ -56,11 +59,38 @@ impl Lstm {
         input: Var<'t>,
         state: Option<(Var<'t>, Var<'t>)>,
     ) -> (Var<'t>, (Var<'t>, Var<'t>)) {
+        self.forward_with_state_lengths(input, state, None)
+    }
+
+    /// [`Lstm::forward_with_state`] on a batch padded at the end, where sample `i` has
+    /// `lengths[i]` real steps (`None`: every step is real). The same as PyTorch's
+    ///
+    /// ```python
+    /// packed = pack_padded_sequence(input, lengths, batch_first, enforce_sorted=False)
+    /// out, (h_n, c_n) = lstm(packed, (h_0, c_0))
+    /// output, _ = pad_packed_sequence(out, batch_first, total_length=L)
+    /// ```
+    ///
+    /// `output` is zero at the padded steps; `h_n`/`c_n` hold, for the forward direction,
+    /// the state after each sample's last real step, and the reverse direction starts at
+    /// each sample's last real step (so its `h_n` is its state after step 0). Padded steps of
+    /// `input` get zero gradient.
+    ///
+    /// # Panics
+    /// If a shape does not match, or the lengths do not fit the batch (one per sample, each
+    /// in `1..=L`).
+    #[track_caller]
+    pub fn forward_with_state_lengths<'t>(
+        &self,
+        input: Var<'t>,
+        state: Option<(Var<'t>, Var<'t>)>,
+        lengths: Option<&[usize]>,
+    ) -> (Var<'t>, (Var<'t>, Var<'t>)) {
         let (h0, c0) = match state {
             Some((h, c)) => (Some(h), Some(c)),
             None => (None, None),
         };
-        let (out, hn, cn) = self.core.run("LSTM", input, h0, c0);
+        let (out, hn, cn) = self.core.run("LSTM", input, h0, c0, lengths);
         (out, (hn, cn.expect("LSTM returns a cell state")))
     }
 }
@@ -68,6 +98,11 @@ impl Lstm {
 impl Module for Lstm {
     fn forward<'t>(&self, input: Var<'t>) -> Var<'t> {
         self.forward_with_state(input, None).0
+    }
+    /// The output sequence with the context's lengths, as on PyTorch's packed sequences.
+    fn forward_with<'t>(&self, input: Var<'t>, ctx: &ForwardContext) -> Var<'t> {
+        self.forward_with_state_lengths(input, None, ctx.lengths())
+            .0
     }
     fn visit(&self, prefix: &str, v: &mut dyn ModuleVisitor) {
         self.core.visit(prefix, v);

@@ -5,6 +5,8 @@ use std::sync::{Arc, RwLock};
 use tuna_autograd::{NamedParam, Param, Var};
 use tuna_tensor::Tensor;
 
+use crate::forward_context::ForwardContext;
+
 /// A non-trainable tensor a module carries and saves in its state dict (PyTorch's registered
 /// buffers: BatchNorm's `running_mean`, `running_var`, `num_batches_tracked`). A cheap shared
 /// handle, updated in place during training forward passes.
@@ -60,6 +62,17 @@ pub type NamedBuffer = (String, Buffer);
 pub trait Module: Send + Sync + std::fmt::Debug {
     /// The output for `input` (PyTorch `module(input)`).
     fn forward<'t>(&self, input: Var<'t>) -> Var<'t>;
+
+    /// The output for `input` given what the batch carries besides it (the real length of
+    /// each padded sample): recurrent layers run as on PyTorch's packed sequences, attention
+    /// masks the padding, [`SequencePool`](crate::SequencePool) pools over real positions.
+    /// Containers pass `ctx` to their children. Layers that do not look at sequences ignore
+    /// it (the default: [`Module::forward`]); without lengths every layer computes what
+    /// `forward` computes.
+    fn forward_with<'t>(&self, input: Var<'t>, ctx: &ForwardContext) -> Var<'t> {
+        let _ = ctx;
+        self.forward(input)
+    }
 
     /// Calls `visitor` on every parameter and buffer of this module and its children, with
     /// names prefixed by `prefix` (empty at the root; containers add `"{name}."`).

@@ -4,9 +4,10 @@ use serde::{Deserialize, Serialize};
 use tuna_autograd::Var;
 
 use crate::error::NnError;
+use crate::forward_context::ForwardContext;
 use crate::module::{Module, ModuleVisitor};
 use crate::sequential::{Sequential, SequentialSpec};
-use crate::spec::{BuildContext, LayerSpec};
+use crate::spec::{BuildContext, DataInfo, LayerSpec};
 use crate::util::shape_err;
 
 /// `y = x + inner(x)`, where `inner` is its layers applied in order (PyTorch has no class
@@ -35,6 +36,9 @@ impl Residual {
 impl Module for Residual {
     fn forward<'t>(&self, input: Var<'t>) -> Var<'t> {
         input.add(self.inner.forward(input))
+    }
+    fn forward_with<'t>(&self, input: Var<'t>, ctx: &ForwardContext) -> Var<'t> {
+        input.add(self.inner.forward_with(input, ctx))
     }
     fn visit(&self, prefix: &str, v: &mut dyn ModuleVisitor) {
         self.inner.visit(prefix, v);
@@ -74,6 +78,13 @@ impl ResidualSpec {
 impl LayerSpec for ResidualSpec {
     fn validate(&self) -> Result<(), NnError> {
         self.as_sequential().validate()
+    }
+
+    fn fill_from_data(&mut self, info: &DataInfo) -> Result<(), NnError> {
+        let mut inner = self.as_sequential();
+        inner.fill_from_data(info)?;
+        self.layers = inner.layers;
+        Ok(())
     }
 
     fn build(&self, ctx: &mut BuildContext) -> Result<Box<dyn Module>, NnError> {

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use tuna_autograd::Var;
 
 use crate::error::NnError;
+use crate::forward_context::ForwardContext;
 use crate::lstm::one;
 use crate::module::{Module, ModuleVisitor};
 use crate::recurrent::{yes, CellKind, RecurrentCore, RecurrentOptions};
@@ -26,7 +27,9 @@ pub enum RnnNonlinearity {
 /// `_reverse` for the backward direction) and initialization (U(-1/√H, 1/√H)).
 ///
 /// [`Module::forward`] returns the output sequence; [`Rnn::forward_with_state`] also takes
-/// and returns the hidden state.
+/// and returns the hidden state. On a batch padded at the end, [`Module::forward_with`] (lengths
+/// from the context) and [`Rnn::forward_with_state_lengths`] run each sample over its real
+/// steps only, as PyTorch's packed sequences.
 #[derive(Debug)]
 pub struct Rnn {
     core: RecurrentCore,
@@ -58,7 +61,25 @@ impl Rnn {
         input: Var<'t>,
         h0: Option<Var<'t>>,
     ) -> (Var<'t>, Var<'t>) {
-        let (out, hn, _) = self.core.run("RNN", input, h0, None);
+        self.forward_with_state_lengths(input, h0, None)
+    }
+
+    /// [`Rnn::forward_with_state`] on a batch padded at the end, where sample `i` has
+    /// `lengths[i]` real steps: the same as PyTorch's
+    /// `pack_padded_sequence(input, lengths, batch_first, enforce_sorted=False)` → `rnn` →
+    /// `pad_packed_sequence(..., total_length=L)` (see [`Lstm::forward_with_state_lengths`](crate::Lstm::forward_with_state_lengths)).
+    ///
+    /// # Panics
+    /// If a shape does not match, or the lengths do not fit the batch (one per sample, each
+    /// in `1..=L`).
+    #[track_caller]
+    pub fn forward_with_state_lengths<'t>(
+        &self,
+        input: Var<'t>,
+        h0: Option<Var<'t>>,
+        lengths: Option<&[usize]>,
+    ) -> (Var<'t>, Var<'t>) {
+        let (out, hn, _) = self.core.run("RNN", input, h0, None, lengths);
         (out, hn)
     }
 }
@@ -66,6 +87,11 @@ impl Rnn {
 impl Module for Rnn {
     fn forward<'t>(&self, input: Var<'t>) -> Var<'t> {
         self.forward_with_state(input, None).0
+    }
+    /// The output sequence with the context's lengths, as on PyTorch's packed sequences.
+    fn forward_with<'t>(&self, input: Var<'t>, ctx: &ForwardContext) -> Var<'t> {
+        self.forward_with_state_lengths(input, None, ctx.lengths())
+            .0
     }
     fn visit(&self, prefix: &str, v: &mut dyn ModuleVisitor) {
         self.core.visit(prefix, v);

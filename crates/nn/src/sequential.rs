@@ -5,8 +5,9 @@ use serde::{Deserialize, Serialize};
 use tuna_autograd::Var;
 
 use crate::error::NnError;
+use crate::forward_context::ForwardContext;
 use crate::module::{join_name, Module, ModuleVisitor};
-use crate::spec::{BuildContext, LayerSpec};
+use crate::spec::{BuildContext, DataInfo, LayerSpec};
 
 /// Layers applied in order; parameters are named by position (`0.weight`, `2.bias`), as in
 /// PyTorch, so state dicts move between the two unchanged.
@@ -52,6 +53,12 @@ impl Module for Sequential {
         self.layers.iter().fold(input, |x, layer| layer.forward(x))
     }
 
+    fn forward_with<'t>(&self, input: Var<'t>, ctx: &ForwardContext) -> Var<'t> {
+        self.layers
+            .iter()
+            .fold(input, |x, layer| layer.forward_with(x, ctx))
+    }
+
     fn visit(&self, prefix: &str, v: &mut dyn ModuleVisitor) {
         for (i, layer) in self.layers.iter().enumerate() {
             layer.visit(&join_name(prefix, &i.to_string()), v);
@@ -86,6 +93,22 @@ impl Module for Sequential {
     }
 }
 
+/// Names the layer of a config error by its position (`layers[2] (Linear).in_features`).
+fn in_layer(i: usize, e: NnError) -> NnError {
+    match e {
+        NnError::Config {
+            layer,
+            field,
+            message,
+        } => NnError::Config {
+            layer: format!("layers[{i}] ({layer})"),
+            field,
+            message,
+        },
+        other => other,
+    }
+}
+
 /// Config of [`Sequential`]: `{ type = "Sequential", layers = [ { type = "Linear", ... }, ... ] }`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -98,20 +121,26 @@ pub struct SequentialSpec {
 impl LayerSpec for SequentialSpec {
     fn validate(&self) -> Result<(), NnError> {
         for (i, l) in self.layers.iter().enumerate() {
-            l.validate().map_err(|e| match e {
-                NnError::Config {
-                    layer,
-                    field,
-                    message,
-                } => NnError::Config {
-                    layer: format!("layers[{i}] ({layer})"),
-                    field,
-                    message,
-                },
-                other => other,
-            })?;
+            l.validate().map_err(|e| in_layer(i, e))?;
         }
         Ok(())
+    }
+
+    fn fill_from_data(&mut self, info: &DataInfo) -> Result<(), NnError> {
+        let last = self.layers.len().saturating_sub(1);
+        for (i, l) in self.layers.iter_mut().enumerate() {
+            let info = if i == last {
+                info.clone()
+            } else {
+                info.inner()
+            };
+            l.fill_from_data(&info).map_err(|e| in_layer(i, e))?;
+        }
+        Ok(())
+    }
+
+    fn takes_token_ids(&self) -> bool {
+        self.layers.first().is_some_and(|l| l.takes_token_ids())
     }
 
     fn build(&self, ctx: &mut BuildContext) -> Result<Box<dyn Module>, NnError> {

@@ -13,8 +13,9 @@ use serde::{Deserialize, Serialize};
 use tuna_autograd::{functional, Var};
 use tuna_tensor::{GeluApprox, Generator, Tensor};
 
-use crate::attention::{MultiheadAttention, MultiheadAttentionSpec};
+use crate::attention::{self_padding_mask, MultiheadAttention, MultiheadAttentionSpec};
 use crate::error::NnError;
+use crate::forward_context::ForwardContext;
 use crate::layer_norm::LayerNorm;
 use crate::linear::Linear;
 use crate::module::{join_name, Module, ModuleItem, ModuleVisitor};
@@ -35,6 +36,9 @@ pub enum TransformerActivation {
 /// feed-forward network, each with a residual connection and a layer norm (after, or before
 /// with `norm_first`). Parameters are named as PyTorch's: `self_attn.*`, `linear1.*`,
 /// `linear2.*`, `norm1.*`, `norm2.*`.
+///
+/// In a model, [`Module::forward_with`] passes the context's padding mask as
+/// `src_key_padding_mask`, and both `forward`s are causal if the spec says `causal`.
 #[derive(Debug)]
 pub struct TransformerEncoderLayer {
     /// The self-attention block.
@@ -48,6 +52,7 @@ pub struct TransformerEncoderLayer {
     dropout: f64,
     activation: TransformerActivation,
     norm_first: bool,
+    causal: bool,
     training: bool,
     gen: Mutex<Generator>,
 }
@@ -79,6 +84,7 @@ impl TransformerEncoderLayer {
             dropout: spec.dropout,
             activation: spec.activation,
             norm_first: spec.norm_first,
+            causal: spec.causal,
             training: true,
             gen: Mutex::new(ctx.gen.fork()),
         })
@@ -143,8 +149,15 @@ impl TransformerEncoderLayer {
 }
 
 impl Module for TransformerEncoderLayer {
+    /// `layer(src, is_causal=causal)` (with the causal mask when `causal`).
     fn forward<'t>(&self, input: Var<'t>) -> Var<'t> {
-        self.forward_full(input, None, None, false)
+        self.forward_full(input, None, None, self.causal)
+    }
+    /// `layer(src, src_key_padding_mask=padding, is_causal=causal)`.
+    fn forward_with<'t>(&self, input: Var<'t>, ctx: &ForwardContext) -> Var<'t> {
+        let batch_first = self.self_attn.batch_first();
+        let mask = self_padding_mask("TransformerEncoderLayer", ctx, &input, batch_first);
+        self.forward_full(input, None, mask.as_ref(), self.causal)
     }
     fn visit(&self, prefix: &str, v: &mut dyn ModuleVisitor) {
         self.self_attn.visit(&join_name(prefix, "self_attn"), v);
@@ -217,6 +230,12 @@ pub struct TransformerEncoderLayerSpec {
     /// Biases in linear layers and layer norms (`bias`, default true).
     #[serde(default = "crate::recurrent::yes")]
     pub bias: bool,
+    /// Self-attention in a model (`forward`, `forward_with`) is causal: position `i` attends
+    /// to positions `0..=i` only (default false). PyTorch passes `is_causal=True` with the
+    /// mask at call time (`layer(src, src_mask=causal_mask, is_causal=True)`). Inside a
+    /// [`TransformerEncoderSpec`], set `causal` on the encoder instead.
+    #[serde(default)]
+    pub causal: bool,
 }
 
 impl TransformerEncoderLayerSpec {
@@ -232,6 +251,7 @@ impl TransformerEncoderLayerSpec {
             batch_first: false,
             norm_first: false,
             bias: true,
+            causal: false,
         }
     }
 }
@@ -293,10 +313,15 @@ impl LayerSpec for TransformerEncoderLayerSpec {
 /// A stack of identical encoder layers with an optional final norm
 /// (`torch.nn.TransformerEncoder`). Parameters are `layers.{i}.…` and `norm.…`. As in
 /// PyTorch (which deep-copies `encoder_layer`), every layer starts from the same weights.
+///
+/// In a model, [`Module::forward_with`] passes the context's padding mask as
+/// `src_key_padding_mask` to every layer, and both `forward`s are causal if the spec says
+/// `causal` (a character language model).
 #[derive(Debug)]
 pub struct TransformerEncoder {
     layers: Vec<TransformerEncoderLayer>,
     norm: Option<Box<dyn Module>>,
+    causal: bool,
     training: bool,
 }
 
@@ -317,6 +342,7 @@ impl TransformerEncoder {
         Ok(TransformerEncoder {
             layers,
             norm,
+            causal: spec.causal,
             training: true,
         })
     }
@@ -350,8 +376,18 @@ impl TransformerEncoder {
 }
 
 impl Module for TransformerEncoder {
+    /// `encoder(src, is_causal=causal)` (with the causal mask when `causal`).
     fn forward<'t>(&self, input: Var<'t>) -> Var<'t> {
-        self.forward_full(input, None, None, false)
+        self.forward_full(input, None, None, self.causal)
+    }
+    /// `encoder(src, src_key_padding_mask=padding, is_causal=causal)`.
+    fn forward_with<'t>(&self, input: Var<'t>, ctx: &ForwardContext) -> Var<'t> {
+        let batch_first = self
+            .layers
+            .first()
+            .is_some_and(|l| l.self_attn.batch_first());
+        let mask = self_padding_mask("TransformerEncoder", ctx, &input, batch_first);
+        self.forward_full(input, None, mask.as_ref(), self.causal)
     }
     fn visit(&self, prefix: &str, v: &mut dyn ModuleVisitor) {
         for (i, l) in self.layers.iter().enumerate() {
@@ -405,6 +441,7 @@ fn yes() -> bool {
 /// num_layers = 2
 /// encoder_layer = { d_model = 64, nhead = 4, batch_first = true }
 /// norm = { type = "LayerNorm", normalized_shape = [64] }   # optional, any layer spec
+/// causal = false                                          # true: a causal language model
 /// ```
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -422,6 +459,12 @@ pub struct TransformerEncoderSpec {
     /// Accepted for compatibility (`mask_check`).
     #[serde(default = "yes")]
     pub mask_check: bool,
+    /// Self-attention in every layer is causal: position `i` attends to positions `0..=i`
+    /// only (default false), for a language model. Not a constructor argument in PyTorch,
+    /// which passes it at call time:
+    /// `encoder(src, mask=nn.Transformer.generate_square_subsequent_mask(L), is_causal=True)`.
+    #[serde(default)]
+    pub causal: bool,
 }
 
 #[typetag::serde(name = "TransformerEncoder")]
@@ -444,6 +487,14 @@ impl LayerSpec for TransformerEncoderSpec {
                 "TransformerEncoder",
                 "num_layers",
                 "must be positive, got 0",
+            ));
+        }
+        if self.encoder_layer.causal {
+            return Err(NnError::config(
+                "TransformerEncoder",
+                "encoder_layer.causal",
+                "set `causal = true` on the TransformerEncoder itself, which applies it to \
+                 every layer",
             ));
         }
         if let Some(n) = &self.norm {

@@ -1,9 +1,14 @@
 //! # tuna-plot
 //!
-//! Line plots, written as hand-made SVG or rasterized to PNG (no plotting dependency). A
-//! [`Figure`] is one or more stacked [`Panel`]s sharing the x axis; a panel holds one or more
-//! named [`Series`] (train vs validation, ...) in distinct colors with a legend, optional
-//! vertical [`Marker`]s ("best epoch") and a linear or logarithmic y axis.
+//! Tuna's figures, drawn with [`plotters`] into SVG or PNG from the same code, with the words
+//! people read them by: a title, axis names, tick labels (`1e-4` on log axes), a legend beside
+//! the plot area (never over the data) and labelled marker lines. Text is set in DejaVu Sans,
+//! embedded in the crate (see `assets/`), so a PNG looks the same on a machine without fonts.
+//!
+//! A [`Figure`] is one or more stacked [`Panel`]s sharing the x axis; a panel holds named
+//! [`Series`] (lines, dots or crosses; series of the same name share a color and a legend
+//! entry), or labelled horizontal [`Bar`]s, plus vertical [`Marker`]s ("best epoch") and
+//! [`Note`]s. This crate knows nothing of runs or studies: callers turn those into series.
 //!
 //! ```
 //! use tuna_plot::{Figure, Marker, Panel, Series};
@@ -16,26 +21,63 @@
 //! let lr = Panel::new("lr")
 //!     .with_series(Series::new("lr", epochs, vec![1e-1, 1e-2, 1e-3, 1e-4]))
 //!     .log_y(true);
-//! let figure = Figure::new("run 7", "epoch", vec![loss, lr]).with_marker(Marker::new(3.0, "best epoch"));
+//! let figure = Figure::new("run 7", "epoch", vec![loss, lr])
+//!     .integer_x(true)
+//!     .with_marker(Marker::new(3.0, "best epoch"));
 //! let svg = figure.to_svg();
 //! assert!(svg.contains(">validation</text>") && svg.contains(">best epoch</text>"));
+//! assert!(svg.contains(">1e-4</text>"));
 //! assert!(figure.to_png().unwrap().starts_with(b"\x89PNG"));
 //! ```
-//!
-//! The PNG rasterizer draws tick labels with a tiny built-in digit font and leaves out the
-//! words (title, axis names, legend and marker labels); legends keep their color swatches.
 
-mod layout;
-mod render;
+mod draw;
+mod font;
+mod plan;
+mod raster;
+#[cfg(test)]
+mod tests;
+mod ticks;
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// One named line: the points `(x[i], y[i])`, joined in order.
+/// An RGB color.
+pub type Color = [u8; 3];
+
+/// matplotlib's `tab10` palette: the colors series get in order of their distinct names
+/// (blue, orange, green, red, purple, ...).
+pub const PALETTE: [Color; 10] = [
+    [0x1f, 0x77, 0xb4],
+    [0xff, 0x7f, 0x0e],
+    [0x2c, 0xa0, 0x2c],
+    [0xd6, 0x27, 0x28],
+    [0x94, 0x67, 0xbd],
+    [0x8c, 0x56, 0x4b],
+    [0xe3, 0x77, 0xc2],
+    [0x7f, 0x7f, 0x7f],
+    [0xbc, 0xbd, 0x22],
+    [0x17, 0xbe, 0xcf],
+];
+
+/// How a series' points are drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Style {
+    /// Points joined in order (an isolated point, between gaps, is a dot).
+    #[default]
+    Line,
+    /// A dot per point, unjoined (a scatter plot).
+    Dots,
+    /// A cross (×) per point, unjoined: events such as "pruned here".
+    Crosses,
+    /// Points joined and each drawn as a dot.
+    LineAndDots,
+}
+
+/// One named line or point set: the points `(x[i], y[i])`.
 ///
-/// A non-finite `x` or `y` (and, on a logarithmic axis, a `y <= 0`) is a gap: the line
-/// stops before it and starts again after it; an isolated point is drawn as a dot. Points
-/// past the end of the shorter of `x` and `y` are ignored.
+/// A non-finite `x` or `y` (and, on a logarithmic axis, a value `<= 0`) is a gap: the line
+/// stops before it and starts again after it. Points past the end of the shorter of `x` and
+/// `y` are ignored. Series of the same name in a panel share one color and one legend entry
+/// (one line per trial, all named "pruned trial").
 #[derive(Clone, Debug, PartialEq)]
 pub struct Series {
     /// The legend entry ("train", "validation", ...).
@@ -44,35 +86,49 @@ pub struct Series {
     pub x: Vec<f64>,
     /// The y values.
     pub y: Vec<f64>,
-    /// Draw each point as a dot, without connecting lines (a scatter plot).
-    pub points: bool,
+    /// How the points are drawn.
+    pub style: Style,
+    /// The color; `None` takes the next [`PALETTE`] color by distinct name.
+    pub color: Option<Color>,
 }
 
 impl Series {
-    /// A series named `name` through the points `(x[i], y[i])`.
+    /// A line named `name` through the points `(x[i], y[i])`.
     pub fn new(name: impl Into<String>, x: Vec<f64>, y: Vec<f64>) -> Self {
         Series {
             name: name.into(),
             x,
             y,
-            points: false,
+            style: Style::Line,
+            color: None,
         }
     }
 
-    /// The same points drawn as dots only (scatter).
-    pub fn scatter(mut self) -> Self {
-        self.points = true;
+    /// The same points drawn as dots only (matplotlib `ax.scatter`).
+    pub fn scatter(self) -> Self {
+        self.with_style(Style::Dots)
+    }
+
+    /// The same points drawn in `style`.
+    pub fn with_style(mut self, style: Style) -> Self {
+        self.style = style;
+        self
+    }
+
+    /// The same points in `color` instead of the palette's.
+    pub fn with_color(mut self, color: Color) -> Self {
+        self.color = Some(color);
         self
     }
 }
 
-/// A vertical line at `x` with a label ("best epoch", "overfitting starts"), drawn dashed
-/// across the whole plot area of a panel.
+/// A vertical dashed line at `x` across a panel's plot area, its label written above the
+/// plot area ("best epoch", "overfitting starts").
 #[derive(Clone, Debug, PartialEq)]
 pub struct Marker {
     /// Where the line is, in data coordinates.
     pub x: f64,
-    /// The label written next to the top of the line (SVG only).
+    /// The label above the line.
     pub label: String,
 }
 
@@ -86,24 +142,74 @@ impl Marker {
     }
 }
 
-/// One plot area: a y axis named `name` and its series, colored in order (blue, red, green,
-/// orange, purple, ... — matplotlib's `tab10`), with a legend in the top-right corner when
-/// there are two or more series or the one series is named differently from the panel.
+/// A short text at a data point, on a white box beside it (right of the point, or left of
+/// it in the right quarter of the plot): the range ends of a parallel-coordinates axis.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Note {
+    /// The point's x, in data coordinates.
+    pub x: f64,
+    /// The point's y, in data coordinates.
+    pub y: f64,
+    /// The text.
+    pub text: String,
+}
+
+impl Note {
+    /// `text` beside the point `(x, y)`.
+    pub fn new(x: f64, y: f64, text: impl Into<String>) -> Self {
+        Note {
+            x,
+            y,
+            text: text.into(),
+        }
+    }
+}
+
+/// One horizontal bar of a bar panel: a category and its value, drawn from 0 to `value` along
+/// the figure's x axis, with the value written at its end.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Bar {
+    /// The category, written on the y axis.
+    pub name: String,
+    /// The length.
+    pub value: f64,
+}
+
+impl Bar {
+    /// A bar for `name` of length `value`.
+    pub fn new(name: impl Into<String>, value: f64) -> Self {
+        Bar {
+            name: name.into(),
+            value,
+        }
+    }
+}
+
+/// One plot area: a y axis named `name` and its series (or bars), markers and notes, with a
+/// legend to the right of the plot area when there are two or more series names, or the one
+/// series is named unlike the panel.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Panel {
     /// The y-axis name.
     pub name: String,
-    /// The lines, drawn in order (later ones on top).
+    /// The series, drawn in order (later ones on top).
     pub series: Vec<Series>,
+    /// Horizontal bars, top to bottom, with their names on the y axis (matplotlib
+    /// `ax.barh`). A panel with bars draws no series.
+    pub bars: Vec<Bar>,
     /// Whether the (linear) y axis starts at 0 when all data is non-negative.
     pub from_zero: bool,
-    /// Whether the y axis is logarithmic (base 10; ticks at powers of ten). Values `<= 0`
-    /// are gaps.
+    /// Whether the y axis is logarithmic (base 10). Values `<= 0` are gaps.
     pub log_y: bool,
+    /// A fixed y range `(low, high)` instead of one fitted to the data; values outside it
+    /// are gaps.
+    pub y_range: Option<(f64, f64)>,
     /// Vertical marker lines of this panel only (see also [`Figure::with_marker`]).
     pub markers: Vec<Marker>,
-    /// Whether to draw the legend: `None` decides (two or more series, or one named unlike
-    /// the panel), `Some` forces it on or off (off for plots with one series per trial).
+    /// Texts at data points.
+    pub notes: Vec<Note>,
+    /// Whether to draw the legend: `None` decides (two or more series names, or one named
+    /// unlike the panel), `Some` forces it on or off.
     pub legend: Option<bool>,
 }
 
@@ -113,9 +219,12 @@ impl Panel {
         Panel {
             name: name.into(),
             series: Vec::new(),
+            bars: Vec::new(),
             from_zero: false,
             log_y: false,
+            y_range: None,
             markers: Vec::new(),
+            notes: Vec::new(),
             legend: None,
         }
     }
@@ -126,9 +235,15 @@ impl Panel {
         self
     }
 
-    /// Adds a line.
+    /// Adds a series.
     pub fn with_series(mut self, series: Series) -> Self {
         self.series.push(series);
+        self
+    }
+
+    /// Adds horizontal bars, drawn below those already added.
+    pub fn with_bars(mut self, bars: impl IntoIterator<Item = Bar>) -> Self {
+        self.bars.extend(bars);
         self
     }
 
@@ -144,19 +259,32 @@ impl Panel {
         self
     }
 
+    /// Fixes the y range (matplotlib `ax.set_ylim(low, high)`).
+    pub fn y_range(mut self, low: f64, high: f64) -> Self {
+        self.y_range = Some((low, high));
+        self
+    }
+
     /// Adds a vertical marker line to this panel.
     pub fn with_marker(mut self, marker: Marker) -> Self {
         self.markers.push(marker);
         self
     }
+
+    /// Adds a note.
+    pub fn with_note(mut self, note: Note) -> Self {
+        self.notes.push(note);
+        self
+    }
 }
 
-/// Stacked panels sharing one x axis (range: all finite x of every series and marker).
+/// Stacked panels sharing one x axis (range: every finite x of every series, marker and note,
+/// 0 and the bar values, and the named ticks), 800 pixels wide and 300 high per panel.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Figure {
     /// The title, above the first panel.
     pub title: String,
-    /// The x-axis name, under every panel.
+    /// The x-axis name (with its unit), under every panel.
     pub x_name: String,
     /// The panels, top to bottom.
     pub panels: Vec<Panel>,
@@ -164,19 +292,37 @@ pub struct Figure {
     pub markers: Vec<Marker>,
     /// Whether x is a count (epochs, steps): no fractional x ticks.
     pub integer_x: bool,
+    /// Whether the x axis is logarithmic (base 10). Values `<= 0` are gaps.
+    pub log_x: bool,
+    /// Named x ticks `(x, label)` instead of numbers (parameter names of a parallel
+    /// coordinates plot, the options of a choice). Empty: numeric ticks.
+    pub x_ticks: Vec<(f64, String)>,
 }
 
-/// Why a figure could not be encoded or saved.
-#[derive(Debug)]
+/// Why a figure could not be drawn, encoded or saved.
+#[derive(Debug, thiserror::Error)]
 pub enum PlotError {
     /// [`Figure::save`] was given a path whose extension is neither `svg` nor `png`.
+    #[error(
+        "cannot plot to {}: {} is not supported, use .svg or .png",
+        path.display(),
+        describe_extension(path)
+    )]
     Extension {
         /// The path.
         path: PathBuf,
     },
+    /// The embedded font did not load (a broken build).
+    #[error("the embedded DejaVu Sans font did not load")]
+    Font,
+    /// Drawing failed.
+    #[error("drawing the figure: {0}")]
+    Draw(String),
     /// The PNG encoder failed.
-    Png(String),
+    #[error("PNG encoder: {0}")]
+    Png(#[from] png::EncodingError),
     /// Writing the file failed.
+    #[error("cannot write {}: {source}", path.display())]
     Io {
         /// The path.
         path: PathBuf,
@@ -185,43 +331,18 @@ pub enum PlotError {
     },
 }
 
-impl fmt::Display for PlotError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PlotError::Extension { path } => {
-                let ext = path
-                    .extension()
-                    .map(|e| format!("the extension \".{}\"", e.to_string_lossy()))
-                    .unwrap_or_else(|| "no extension".into());
-                write!(
-                    f,
-                    "cannot plot to {}: {ext} is not supported, use .svg or .png",
-                    path.display()
-                )
-            }
-            PlotError::Png(e) => write!(f, "PNG encoder: {e}"),
-            PlotError::Io { path, source } => {
-                write!(f, "cannot write {}: {source}", path.display())
-            }
-        }
-    }
-}
-
-impl std::error::Error for PlotError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            PlotError::Io { source, .. } => Some(source),
-            _ => None,
-        }
-    }
+fn describe_extension(path: &Path) -> String {
+    path.extension()
+        .map(|e| format!("the extension \".{}\"", e.to_string_lossy()))
+        .unwrap_or_else(|| "no extension".into())
 }
 
 /// The image format of a plot file, from its extension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
-    /// `.svg` (case-insensitive): text, with every word.
+    /// `.svg` (case-insensitive): text, with every word as a `<text>` element.
     Svg,
-    /// `.png` (case-insensitive): RGB pixels, digits only.
+    /// `.png` (case-insensitive): RGB pixels, the same drawing.
     Png,
 }
 
@@ -256,12 +377,26 @@ impl Figure {
             panels,
             markers: Vec::new(),
             integer_x: false,
+            log_x: false,
+            x_ticks: Vec::new(),
         }
     }
 
     /// Sets whether x is a count (epochs, steps), ticked at integers only.
     pub fn integer_x(mut self, yes: bool) -> Self {
         self.integer_x = yes;
+        self
+    }
+
+    /// Sets whether the x axis is logarithmic (matplotlib `ax.set_xscale("log")`).
+    pub fn log_x(mut self, yes: bool) -> Self {
+        self.log_x = yes;
+        self
+    }
+
+    /// Names the x ticks: a label at each given x instead of numbers.
+    pub fn with_x_ticks(mut self, ticks: Vec<(f64, String)>) -> Self {
+        self.x_ticks = ticks;
         self
     }
 
@@ -272,25 +407,39 @@ impl Figure {
     }
 
     /// The figure as an SVG document.
-    pub fn to_svg(&self) -> String {
-        render::svg(self.size(), &layout::shapes(self))
-    }
-
-    /// The figure as a PNG image (RGB, 8 bits, 800 pixels wide and 300 high per panel).
     ///
     /// # Errors
-    /// [`PlotError::Png`] if the PNG encoder fails.
+    /// [`PlotError::Font`] or [`PlotError::Draw`] (neither happens with a sound build: the
+    /// SVG backend writes into a string).
+    pub fn try_to_svg(&self) -> Result<String, PlotError> {
+        draw::svg(self)
+    }
+
+    /// The figure as an SVG document: [`Figure::try_to_svg`].
+    ///
+    /// # Panics
+    /// Only if the embedded font is broken (a build defect the crate's tests catch).
+    pub fn to_svg(&self) -> String {
+        self.try_to_svg()
+            .unwrap_or_else(|e| panic!("tuna-plot: {e}"))
+    }
+
+    /// The figure as a PNG image (RGB, 8 bits, [`Figure::size`] pixels).
+    ///
+    /// # Errors
+    /// [`PlotError::Png`] if the PNG encoder fails, [`PlotError::Font`] or
+    /// [`PlotError::Draw`] if drawing does.
     pub fn to_png(&self) -> Result<Vec<u8>, PlotError> {
-        render::png(self.size(), &layout::shapes(self)).map_err(PlotError::Png)
+        draw::png(self)
     }
 
     /// The image bytes in `format`.
     ///
     /// # Errors
-    /// See [`Figure::to_png`].
+    /// See [`Figure::to_png`] and [`Figure::try_to_svg`].
     pub fn encode(&self, format: Format) -> Result<Vec<u8>, PlotError> {
         match format {
-            Format::Svg => Ok(self.to_svg().into_bytes()),
+            Format::Svg => Ok(self.try_to_svg()?.into_bytes()),
             Format::Png => self.to_png(),
         }
     }
@@ -299,7 +448,7 @@ impl Figure {
     ///
     /// # Errors
     /// [`PlotError::Extension`] for another extension (nothing is written),
-    /// [`PlotError::Png`] or [`PlotError::Io`].
+    /// [`PlotError::Io`], or an encoding error (see [`Figure::encode`]).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), PlotError> {
         let path = path.as_ref();
         let bytes = self.encode(Format::from_path(path)?)?;
@@ -309,149 +458,10 @@ impl Figure {
         })
     }
 
-    /// The image size in pixels: (width, height).
+    /// The image size in pixels, (width, height): 800 wide, 300 high per panel (60 without
+    /// panels).
     pub fn size(&self) -> (usize, usize) {
-        layout::size(self.panels.len())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn two_series() -> Figure {
-        let x: Vec<f64> = (1..=6).map(f64::from).collect();
-        let loss = Panel::new("loss")
-            .with_series(Series::new(
-                "train",
-                x.clone(),
-                vec![1.0, 0.7, f64::NAN, 0.4, 0.3, 0.25],
-            ))
-            .with_series(Series::new(
-                "validation",
-                x.clone(),
-                vec![1.1, 0.8, 0.7, 0.72, 0.8, 0.9],
-            ))
-            .from_zero(true)
-            .with_marker(Marker::new(3.0, "best epoch"));
-        let lr = Panel::new("lr")
-            .with_series(Series::new(
-                "lr",
-                x,
-                vec![1e-1, 1e-2, 1e-3, 0.0, 1e-5, 1e-6],
-            ))
-            .log_y(true);
-        Figure::new("run <1>", "epoch", vec![loss, lr])
-            .with_marker(Marker::new(5.0, "overfitting starts"))
-    }
-
-    fn decode(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
-        let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
-        let mut reader = decoder.read_info().unwrap();
-        let mut buf = vec![0; reader.output_buffer_size().unwrap()];
-        let info = reader.next_frame(&mut buf).unwrap();
-        assert_eq!(info.color_type, png::ColorType::Rgb);
-        buf.truncate(info.buffer_size());
-        (info.width, info.height, buf)
-    }
-
-    #[test]
-    fn svg_has_legend_markers_gaps_and_log_ticks() {
-        let svg = two_series().to_svg();
-        for word in [
-            ">train</text>",
-            ">validation</text>",
-            ">best epoch</text>",
-            ">overfitting starts</text>",
-            ">loss</text>",
-            ">lr</text>",
-            ">epoch</text>",
-            "run &lt;1&gt;",
-            ">1e-5</text>",
-            ">0.01</text>",
-        ] {
-            assert!(svg.contains(word), "{word} missing");
-        }
-        // The lr panel's only series is named like the panel: no legend there, so "lr"
-        // appears once (the axis name).
-        assert_eq!(svg.matches(">lr</text>").count(), 1);
-        // The train NaN splits its line into 2 + 3 points; the lr 0.0 (log axis) into 3 + 2.
-        assert_eq!(svg.matches("<polyline").count(), 2 + 1 + 2);
-        // Blue: 4 line pieces and the loss legend's swatch; red: 1 line and its swatch.
-        assert_eq!(svg.matches("stroke=\"#1f77b4\"").count(), 4 + 1);
-        assert_eq!(svg.matches("stroke=\"#d62728\"").count(), 1 + 1);
-        // The figure marker in both panels, the panel marker in one.
-        assert_eq!(svg.matches("stroke-dasharray").count(), 2 + 1);
-        assert!(svg.trim_end().ends_with("</svg>"));
-        // x spans 1..3: ticks every 0.5, or every integer on a count axis.
-        let short = Figure::new(
-            "t",
-            "epoch",
-            vec![Panel::new("y").with_series(Series::new("y", vec![1.0, 2.0, 3.0], vec![0.0; 3]))],
-        );
-        assert!(short.to_svg().contains(">1.5</text>"));
-        let svg = short.integer_x(true).to_svg();
-        assert!(!svg.contains(">1.5</text>") && svg.contains(">3</text>"));
-    }
-
-    #[test]
-    fn png_decodes_to_the_figure_size_with_both_colors() {
-        let figure = two_series();
-        let (w, h, px) = decode(&figure.to_png().unwrap());
-        assert_eq!((w as usize, h as usize), figure.size());
-        assert_eq!((w, h), (800, 600));
-        let has = |c: [u8; 3]| px.chunks(3).any(|p| p == c);
-        assert!(has(layout::COLORS[0]) && has(layout::COLORS[1]));
-        assert!(!has(layout::COLORS[2]));
-    }
-
-    #[test]
-    fn isolated_points_are_dots_and_empty_figures_encode() {
-        let one = Figure::new(
-            "one epoch",
-            "epoch",
-            vec![Panel::new("loss").with_series(Series::new("train", vec![1.0], vec![0.5]))],
-        );
-        let svg = one.to_svg();
-        assert!(svg.contains("<circle") && !svg.contains("<polyline"));
-        assert!(one.to_png().is_ok());
-        let empty = Figure::new("nothing yet", "epoch", Vec::new());
-        assert!(empty.to_svg().contains(">nothing yet</text>"));
-        let (w, h, _) = decode(&empty.to_png().unwrap());
-        assert_eq!((w as usize, h as usize), empty.size());
-        // All-NaN and empty series: axes only, no panic.
-        let blank = Figure::new(
-            "t",
-            "x",
-            vec![Panel::new("y")
-                .with_series(Series::new("a", vec![1.0, 2.0], vec![f64::NAN; 2]))
-                .with_series(Series::new("b", vec![], vec![]))
-                .log_y(true)],
-        );
-        assert!(!blank.to_svg().contains("<polyline"));
-        blank.to_png().unwrap();
-    }
-
-    #[test]
-    fn save_picks_the_format_by_extension() {
-        let dir = std::env::temp_dir().join(format!("tuna-plot-save-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let figure = two_series();
-        figure.save(dir.join("a.svg")).unwrap();
-        figure.save(dir.join("a.PNG")).unwrap();
-        let svg = std::fs::read_to_string(dir.join("a.svg")).unwrap();
-        assert_eq!(svg, figure.to_svg());
-        let (w, h, _) = decode(&std::fs::read(dir.join("a.PNG")).unwrap());
-        assert_eq!((w, h), (800, 600));
-        let err = figure.save(dir.join("a.jpg")).unwrap_err();
-        assert!(matches!(err, PlotError::Extension { .. }));
-        let msg = err.to_string();
-        assert!(msg.contains("\".jpg\"") && msg.contains("a.jpg"), "{msg}");
-        assert!(!dir.join("a.jpg").exists());
-        let msg = figure.save(dir.join("noext")).unwrap_err().to_string();
-        assert!(msg.contains("no extension"), "{msg}");
-        let err = figure.save(dir.join("missing/a.svg")).unwrap_err();
-        assert!(matches!(err, PlotError::Io { .. }), "{err}");
-        std::fs::remove_dir_all(&dir).ok();
+        let (w, h) = plan::size(self.panels.len());
+        (w as usize, h as usize)
     }
 }

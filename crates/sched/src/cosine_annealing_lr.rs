@@ -17,8 +17,10 @@ use crate::{LrScheduler, LrSchedulerConfig, SchedError};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CosineAnnealingLr {
-    /// `T_max`: the number of steps of the half cosine. Required by PyTorch; Tuna default 100.
-    #[serde(rename = "T_max")]
+    /// `T_max`: the number of steps of the half cosine. Required by PyTorch; left out (0) in
+    /// an experiment file, the trainer fills in the run's number of scheduler steps (epochs,
+    /// or epochs × batches with `interval = "batch"`) and says so.
+    #[serde(rename = "T_max", skip_serializing_if = "is_unset")]
     pub t_max: i64,
     /// `eta_min`: the minimum learning rate. PyTorch default 0.0.
     pub eta_min: f64,
@@ -29,7 +31,7 @@ pub struct CosineAnnealingLr {
 impl Default for CosineAnnealingLr {
     fn default() -> Self {
         CosineAnnealingLr {
-            t_max: 100,
+            t_max: 0,
             eta_min: 0.0,
             last_epoch: -1,
         }
@@ -37,6 +39,10 @@ impl Default for CosineAnnealingLr {
 }
 
 const NAME: &str = "CosineAnnealingLR";
+
+fn is_unset(t_max: &i64) -> bool {
+    *t_max == 0
+}
 
 impl ChainRule for CosineAnnealingLr {
     const NAME: &'static str = NAME;
@@ -87,6 +93,12 @@ impl LrSchedulerConfig for CosineAnnealingLr {
     fn build(&self, base_lrs: &[f64]) -> Result<Box<dyn LrScheduler>, SchedError> {
         self.validate()?;
         Chainable::boxed(self.clone(), base_lrs)
+    }
+
+    fn fill_total_steps(&mut self, total_steps: u64) {
+        if self.t_max == 0 {
+            self.t_max = total_steps.min(i64::MAX as u64) as i64;
+        }
     }
 }
 

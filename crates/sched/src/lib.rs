@@ -205,7 +205,10 @@ pub fn builtin_examples() -> Vec<Box<dyn LrSchedulerConfig>> {
         Box::new(LinearLr::default()),
         Box::new(ExponentialLr::default()),
         Box::new(PolynomialLr::default()),
-        Box::new(CosineAnnealingLr::default()),
+        Box::new(CosineAnnealingLr {
+            t_max: 100,
+            ..Default::default()
+        }),
         Box::new(CosineAnnealingWarmRestarts::default()),
         Box::new(CyclicLr::default()),
         Box::new(OneCycleLr {
@@ -216,7 +219,10 @@ pub fn builtin_examples() -> Vec<Box<dyn LrSchedulerConfig>> {
         Box::new(SequentialLr {
             schedulers: vec![
                 Box::new(LinearLr::default()),
-                Box::new(CosineAnnealingLr::default()),
+                Box::new(CosineAnnealingLr {
+                    t_max: 100,
+                    ..Default::default()
+                }),
             ],
             milestones: vec![5],
             last_epoch: -1,
@@ -228,7 +234,10 @@ pub fn builtin_examples() -> Vec<Box<dyn LrSchedulerConfig>> {
             ],
         }),
         Box::new(LinearWarmup {
-            scheduler: Some(Box::new(CosineAnnealingLr::default())),
+            scheduler: Some(Box::new(CosineAnnealingLr {
+                t_max: 100,
+                ..Default::default()
+            })),
             ..Default::default()
         }),
     ]

@@ -14,12 +14,51 @@ pub enum TrainError {
     #[error("data: {0}")]
     Data(#[from] tuna_data::DataError),
     /// The experiment is valid piece by piece, but the pieces do not fit together (model
-    /// output vs classes, a parameter group matching nothing, an unknown metric).
+    /// output vs classes, a loss that does not fit the task, a parameter group matching
+    /// nothing, an unknown metric), each message starting with the field at fault.
     #[error("{0}")]
     Setup(String),
+    /// The model cannot be built or does not take the data.
+    #[error("model: {0}")]
+    Model(#[from] tuna_nn::NnError),
+    /// The loss cannot take the model's output and the targets.
+    #[error("loss: {0}")]
+    Loss(#[from] tuna_loss::LossError),
+    /// The optimizer failed (a parameter group, its state, a step).
+    #[error("optimizer: {0}")]
+    Optimizer(#[from] tuna_optim::OptimError),
+    /// The schedule failed (building it, or its state on resume).
+    #[error("scheduler: {0}")]
+    Scheduler(#[from] tuna_sched::SchedError),
+    /// A regularizer or constraint failed.
+    #[error("regularization: {0}")]
+    Regularize(#[from] tuna_regularize::RegularizeError),
+    /// The metrics are invalid for the task, or cannot take the model's output (the message
+    /// names `train.metrics[i]` or the shapes).
+    #[error(transparent)]
+    Metrics(#[from] crate::metrics::MetricError),
+    /// An error during training, with where it happened.
+    #[error("epoch {epoch}, batch {batch}: {error}")]
+    At {
+        /// The epoch (from 1).
+        epoch: usize,
+        /// The batch within the epoch (from 0).
+        batch: usize,
+        /// What went wrong.
+        error: Box<TrainError>,
+    },
     /// The loss or a gradient became NaN or infinite.
     #[error("{0}")]
     NonFinite(String),
+    /// Training was interrupted (Ctrl-C, SIGTERM) after a batch; the last checkpoint holds
+    /// everything up to it.
+    #[error("interrupted after epoch {epoch}, batch {batch}; the run folder's checkpoint holds everything up to there")]
+    Interrupted {
+        /// Completed epochs.
+        epoch: usize,
+        /// Completed batches of the next epoch.
+        batch: usize,
+    },
     /// A file of the run folder could not be read or written.
     #[error("{}: {reason}", path.display())]
     Io {
@@ -55,6 +94,36 @@ impl TrainError {
         TrainError::Checkpoint {
             path: path.into(),
             reason: reason.into(),
+        }
+    }
+
+    /// A [`TrainError::Loss`] error (for `map_err`).
+    pub fn loss(e: tuna_loss::LossError) -> Self {
+        TrainError::Loss(e)
+    }
+
+    /// A [`TrainError::Metrics`] error (for `map_err`).
+    pub fn metrics(e: crate::metrics::MetricError) -> Self {
+        TrainError::Metrics(e)
+    }
+
+    /// This error located at `epoch` and `batch`.
+    pub fn at(self, epoch: usize, batch: usize) -> Self {
+        match self {
+            e @ (TrainError::At { .. } | TrainError::NonFinite(_)) => e,
+            e => TrainError::At {
+                epoch,
+                batch,
+                error: Box::new(e),
+            },
+        }
+    }
+
+    /// The error without its location (what went wrong).
+    pub fn root(&self) -> &TrainError {
+        match self {
+            TrainError::At { error, .. } => error.root(),
+            e => e,
         }
     }
 }

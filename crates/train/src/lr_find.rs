@@ -251,7 +251,7 @@ pub fn lr_find(
     exp.train.early_stopping = None;
     exp.train.signals = false;
     let mut trainer = Trainer::new(exp, ctx)?;
-    let (model, params, optimizer, loader, exp) = trainer.step_parts();
+    let (model, params, optimizer, loader, exp, info) = trainer.step_parts();
     let setup = |what: &str, e: &dyn std::fmt::Display| TrainError::Setup(format!("{what}: {e}"));
     model.set_training(true);
     let groups = optimizer.lrs().len();
@@ -279,20 +279,18 @@ pub fn lr_find(
         }
         let loss = {
             let tape = Tape::new();
-            let out = model.forward(tape.constant(batch.inputs));
-            let loss = exp
-                .loss
-                .forward(out, tape.constant(batch.targets))
-                .map_err(|e| setup("loss", &e))?;
-            let mut total = loss;
-            for r in &exp.regularizers {
-                if let Some(p) = r.penalty_for_params(&tape, params) {
-                    total = total.add(p);
-                }
-            }
-            let value = loss.item();
+            let f = crate::trainer::step::forward_loss(
+                &*model,
+                exp.loss.as_ref(),
+                &exp.regularizers,
+                params,
+                info,
+                &tape,
+                &batch,
+            )?;
+            let value = f.loss.item();
             if value.is_finite() {
-                total.backward();
+                f.total.backward();
             }
             value
         };
@@ -311,18 +309,7 @@ pub fn lr_find(
             break;
         }
         best = best.min(s);
-        if let Some(max) = exp.train.clip_grad_norm {
-            tuna_optim::clip_grad_norm(params, max, exp.train.clip_norm_type, false)
-                .map_err(|e| TrainError::NonFinite(format!("clipping: {e}")))?;
-        }
-        if let Some(v) = exp.train.clip_grad_value {
-            tuna_optim::clip_grad_value(params, v)
-                .map_err(|e| TrainError::NonFinite(format!("clipping: {e}")))?;
-        }
-        optimizer.step().map_err(|e| setup("optimizer", &e))?;
-        optimizer.zero_grad();
-        tuna_regularize::apply_constraints(&exp.constraints, params)
-            .map_err(|e| setup("constraints", &e))?;
+        crate::trainer::update::update(&exp.train, params, optimizer, &exp.constraints, None)?;
     }
     let sug = suggest(&lrs, &smoothed, cfg.num_iter)
         .map_err(|e| TrainError::Setup(format!("lr range test: {e}")))?;

@@ -1,6 +1,7 @@
-//! [`Progress`]: the live display of a training run — a progress bar per epoch with loss,
-//! running metric, lr and samples/s when stdout is a terminal, one plain line per epoch when
-//! it is not (CI logs stay readable), or nothing in quiet mode.
+//! [`Progress`]: the live display of a training run, on stderr — a progress bar per epoch
+//! with loss, running metric, lr and samples/s when stderr is a terminal, one plain line per
+//! epoch when it is not (CI logs stay readable), or nothing in quiet mode. A closed stderr
+//! (a closed terminal, `2>&1 | head`) ends the display, never the run.
 
 use std::io::IsTerminal;
 use std::time::Instant;
@@ -24,6 +25,36 @@ pub enum DisplayMode {
     Plain,
     /// Nothing.
     Quiet,
+}
+
+/// The results of a finished run as text lines (best epoch, test metrics, time): what
+/// `tuna train` prints on stdout.
+pub fn summary_lines(summary: &RunSummary) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(best) = summary.best_epoch {
+        out.push(format!(
+            "best epoch {best} by {}{}",
+            summary.monitor,
+            if summary.restored_best {
+                " (weights restored)"
+            } else {
+                ""
+            }
+        ));
+    }
+    if !summary.test.is_empty() {
+        let parts: Vec<String> = summary
+            .test
+            .iter()
+            .map(|(k, v)| format!("{k} {}", format_metric(k, v.0)))
+            .collect();
+        out.push(format!("test: {}", parts.join("  ")));
+    }
+    out.push(format!(
+        "{:.1}s, {:.0} samples/s",
+        summary.wall_seconds, summary.samples_per_second
+    ));
+    out
 }
 
 /// The progress display, a [`Callback`].
@@ -100,6 +131,15 @@ pub fn epoch_line(record: &EpochRecord, epochs: usize) -> String {
     line
 }
 
+/// Writes one line to stderr; a closed or failing stderr (a closed terminal, `2>&1 | head`)
+/// is ignored, so progress never stops a run.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 impl Callback for Progress {
     fn on_train_begin(&mut self, info: &RunInfo) {
         self.epochs = info.epochs;
@@ -111,9 +151,13 @@ impl Callback for Progress {
         } else {
             String::new()
         };
-        eprintln!(
+        say!(
             "training `{}`: {} parameters, {} epochs x {} batches ({} samples){resumed}",
-            info.name, info.parameters, info.epochs, info.batches_per_epoch, info.samples_per_epoch
+            info.name,
+            info.parameters,
+            info.epochs,
+            info.batches_per_epoch,
+            info.samples_per_epoch
         );
     }
 
@@ -165,7 +209,7 @@ impl Callback for Progress {
             bar.finish_and_clear();
         }
         if self.mode != DisplayMode::Quiet {
-            eprintln!("{}", epoch_line(record, self.epochs));
+            say!("{}", epoch_line(record, self.epochs));
         }
         Flow::Continue
     }
@@ -175,30 +219,7 @@ impl Callback for Progress {
             return;
         }
         if let Some(reason) = &summary.stopped_early {
-            eprintln!("stopped: {reason}");
+            say!("stopped: {reason}");
         }
-        if let Some(best) = summary.best_epoch {
-            eprintln!(
-                "best epoch {best} by {}{}",
-                summary.monitor,
-                if summary.restored_best {
-                    " (weights restored)"
-                } else {
-                    ""
-                }
-            );
-        }
-        if !summary.test.is_empty() {
-            let parts: Vec<String> = summary
-                .test
-                .iter()
-                .map(|(k, v)| format!("{k} {}", format_metric(k, v.0)))
-                .collect();
-            eprintln!("test: {}", parts.join("  "));
-        }
-        eprintln!(
-            "{:.1}s, {:.0} samples/s",
-            summary.wall_seconds, summary.samples_per_second
-        );
     }
 }

@@ -152,7 +152,7 @@ struct ParamAcc {
 /// Records [`EpochSignals`] during training and appends them to `signals.jsonl`.
 pub struct SignalsRecorder {
     path: Option<PathBuf>,
-    probe: Option<Tensor>,
+    probe: Option<tuna_data::Batch>,
     every: usize,
     acc: BTreeMap<String, ParamAcc>,
     /// The strided samples of every weight before the sampled step.
@@ -236,7 +236,6 @@ impl SignalsRecorder {
             DataLoader::new(d.clone(), n.max(1), false, false, 0)
                 .epoch(0)
                 .next()
-                .map(|b| b.inputs)
         });
         SignalsRecorder {
             path,
@@ -281,10 +280,14 @@ impl SignalsRecorder {
         };
         no_grad(|| {
             let tape = Tape::new();
-            let mut x = tape.constant(probe.clone());
+            let mut x = tape.constant(probe.inputs.clone());
+            let ctx = match &probe.lengths {
+                Some(l) => tuna_nn::ForwardContext::with_lengths(l.clone()),
+                None => tuna_nn::ForwardContext::new(),
+            };
             for (i, layer) in seq.layers().iter().enumerate() {
                 let t = std::time::Instant::now();
-                x = layer.forward(x);
+                x = layer.forward_with(x, &ctx);
                 times.insert(
                     i.to_string(),
                     LayerTime {

@@ -17,6 +17,7 @@ fn regression(outputs: usize) -> Task {
     Task::Regression {
         outputs,
         target_names: (0..outputs).map(|c| format!("y{c}")).collect(),
+        target_scale: None,
     }
 }
 

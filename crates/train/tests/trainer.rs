@@ -18,6 +18,7 @@ fn ctx() -> DataContext {
     DataContext {
         base_dirs: vec![datasets()],
         seed: 0,
+        fitted: None,
     }
 }
 

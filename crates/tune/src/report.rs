@@ -8,11 +8,12 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use serde_json::{json, Value};
-use tuna_plot::{Figure, Panel, Series};
+use tuna_plot::{Bar, Figure, Note, Panel, Series, Style, PALETTE};
 
+use crate::error::TuneError;
 use crate::runner::Study;
 use crate::search::SearchSpace;
-use crate::space::Distribution;
+use crate::space::{Distribution, ParamSpec};
 use crate::storage::TrialRecord;
 use crate::trial::{Direction, ParamValue, TrialState};
 
@@ -217,12 +218,12 @@ pub fn write_reports(
     study: &Study,
     trials: &[TrialRecord],
     dir: &Path,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, TuneError> {
     let space = &study.space;
     let mut written = Vec::new();
-    let w = |name: &str, bytes: &[u8], written: &mut Vec<String>| -> Result<(), String> {
-        let p = dir.join(name);
-        std::fs::write(&p, bytes).map_err(|e| format!("{}: {e}", p.display()))?;
+    let w = |name: &str, bytes: &[u8], written: &mut Vec<String>| -> Result<(), TuneError> {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).map_err(|source| TuneError::Io { path, source })?;
         written.push(name.to_string());
         Ok(())
     };
@@ -294,7 +295,7 @@ pub fn write_reports(
     for (name, fig) in plots(space, trials) {
         for ext in ["svg", "png"] {
             let file = format!("{name}.{ext}");
-            fig.save(dir.join(&file)).map_err(|e| e.to_string())?;
+            fig.save(dir.join(&file))?;
             written.push(file);
         }
     }
@@ -392,16 +393,44 @@ pub fn importances(space: &SearchSpace, trials: &[TrialRecord]) -> Vec<(String, 
     out
 }
 
-/// The study's plots, by file stem.
+/// The study's plots, by file stem: `history` (each complete trial's objective and the best
+/// so far), `intermediate` (the objective per epoch of every trial, pruned ones marked where
+/// they stopped), `importances` (a bar per parameter), `parallel_coordinates` (one line per
+/// complete trial across an axis per parameter and the objective), `pareto` (with
+/// `[objective] also`) and one `slice_<param>` per parameter.
 pub fn plots(space: &SearchSpace, trials: &[TrialRecord]) -> Vec<(String, Figure)> {
-    let metric = &space.objective.metric;
-    let dir = space.objective.direction;
-    let mut figs = Vec::new();
-    // optimization history
     let done: Vec<&TrialRecord> = trials
         .iter()
         .filter(|t| t.trial.state == TrialState::Complete && t.trial.value.is_some())
         .collect();
+    let mut figs = vec![
+        ("history".to_string(), history_plot(space, &done)),
+        ("intermediate".to_string(), intermediate_plot(space, trials)),
+        ("importances".to_string(), importances_plot(space, trials)),
+        (
+            "parallel_coordinates".to_string(),
+            parallel_plot(space, &done),
+        ),
+    ];
+    if let Some(pareto) = pareto_plot(space, trials) {
+        figs.push(("pareto".to_string(), pareto));
+    }
+    for p in &space.params {
+        let stem = format!(
+            "slice_{}",
+            p.name
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .collect::<String>()
+        );
+        figs.push((stem, slice_plot(space, &done, p)));
+    }
+    figs
+}
+
+/// Each complete trial's objective (dots) and the best value so far (a line).
+fn history_plot(space: &SearchSpace, done: &[&TrialRecord]) -> Figure {
+    let dir = space.objective.direction;
     let xs: Vec<f64> = done.iter().map(|t| t.trial.number as f64).collect();
     let ys: Vec<f64> = done
         .iter()
@@ -416,172 +445,259 @@ pub fn plots(space: &SearchSpace, trials: &[TrialRecord]) -> Vec<(String, Figure
         });
         best.push(cur.unwrap_or(f64::NAN));
     }
-    figs.push((
-        "history".to_string(),
-        Figure::new(
-            &format!("{}: optimization history", space.name),
-            "trial",
-            vec![Panel::new(metric.clone())
-                .with_series(Series::new("trial", xs.clone(), ys.clone()).scatter())
-                .with_series(Series::new("best so far", xs, best))],
-        )
-        .integer_x(true),
-    ));
-    // intermediate values
-    let mut panel = Panel::new(metric.clone()).show_legend(false);
+    Figure::new(
+        &format!("{}: optimization history", space.name),
+        "trial number",
+        vec![Panel::new(space.objective.metric.clone())
+            .with_series(Series::new("complete trial", xs.clone(), ys).scatter())
+            .with_series(Series::new("best so far", xs, best))],
+    )
+    .integer_x(true)
+}
+
+/// The objective per epoch of every trial that reported one: complete trials in blue, pruned
+/// ones in red with a cross where the pruner stopped them, others in grey.
+fn intermediate_plot(space: &SearchSpace, trials: &[TrialRecord]) -> Figure {
+    let metric = &space.objective.metric;
+    let mut panel = Panel::new(metric.clone());
+    let mut stops = (Vec::new(), Vec::new());
     for t in trials {
-        if t.trial.intermediate.is_empty() {
-            continue;
-        }
         let (x, y): (Vec<f64>, Vec<f64>) = t
             .trial
             .intermediate
             .iter()
             .map(|(s, v)| (*s as f64, *v))
             .unzip();
-        panel = panel.with_series(Series::new(format!("trial {}", t.trial.number), x, y));
+        let (name, color) = match t.trial.state {
+            TrialState::Complete => ("complete trial", PALETTE[0]),
+            TrialState::Pruned => ("pruned trial", PALETTE[3]),
+            TrialState::Running => ("running trial", PALETTE[7]),
+            TrialState::Failed => ("failed trial", PALETTE[7]),
+        };
+        if t.trial.state == TrialState::Pruned {
+            if let (Some(a), Some(b)) = (x.last(), y.last()) {
+                stops.0.push(*a);
+                stops.1.push(*b);
+            }
+        }
+        if !x.is_empty() {
+            panel = panel.with_series(Series::new(name, x, y).with_color(color));
+        }
     }
-    figs.push((
-        "intermediate".to_string(),
-        Figure::new(
-            &format!(
-                "{}: {} per epoch (pruned trials stop early)",
-                space.name, metric
-            ),
-            "epoch",
-            vec![panel],
-        )
-        .integer_x(true),
-    ));
-    // importances
-    let imp = importances(space, trials);
-    let (ix, iy): (Vec<f64>, Vec<f64>) = imp
+    if !stops.0.is_empty() {
+        panel = panel.with_series(
+            Series::new("pruned here", stops.0, stops.1)
+                .with_style(Style::Crosses)
+                .with_color(PALETTE[3]),
+        );
+    }
+    Figure::new(
+        &format!("{}: {metric} per epoch of each trial", space.name),
+        "epoch",
+        vec![panel],
+    )
+    .integer_x(true)
+}
+
+/// [`importances`] as a bar per parameter, the most important on top.
+fn importances_plot(space: &SearchSpace, trials: &[TrialRecord]) -> Figure {
+    let bars = importances(space, trials)
+        .into_iter()
+        .map(|(name, v)| Bar::new(name, v));
+    Figure::new(
+        &format!("{}: parameter importances", space.name),
+        &format!(
+            "importance (share of the variance of {} it explains)",
+            space.objective.metric
+        ),
+        vec![Panel::new("parameter").with_bars(bars)],
+    )
+}
+
+/// One line per complete trial across a vertical axis per parameter (its range, low at the
+/// bottom; a choice's options evenly spaced) and the objective last; lines are shaded by the
+/// trial's objective quarter, the best darkest and on top.
+fn parallel_plot(space: &SearchSpace, done: &[&TrialRecord]) -> Figure {
+    let metric = &space.objective.metric;
+    let dir = space.objective.direction;
+    let n = space.params.len();
+    let values: Vec<f64> = done
         .iter()
-        .enumerate()
-        .map(|(i, (_, v))| (i as f64, *v))
-        .unzip();
-    let label = imp
+        .map(|t| t.trial.value.unwrap_or(f64::NAN))
+        .collect();
+    let (vlo, vhi) = values
         .iter()
-        .enumerate()
-        .map(|(i, (n, v))| format!("{i}: {n} ({v:.2})"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    figs.push((
-        "importances".to_string(),
-        Figure::new(
-            &format!("{}: parameter importances — {label}", space.name),
-            "parameter (by rank)",
-            vec![Panel::new("importance")
-                .from_zero(true)
-                .with_series(Series::new("importance", ix, iy).scatter())],
-        )
-        .integer_x(true),
-    ));
-    // parallel coordinates: one polyline per complete trial across normalized axes, the
-    // objective last
-    let (vlo, vhi) = ys
-        .iter()
+        .filter(|v| v.is_finite())
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
             (a.min(v), b.max(v))
         });
-    let mut pc = Panel::new("normalized value").show_legend(false);
-    for t in &done {
-        let mut x = Vec::new();
-        let mut y = Vec::new();
-        for (i, p) in space.params.iter().enumerate() {
-            let (lo, hi) = axis_range(&p.distribution);
-            x.push(i as f64);
-            y.push(match t.trial.params.get(&p.name) {
-                Some(v) => (axis_value(&p.distribution, *v) - lo) / (hi - lo).max(1e-12),
-                None => f64::NAN,
-            });
+    // Worst first, so that the best trials are drawn last, on top.
+    let mut order: Vec<usize> = (0..done.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (x, y) = (values[a], values[b]);
+        if dir.better(x, y) {
+            std::cmp::Ordering::Greater
+        } else if dir.better(y, x) {
+            std::cmp::Ordering::Less
+        } else {
+            std::cmp::Ordering::Equal
         }
-        x.push(space.params.len() as f64);
-        y.push((t.trial.value.unwrap_or(f64::NAN) - vlo) / (vhi - vlo).max(1e-12));
-        pc = pc.with_series(Series::new(format!("trial {}", t.trial.number), x, y));
+    });
+    const QUARTERS: [(&str, [u8; 3]); 4] = [
+        ("worst 25 %", [0xc6, 0xdb, 0xef]),
+        ("3rd quarter", [0x6b, 0xae, 0xd6]),
+        ("2nd quarter", [0x21, 0x71, 0xb5]),
+        ("best 25 %", [0x08, 0x30, 0x6b]),
+    ];
+    let mut panel = Panel::new("position in range").y_range(-0.04, 1.04);
+    for (rank, &i) in order.iter().enumerate() {
+        let t = done[i];
+        // A conditional parameter the trial did not use is a gap in its line.
+        let mut y: Vec<f64> = space
+            .params
+            .iter()
+            .map(|p| match t.trial.params.get(&p.name) {
+                Some(v) => {
+                    let (lo, hi) = axis_range(&p.distribution);
+                    (axis_value(&p.distribution, *v) - lo) / (hi - lo).max(1e-12)
+                }
+                None => f64::NAN,
+            })
+            .collect();
+        let x: Vec<f64> = (0..=n).map(|k| k as f64).collect();
+        y.push((values[i] - vlo) / (vhi - vlo).max(1e-12));
+        let (name, color) = QUARTERS[(rank * 4 / order.len()).min(3)];
+        panel = panel.with_series(Series::new(name, x, y).with_color(color));
     }
-    let axes = space
+    for (k, p) in space.params.iter().enumerate() {
+        for (at, label) in axis_notes(space, p) {
+            panel = panel.with_note(Note::new(k as f64, at, label));
+        }
+    }
+    if vlo.is_finite() {
+        panel = panel
+            .with_note(Note::new(n as f64, 0.0, short_number(vlo)))
+            .with_note(Note::new(n as f64, 1.0, short_number(vhi)));
+    }
+    let ticks = space
         .params
         .iter()
         .enumerate()
-        .map(|(i, p)| format!("{i}: {}", p.name))
-        .chain([format!("{}: {metric}", space.params.len())])
-        .collect::<Vec<_>>()
-        .join(", ");
-    figs.push((
-        "parallel_coordinates".to_string(),
-        Figure::new(
-            &format!("{}: parallel coordinates — {axes}", space.name),
-            "axis",
-            vec![pc],
-        )
-        .integer_x(true),
-    ));
-    // Pareto front of the first two objectives
-    if let Some(second) = space.also.first() {
-        let pts: Vec<(f64, f64)> = trials
-            .iter()
-            .filter_map(objective_values)
-            .map(|v| (v[0], v[1]))
-            .collect();
-        let mut front: Vec<(f64, f64)> = pareto_front(space, trials)
-            .into_iter()
-            .filter_map(objective_values)
-            .map(|v| (v[0], v[1]))
-            .collect();
-        front.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let (x, y): (Vec<f64>, Vec<f64>) = pts.into_iter().unzip();
-        let (fx, fy): (Vec<f64>, Vec<f64>) = front.into_iter().unzip();
-        figs.push((
-            "pareto".to_string(),
-            Figure::new(
-                &format!(
-                    "{}: Pareto front, {} vs {}",
-                    space.name, metric, second.metric
-                ),
-                metric,
-                vec![Panel::new(second.metric.clone())
-                    .with_series(Series::new("trials", x, y).scatter())
-                    .with_series(Series::new("Pareto front", fx, fy))],
-            ),
-        ));
-    }
-    // one slice plot per parameter
-    for p in &space.params {
-        let pts: Vec<(f64, f64)> = done
-            .iter()
-            .filter_map(|t| {
-                Some((
-                    axis_value(&p.distribution, *t.trial.params.get(&p.name)?),
-                    t.trial.value?,
-                ))
+        .map(|(k, p)| (k as f64, p.name.clone()))
+        .chain([(n as f64, metric.clone())])
+        .collect();
+    Figure::new(
+        &format!(
+            "{}: parallel coordinates of the complete trials",
+            space.name
+        ),
+        "parameter (and the objective, last)",
+        vec![panel],
+    )
+    .with_x_ticks(ticks)
+}
+
+/// Where a parameter's axis is labelled in a parallel-coordinates plot (0 = low end, 1 =
+/// high end): its bounds, or every option of a choice.
+fn axis_notes(space: &SearchSpace, p: &ParamSpec) -> Vec<(f64, String)> {
+    match p.distribution {
+        Distribution::Uniform { low, high } | Distribution::LogUniform { low, high } => {
+            vec![(0.0, short_number(low)), (1.0, short_number(high))]
+        }
+        Distribution::Int { low, high, .. } => {
+            vec![(0.0, low.to_string()), (1.0, high.to_string())]
+        }
+        Distribution::Choice { n } => (0..n)
+            .map(|i| {
+                let at = if n > 1 {
+                    i as f64 / (n - 1) as f64
+                } else {
+                    0.0
+                };
+                (at, show_value(space, &p.name, ParamValue::Choice(i)))
             })
-            .collect();
-        let (x, y): (Vec<f64>, Vec<f64>) = pts.into_iter().unzip();
-        let x_name = match p.distribution {
-            Distribution::LogUniform { .. } | Distribution::Int { log: true, .. } => {
-                format!("log10({})", p.name)
-            }
-            Distribution::Choice { .. } => format!("{} (option index)", p.name),
-            _ => p.name.clone(),
-        };
-        let stem = format!(
-            "slice_{}",
-            p.name
-                .chars()
-                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-                .collect::<String>()
-        );
-        figs.push((
-            stem,
-            Figure::new(
-                &format!("{}: {metric} vs {}", space.name, p.name),
-                &x_name,
-                vec![Panel::new(metric.clone()).with_series(Series::new("trial", x, y).scatter())],
-            ),
-        ));
+            .collect(),
     }
-    figs
+}
+
+/// A number in at most 4 significant digits: `0.0123`, `1.5e-5`, `25000`.
+fn short_number(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return v.to_string();
+    }
+    let e = v.abs().log10().floor();
+    if (-3.0..5.0).contains(&e) {
+        let decimals = (3.0 - e).max(0.0) as usize;
+        let s = format!("{v:.decimals$}");
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s
+        }
+    } else {
+        let s = format!("{v:.2e}");
+        let (m, x) = s.split_once('e').unwrap_or((&s, "0"));
+        let m = m.trim_end_matches('0').trim_end_matches('.');
+        format!("{m}e{x}")
+    }
+}
+
+/// The first two objectives of every complete trial, and the Pareto front as a line.
+fn pareto_plot(space: &SearchSpace, trials: &[TrialRecord]) -> Option<Figure> {
+    let second = space.also.first()?;
+    let metric = &space.objective.metric;
+    let pts: Vec<(f64, f64)> = trials
+        .iter()
+        .filter(|t| t.trial.state == TrialState::Complete)
+        .filter_map(objective_values)
+        .map(|v| (v[0], v[1]))
+        .collect();
+    let mut front: Vec<(f64, f64)> = pareto_front(space, trials)
+        .into_iter()
+        .filter_map(objective_values)
+        .map(|v| (v[0], v[1]))
+        .collect();
+    front.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (x, y): (Vec<f64>, Vec<f64>) = pts.into_iter().unzip();
+    let (fx, fy): (Vec<f64>, Vec<f64>) = front.into_iter().unzip();
+    Some(Figure::new(
+        &format!(
+            "{}: Pareto front, {} vs {}",
+            space.name, metric, second.metric
+        ),
+        metric,
+        vec![Panel::new(second.metric.clone())
+            .with_series(Series::new("complete trial", x, y).scatter())
+            .with_series(Series::new("Pareto front", fx, fy).with_style(Style::LineAndDots))],
+    ))
+}
+
+/// The objective of each complete trial against one parameter: on a log axis for a log
+/// distribution, by option name for a choice.
+fn slice_plot(space: &SearchSpace, done: &[&TrialRecord], p: &ParamSpec) -> Figure {
+    let metric = &space.objective.metric;
+    let (x, y): (Vec<f64>, Vec<f64>) = done
+        .iter()
+        .filter_map(|t| Some((t.trial.params.get(&p.name)?.as_f64(), t.trial.value?)))
+        .unzip();
+    let panel = Panel::new(metric.clone())
+        .with_series(Series::new("complete trial", x, y).scatter())
+        .show_legend(false);
+    let fig = Figure::new(
+        &format!("{}: {metric} against {}", space.name, p.name),
+        &p.name,
+        vec![panel],
+    );
+    match p.distribution {
+        Distribution::LogUniform { .. } => fig.log_x(true),
+        Distribution::Int { log, .. } => fig.log_x(log).integer_x(!log),
+        Distribution::Choice { n } => fig.with_x_ticks(
+            (0..n)
+                .map(|i| (i as f64, show_value(space, &p.name, ParamValue::Choice(i))))
+                .collect(),
+        ),
+        Distribution::Uniform { .. } => fig,
+    }
 }
 
 #[cfg(test)]

@@ -1,12 +1,16 @@
-//! Running a study: `jobs` worker threads take trials from the storage until the budget or
-//! the timeout is reached; each trial samples its parameters, materializes its experiment,
-//! trains it with a callback that reports the objective every epoch and asks the pruner
-//! whether to stop, and records the outcome. A trial that errors or panics is recorded as
-//! failed and the study goes on.
+//! Running a study: the space is checked against its base experiment, then `jobs` worker
+//! threads take trials from the storage until the budget or the timeout is reached; each
+//! trial samples its parameters, materializes its experiment, trains it with a callback that
+//! reports the objective every epoch and asks the pruner whether to stop, and records the
+//! outcome. A trial that errors or panics is recorded as failed and the study goes on.
+//!
+//! Each worker thread sets its own kernel thread budget ([`RunOptions::threads_per_trial`])
+//! before its first trial and runs its trials on itself, so concurrent trials never write a
+//! setting another trial reads.
 
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -16,13 +20,14 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 use tuna_data::DataContext;
 use tuna_train::callback::{Callback, Flow};
-use tuna_train::{EpochRecord, Experiment, RunDir, Trainer};
+use tuna_train::{EpochRecord, Experiment, RunDir, RunSummary, Trainer};
 
+use crate::error::{Result, TuneError};
 use crate::pruner::Pruner;
 use crate::sampler::Sampler;
 use crate::search::SearchSpace;
-use crate::storage::{worker_id, Location, Storage, HEARTBEAT_SECONDS};
-use crate::trial::{Direction, FrozenTrial, ParamValue, TrialState};
+use crate::storage::{self, worker_id, Location, Storage, HEARTBEAT_SECONDS};
+use crate::trial::{Direction, FrozenTrial, ParamValue, Params, TrialState};
 
 /// How a study runs.
 #[derive(Clone, Debug)]
@@ -32,7 +37,7 @@ pub struct RunOptions {
     pub trials: usize,
     /// Stop starting new trials after this long.
     pub timeout: Option<Duration>,
-    /// Trials run at once.
+    /// Trials run at once (at least 1).
     pub jobs: usize,
     /// The study folder: `study.db` (unless `storage` says otherwise), `trials/NNNN/` run
     /// folders, reports.
@@ -42,6 +47,9 @@ pub struct RunOptions {
     pub storage: Option<Location>,
     /// Where relative data paths of the experiment are looked up.
     pub data_dirs: Vec<PathBuf>,
+    /// Kernel threads of each trial; `None`: the cores divided among the `jobs` trials (at
+    /// least 1). An experiment's own `train.threads` still wins for its trial.
+    pub threads: Option<usize>,
 }
 
 impl RunOptions {
@@ -50,6 +58,14 @@ impl RunOptions {
         self.storage
             .clone()
             .unwrap_or_else(|| Location::Sqlite(self.dir.join("study.db")))
+    }
+
+    /// The kernel threads each trial gets: `threads`, else `cores / jobs` (at least 1).
+    pub fn threads_per_trial(&self) -> usize {
+        self.threads.unwrap_or_else(|| {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            (cores / self.jobs.max(1)).max(1)
+        })
     }
 }
 
@@ -65,21 +81,21 @@ pub struct TrialEvent {
     /// Its error, when failed.
     pub error: Option<String>,
     /// Its parameters.
-    pub params: BTreeMap<String, ParamValue>,
+    pub params: Params,
     /// Its wall time.
     pub seconds: f64,
 }
 
-/// A study ready to run.
+/// A study ready to run: a search space with its sampler and pruner.
 pub struct Study {
     /// The search space.
     pub space: SearchSpace,
-    /// The sampler.
+    /// The sampler (the space's `[sampler]`).
     pub sampler: Arc<dyn Sampler>,
-    /// The pruner.
+    /// The pruner (the space's `[pruner]`).
     pub pruner: Arc<dyn Pruner>,
-    /// With a grid sampler, the number of grid points: the study stops there.
-    pub grid_size: Option<u64>,
+    /// The most trials worth running (a grid's size): the study stops there.
+    pub trial_limit: Option<u64>,
 }
 
 impl std::fmt::Debug for Study {
@@ -92,9 +108,28 @@ impl std::fmt::Debug for Study {
     }
 }
 
+/// How a trial ended, as recorded in the storage.
+struct Outcome {
+    state: TrialState,
+    value: Option<f64>,
+    error: Option<String>,
+    attrs: Value,
+}
+
+impl Outcome {
+    fn failed(error: impl Into<String>) -> Outcome {
+        Outcome {
+            state: TrialState::Failed,
+            value: None,
+            error: Some(error.into()),
+            attrs: json!({}),
+        }
+    }
+}
+
 /// Reports the objective each epoch and stops the trial when the pruner says so.
 struct Reporter {
-    storage: Storage,
+    storage: Box<dyn Storage>,
     number: u64,
     metric: String,
     direction: Direction,
@@ -102,7 +137,7 @@ struct Reporter {
     pruned: Arc<AtomicBool>,
     missing: Arc<Mutex<Option<String>>>,
     intermediate: BTreeMap<u64, f64>,
-    params: BTreeMap<String, ParamValue>,
+    params: Params,
 }
 
 impl Callback for Reporter {
@@ -152,9 +187,28 @@ fn trial_seed(seed: u64, number: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
 impl Study {
+    /// A study over `space` with the sampler and pruner it names.
+    pub fn new(space: SearchSpace) -> Study {
+        let trial_limit = space.sampler.trial_limit(&space.params);
+        Study {
+            sampler: space.sampler.clone(),
+            pruner: space.pruner.clone(),
+            trial_limit,
+            space,
+        }
+    }
+
     /// Samples every active parameter of trial `number` given the other trials.
-    pub fn propose(&self, trials: &[FrozenTrial], number: u64) -> BTreeMap<String, ParamValue> {
+    pub fn propose(&self, trials: &[FrozenTrial], number: u64) -> Params {
         let mut rng = ChaCha8Rng::seed_from_u64(trial_seed(self.space.seed, number));
         let mut chosen = BTreeMap::new();
         for p in &self.space.params {
@@ -177,24 +231,34 @@ impl Study {
         chosen
     }
 
-    /// Runs trials until the budget or timeout; `on_trial` is called after each trial (from
-    /// the worker thread that ran it).
+    /// Checks the space against its base experiment before any trial: every parameter path
+    /// ([`SearchSpace::check_paths`]) and every objective metric
+    /// ([`SearchSpace::check_objectives`], which reads the base's data from `data_dirs`).
     ///
     /// # Errors
-    /// The storage cannot be opened or written.
-    pub fn run(
-        &self,
-        opts: &RunOptions,
-        on_trial: &(dyn Fn(&TrialEvent) + Sync),
-    ) -> Result<(), String> {
-        std::fs::create_dir_all(opts.dir.join("trials"))
-            .map_err(|e| format!("{}: {e}", opts.dir.display()))?;
+    /// The first problem, naming the space file and the field.
+    pub fn preflight(&self, data_dirs: &[PathBuf]) -> Result<()> {
+        self.space.check(data_dirs)
+    }
+
+    /// Checks the space ([`Study::preflight`]), then runs trials until the budget or timeout;
+    /// `on_trial` is called after each trial (from the worker thread that ran it).
+    ///
+    /// # Errors
+    /// A space that does not fit its base experiment, or a storage that cannot be opened or
+    /// written.
+    pub fn run(&self, opts: &RunOptions, on_trial: &(dyn Fn(&TrialEvent) + Sync)) -> Result<()> {
+        self.preflight(&opts.data_dirs)?;
+        let trials_dir = opts.dir.join("trials");
+        std::fs::create_dir_all(&trials_dir).map_err(|source| TuneError::Io {
+            path: trials_dir,
+            source,
+        })?;
         let db = opts.location();
-        let mut storage = Storage::open(&db, &self.space.name, &self.space.source)?;
-        let retries: Vec<(u64, BTreeMap<String, ParamValue>)> = storage.reap_stale()?;
-        let retries = Mutex::new(retries);
+        let mut storage = self.open(&db)?;
+        let retries = Mutex::new(storage.reap_stale()?);
         let started = Instant::now();
-        let failure: Mutex<Option<String>> = Mutex::new(None);
+        let failure: Mutex<Option<TuneError>> = Mutex::new(None);
         let (stop_heartbeat, heartbeat_stopped) = std::sync::mpsc::channel::<()>();
         std::thread::scope(|scope| {
             // Keeps this process's running trials alive for the workers of other machines
@@ -231,17 +295,24 @@ impl Study {
         }
     }
 
+    fn open(&self, db: &Location) -> Result<Box<dyn Storage>> {
+        storage::open(db, &self.space.name, &self.space.source)
+    }
+
+    /// One worker thread: sets its kernel thread budget, then takes trials (retries first)
+    /// and runs them on itself until the budget or the timeout.
     fn worker(
         &self,
         opts: &RunOptions,
         db: &Location,
-        retries: &Mutex<Vec<(u64, BTreeMap<String, ParamValue>)>>,
+        retries: &Mutex<Vec<(u64, Params)>>,
         started: Instant,
         on_trial: &(dyn Fn(&TrialEvent) + Sync),
-    ) -> Result<(), String> {
-        let mut storage = Storage::open(db, &self.space.name, &self.space.source)?;
+    ) -> Result<()> {
+        tuna_tensor::set_num_threads(opts.threads_per_trial());
+        let mut storage = self.open(db)?;
         let worker = worker_id();
-        let budget = match self.grid_size {
+        let budget = match self.trial_limit {
             Some(g) => opts.trials.min(g as usize),
             None => opts.trials,
         };
@@ -252,22 +323,23 @@ impl Study {
             let retry = retries.lock().unwrap_or_else(|e| e.into_inner()).pop();
             let created = match retry {
                 Some((old, params)) => {
-                    storage.create_trial(budget, &worker, Some(old), |_, _| params)?
+                    storage.create_trial(budget, &worker, Some(old), &mut |_, _| params.clone())?
                 }
-                None => storage
-                    .create_trial(budget, &worker, None, |trials, n| self.propose(trials, n))?,
+                None => storage.create_trial(budget, &worker, None, &mut |trials, n| {
+                    self.propose(trials, n)
+                })?,
             };
             let Some((number, params)) = created else {
                 return Ok(());
             };
             let t0 = Instant::now();
-            let (state, value, error, attrs) = self.run_trial(opts, db, number, &params);
-            storage.finish(number, state, value, error.as_deref(), &attrs)?;
+            let o = self.run_trial(opts, db, number, &params);
+            storage.finish(number, o.state, o.value, o.error.as_deref(), &o.attrs)?;
             on_trial(&TrialEvent {
                 number,
-                state,
-                value,
-                error,
+                state: o.state,
+                value: o.value,
+                error: o.error,
                 params,
                 seconds: t0.elapsed().as_secs_f64(),
             });
@@ -279,7 +351,7 @@ impl Study {
     /// `parameters` the model size, `test_*` the test metrics.
     pub fn objective_values(
         &self,
-        summary: &tuna_train::RunSummary,
+        summary: &RunSummary,
         history: &[EpochRecord],
     ) -> Vec<Option<f64>> {
         let main = &self.space.objective;
@@ -311,187 +383,112 @@ impl Study {
     ///
     /// # Errors
     /// The sampled experiment is invalid (every problem listed).
-    pub fn experiment(
-        &self,
-        number: u64,
-        params: &BTreeMap<String, ParamValue>,
-    ) -> Result<Experiment, String> {
+    pub fn experiment(&self, number: u64, params: &Params) -> Result<Experiment> {
         let value = self.space.materialize(params)?;
-        let mut exp = Experiment::from_value(value).map_err(|e| e.to_string())?;
+        let mut exp = Experiment::from_value(value)?;
         exp.name = Some(format!("{}-trial-{number:04}", self.space.name));
         Ok(exp)
     }
 
-    fn run_trial(
-        &self,
-        opts: &RunOptions,
-        db: &Location,
-        number: u64,
-        params: &BTreeMap<String, ParamValue>,
-    ) -> (TrialState, Option<f64>, Option<String>, Value) {
-        let failed = |e: String| (TrialState::Failed, None, Some(e), json!({}));
+    /// Trains trial `number` in its run folder; a panic is caught and fails the trial.
+    fn run_trial(&self, opts: &RunOptions, db: &Location, number: u64, params: &Params) -> Outcome {
         let exp = match self.experiment(number, params) {
             Ok(e) => e,
-            Err(e) => return failed(e),
+            Err(e) => return Outcome::failed(e.to_string()),
         };
         let ctx = DataContext {
             base_dirs: opts.data_dirs.clone(),
             seed: exp.seed,
+            fitted: None,
         };
-        let metric = self.space.objective.metric.clone();
-        let direction = self.space.objective.direction;
         let pruned = Arc::new(AtomicBool::new(false));
         let missing = Arc::new(Mutex::new(None));
         let run_path = opts.dir.join("trials").join(format!("{number:04}"));
-        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| -> Result<_, String> {
-            let mut trainer = Trainer::new(exp, &ctx).map_err(|e| e.to_string())?;
-            let _ = std::fs::remove_dir_all(&run_path);
-            trainer
-                .set_run_dir(RunDir::create(&run_path).map_err(|e| e.to_string())?)
-                .map_err(|e| e.to_string())?;
-            let storage = Storage::open(db, &self.space.name, &self.space.source)?;
-            trainer.add_callback(Box::new(Reporter {
-                storage,
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            let reporter = Reporter {
+                storage: self.open(db).map_err(|e| e.to_string())?,
                 number,
-                metric: metric.clone(),
-                direction,
+                metric: self.space.objective.metric.clone(),
+                direction: self.space.objective.direction,
                 pruner: self.pruner.clone(),
                 pruned: pruned.clone(),
                 missing: missing.clone(),
                 intermediate: BTreeMap::new(),
                 params: params.clone(),
-            }));
-            let summary = trainer.fit().map_err(|e| e.to_string())?;
-            Ok((summary, trainer.history().to_vec()))
+            };
+            train(exp, &ctx, &run_path, reporter)
         }));
         match outcome {
-            Err(panic) => {
-                let msg = panic
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_else(|| "unknown panic".into());
-                failed(format!("panicked: {msg}"))
-            }
-            Ok(Err(e)) => failed(e),
+            Err(panic) => Outcome::failed(format!("panicked: {}", panic_message(panic.as_ref()))),
+            Ok(Err(e)) => Outcome::failed(e),
             Ok(Ok((summary, history))) => {
                 if let Some(m) = missing.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                    return failed(m);
+                    return Outcome::failed(m);
                 }
-                let values: Vec<f64> = history.iter().filter_map(|r| r.get(&metric)).collect();
-                let mut attrs = json!({
-                    "run": run_path.display().to_string(),
-                    "epochs": summary.epochs_completed,
-                    "best_epoch": summary.best_epoch,
-                    "test": summary.test,
-                    "seconds": summary.wall_seconds,
-                });
-                if !self.space.also.is_empty() {
-                    attrs["objectives"] = json!(self.objective_values(&summary, &history));
-                }
-                if pruned.load(Ordering::SeqCst) {
-                    (TrialState::Pruned, values.last().copied(), None, attrs)
-                } else {
-                    let best = values
-                        .iter()
-                        .copied()
-                        .filter(|v| v.is_finite())
-                        .reduce(|a, b| if direction.better(b, a) { b } else { a });
-                    match best {
-                        Some(v) => (TrialState::Complete, Some(v), None, attrs),
-                        None => (
-                            TrialState::Failed,
-                            None,
-                            Some(format!("no finite `{metric}` was recorded")),
-                            attrs,
-                        ),
-                    }
-                }
+                self.outcome(&summary, &history, &run_path, pruned.load(Ordering::SeqCst))
             }
         }
     }
-}
 
-fn plugin<T: serde::de::DeserializeOwned>(section: &str, v: &Value) -> Result<T, String> {
-    let mut v = v.clone();
-    if let Some(o) = v.as_object_mut() {
-        o.remove("type");
-    }
-    serde_json::from_value(v).map_err(|e| format!("{section}: {e}"))
-}
-
-/// Builds the sampler a space file's `[sampler]` names (`RandomSampler`, `GridSampler`,
-/// `TPESampler`, with Optuna's argument names).
-///
-/// # Errors
-/// An unknown type or a bad argument, naming it.
-pub fn build_sampler(v: &Value) -> Result<Arc<dyn Sampler>, String> {
-    Ok(match v.get("type").and_then(Value::as_str) {
-        Some("RandomSampler") => Arc::new(plugin::<crate::RandomSampler>("sampler", v)?),
-        Some("GridSampler") => Arc::new(plugin::<crate::GridSampler>("sampler", v)?),
-        Some("TPESampler") => Arc::new(plugin::<crate::TpeSampler>("sampler", v)?),
-        other => {
-            return Err(format!(
-                "sampler.type: expected RandomSampler, GridSampler or TPESampler, got {other:?}"
-            ))
+    /// How a trial that trained to its end (or was stopped by the pruner) is recorded.
+    fn outcome(
+        &self,
+        summary: &RunSummary,
+        history: &[EpochRecord],
+        run: &Path,
+        pruned: bool,
+    ) -> Outcome {
+        let (metric, direction) = (&self.space.objective.metric, self.space.objective.direction);
+        let values: Vec<f64> = history.iter().filter_map(|r| r.get(metric)).collect();
+        let mut attrs = json!({
+            "run": run.display().to_string(),
+            "epochs": summary.epochs_completed,
+            "best_epoch": summary.best_epoch,
+            "test": summary.test,
+            "seconds": summary.wall_seconds,
+        });
+        if !self.space.also.is_empty() {
+            attrs["objectives"] = json!(self.objective_values(summary, history));
         }
-    })
-}
-
-/// Builds the pruner a space file's `[pruner]` names (`NopPruner`, `MedianPruner`,
-/// `SuccessiveHalvingPruner`, `HyperbandPruner`, with Optuna's argument names).
-///
-/// # Errors
-/// An unknown type or a bad argument, naming it.
-pub fn build_pruner(v: &Value, study_name: &str) -> Result<Arc<dyn Pruner>, String> {
-    let checked = |r: Result<(), String>| r.map_err(|e| format!("pruner: {e}"));
-    Ok(match v.get("type").and_then(Value::as_str) {
-        Some("NopPruner") => Arc::new(plugin::<crate::NopPruner>("pruner", v)?),
-        Some("MedianPruner") => {
-            let p = plugin::<crate::MedianPruner>("pruner", v)?;
-            checked(p.validate())?;
-            Arc::new(p)
-        }
-        Some("SuccessiveHalvingPruner") => {
-            let p = plugin::<crate::SuccessiveHalvingPruner>("pruner", v)?;
-            checked(p.validate())?;
-            Arc::new(p)
-        }
-        Some("HyperbandPruner") => {
-            // Optuna assigns brackets from a hash of "<study name>_<trial number>".
-            let p = plugin::<crate::HyperbandPruner>("pruner", v)?.with_study_name(study_name);
-            checked(p.validate())?;
-            Arc::new(p)
-        }
-        other => {
-            return Err(format!(
-                "pruner.type: expected NopPruner, MedianPruner, SuccessiveHalvingPruner or HyperbandPruner, got {other:?}"
-            ))
-        }
-    })
-}
-
-impl Study {
-    /// A study over `space` with the sampler and pruner it names.
-    ///
-    /// # Errors
-    /// A bad `[sampler]` or `[pruner]` section, naming the space file.
-    pub fn new(space: SearchSpace) -> Result<Study, String> {
-        let file = space.file.display().to_string();
-        let sampler = build_sampler(&space.sampler).map_err(|e| format!("{file}: {e}"))?;
-        let pruner =
-            build_pruner(&space.pruner, &space.name).map_err(|e| format!("{file}: {e}"))?;
-        let grid_size = match space.sampler.get("type").and_then(Value::as_str) {
-            Some("GridSampler") => Some(
-                plugin::<crate::GridSampler>("sampler", &space.sampler)?.grid_size(&space.params),
+        let best = values
+            .iter()
+            .copied()
+            .filter(|v| v.is_finite())
+            .reduce(|a, b| if direction.better(b, a) { b } else { a });
+        let (state, value, error) = match (pruned, best) {
+            (true, _) => (TrialState::Pruned, values.last().copied(), None),
+            (false, Some(v)) => (TrialState::Complete, Some(v), None),
+            (false, None) => (
+                TrialState::Failed,
+                None,
+                Some(format!("no finite `{metric}` was recorded")),
             ),
-            _ => None,
         };
-        Ok(Study {
-            space,
-            sampler,
-            pruner,
-            grid_size,
-        })
+        Outcome {
+            state,
+            value,
+            error,
+            attrs,
+        }
     }
 }
+
+/// Builds the trainer of a trial in a fresh run folder at `run_path` and trains it with the
+/// reporter; returns its summary and history.
+fn train(
+    exp: Experiment,
+    ctx: &DataContext,
+    run_path: &Path,
+    reporter: Reporter,
+) -> std::result::Result<(RunSummary, Vec<EpochRecord>), String> {
+    let mut trainer = Trainer::new(exp, ctx).map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_dir_all(run_path);
+    let run = RunDir::create(run_path).map_err(|e| e.to_string())?;
+    trainer.set_run_dir(run).map_err(|e| e.to_string())?;
+    trainer.add_callback(Box::new(reporter));
+    let summary = trainer.fit().map_err(|e| e.to_string())?;
+    Ok((summary, trainer.history().to_vec()))
+}
+
+#[cfg(test)]
+mod tests;

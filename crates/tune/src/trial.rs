@@ -76,3 +76,6 @@ pub struct FrozenTrial {
     /// Objective values reported per step (epoch), by step.
     pub intermediate: BTreeMap<u64, f64>,
 }
+
+/// A trial's sampled parameters by name (a parameter's path in the experiment).
+pub type Params = BTreeMap<String, ParamValue>;

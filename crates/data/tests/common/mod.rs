@@ -16,6 +16,7 @@ pub fn ctx(seed: u64) -> DataContext {
     DataContext {
         base_dirs: vec![repo_root()],
         seed,
+        fitted: None,
     }
 }
 
@@ -37,7 +38,7 @@ pub fn labels(ds: &dyn Dataset) -> Vec<usize> {
     (0..ds.len())
         .map(|i| match ds.get(i).target {
             Target::Class(c) => c,
-            Target::Values(_) => panic!("not a classification dataset"),
+            _ => panic!("not a classification dataset"),
         })
         .collect()
 }
@@ -53,17 +54,21 @@ pub fn class_counts(ds: &dyn Dataset, num_classes: usize) -> Vec<usize> {
 
 /// Per-feature mean and population std over a dataset.
 pub fn feature_stats(ds: &dyn Dataset) -> (Vec<f64>, Vec<f64>) {
-    let per: usize = ds.feature_shape().iter().product();
+    let per: usize = ds.input_kind().sample_shape().iter().product();
     let n = ds.len() as f64;
     let mut mean = vec![0.0; per];
     for i in 0..ds.len() {
-        for (m, &x) in mean.iter_mut().zip(ds.get(i).features.iter()) {
+        for (m, &x) in mean.iter_mut().zip(ds.get(i).input.as_dense().iter()) {
             *m += f64::from(x) / n;
         }
     }
     let mut var = vec![0.0; per];
     for i in 0..ds.len() {
-        for ((v, &x), m) in var.iter_mut().zip(ds.get(i).features.iter()).zip(&mean) {
+        for ((v, &x), m) in var
+            .iter_mut()
+            .zip(ds.get(i).input.as_dense().iter())
+            .zip(&mean)
+        {
             *v += (f64::from(x) - m).powi(2) / n;
         }
     }

@@ -257,6 +257,13 @@ pub fn load_run(path: &Path) -> Result<(Vec<EpochRecord>, Vec<EpochSignals>, Run
     let summary = std::fs::read_to_string(path.join("summary.json"))
         .ok()
         .and_then(|t| serde_json::from_str::<crate::summary::RunSummary>(&t).ok());
+    let failure = crate::run_dir::RunDir::open(path)
+        .ok()
+        .and_then(|r| r.read_failure());
+    if failure.is_some() {
+        context.error = failure;
+        return Ok((records, signals, context));
+    }
     match &summary {
         Some(s) => {
             context.parameters = Some(s.parameters);

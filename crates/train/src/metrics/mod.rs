@@ -17,6 +17,8 @@
 //! | `mae` | regression | mean over outputs of `Σ|ŷ - y| / N` | `mean_absolute_error` |
 //! | `rmse` | regression | mean over outputs of `sqrt(Σ(ŷ - y)² / N)` | `root_mean_squared_error` |
 //! | `r2` | regression | mean over outputs of `1 - Σ(ŷ - y)² / Σ(y - ȳ)²` | `r2_score` |
+//! | `accuracy` | language model | share of next tokens predicted exactly (argmax), padding ignored | torchmetrics `MulticlassAccuracy(ignore_index=-100)` |
+//! | `perplexity` | language model | `exp(mean over real tokens of -log softmax(ŷ)[y])` | torchmetrics `Perplexity(ignore_index=-100)` |
 //!
 //! Conventions, all sklearn's (`multioutput="uniform_average"`, `zero_division=0`):
 //! - The predicted class is the argmax of the outputs (logits or probabilities alike); ties
@@ -50,6 +52,7 @@
 
 mod classification;
 mod regression;
+mod tokens;
 
 use std::fmt;
 
@@ -58,10 +61,11 @@ use tuna_tensor::{DType, Tensor};
 
 use classification::ClassCounts;
 use regression::RegressionStats;
+use tokens::TokenStats;
 
 /// The metric names `MetricSet::parse` accepts, as listed in its errors.
-pub const KNOWN_METRICS: &str =
-    "accuracy, top{k}_accuracy (k >= 1), precision, recall, f1, confusion_matrix, mae, rmse, r2";
+pub const KNOWN_METRICS: &str = "accuracy, top{k}_accuracy (k >= 1), precision, recall, f1, \
+     confusion_matrix, mae, rmse, r2, perplexity (language models)";
 
 /// One metric of `train.metrics`. See the [module docs](self) for the conventions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -99,6 +103,9 @@ pub enum Metric {
     /// `r2`: `mean_j 1 - Σ_i (ŷ_ij - y_ij)² / Σ_i (y_ij - ȳ_j)²`, with 1.0 (exact) or 0.0 for
     /// a constant target column (`sklearn.metrics.r2_score`).
     R2,
+    /// `perplexity` (language models): `exp` of the mean negative log-likelihood of the real
+    /// next tokens under the model's softmax (torchmetrics `Perplexity(ignore_index=-100)`).
+    Perplexity,
 }
 
 /// The kind of task a metric needs.
@@ -108,6 +115,8 @@ pub enum TaskKind {
     Classification,
     /// Real values as targets.
     Regression,
+    /// Next-token ids as targets.
+    LanguageModel,
 }
 
 impl fmt::Display for TaskKind {
@@ -115,6 +124,7 @@ impl fmt::Display for TaskKind {
         f.write_str(match self {
             TaskKind::Classification => "classification",
             TaskKind::Regression => "regression",
+            TaskKind::LanguageModel => "language model",
         })
     }
 }
@@ -132,6 +142,7 @@ impl Metric {
             "mae" => Metric::Mae,
             "rmse" => Metric::Rmse,
             "r2" => Metric::R2,
+            "perplexity" => Metric::Perplexity,
             _ => {
                 let digits = name.strip_prefix("top")?.strip_suffix("_accuracy")?;
                 if digits.is_empty()
@@ -159,15 +170,22 @@ impl Metric {
             Metric::Mae => "mae".into(),
             Metric::Rmse => "rmse".into(),
             Metric::R2 => "r2".into(),
+            Metric::Perplexity => "perplexity".into(),
         }
     }
 
-    /// The task the metric applies to.
+    /// The task the metric applies to (accuracy also fits a language model).
     pub fn task(&self) -> TaskKind {
         match self {
             Metric::Mae | Metric::Rmse | Metric::R2 => TaskKind::Regression,
+            Metric::Perplexity => TaskKind::LanguageModel,
             _ => TaskKind::Classification,
         }
+    }
+
+    /// Whether the metric can be computed for `task`.
+    pub fn fits(&self, task: TaskKind) -> bool {
+        self.task() == task || (task == TaskKind::LanguageModel && *self == Metric::Accuracy)
     }
 
     /// Whether the metric is one number per epoch (all but `confusion_matrix`).
@@ -178,7 +196,7 @@ impl Metric {
     /// Whether a larger value is better (`false` for `mae` and `rmse`): the direction for
     /// early stopping, "best epoch" and tuning on this metric.
     pub fn higher_is_better(&self) -> bool {
-        !matches!(self, Metric::Mae | Metric::Rmse)
+        !matches!(self, Metric::Mae | Metric::Rmse | Metric::Perplexity)
     }
 }
 
@@ -254,6 +272,7 @@ pub enum MetricError {
 enum Shape {
     Classification { num_classes: usize },
     Regression { outputs: usize },
+    Tokens { vocab_size: usize },
 }
 
 /// The validated `train.metrics` of an experiment for its task.
@@ -294,6 +313,12 @@ impl MetricSet {
                 Shape::Regression { outputs: *outputs },
                 TaskKind::Regression,
             ),
+            Task::LanguageModel { vocab_size } => (
+                Shape::Tokens {
+                    vocab_size: *vocab_size,
+                },
+                TaskKind::LanguageModel,
+            ),
         };
         let mut metrics: Vec<Metric> = Vec::with_capacity(names.len());
         for (index, name) in names.iter().enumerate() {
@@ -302,7 +327,7 @@ impl MetricSet {
                 index,
                 name: name.into(),
             })?;
-            if metric.task() != kind {
+            if !metric.fits(kind) {
                 return Err(MetricError::WrongTask {
                     index,
                     name: name.into(),
@@ -366,6 +391,7 @@ impl MetricSet {
                 State::Classification(ClassCounts::new(num_classes, ks))
             }
             Shape::Regression { outputs } => State::Regression(RegressionStats::new(outputs)),
+            Shape::Tokens { vocab_size } => State::Tokens(TokenStats::new(vocab_size)),
         };
         MetricAccumulator {
             set: self.clone(),
@@ -378,6 +404,7 @@ impl MetricSet {
 enum State {
     Classification(ClassCounts),
     Regression(RegressionStats),
+    Tokens(TokenStats),
 }
 
 /// Running sufficient statistics of one pass: a confusion matrix (plus top-k hit counts) for
@@ -444,6 +471,21 @@ impl MetricAccumulator {
                 }
                 stats.update(&outputs.to_vec_f64(), &targets.to_vec_f64());
             }
+            State::Tokens(stats) => {
+                let v = stats.vocab_size();
+                let rows = t.iter().product::<usize>();
+                if o.last() != Some(&v) || o.iter().product::<usize>() != rows * v {
+                    return Err(err(format!(
+                        "a language model over {v} tokens: outputs [batch, length, {v}], \
+                         targets [batch, length]"
+                    )));
+                }
+                let ids = targets
+                    .to_dtype(DType::I64)
+                    .contiguous_data::<i64>()
+                    .into_owned();
+                stats.update(&outputs.to_vec_f64(), &ids);
+            }
         }
         Ok(())
     }
@@ -453,6 +495,7 @@ impl MetricAccumulator {
         match &self.state {
             State::Classification(c) => c.samples(),
             State::Regression(r) => r.samples(),
+            State::Tokens(t) => t.samples(),
         }
     }
 
@@ -467,6 +510,7 @@ impl MetricAccumulator {
                 let v = match &self.state {
                     State::Classification(c) => c.value(*m),
                     State::Regression(r) => r.value(*m),
+                    State::Tokens(t) => t.value(*m),
                 };
                 (m.name(), v)
             })
@@ -499,6 +543,7 @@ impl MetricAccumulator {
         match (&mut self.state, &other.state) {
             (State::Classification(a), State::Classification(b)) => a.merge(b),
             (State::Regression(a), State::Regression(b)) => a.merge(b),
+            (State::Tokens(a), State::Tokens(b)) => a.merge(b),
             _ => unreachable!("equal metric sets have the same task"),
         }
     }

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::successive_halving::asha_prune;
 use super::{first_complete_last_step, Pruner};
+use crate::error::TuneError;
 use crate::trial::{Direction, FrozenTrial};
 
 /// Hyperband (Optuna's `HyperbandPruner`): `n_brackets = ⌊log_η(max_resource /
@@ -54,25 +55,6 @@ impl HyperbandPruner {
     pub fn with_study_name(mut self, name: impl Into<String>) -> Self {
         self.study_name = name.into();
         self
-    }
-
-    /// Checks the arguments as Optuna does.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.min_resource < 1 {
-            return Err("HyperbandPruner: min_resource must be at least 1".into());
-        }
-        if self.reduction_factor < 2 {
-            return Err(format!(
-                "HyperbandPruner: reduction_factor must be at least 2, got {}",
-                self.reduction_factor
-            ));
-        }
-        if self.bootstrap_count > 0 && self.max_resource.is_none() {
-            return Err(
-                "HyperbandPruner: bootstrap_count > 0 needs an explicit max_resource".into(),
-            );
-        }
-        Ok(())
     }
 
     /// The `max_resource` in effect given the study's trials (`None` while auto and no trial
@@ -129,7 +111,33 @@ impl HyperbandPruner {
     }
 }
 
+#[typetag::serde(name = "HyperbandPruner")]
 impl Pruner for HyperbandPruner {
+    fn set_study_name(&mut self, name: &str) {
+        self.study_name = name.to_string();
+    }
+
+    fn validate(&self) -> crate::error::Result<()> {
+        if self.min_resource < 1 {
+            return Err(TuneError::config(
+                "HyperbandPruner.min_resource",
+                "must be at least 1, got 0",
+            ));
+        }
+        if self.reduction_factor < 2 {
+            return Err(TuneError::config(
+                "HyperbandPruner.reduction_factor",
+                format!("must be at least 2, got {}", self.reduction_factor),
+            ));
+        }
+        if self.bootstrap_count > 0 && self.max_resource.is_none() {
+            return Err(TuneError::config(
+                "HyperbandPruner.bootstrap_count",
+                "must be 0 unless max_resource is set (it is auto)",
+            ));
+        }
+        Ok(())
+    }
     fn prune(
         &self,
         trial: &FrozenTrial,

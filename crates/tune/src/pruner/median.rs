@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Pruner;
+use crate::error::TuneError;
 use crate::trial::{Direction, FrozenTrial, TrialState};
 
 /// Prunes a trial whose best intermediate value so far is worse than the median of the
@@ -47,23 +48,6 @@ impl Default for MedianPruner {
 }
 
 impl MedianPruner {
-    /// Checks the arguments as Optuna does.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.interval_steps < 1 {
-            return Err(format!(
-                "MedianPruner: interval_steps must be at least 1, got {}",
-                self.interval_steps
-            ));
-        }
-        if self.n_min_trials < 1 {
-            return Err(format!(
-                "MedianPruner: n_min_trials must be at least 1, got {}",
-                self.n_min_trials
-            ));
-        }
-        Ok(())
-    }
-
     /// Whether `step` is the first report of `trial` at or after a pruning checkpoint.
     fn is_check_step(&self, trial: &FrozenTrial, step: u64) -> bool {
         // Optuna's 0-based step of epoch `step`.
@@ -100,7 +84,23 @@ pub(crate) fn percentile(values: &[f64], q: f64) -> f64 {
     }
 }
 
+#[typetag::serde(name = "MedianPruner")]
 impl Pruner for MedianPruner {
+    fn validate(&self) -> crate::error::Result<()> {
+        if self.interval_steps < 1 {
+            return Err(TuneError::config(
+                "MedianPruner.interval_steps",
+                format!("must be at least 1, got {}", self.interval_steps),
+            ));
+        }
+        if self.n_min_trials < 1 {
+            return Err(TuneError::config(
+                "MedianPruner.n_min_trials",
+                format!("must be at least 1, got {}", self.n_min_trials),
+            ));
+        }
+        Ok(())
+    }
     fn prune(
         &self,
         trial: &FrozenTrial,

@@ -12,7 +12,13 @@
 //! Optuna keeps in trial system attributes (ASHA's rung values, Hyperband's resolved
 //! `max_resource`) is recomputed from the trials' intermediate values on each call, so a
 //! resumed or multi-process study prunes exactly as an uninterrupted one.
+//!
+//! A pruner is a plugin like a loss or an optimizer: the space file's `[pruner]` table names
+//! it by its `type` (the Optuna class name) with its arguments, and a user's own pruner
+//! registers itself with one `#[typetag::serde(name = "MyPruner")]` line on its
+//! `impl Pruner` (see `examples/custom_plugin.rs`).
 
+use crate::error::Result;
 use crate::trial::{Direction, FrozenTrial};
 
 mod hyperband;
@@ -25,6 +31,10 @@ pub use successive_halving::SuccessiveHalvingPruner;
 
 /// Decides whether `trial` (running, having just reported the value of `step`) should stop
 /// (Optuna's `BasePruner.prune`). `trials` holds every other trial of the study.
+///
+/// Serialized as an internally tagged table (`type = "MedianPruner"` and the arguments),
+/// like every Tuna plugin.
+#[typetag::serde(tag = "type")]
 pub trait Pruner: Send + Sync + std::fmt::Debug {
     /// `true` to prune now.
     fn prune(
@@ -34,6 +44,20 @@ pub trait Pruner: Send + Sync + std::fmt::Debug {
         trials: &[FrozenTrial],
         direction: Direction,
     ) -> bool;
+
+    /// Checks the arguments as Optuna's constructor does (called when the space file is
+    /// read).
+    ///
+    /// # Errors
+    /// [`TuneError::Config`](crate::TuneError::Config) naming the argument
+    /// (`<Type>.<argument>`) and what was expected.
+    fn validate(&self) -> Result<()> {
+        Ok(())
+    }
+
+    /// Tells the pruner the study's name before the first trial (Hyperband hashes it with
+    /// the trial number to pick a trial's bracket, as Optuna does).
+    fn set_study_name(&mut self, _name: &str) {}
 }
 
 /// Never prunes (Optuna's `NopPruner`).
@@ -41,6 +65,7 @@ pub trait Pruner: Send + Sync + std::fmt::Debug {
 #[serde(deny_unknown_fields, default)]
 pub struct NopPruner {}
 
+#[typetag::serde(name = "NopPruner")]
 impl Pruner for NopPruner {
     fn prune(
         &self,

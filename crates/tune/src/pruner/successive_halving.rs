@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{first_complete_last_step, Pruner};
+use crate::error::TuneError;
 use crate::trial::{Direction, FrozenTrial};
 
 /// Asynchronous successive halving (Optuna's `SuccessiveHalvingPruner`).
@@ -49,26 +50,6 @@ impl Default for SuccessiveHalvingPruner {
 }
 
 impl SuccessiveHalvingPruner {
-    /// Checks the arguments as Optuna does.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.min_resource == Some(0) {
-            return Err("SuccessiveHalvingPruner: min_resource must be at least 1".into());
-        }
-        if self.reduction_factor < 2 {
-            return Err(format!(
-                "SuccessiveHalvingPruner: reduction_factor must be at least 2, got {}",
-                self.reduction_factor
-            ));
-        }
-        if self.bootstrap_count > 0 && self.min_resource.is_none() {
-            return Err(
-                "SuccessiveHalvingPruner: bootstrap_count > 0 needs an explicit min_resource"
-                    .into(),
-            );
-        }
-        Ok(())
-    }
-
     /// The `min_resource` in effect given the study's trials (`None` while auto and no trial
     /// is complete).
     pub fn resolve_min_resource(&self, trials: &[FrozenTrial]) -> Option<u64> {
@@ -164,7 +145,29 @@ fn promotable(value: f64, competing: &mut [f64], eta: u64, direction: Direction)
     }
 }
 
+#[typetag::serde(name = "SuccessiveHalvingPruner")]
 impl Pruner for SuccessiveHalvingPruner {
+    fn validate(&self) -> crate::error::Result<()> {
+        if self.min_resource == Some(0) {
+            return Err(TuneError::config(
+                "SuccessiveHalvingPruner.min_resource",
+                "must be at least 1, got 0",
+            ));
+        }
+        if self.reduction_factor < 2 {
+            return Err(TuneError::config(
+                "SuccessiveHalvingPruner.reduction_factor",
+                format!("must be at least 2, got {}", self.reduction_factor),
+            ));
+        }
+        if self.bootstrap_count > 0 && self.min_resource.is_none() {
+            return Err(TuneError::config(
+                "SuccessiveHalvingPruner.bootstrap_count",
+                "must be 0 unless min_resource is set (it is auto)",
+            ));
+        }
+        Ok(())
+    }
     fn prune(
         &self,
         trial: &FrozenTrial,

@@ -132,6 +132,7 @@ impl GridSampler {
     }
 }
 
+#[typetag::serde(name = "GridSampler")]
 impl Sampler for GridSampler {
     fn sample(
         &self,
@@ -149,6 +150,10 @@ impl Sampler for GridSampler {
             None => (number % values.len() as u64) as usize,
         };
         values[index]
+    }
+
+    fn trial_limit(&self, space: &[ParamSpec]) -> Option<u64> {
+        Some(self.grid_size(space))
     }
 }
 

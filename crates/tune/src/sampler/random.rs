@@ -73,6 +73,7 @@ impl RandomSampler {
     }
 }
 
+#[typetag::serde(name = "RandomSampler")]
 impl Sampler for RandomSampler {
     fn sample(
         &self,

@@ -199,6 +199,7 @@ impl TpeSampler {
     }
 }
 
+#[typetag::serde(name = "TPESampler")]
 impl Sampler for TpeSampler {
     fn sample(
         &self,

@@ -46,6 +46,11 @@
 //! Every problem in the file is reported at once, each with its path in the file:
 //! `optimizer.betas[1]: must be in [0, 1), got 1.5`.
 
+mod edit;
+mod text;
+mod value_path;
+mod warnings;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -57,6 +62,10 @@ use tuna_nn::LayerSpec;
 use tuna_optim::{OptimizerConfig, ParamGroupConfig};
 use tuna_regularize::{Constraint, EarlyStoppingConfig, Regularizer};
 use tuna_sched::LrSchedulerConfig;
+
+pub use edit::{edit_toml, Edit};
+pub use text::{f64_or_inf, parse_text, read_value, serialize_f64_or_inf, to_toml, toml_to_json};
+pub use value_path::{apply_override, get_path, parse_path, set_path, unset_path, PathStep};
 
 /// The top-level keys of an experiment file.
 pub const SECTIONS: [&str; 12] = [
@@ -105,6 +114,11 @@ pub struct Experiment {
     pub train: TrainConfig,
     /// The file as parsed, after overrides (what the tuner edits and the run folder records).
     pub source: Value,
+    /// The folder of the file the experiment was read from: relative data paths are looked up
+    /// there first, then in the working directory.
+    pub base_dir: Option<PathBuf>,
+    /// The paths changed by `--set` / `--unset` (so that warnings can say so).
+    pub overridden: Vec<String>,
 }
 
 /// The `[optimizer]` section: an optimizer plugin and its parameter groups.
@@ -156,7 +170,11 @@ pub struct TrainConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clip_grad_norm: Option<f64>,
     /// The norm `clip_grad_norm` uses (`norm_type`, default 2; `inf` for the max norm).
-    #[serde(default = "two")]
+    #[serde(
+        default = "two",
+        deserialize_with = "f64_or_inf",
+        serialize_with = "serialize_f64_or_inf"
+    )]
     pub clip_norm_type: f64,
     /// Clamp every gradient element to `[-v, v]` (`torch.nn.utils.clip_grad_value_`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -171,6 +189,12 @@ pub struct TrainConfig {
     /// only at epoch ends).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint_every_batches: Option<usize>,
+    /// Skip an epoch-end checkpoint that comes less than this many seconds after the previous
+    /// one (default 10; 0 writes every one). The last epoch, a stop and an interruption always
+    /// write. A run killed in between resumes from the previous checkpoint and, training
+    /// being deterministic, still ends with bit-identical weights.
+    #[serde(default = "ten")]
+    pub checkpoint_min_seconds: f64,
     /// Evaluate on the test split when training ends (default `true`).
     #[serde(default = "yes")]
     pub test: bool,
@@ -192,6 +216,9 @@ fn two() -> f64 {
 fn one() -> usize {
     1
 }
+fn ten() -> f64 {
+    10.0
+}
 fn yes() -> bool {
     true
 }
@@ -207,6 +234,7 @@ impl Default for TrainConfig {
             early_stopping: None,
             checkpoint_every: 1,
             checkpoint_every_batches: None,
+            checkpoint_min_seconds: 10.0,
             test: true,
             signals: true,
             threads: None,
@@ -245,168 +273,12 @@ impl fmt::Display for ExperimentError {
 impl std::error::Error for ExperimentError {}
 
 impl ExperimentError {
-    fn one(file: Option<&Path>, problem: impl Into<String>) -> Self {
+    pub(crate) fn one(file: Option<&Path>, problem: impl Into<String>) -> Self {
         ExperimentError {
             file: file.map(Path::to_path_buf),
             problems: vec![problem.into()],
         }
     }
-}
-
-/// Reads a TOML (or, for a `.json` file, JSON) experiment file into a JSON value.
-///
-/// # Errors
-/// An unreadable file, or a syntax error (with TOML's line and column).
-pub fn read_value(path: &Path) -> Result<Value, ExperimentError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ExperimentError::one(Some(path), format!("cannot read: {e}")))?;
-    parse_text(
-        &text,
-        path.extension().and_then(|e| e.to_str()) == Some("json"),
-    )
-    .map_err(|e| ExperimentError::one(Some(path), e))
-}
-
-/// Parses experiment text: TOML, or JSON when `json` is set.
-///
-/// # Errors
-/// The syntax error.
-pub fn parse_text(text: &str, json: bool) -> Result<Value, String> {
-    if json {
-        serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))
-    } else {
-        let v: toml::Value = toml::from_str(text).map_err(|e| format!("invalid TOML: {e}"))?;
-        serde_json::to_value(v).map_err(|e| e.to_string())
-    }
-}
-
-/// One step of a value path: a key or an array index.
-#[derive(Clone, Debug, PartialEq)]
-pub enum PathStep {
-    /// `.key`
-    Key(String),
-    /// `[index]`
-    Index(usize),
-}
-
-/// Parses `optimizer.lr`, `model.layers[7].p`, `optimizer.betas[1]` into steps.
-///
-/// # Errors
-/// An empty path, an empty key or an index that is not a number.
-pub fn parse_path(path: &str) -> Result<Vec<PathStep>, String> {
-    let mut steps = Vec::new();
-    for part in path.split('.') {
-        let (key, mut rest) = match part.find('[') {
-            Some(i) => (&part[..i], &part[i..]),
-            None => (part, ""),
-        };
-        if key.is_empty() && (steps.is_empty() || rest.is_empty()) {
-            return Err(format!("`{path}`: empty key"));
-        }
-        if !key.is_empty() {
-            steps.push(PathStep::Key(key.to_string()));
-        }
-        while !rest.is_empty() {
-            let close = rest
-                .find(']')
-                .ok_or_else(|| format!("`{path}`: missing `]`"))?;
-            let idx: usize = rest[1..close]
-                .trim()
-                .parse()
-                .map_err(|_| format!("`{path}`: `{}` is not an index", &rest[1..close]))?;
-            steps.push(PathStep::Index(idx));
-            rest = &rest[close + 1..];
-            if !rest.is_empty() && !rest.starts_with('[') {
-                return Err(format!("`{path}`: unexpected `{rest}` after an index"));
-            }
-        }
-    }
-    if steps.is_empty() {
-        return Err("empty path".to_string());
-    }
-    Ok(steps)
-}
-
-/// Sets the value at `path` (creating missing tables; an index may append one element at
-/// the end of an array).
-///
-/// # Errors
-/// A path through a non-table/non-array value, or an index past the end.
-pub fn set_path(root: &mut Value, path: &str, value: Value) -> Result<(), String> {
-    let steps = parse_path(path)?;
-    let mut cur = root;
-    for (i, step) in steps.iter().enumerate() {
-        let last = i + 1 == steps.len();
-        cur = match step {
-            PathStep::Key(k) => {
-                if cur.is_null() {
-                    *cur = Value::Object(Map::new());
-                }
-                let obj = cur.as_object_mut().ok_or_else(|| {
-                    format!("`{path}`: `{k}` is inside a value that is not a table")
-                })?;
-                if last {
-                    obj.insert(k.clone(), value);
-                    return Ok(());
-                }
-                obj.entry(k.clone()).or_insert(Value::Null)
-            }
-            PathStep::Index(idx) => {
-                let arr = cur.as_array_mut().ok_or_else(|| {
-                    format!("`{path}`: [{idx}] indexes a value that is not a list")
-                })?;
-                if *idx > arr.len() {
-                    return Err(format!(
-                        "`{path}`: index {idx} is past the end of a list of {}",
-                        arr.len()
-                    ));
-                }
-                if *idx == arr.len() {
-                    arr.push(Value::Null);
-                }
-                if last {
-                    arr[*idx] = value;
-                    return Ok(());
-                }
-                &mut arr[*idx]
-            }
-        };
-    }
-    Ok(())
-}
-
-/// The value at `path`, if present.
-pub fn get_path<'v>(root: &'v Value, path: &str) -> Option<&'v Value> {
-    let steps = parse_path(path).ok()?;
-    let mut cur = root;
-    for step in &steps {
-        cur = match step {
-            PathStep::Key(k) => cur.get(k)?,
-            PathStep::Index(i) => cur.get(*i)?,
-        };
-    }
-    Some(cur)
-}
-
-/// Applies one `--set key=value` override. The value is read as a TOML value (`0.01`,
-/// `"AdamW"`, `[0.9, 0.99]`, `{ type = "L2", weight = 1e-4 }`, `true`); text that is not
-/// valid TOML is taken as a string (`--set optimizer.type=AdamW`).
-///
-/// # Errors
-/// A malformed override or path.
-pub fn apply_override(root: &mut Value, assignment: &str) -> Result<(), String> {
-    let (key, raw) = assignment
-        .split_once('=')
-        .ok_or_else(|| format!("override `{assignment}`: expected KEY=VALUE"))?;
-    let key = key.trim();
-    let raw = raw.trim();
-    let value = match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
-        Ok(mut t) => {
-            serde_json::to_value(t.remove("v").expect("parsed key")).map_err(|e| e.to_string())?
-        }
-        Err(_) => Value::String(raw.to_string()),
-    };
-    set_path(root, key, value).map_err(|e| format!("override {e}"))
 }
 
 /// Rewrites a plugin's own error (`SGD.lr: ...`, `Adam.betas[1]: ...`) with the section's
@@ -446,9 +318,69 @@ where
     match serde_json::from_value::<Box<T>>(v.clone()) {
         Ok(p) => Some(p),
         Err(e) => {
-            problems.push(locate(path, type_of(v), &e.to_string()));
+            let message = match field_of_error::<T>(v) {
+                Some((field, inner)) => format!("{path}.{field}: {inner}"),
+                None => locate(path, type_of(v), &e.to_string()),
+            };
+            problems.push(message);
             None
         }
+    }
+}
+
+/// The field a plugin's deserialization error is about (`lr`, `betas[1]`) and the error
+/// without it, found by deserializing again with the path tracked. The JSON is written with
+/// every table's `type` first, so the plugin registry reads the tag before the fields and the
+/// fields' path is not lost in a buffer.
+fn field_of_error<T: ?Sized>(v: &Value) -> Option<(String, String)>
+where
+    Box<T>: serde::de::DeserializeOwned,
+{
+    let mut text = String::new();
+    write_type_first(v, &mut text);
+    let mut de = serde_json::Deserializer::from_str(&text);
+    let e = serde_path_to_error::deserialize::<_, Box<T>>(&mut de).err()?;
+    let field = e.path().to_string();
+    if field.is_empty() || field == "?" {
+        return None;
+    }
+    let inner = e.inner().to_string();
+    let inner = inner
+        .split(" at line ")
+        .next()
+        .unwrap_or(&inner)
+        .to_string();
+    Some((field, inner))
+}
+
+/// JSON text of `v` with `type` the first key of every table.
+fn write_type_first(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(o) => {
+            out.push('{');
+            let mut keys: Vec<&String> = o.keys().collect();
+            keys.sort_by_key(|k| *k != "type");
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                write_type_first(&o[k], out);
+            }
+            out.push('}');
+        }
+        Value::Array(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_type_first(x, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
     }
 }
 
@@ -470,8 +402,14 @@ fn plain<T: serde::de::DeserializeOwned + Default>(
 ) -> T {
     match v {
         None => T::default(),
-        Some(v) => serde_json::from_value(v.clone()).unwrap_or_else(|e| {
-            problems.push(format!("{path}: {e}"));
+        Some(v) => serde_path_to_error::deserialize(v.clone()).unwrap_or_else(|e| {
+            let field = e.path().to_string();
+            let at = if field.is_empty() || field == "." {
+                path.to_string()
+            } else {
+                format!("{path}.{field}")
+            };
+            problems.push(format!("{at}: {}", e.inner()));
             T::default()
         }),
     }
@@ -483,11 +421,33 @@ impl Experiment {
     /// # Errors
     /// Every problem found, each with its path.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Experiment, ExperimentError> {
+        Experiment::load_edited(path, overrides, &[])
+    }
+
+    /// Reads a file, applies `--set` overrides then `--unset` removals, validates it, and
+    /// resolves its data paths (relative to the file's folder, then the working directory;
+    /// found paths are made absolute so the experiment means the same from anywhere).
+    ///
+    /// # Errors
+    /// Every problem found, each with its path.
+    pub fn load_edited(
+        path: &Path,
+        set: &[String],
+        unset: &[String],
+    ) -> Result<Experiment, ExperimentError> {
         let mut value = read_value(path)?;
         let mut problems = Vec::new();
-        for o in overrides {
-            if let Err(e) = apply_override(&mut value, o) {
-                problems.push(e);
+        let mut overridden = Vec::new();
+        for o in set {
+            match apply_override(&mut value, o) {
+                Ok(()) => overridden.extend(o.split_once('=').map(|(k, _)| k.trim().to_string())),
+                Err(e) => problems.push(e),
+            }
+        }
+        for u in unset {
+            match unset_path(&mut value, u.trim()) {
+                Ok(()) => overridden.push(u.trim().to_string()),
+                Err(e) => problems.push(e),
             }
         }
         // Validate the file even when an override failed, so every problem is reported.
@@ -507,7 +467,63 @@ impl Experiment {
         if exp.name.is_none() {
             exp.name = path.file_stem().map(|s| s.to_string_lossy().into_owned());
         }
+        exp.overridden = overridden;
+        exp.base_dir = Some(
+            path.parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+        );
+        exp.resolve_paths();
         Ok(exp)
+    }
+
+    /// The folders a relative data path is looked up in: the experiment file's folder, then
+    /// the working directory.
+    pub fn base_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs = Vec::new();
+        if let Some(d) = &self.base_dir {
+            dirs.push(std::path::absolute(d).unwrap_or_else(|_| d.clone()));
+        }
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        if !dirs.contains(&cwd) {
+            dirs.push(cwd);
+        }
+        dirs
+    }
+
+    /// The data context of this experiment: its seed and [`Experiment::base_dirs`]; no
+    /// fitted preprocessing (set `fitted` to reuse a run's).
+    pub fn data_context(&self) -> tuna_data::DataContext {
+        tuna_data::DataContext {
+            base_dirs: self.base_dirs(),
+            seed: self.seed,
+            fitted: None,
+        }
+    }
+
+    /// Makes every relative data path that exists under [`Experiment::base_dirs`] absolute,
+    /// in the data config and in [`Experiment::source`]. Paths found nowhere are left as they
+    /// are: loading the data then fails with every place that was tried.
+    pub fn resolve_paths(&mut self) {
+        let dirs = self.base_dirs();
+        let mut changed = Vec::new();
+        for (field, path) in self.data.paths_mut() {
+            if path.is_absolute() {
+                continue;
+            }
+            if let Some(found) = dirs.iter().map(|d| d.join(&*path)).find(|p| p.exists()) {
+                let abs = std::fs::canonicalize(&found).unwrap_or(found);
+                *path = abs.clone();
+                changed.push((field, abs));
+            }
+        }
+        for (field, abs) in changed {
+            let _ = set_path(
+                &mut self.source,
+                &field,
+                Value::String(abs.to_string_lossy().into_owned()),
+            );
+        }
     }
 
     /// Parses experiment TOML text.
@@ -634,6 +650,8 @@ impl Experiment {
             constraints,
             train,
             source: value,
+            base_dir: None,
+            overridden: Vec::new(),
         })
     }
 
@@ -688,31 +706,6 @@ impl Experiment {
     }
 }
 
-/// Renders a JSON value as TOML (nulls dropped; non-finite floats as TOML's `inf`/`nan`).
-pub fn to_toml(value: &Value) -> String {
-    fn strip(v: &Value) -> Option<toml::Value> {
-        Some(match v {
-            Value::Null => return None,
-            Value::Bool(b) => toml::Value::Boolean(*b),
-            Value::Number(n) => match n.as_i64() {
-                Some(i) => toml::Value::Integer(i),
-                None => toml::Value::Float(n.as_f64().unwrap_or(f64::NAN)),
-            },
-            Value::String(s) => toml::Value::String(s.clone()),
-            Value::Array(a) => toml::Value::Array(a.iter().filter_map(strip).collect()),
-            Value::Object(o) => toml::Value::Table(
-                o.iter()
-                    .filter_map(|(k, v)| strip(v).map(|v| (k.clone(), v)))
-                    .collect(),
-            ),
-        })
-    }
-    match strip(value) {
-        Some(toml::Value::Table(t)) => toml::to_string_pretty(&t).unwrap_or_default(),
-        _ => String::new(),
-    }
-}
-
 fn model_spec(v: &Value, problems: &mut Vec<String>) -> Option<Box<dyn LayerSpec>> {
     // Check a Sequential's layers one by one, so every bad layer is reported with its index.
     if type_of(v) == Some("Sequential") {
@@ -720,8 +713,15 @@ fn model_spec(v: &Value, problems: &mut Vec<String>) -> Option<Box<dyn LayerSpec
             let before = problems.len();
             for (i, layer) in layers.iter().enumerate() {
                 let path = format!("model.layers[{i}]");
-                if let Some(spec) = plugin::<dyn LayerSpec>(&path, layer, problems) {
-                    if let Err(e) = spec.validate() {
+                if let Some(mut spec) = plugin::<dyn LayerSpec>(&path, layer, problems) {
+                    let stand_in = tuna_nn::DataInfo::new()
+                        .with_vocab_size(1)
+                        .with_max_len(1)
+                        .with_outputs(1);
+                    let checked = spec
+                        .fill_from_data(&stand_in)
+                        .and_then(|()| spec.validate());
+                    if let Err(e) = checked {
                         problems.push(locate(&path, type_of(layer), &e.to_string()));
                     }
                 }
@@ -732,7 +732,18 @@ fn model_spec(v: &Value, problems: &mut Vec<String>) -> Option<Box<dyn LayerSpec
         }
     }
     let spec = plugin::<dyn LayerSpec>("model", v, problems)?;
-    if let Err(e) = spec.validate() {
+    // Sizes a text model leaves to the data (an Embedding's num_embeddings, a
+    // PositionalEmbedding's max_len) are filled when the data is loaded; validate the rest
+    // with stand-ins that fit any size given.
+    let mut filled = spec.clone();
+    let stand_in = tuna_nn::DataInfo::new()
+        .with_vocab_size(1)
+        .with_max_len(1)
+        .with_outputs(1);
+    let checked = filled
+        .fill_from_data(&stand_in)
+        .and_then(|()| filled.validate());
+    if let Err(e) = checked {
         problems.push(locate("model", type_of(v), &e.to_string()));
         return None;
     }
@@ -860,6 +871,12 @@ impl TrainConfig {
                     &e.to_string(),
                 ));
             }
+        }
+        if !(self.checkpoint_min_seconds.is_finite() && self.checkpoint_min_seconds >= 0.0) {
+            problems.push(format!(
+                "train.checkpoint_min_seconds: must be >= 0, got {}",
+                self.checkpoint_min_seconds
+            ));
         }
         if self.checkpoint_every_batches == Some(0) {
             problems.push("train.checkpoint_every_batches: must be >= 1, got 0".to_string());

@@ -1,0 +1,202 @@
+//! `tuna tune` outside the happy path (issue 11): a misspelled parameter path or objective
+//! metric fails before the first trial, a study with no complete trial exits non-zero,
+//! `--jobs 0` is a usage error, `--set` overrides the base experiment, an unknown sampler is
+//! named with the known ones, and a resumed study's progress counts its earlier trials.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+mod common;
+use common::{tuna, write_small_base};
+
+fn scratch(name: &str) -> PathBuf {
+    common::scratch("tune-cli", name)
+}
+
+/// A tiny base (200 digits, width 8, `epochs` epochs) and a space over it with `extra`
+/// top-level lines and `params`.
+fn write_space(dir: &Path, epochs: usize, extra: &str, params: &str) -> PathBuf {
+    write_small_base(dir, 200, 8, epochs);
+    let space =
+        format!("base = \"base.toml\"\nname = \"cli\"\nseed = 1\n{extra}\n[params]\n{params}\n");
+    let path = dir.join("space.toml");
+    std::fs::write(&path, space).unwrap();
+    path
+}
+
+fn tune(space: &Path, study: &Path, args: &[&str]) -> Output {
+    tuna()
+        .arg("tune")
+        .arg(space)
+        .args(args)
+        .arg("--out")
+        .arg(study)
+        .output()
+        .unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+const LR: &str = r#""optimizer.lr" = { log_uniform = [1e-3, 0.05] }"#;
+
+#[test]
+fn a_misspelled_path_fails_before_the_first_trial() {
+    let dir = scratch("typo");
+    let space = write_space(
+        &dir,
+        1,
+        "trials = 3",
+        r#""optimizer.lrr" = { log_uniform = [1e-3, 0.3] }"#,
+    );
+    let study = dir.join("study");
+    let out = tune(&space, &study, &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("space.toml: params.\"optimizer.lrr\""),
+        "{err}"
+    );
+    assert!(err.contains("unknown field `lrr`"), "{err}");
+    assert!(!study.exists(), "nothing was created");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_unrecorded_objective_metric_fails_before_the_first_trial() {
+    let dir = scratch("metric");
+    let space = write_space(&dir, 1, "trials = 3\n[objective]\nmetric = \"val_acc\"", LR);
+    let study = dir.join("study");
+    let out = tune(&space, &study, &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("space.toml: objective.metric: `val_acc` is not recorded"),
+        "{err}"
+    );
+    assert!(err.contains("val_accuracy"), "{err}");
+    assert!(
+        err.contains(&format!("{}", space.display())),
+        "the user's file: {err}"
+    );
+    assert!(!study.exists(), "nothing was created");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_study_with_no_complete_trial_exits_non_zero() {
+    let dir = scratch("none");
+    let space = write_space(
+        &dir,
+        1,
+        "trials = 2",
+        r#""loader.batch_size" = { choice = [0] }"#,
+    );
+    let out = tune(&space, &dir.join("study"), &["--quiet"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("no trial completed (2 trials: 0 pruned, 2 failed)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("loader.batch_size"),
+        "the first failure is shown: {err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn zero_jobs_is_a_usage_error() {
+    let dir = scratch("jobs");
+    let space = write_space(&dir, 1, "trials = 1", LR);
+    let out = tune(&space, &dir.join("study"), &["--jobs", "0"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--jobs") && err.contains("must be at least 1"),
+        "{err}"
+    );
+    assert!(!dir.join("study").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_unknown_sampler_names_the_file_and_the_known_types() {
+    let dir = scratch("sampler");
+    let space = write_space(&dir, 1, "trials = 1\n[sampler]\ntype = \"TPE\"", LR);
+    let out = tune(&space, &dir.join("study"), &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("space.toml: sampler.type: unknown variant `TPE`"),
+        "{err}"
+    );
+    for known in ["`RandomSampler`", "`GridSampler`", "`TPESampler`"] {
+        assert!(err.contains(known), "{err}");
+    }
+    assert!(!err.contains("Some("), "{err}");
+    let space = write_space(&dir, 1, "trials = 1\n[pruner]\ntype = \"ASHA\"", LR);
+    let err = stderr(&tune(&space, &dir.join("study2"), &[]));
+    assert!(
+        err.contains("space.toml: pruner.type: unknown variant `ASHA`"),
+        "{err}"
+    );
+    assert!(err.contains("`SuccessiveHalvingPruner`"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn jsonl(study: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(study.join("trials.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn set_overrides_the_base_and_resume_counts_the_earlier_trials() {
+    let dir = scratch("set");
+    let space = write_space(
+        &dir,
+        3,
+        "trials = 2\n[objective]\nmetric = \"val_loss\"",
+        LR,
+    );
+    let study = dir.join("study");
+    let out = tune(&space, &study, &["--set", "train.epochs=1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let trials = jsonl(&study);
+    assert_eq!(trials.len(), 2);
+    assert!(
+        trials.iter().all(|t| t["attrs"]["epochs"] == 1),
+        "{trials:?}"
+    );
+    let base = std::fs::read_to_string(study.join("base.toml")).unwrap();
+    assert!(base.contains("epochs = 1"), "{base}");
+    // Resumed for one more trial: the progress line counts and ranks all three.
+    let out = tuna()
+        .args(["tune", "--trials", "3", "--resume"])
+        .arg(&study)
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    let trials = jsonl(&study);
+    assert_eq!(trials.len(), 3);
+    let best = trials
+        .iter()
+        .filter_map(|t| t["value"].as_f64())
+        .fold(f64::INFINITY, f64::min);
+    let line = err
+        .lines()
+        .find(|l| l.contains(" complete, "))
+        .unwrap_or_else(|| panic!("no progress line in {err}"));
+    assert!(line.contains("[3 complete, 0 pruned, 0 failed;"), "{line}");
+    assert!(
+        line.contains(&format!("best {best:.5}")),
+        "{line} (best {best})"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
