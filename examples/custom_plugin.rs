@@ -390,7 +390,8 @@ pub fn run_study() -> Vec<TrialState> {
         jobs: 1,
         dir: dir.join("study"),
         storage: Some(Location::Memory(db.clone())),
-        data_dirs: vec![root.to_path_buf()],
+        // the copied base names its data relative to examples/configs/
+        data_dirs: vec![root.join("examples/configs")],
         threads: None,
     };
     study

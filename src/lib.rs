@@ -13,9 +13,11 @@
 //! - [`data`]: datasets, the seeded `DataLoader`, MNIST and CSV readers;
 //! - [`train`]: experiment files, the `Trainer`, metrics, run folders, checkpoints;
 //! - [`plot`]: dependency-free SVG/PNG line plots;
-//! - [`tune`]: hyperparameter search over experiment files.
+//! - [`tune`]: hyperparameter search over experiment files;
+//! - [`board`]: the local web dashboard over runs and studies (`tuna board`).
 
 pub use tuna_autograd as autograd;
+pub use tuna_board as board;
 pub use tuna_data as data;
 pub use tuna_loss as loss;
 pub use tuna_nn as nn;

@@ -76,7 +76,15 @@ fn read(path: &Path) -> String {
 fn train_writes_the_run_folder() {
     let run = temp_dir("folder").join("iris");
     let (stdout, stderr) = ok(&train_iris(&run, 3, &["--set", "optimizer.lr=0.05"]));
-    assert_eq!((stdout.as_str(), stderr.as_str()), ("", ""), "--quiet");
+    assert_eq!(stderr, "", "--quiet prints no progress or notes");
+    assert!(
+        stdout.contains("test: test_accuracy"),
+        "results on stdout: {stdout}"
+    );
+    assert!(
+        stdout.ends_with(&format!("run folder {}\n", run.display())),
+        "{stdout}"
+    );
 
     // config.toml: the resolved experiment with the override applied, loadable again
     let config = read(&run.join("config.toml"));

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod board;
 mod diagnose;
 mod eval;
 mod generate;
@@ -59,6 +60,8 @@ enum Command {
     Study(tune::StudyArgs),
     /// LR range test: sweep the lr on a copy of the model, suggest an lr and a one-cycle max_lr.
     LrFind(lr_find::Args),
+    /// Watch runs and studies in the browser: a local, read-only, live web dashboard.
+    Board(board::Args),
 }
 
 /// Why a command did not finish normally.
@@ -93,6 +96,7 @@ pub fn run() -> ExitCode {
         Command::Tune(args) => tune::run(&args),
         Command::Study(args) => tune::run_study(&args),
         Command::LrFind(args) => lr_find::run(&args),
+        Command::Board(args) => board::run(&args),
     };
     match result {
         Ok(()) | Err(CliError::BrokenPipe) => ExitCode::SUCCESS,

@@ -28,7 +28,7 @@ fn roundtrip(cfg: Box<dyn DataConfig>) {
 fn every_builtin_roundtrips() {
     tuna_data::link();
     let mut m = Mnist::new("datasets/mnist-10k");
-    m.validation = 0.1.into();
+    m.validation = 0.1;
     m.train_subset = Some(1000);
     roundtrip(Box::new(m));
     roundtrip(Box::new(Mnist::new("x")));

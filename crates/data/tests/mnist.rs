@@ -82,7 +82,7 @@ fn unnormalized_pixels_in_unit_interval() {
 #[test]
 fn stratified_validation_split() {
     let mut m = Mnist::new("datasets/mnist-10k");
-    m.validation = 0.1.into();
+    m.validation = 0.1;
     let splits = m.load(&ctx(3)).unwrap();
     let val = splits.validation.as_ref().unwrap();
     assert_eq!(splits.train.len() + val.len(), 8000);
@@ -122,7 +122,7 @@ fn stratified_validation_split() {
 fn train_subset_is_seeded_prefix() {
     let mut m = Mnist::new("datasets/mnist-10k");
     m.train_subset = Some(500);
-    m.validation = 0.2.into();
+    m.validation = 0.2;
     m.test = false;
     let a = m.load(&ctx(1)).unwrap();
     assert_eq!(a.train.len(), 400);

@@ -120,6 +120,7 @@ mod tests {
             "CosineAnnealingLR.T_max: must be a positive integer, got 0"
         );
         let e = CosineAnnealingLr {
+            t_max: 10,
             eta_min: -1.0,
             ..Default::default()
         }

@@ -27,7 +27,7 @@ use crate::checkpoint::Checkpoint;
 use crate::error::TrainError;
 use crate::experiment::Experiment;
 use crate::run_dir::RunDir;
-use crate::trainer::step::{binary_scores, forward};
+use crate::trainer::step::forward;
 
 /// Which weights of a run to predict with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -394,10 +394,9 @@ fn plugin_sections_need_a_type() {
     for expected in [
         "data: expected a table with a `type` key, got a number",
         "model: missing `type`",
-        "loss:",
-        "NoSuchLoss",
+        "loss.type: unknown variant `NoSuchLoss`",
         "regularizers[0]: missing `type`",
-        "train: unknown field `nope`",
+        "train.nope: unknown field `nope`",
     ] {
         assert!(all.contains(expected), "`{expected}` missing from:\n{all}");
     }

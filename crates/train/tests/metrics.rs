@@ -203,7 +203,7 @@ fn parse_errors_name_the_entry() {
     assert_eq!(
         err(&["accuracy", "f1", "acc"], &task),
         "train.metrics[2]: unknown metric \"acc\"; known: accuracy, top{k}_accuracy (k >= 1), \
-         precision, recall, f1, confusion_matrix, mae, rmse, r2"
+         precision, recall, f1, confusion_matrix, mae, rmse, r2, perplexity (language models)"
     );
     assert_eq!(
         err(&["mae"], &task),

@@ -80,13 +80,15 @@ fn set_item(item: &mut Item, steps: &[PathStep], v: &Value, path: &str) -> Resul
                 .ok_or_else(|| format!("`{path}`: `{k}` is inside a value that is not a table"))?;
             if t.get(k).is_none() {
                 let fresh = if rest.is_empty() {
-                    Item::None
+                    Item::Value(to_toml_value(v)?)
                 } else {
                     Item::Table(toml_edit::Table::new())
                 };
                 t.insert(k, fresh);
             }
-            let next = t.get_mut(k).expect("inserted");
+            let next = t
+                .get_mut(k)
+                .ok_or_else(|| format!("`{path}`: cannot write `{k}` here"))?;
             set_item(next, rest, v, path)
         }
         PathStep::Index(i) => {

@@ -46,7 +46,11 @@ pub(super) fn build(exp: &mut Experiment, ctx: &DataContext) -> Result<Built, Tr
     check_loss_fits_task(exp.loss.as_ref(), &splits.task)?;
     let input = splits.train.input_kind();
     let binary = super::step::binary_scores(exp.loss.name()).is_some();
-    exp.model = fill_model(&exp.model, &input, task_outputs(&splits.task, binary))?;
+    exp.model = fill_model(
+        exp.model.as_ref(),
+        &input,
+        task_outputs(&splits.task, binary),
+    )?;
     let mut sample = vec![1usize];
     sample.extend(input.sample_shape());
     let model = build_checked(exp.model.as_ref(), &sample, exp.seed)?;
@@ -127,11 +131,11 @@ fn task_outputs(task: &Task, binary: bool) -> usize {
 /// sequence, the output width), after checking that the data's inputs are what the model's
 /// first layer takes.
 fn fill_model(
-    spec: &Box<dyn LayerSpec>,
+    spec: &(dyn LayerSpec + 'static),
     input: &InputKind,
     outputs: usize,
 ) -> Result<Box<dyn LayerSpec>, TrainError> {
-    let mut spec = spec.clone();
+    let mut spec = dyn_clone::clone_box(spec);
     let mut info = DataInfo::new().with_outputs(outputs);
     match input {
         InputKind::Tokens {
