@@ -1,5 +1,5 @@
 //! Tensors and autograd in five minutes: views, broadcasting, a recorded forward pass,
-//! `backward`, parameters and a few steps of gradient descent.
+//! `backward`, parameters, a few steps of gradient descent, and recovering from a shape error.
 //!
 //! Run with `cargo run --release --example autograd_basics`.
 
@@ -59,9 +59,26 @@ fn training() {
 }
 // ANCHOR_END: training
 
-/// Runs the three parts of the example in order.
+// ANCHOR: recover
+fn recover() -> Result<(), tuna::tensor::TensorError> {
+    let tape = Tape::new();
+    let x = tape.constant(Tensor::ones(&[4, 3], DType::F32));
+    let w = tape.var(Tensor::ones(&[2, 5], DType::F32)); // should be [2, 3]
+    match x.try_matmul(w.t()) {
+        Ok(_) => unreachable!("[4, 3] @ [5, 2] has no product"),
+        Err(e) => println!("recovered from: {e}"), // names matmul and both shapes
+    }
+    let w = tape.var(Tensor::ones(&[2, 3], DType::F32));
+    let y = x.try_matmul(w.t())?.try_sum_dims(&[-1], false)?;
+    assert_eq!(y.shape().as_slice(), &[4]);
+    Ok(())
+}
+// ANCHOR_END: recover
+
+/// Runs the four parts of the example in order.
 pub fn main() {
     tensors();
     autograd();
     training();
+    recover().expect("the second product has matching shapes");
 }

@@ -32,6 +32,7 @@
 //! differences in f64.
 
 mod custom;
+mod elementwise;
 pub mod functional;
 pub mod grad_mode;
 pub mod gradcheck;
@@ -48,3 +49,12 @@ pub use grad_mode::{is_grad_enabled, no_grad, NoGradGuard};
 pub use name_pattern::{name_matches, name_matches_any, select_params, NamedParam};
 pub use param::Param;
 pub use tape::{Tape, Var};
+
+/// Unwraps the result of a `try_` op, panicking with its message (the panicking API).
+#[track_caller]
+pub(crate) fn or_panic<T>(r: tuna_tensor::Result<T>) -> T {
+    match r {
+        Ok(v) => v,
+        Err(e) => panic!("{e}"),
+    }
+}

@@ -1,6 +1,6 @@
 //! Differentiable padding on [`Var`] (`torch.nn.functional.pad`).
 
-use tuna_tensor::PadMode;
+use tuna_tensor::{PadMode, Result};
 
 use crate::op::Op;
 use crate::tape::Var;
@@ -11,16 +11,24 @@ impl<'t> Var<'t> {
     /// sums every border copy back into the element it copies.
     ///
     /// # Panics
-    /// If the padding does not fit the input (message names both).
+    /// Where [`Var::try_pad`] returns an error (the message names both).
     #[track_caller]
     pub fn pad(self, pad: &[usize], mode: PadMode) -> Var<'t> {
-        let v = self.tape.nodes.borrow()[self.id].value.pad(pad, mode);
-        Var::record(
-            self.tape,
-            v,
-            Op::Pad(self.id, pad.to_vec(), mode),
-            &[self.id],
-        )
+        crate::or_panic(self.try_pad(pad, mode))
+    }
+
+    /// Fallible [`Var::pad`].
+    ///
+    /// # Errors
+    /// If the padding does not fit the input.
+    pub fn try_pad(self, pad: &[usize], mode: PadMode) -> Result<Var<'t>> {
+        let v = self.tape.nodes.borrow()[self.id].value.try_pad(pad, mode)?;
+        let op = Op::Pad {
+            arg: self.id,
+            pad: pad.to_vec(),
+            mode,
+        };
+        Ok(Var::record(self.tape, v, op, &[self.id]))
     }
 }
 

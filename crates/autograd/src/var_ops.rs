@@ -1,208 +1,116 @@
-//! The differentiable operations on [`Var`]: each computes its value with `tuna-tensor` and
-//! records itself on the tape. Names and semantics follow PyTorch.
+//! The differentiable operations on [`Var`] beyond the elementwise tables: selection,
+//! reductions, `matmul`, shapes and concatenation. Each computes its value with `tuna-tensor`
+//! and records itself on the tape. Names and semantics follow PyTorch.
+//!
+//! Every op that can fail on its arguments' shapes has a `try_` twin returning
+//! [`TensorError`](tuna_tensor::TensorError) (the op name and the shapes involved), so a caller
+//! can recover from a bad shape without `catch_unwind`; the plain method panics with the same
+//! message, as PyTorch raises.
 
-use tuna_tensor::{GeluApprox, Tensor};
+use tuna_tensor::layout::Dims;
+use tuna_tensor::{matmul_shape, normalize_dim, normalize_dims, Result, Tensor, TensorError};
 
-use crate::op::Op;
+use crate::op::{Op, ReduceOp};
 use crate::tape::{Tape, Var};
 
-macro_rules! unary_vars {
-    ($($(#[$doc:meta])* $name:ident => $variant:ident;)*) => {
-        impl<'t> Var<'t> {
-            $(
-                $(#[$doc])*
-                #[track_caller]
-                pub fn $name(self) -> Var<'t> {
-                    let v = self.tape.nodes.borrow()[self.id].value.$name();
-                    Var::record(self.tape, v, Op::$variant(self.id), &[self.id])
-                }
-            )*
-        }
-    };
-}
-
-unary_vars! {
-    /// `-x` (`torch.neg`).
-    neg => Neg;
-    /// `e^x` (`torch.exp`).
-    exp => Exp;
-    /// Natural log (`torch.log`).
-    log => Log;
-    /// `ln(1 + x)` (`torch.log1p`).
-    log1p => Log1p;
-    /// Square root (`torch.sqrt`).
-    sqrt => Sqrt;
-    /// `1 / sqrt(x)` (`torch.rsqrt`).
-    rsqrt => Rsqrt;
-    /// `x²` (`torch.square`).
-    square => Square;
-    /// `1 / x` (`torch.reciprocal`).
-    reciprocal => Reciprocal;
-    /// `|x|`; the gradient at 0 is 0 (`torch.abs`).
-    abs => Abs;
-    /// Sine (`torch.sin`).
-    sin => Sin;
-    /// Cosine (`torch.cos`).
-    cos => Cos;
-    /// Hyperbolic tangent (`torch.tanh`).
-    tanh => Tanh;
-    /// Logistic sigmoid (`torch.sigmoid`).
-    sigmoid => Sigmoid;
-    /// `max(x, 0)`; the gradient at 0 is 0 (`torch.relu`).
-    relu => Relu;
-    /// `x·sigmoid(x)` (`F.silu`).
-    silu => Silu;
-    /// `log(sigmoid(x))`, stable (`F.logsigmoid`).
-    log_sigmoid => LogSigmoid;
-}
-
-macro_rules! binary_vars {
-    ($($(#[$doc:meta])* $name:ident => $variant:ident;)*) => {
+/// Defines each panicking method as its `try_` twin unwrapped, with the twin's doc pointing
+/// back: `fn name => try_name(args) -> Ret;`.
+macro_rules! panicking {
+    ($($(#[$doc:meta])* fn $name:ident => $try_name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)*) => {
         impl<'t> Var<'t> {
             $(
                 $(#[$doc])*
                 ///
                 /// # Panics
-                /// If the shapes do not broadcast.
+                #[doc = concat!(
+                    "Where [`Var::", stringify!($try_name),
+                    "`] returns an error; the message names the op and the shapes."
+                )]
                 #[track_caller]
-                pub fn $name(self, other: Var<'t>) -> Var<'t> {
-                    let v = {
-                        let nodes = self.tape.nodes.borrow();
-                        nodes[self.id].value.$name(&nodes[other.id].value)
-                    };
-                    Var::record(self.tape, v, Op::$variant(self.id, other.id), &[self.id, other.id])
+                pub fn $name(self, $($arg: $ty),*) -> $ret {
+                    crate::or_panic(self.$try_name($($arg),*))
                 }
             )*
         }
     };
 }
 
-binary_vars! {
-    /// `a + b` with broadcasting (`torch.add`).
-    add => Add;
-    /// `a - b` with broadcasting (`torch.sub`).
-    sub => Sub;
-    /// `a * b` with broadcasting (`torch.mul`).
-    mul => Mul;
-    /// `a / b` with broadcasting (`torch.div`).
-    div => Div;
-    /// `a ^ b` with broadcasting (`torch.pow`).
-    pow => Pow;
-    /// Elementwise maximum; ties split the gradient evenly (`torch.maximum`).
-    maximum => Maximum;
-    /// Elementwise minimum; ties split the gradient evenly (`torch.minimum`).
-    minimum => Minimum;
-}
-
 impl<'t> Var<'t> {
-    fn map(self, f: impl FnOnce(&Tensor) -> Tensor, op: Op) -> Var<'t> {
-        let v = f(&self.tape.nodes.borrow()[self.id].value);
-        Var::record(self.tape, v, op, &[self.id])
+    /// Records `op` with `value = f(self)` if `f` succeeds.
+    fn try_map(self, f: impl FnOnce(&Tensor) -> Result<Tensor>, op: Op) -> Result<Var<'t>> {
+        let v = f(&self.tape.nodes.borrow()[self.id].value)?;
+        Ok(Var::record(self.tape, v, op, &[self.id]))
     }
 
-    /// `x + s` (`tensor + s`).
-    pub fn add_scalar(self, s: f64) -> Var<'t> {
-        self.map(|t| t.add_scalar(s), Op::AddScalar(self.id))
-    }
-
-    /// `x * s` (`tensor * s`).
-    pub fn mul_scalar(self, s: f64) -> Var<'t> {
-        self.map(|t| t.mul_scalar(s), Op::MulScalar(self.id, s))
-    }
-
-    /// `x ^ e` for a scalar exponent (`torch.pow(x, e)`).
-    pub fn pow_scalar(self, e: f64) -> Var<'t> {
-        self.map(|t| t.pow_scalar(e), Op::PowScalar(self.id, e))
-    }
-
-    /// `a + alpha * b` (`torch.add(a, b, alpha=alpha)`).
-    #[track_caller]
-    pub fn add_scaled(self, other: Var<'t>, alpha: f64) -> Var<'t> {
-        if alpha == 1.0 {
-            self.add(other)
-        } else {
-            self.add(other.mul_scalar(alpha))
-        }
-    }
-
-    /// `x` where positive, `negative_slope·x` elsewhere (`F.leaky_relu`, default slope 0.01).
-    pub fn leaky_relu(self, negative_slope: f64) -> Var<'t> {
-        self.map(
-            |t| t.leaky_relu(negative_slope),
-            Op::LeakyRelu(self.id, negative_slope),
-        )
-    }
-
-    /// `x` where positive, `alpha·(e^x − 1)` elsewhere (`F.elu`, default alpha 1).
-    pub fn elu(self, alpha: f64) -> Var<'t> {
-        self.map(|t| t.elu(alpha), Op::Elu(self.id, alpha))
-    }
-
-    /// GELU, exact or tanh-approximated (`F.gelu(x, approximate=...)`).
-    pub fn gelu(self, approximate: GeluApprox) -> Var<'t> {
-        self.map(|t| t.gelu(approximate), Op::Gelu(self.id, approximate))
-    }
-
-    /// `log(1 + e^(βx))/β`, linear above `threshold` (`F.softplus`, defaults β=1, threshold=20).
-    pub fn softplus(self, beta: f64, threshold: f64) -> Var<'t> {
-        self.map(
-            |t| t.softplus(beta, threshold),
-            Op::Softplus(self.id, beta, threshold),
-        )
-    }
-
-    /// Clamps into `[min, max]`; the gradient passes where `min <= x <= max` (`torch.clamp`).
-    pub fn clamp(self, min: Option<f64>, max: Option<f64>) -> Var<'t> {
-        self.map(|t| t.clamp(min, max), Op::Clamp(self.id, min, max))
+    /// Records a view or copy whose gradient is a reshape back (`Op::Reshape`).
+    fn try_reshaped(self, f: impl FnOnce(&Tensor) -> Result<Tensor>) -> Result<Var<'t>> {
+        self.try_map(f, Op::Reshape(self.id))
     }
 
     /// `x` where `cond` (a bool tensor) is true, else `other`, broadcasting all three
     /// (`torch.where(cond, x, other)`).
     ///
-    /// # Panics
+    /// # Errors
     /// If the shapes do not broadcast or `cond` is not bool.
-    #[track_caller]
-    pub fn where_cond(self, cond: &Tensor, other: Var<'t>) -> Var<'t> {
+    pub fn try_where_cond(self, cond: &Tensor, other: Var<'t>) -> Result<Var<'t>> {
         let v = {
             let nodes = self.tape.nodes.borrow();
-            cond.where_cond(&nodes[self.id].value, &nodes[other.id].value)
+            cond.try_where_cond(&nodes[self.id].value, &nodes[other.id].value)?
         };
-        Var::record(
-            self.tape,
-            v,
-            Op::Where(cond.clone(), self.id, other.id),
-            &[self.id, other.id],
-        )
+        let op = Op::Where {
+            cond: cond.clone(),
+            a: self.id,
+            b: other.id,
+        };
+        Ok(Var::record(self.tape, v, op, &[self.id, other.id]))
     }
 
-    /// Replaces elements where `mask` is true by `value` (`tensor.masked_fill(mask, value)`).
+    /// Fallible [`Var::masked_fill`].
     ///
-    /// # Panics
+    /// # Errors
     /// If the mask is not bool or does not broadcast to the input.
-    #[track_caller]
-    pub fn masked_fill(self, mask: &Tensor, value: f64) -> Var<'t> {
-        let mask = mask.expand(&self.shape());
-        self.map(
-            |t| t.masked_fill(&mask, value),
-            Op::MaskedFill(self.id, mask.clone()),
-        )
+    pub fn try_masked_fill(self, mask: &Tensor, value: f64) -> Result<Var<'t>> {
+        let v = self.tape.nodes.borrow()[self.id]
+            .value
+            .try_masked_fill(mask, value)?;
+        let op = Op::MaskedFill(self.id, mask.expand(v.shape()));
+        Ok(Var::record(self.tape, v, op, &[self.id]))
     }
 
     // --------------------------------------------------------------------------------------
     // reductions
+
+    /// Records `op` over `dims` (all if empty).
+    fn try_reduce(
+        self,
+        op: ReduceOp,
+        name: &'static str,
+        dims: &[isize],
+        keepdim: bool,
+    ) -> Result<Var<'t>> {
+        let resolved: Dims = normalize_dims(name, dims, self.rank())?;
+        self.try_map(
+            |t| op.forward(t, dims, keepdim),
+            Op::Reduce {
+                arg: self.id,
+                op,
+                dims: resolved,
+                keepdim,
+            },
+        )
+    }
 
     /// Sum of all elements (`torch.sum(x)`).
     pub fn sum(self) -> Var<'t> {
         self.sum_dims(&[], false)
     }
 
-    /// Sum over `dims` (all if empty) (`torch.sum(x, dim, keepdim)`).
-    #[track_caller]
-    pub fn sum_dims(self, dims: &[isize], keepdim: bool) -> Var<'t> {
-        self.map(
-            |t| t.sum_dims(dims, keepdim),
-            Op::Sum(self.id, dims.to_vec(), keepdim),
-        )
+    /// Fallible [`Var::sum_dims`].
+    ///
+    /// # Errors
+    /// If a dim is out of range or repeated, or the input is not float.
+    pub fn try_sum_dims(self, dims: &[isize], keepdim: bool) -> Result<Var<'t>> {
+        self.try_reduce(ReduceOp::Sum, "sum", dims, keepdim)
     }
 
     /// Mean of all elements (`torch.mean(x)`).
@@ -210,179 +118,225 @@ impl<'t> Var<'t> {
         self.mean_dims(&[], false)
     }
 
-    /// Mean over `dims` (all if empty) (`torch.mean(x, dim, keepdim)`).
-    #[track_caller]
-    pub fn mean_dims(self, dims: &[isize], keepdim: bool) -> Var<'t> {
-        self.map(
-            |t| t.mean_dims(dims, keepdim),
-            Op::Mean(self.id, dims.to_vec(), keepdim),
-        )
+    /// Fallible [`Var::mean_dims`].
+    ///
+    /// # Errors
+    /// If a dim is out of range or repeated, or the input is not float.
+    pub fn try_mean_dims(self, dims: &[isize], keepdim: bool) -> Result<Var<'t>> {
+        self.try_reduce(ReduceOp::Mean, "mean", dims, keepdim)
     }
 
-    /// Maximum over `dims` (all if empty); tied maxima share the gradient (`torch.amax`).
-    #[track_caller]
-    pub fn amax(self, dims: &[isize], keepdim: bool) -> Var<'t> {
-        self.map(
-            |t| t.amax(dims, keepdim),
-            Op::Extreme(self.id, dims.to_vec(), keepdim),
-        )
+    /// Fallible [`Var::amax`].
+    ///
+    /// # Errors
+    /// If a dim is out of range, repeated or empty, or the input is not float.
+    pub fn try_amax(self, dims: &[isize], keepdim: bool) -> Result<Var<'t>> {
+        self.try_reduce(ReduceOp::Amax, "amax", dims, keepdim)
     }
 
-    /// Minimum over `dims` (all if empty); tied minima share the gradient (`torch.amin`).
-    #[track_caller]
-    pub fn amin(self, dims: &[isize], keepdim: bool) -> Var<'t> {
-        self.map(
-            |t| t.amin(dims, keepdim),
-            Op::Extreme(self.id, dims.to_vec(), keepdim),
-        )
+    /// Fallible [`Var::amin`].
+    ///
+    /// # Errors
+    /// If a dim is out of range, repeated or empty, or the input is not float.
+    pub fn try_amin(self, dims: &[isize], keepdim: bool) -> Result<Var<'t>> {
+        self.try_reduce(ReduceOp::Amin, "amin", dims, keepdim)
     }
 
     /// Maximum of all elements (`torch.max(x)`), gradient shared among ties.
+    #[track_caller]
     pub fn max(self) -> Var<'t> {
         self.amax(&[], false)
     }
 
     /// Minimum of all elements (`torch.min(x)`), gradient shared among ties.
+    #[track_caller]
     pub fn min(self) -> Var<'t> {
         self.amin(&[], false)
     }
 
     /// Maximum along `dim` and the (i64, non-differentiable) index of the first maximum
     /// (`torch.max(x, dim, keepdim)`); the gradient goes to that index.
+    ///
+    /// # Panics
+    /// Where [`Var::try_max_dim`] returns an error.
     #[track_caller]
     pub fn max_dim(self, dim: isize, keepdim: bool) -> (Var<'t>, Tensor) {
-        self.extreme_dim(dim, keepdim, true)
+        crate::or_panic(self.try_extreme_dim(dim, keepdim, true))
+    }
+
+    /// Fallible [`Var::max_dim`].
+    ///
+    /// # Errors
+    /// If `dim` is out of range or empty, or the input is not float.
+    pub fn try_max_dim(self, dim: isize, keepdim: bool) -> Result<(Var<'t>, Tensor)> {
+        self.try_extreme_dim(dim, keepdim, true)
     }
 
     /// Minimum along `dim` and its index (`torch.min(x, dim, keepdim)`).
+    ///
+    /// # Panics
+    /// Where [`Var::try_min_dim`] returns an error.
     #[track_caller]
     pub fn min_dim(self, dim: isize, keepdim: bool) -> (Var<'t>, Tensor) {
-        self.extreme_dim(dim, keepdim, false)
+        crate::or_panic(self.try_extreme_dim(dim, keepdim, false))
     }
 
-    #[track_caller]
-    fn extreme_dim(self, dim: isize, keepdim: bool, is_max: bool) -> (Var<'t>, Tensor) {
+    /// Fallible [`Var::min_dim`].
+    ///
+    /// # Errors
+    /// If `dim` is out of range or empty, or the input is not float.
+    pub fn try_min_dim(self, dim: isize, keepdim: bool) -> Result<(Var<'t>, Tensor)> {
+        self.try_extreme_dim(dim, keepdim, false)
+    }
+
+    fn try_extreme_dim(self, dim: isize, keepdim: bool, is_max: bool) -> Result<(Var<'t>, Tensor)> {
         let (v, i) = {
             let t = &self.tape.nodes.borrow()[self.id].value;
             if is_max {
-                t.max_dim(dim, keepdim)
+                t.try_max_dim(dim, keepdim)?
             } else {
-                t.min_dim(dim, keepdim)
+                t.try_min_dim(dim, keepdim)?
             }
         };
-        let keep = if keepdim { i.clone() } else { i.unsqueeze(dim) };
-        let var = Var::record(self.tape, v, Op::ExtremeDim(self.id, dim, keep), &[self.id]);
-        (var, i)
+        let resolved = normalize_dim("max", dim, self.rank())?;
+        let indices = if keepdim || self.rank() == 0 {
+            i.clone()
+        } else {
+            i.unsqueeze(resolved as isize)
+        };
+        let op = Op::ExtremeDim {
+            arg: self.id,
+            dim: resolved,
+            indices,
+        };
+        Ok((Var::record(self.tape, v, op, &[self.id]), i))
     }
 
-    /// Variance over `dims` with `correction` (1 = unbiased) (`torch.var`).
-    #[track_caller]
-    pub fn var_dims(self, dims: &[isize], correction: f64, keepdim: bool) -> Var<'t> {
-        self.map(
-            |t| t.var_dims(dims, correction, keepdim),
-            Op::Var(self.id, dims.to_vec(), correction, keepdim),
-        )
+    /// Fallible [`Var::var_dims`].
+    ///
+    /// # Errors
+    /// If a dim is out of range or repeated, or the input is not float.
+    pub fn try_var_dims(self, dims: &[isize], correction: f64, keepdim: bool) -> Result<Var<'t>> {
+        self.try_reduce(ReduceOp::Var { correction }, "var", dims, keepdim)
     }
 
-    /// Standard deviation over `dims` with `correction` (`torch.std`).
-    #[track_caller]
-    pub fn std_dims(self, dims: &[isize], correction: f64, keepdim: bool) -> Var<'t> {
-        self.var_dims(dims, correction, keepdim).sqrt()
+    /// Fallible [`Var::std_dims`].
+    ///
+    /// # Errors
+    /// If a dim is out of range or repeated, or the input is not float.
+    pub fn try_std_dims(self, dims: &[isize], correction: f64, keepdim: bool) -> Result<Var<'t>> {
+        Ok(self.try_var_dims(dims, correction, keepdim)?.sqrt())
     }
 
-    /// `log Σ exp(x)` over `dims`, stable (`torch.logsumexp`).
-    #[track_caller]
-    pub fn logsumexp(self, dims: &[isize], keepdim: bool) -> Var<'t> {
-        self.map(
-            |t| t.logsumexp(dims, keepdim),
-            Op::LogSumExp(self.id, dims.to_vec(), keepdim),
-        )
+    /// Fallible [`Var::logsumexp`].
+    ///
+    /// # Errors
+    /// If a dim is out of range, repeated or empty, or the input is not float.
+    pub fn try_logsumexp(self, dims: &[isize], keepdim: bool) -> Result<Var<'t>> {
+        self.try_reduce(ReduceOp::LogSumExp, "logsumexp", dims, keepdim)
     }
 
-    /// Softmax along `dim` (`F.softmax(x, dim)`).
-    #[track_caller]
-    pub fn softmax(self, dim: isize) -> Var<'t> {
-        self.map(|t| t.softmax(dim), Op::Softmax(self.id, dim))
+    /// Fallible [`Var::softmax`].
+    ///
+    /// # Errors
+    /// If `dim` is out of range or the input is not float.
+    pub fn try_softmax(self, dim: isize) -> Result<Var<'t>> {
+        self.try_map(|t| t.try_softmax(dim), Op::Softmax(self.id, dim))
     }
 
-    /// Log-softmax along `dim` (`F.log_softmax(x, dim)`).
-    #[track_caller]
-    pub fn log_softmax(self, dim: isize) -> Var<'t> {
-        self.map(|t| t.log_softmax(dim), Op::LogSoftmax(self.id, dim))
+    /// Fallible [`Var::log_softmax`].
+    ///
+    /// # Errors
+    /// If `dim` is out of range or the input is not float.
+    pub fn try_log_softmax(self, dim: isize) -> Result<Var<'t>> {
+        self.try_map(|t| t.try_log_softmax(dim), Op::LogSoftmax(self.id, dim))
     }
 
     // --------------------------------------------------------------------------------------
     // linear algebra
 
-    /// Matrix product with `torch.matmul` semantics (1-D operands promoted and squeezed,
-    /// batch dims broadcast).
+    /// Fallible [`Var::matmul`].
     ///
-    /// # Panics
-    /// If the inner dimensions differ or batch dims do not broadcast.
-    #[track_caller]
-    pub fn matmul(self, other: Var<'t>) -> Var<'t> {
+    /// # Errors
+    /// If an operand is 0-d, the inner dimensions differ, the batch dims do not broadcast, or
+    /// an operand is not float; the error names `matmul` and both shapes.
+    pub fn try_matmul(self, other: Var<'t>) -> Result<Var<'t>> {
+        matmul_shape(&self.shape(), &other.shape())?;
         let (ra, rb) = (self.rank(), other.rank());
-        assert!(
-            ra > 0 && rb > 0,
-            "matmul: both arguments need at least 1 dimension, got shapes {:?} and {:?}",
-            self.shape(),
-            other.shape()
-        );
         if ra == 1 && rb == 1 {
-            return self.unsqueeze(0).matmul(other.unsqueeze(1)).reshape(&[]);
+            return Ok(self
+                .unsqueeze(0)
+                .try_matmul(other.unsqueeze(1))?
+                .reshape(&[]));
         }
         if ra == 1 {
-            return self.unsqueeze(0).matmul(other).squeeze(-2);
+            return Ok(self.unsqueeze(0).try_matmul(other)?.squeeze(-2));
         }
         if rb == 1 {
-            return self.matmul(other.unsqueeze(1)).squeeze(-1);
+            return Ok(self.try_matmul(other.unsqueeze(1))?.squeeze(-1));
         }
         let v = {
             let nodes = self.tape.nodes.borrow();
-            nodes[self.id].value.matmul(&nodes[other.id].value)
+            nodes[self.id].value.try_matmul(&nodes[other.id].value)?
         };
-        Var::record(
-            self.tape,
-            v,
-            Op::Matmul(self.id, other.id),
-            &[self.id, other.id],
-        )
+        let op = Op::Matmul(self.id, other.id);
+        Ok(Var::record(self.tape, v, op, &[self.id, other.id]))
     }
 
     // --------------------------------------------------------------------------------------
     // shape
 
-    /// Reshape (one size may be -1) (`tensor.reshape`).
+    /// Fallible [`Var::reshape`].
     ///
-    /// # Panics
-    /// If the element counts differ.
-    #[track_caller]
-    pub fn reshape(self, shape: &[isize]) -> Var<'t> {
-        self.map(|t| t.reshape(shape), Op::Reshape(self.id))
+    /// # Errors
+    /// If the element counts differ or more than one size is -1.
+    pub fn try_reshape(self, shape: &[isize]) -> Result<Var<'t>> {
+        self.try_reshaped(|t| t.try_reshape(shape))
     }
 
-    /// Merges dims `start..=end` (`torch.flatten`).
-    #[track_caller]
-    pub fn flatten(self, start: isize, end: isize) -> Var<'t> {
-        self.map(|t| t.flatten(start, end), Op::Reshape(self.id))
+    /// Reshapes without copying, or fails if the strides do not allow it (`tensor.view`).
+    ///
+    /// # Errors
+    /// If the element counts differ or the layout needs a copy (use [`Var::reshape`]).
+    pub fn view(self, shape: &[isize]) -> Result<Var<'t>> {
+        self.try_reshaped(|t| t.view(shape))
     }
 
-    /// Inserts a size-1 dim (`tensor.unsqueeze`).
-    #[track_caller]
-    pub fn unsqueeze(self, dim: isize) -> Var<'t> {
-        self.map(|t| t.unsqueeze(dim), Op::Reshape(self.id))
+    /// Fallible [`Var::flatten`].
+    ///
+    /// # Errors
+    /// If a dim is out of range or `start` comes after `end`.
+    pub fn try_flatten(self, start: isize, end: isize) -> Result<Var<'t>> {
+        self.try_reshaped(|t| t.try_flatten(start, end))
     }
 
-    /// Removes `dim` if it has size 1 (`tensor.squeeze(dim)`).
-    #[track_caller]
-    pub fn squeeze(self, dim: isize) -> Var<'t> {
-        self.map(|t| t.squeeze(dim), Op::Reshape(self.id))
+    /// Fallible [`Var::unsqueeze`].
+    ///
+    /// # Errors
+    /// If `dim` is outside `-(rank+1)..=rank`.
+    pub fn try_unsqueeze(self, dim: isize) -> Result<Var<'t>> {
+        self.try_reshaped(|t| t.try_unsqueeze(dim))
     }
 
-    /// Swaps two dims (`tensor.transpose`).
-    #[track_caller]
-    pub fn transpose(self, d0: isize, d1: isize) -> Var<'t> {
-        self.map(|t| t.transpose(d0, d1), Op::Transpose(self.id, d0, d1))
+    /// Fallible [`Var::squeeze`].
+    ///
+    /// # Errors
+    /// If `dim` is out of range.
+    pub fn try_squeeze(self, dim: isize) -> Result<Var<'t>> {
+        self.try_reshaped(|t| t.try_squeeze(dim))
+    }
+
+    /// Fallible [`Var::transpose`].
+    ///
+    /// # Errors
+    /// If a dim is out of range.
+    pub fn try_transpose(self, d0: isize, d1: isize) -> Result<Var<'t>> {
+        let op = Op::Transpose {
+            arg: self.id,
+            d0,
+            d1,
+        };
+        self.try_map(|t| t.try_transpose(d0, d1), op)
     }
 
     /// Swaps the last two dims (`tensor.mT`); 1-D is unchanged.
@@ -394,98 +348,213 @@ impl<'t> Var<'t> {
         }
     }
 
-    /// Reorders dims (`tensor.permute`).
-    #[track_caller]
-    pub fn permute(self, dims: &[isize]) -> Var<'t> {
-        self.map(|t| t.permute(dims), Op::Permute(self.id, dims.to_vec()))
+    /// Fallible [`Var::permute`].
+    ///
+    /// # Errors
+    /// If `dims` is not a permutation of the input's dims.
+    pub fn try_permute(self, dims: &[isize]) -> Result<Var<'t>> {
+        let rank = self.rank();
+        let resolved = dims
+            .iter()
+            .map(|&d| normalize_dim("permute", d, rank))
+            .collect::<Result<Dims>>()?;
+        self.try_map(|t| t.try_permute(dims), Op::Permute(self.id, resolved))
     }
 
-    /// Elements `start..start+len` of `dim` (`tensor.narrow`).
-    #[track_caller]
-    pub fn narrow(self, dim: isize, start: usize, len: usize) -> Var<'t> {
-        self.map(
-            |t| t.narrow(dim, start, len),
-            Op::Slice(self.id, dim, start, start + len, 1),
-        )
+    /// Fallible [`Var::narrow`].
+    ///
+    /// # Errors
+    /// If `dim` is out of range or the range exceeds it.
+    pub fn try_narrow(self, dim: isize, start: usize, len: usize) -> Result<Var<'t>> {
+        let op = Op::Slice {
+            arg: self.id,
+            dim,
+            start,
+            end: start + len,
+            step: 1,
+        };
+        self.try_map(|t| t.try_narrow(dim, start, len), op)
     }
 
-    /// `x[..., start:end:step, ...]` on `dim`.
-    #[track_caller]
-    pub fn slice(self, dim: isize, start: usize, end: usize, step: usize) -> Var<'t> {
-        self.map(
-            |t| t.slice(dim, start, end, step),
-            Op::Slice(self.id, dim, start, end, step),
-        )
+    /// Fallible [`Var::slice`].
+    ///
+    /// # Errors
+    /// If `dim` is out of range or `step` is 0.
+    pub fn try_slice(self, dim: isize, start: usize, end: usize, step: usize) -> Result<Var<'t>> {
+        let op = Op::Slice {
+            arg: self.id,
+            dim,
+            start,
+            end,
+            step,
+        };
+        self.try_map(|t| t.try_slice(dim, start, end, step), op)
     }
 
-    /// Element `index` of `dim`, removing the dim (`tensor.select`).
-    #[track_caller]
-    pub fn select(self, dim: isize, index: usize) -> Var<'t> {
-        self.narrow(dim, index, 1).squeeze(dim)
+    /// Fallible [`Var::select`].
+    ///
+    /// # Errors
+    /// If `dim` or `index` is out of range.
+    pub fn try_select(self, dim: isize, index: usize) -> Result<Var<'t>> {
+        self.try_narrow(dim, index, 1)?.try_squeeze(dim)
     }
 
-    /// Broadcasts to `shape` (`tensor.expand`); the gradient sums back.
-    #[track_caller]
-    pub fn expand(self, shape: &[usize]) -> Var<'t> {
-        self.map(|t| t.expand(shape), Op::Expand(self.id))
+    /// Fallible [`Var::expand`].
+    ///
+    /// # Errors
+    /// If the input does not broadcast to `shape`.
+    pub fn try_expand(self, shape: &[usize]) -> Result<Var<'t>> {
+        self.try_map(|t| t.try_expand(shape), Op::Expand(self.id))
     }
 
     /// A contiguous copy if needed (`tensor.contiguous()`); gradient passes unchanged.
     pub fn contiguous(self) -> Var<'t> {
-        self.map(|t| t.contiguous(), Op::Reshape(self.id))
+        Var::record(
+            self.tape,
+            self.value().contiguous(),
+            Op::Reshape(self.id),
+            &[self.id],
+        )
     }
 
-    /// Splits `dim` into pieces of `split_size` (the last may be smaller), as views
-    /// (`torch.split`).
-    #[track_caller]
-    pub fn split(self, split_size: usize, dim: isize) -> Vec<Var<'t>> {
-        assert!(split_size > 0, "split: split_size must be positive");
-        let n = self.size(dim);
+    /// Fallible [`Var::split`].
+    ///
+    /// # Errors
+    /// If `split_size` is 0 or `dim` is out of range.
+    pub fn try_split(self, split_size: usize, dim: isize) -> Result<Vec<Var<'t>>> {
+        if split_size == 0 {
+            return Err(TensorError::invalid("split", "split_size must be positive"));
+        }
+        let n = self.shape()[normalize_dim("split", dim, self.rank())?];
         (0..n.div_ceil(split_size))
             .map(|i| {
                 let s = i * split_size;
-                self.narrow(dim, s, split_size.min(n - s))
+                self.try_narrow(dim, s, split_size.min(n - s))
             })
             .collect()
     }
 
-    /// Splits `dim` into `chunks` nearly equal pieces (`torch.chunk`).
-    #[track_caller]
-    pub fn chunk(self, chunks: usize, dim: isize) -> Vec<Var<'t>> {
-        assert!(chunks > 0, "chunk: chunks must be positive");
-        let n = self.size(dim);
-        self.split(n.div_ceil(chunks).max(1), dim)
+    /// Fallible [`Var::chunk`].
+    ///
+    /// # Errors
+    /// If `chunks` is 0 or `dim` is out of range.
+    pub fn try_chunk(self, chunks: usize, dim: isize) -> Result<Vec<Var<'t>>> {
+        if chunks == 0 {
+            return Err(TensorError::invalid("chunk", "chunks must be positive"));
+        }
+        let n = self.shape()[normalize_dim("chunk", dim, self.rank())?];
+        self.try_split(n.div_ceil(chunks).max(1), dim)
     }
+}
+
+panicking! {
+    /// `x` where `cond` (a bool tensor) is true, else `other`, broadcasting all three
+    /// (`torch.where(cond, x, other)`).
+    fn where_cond => try_where_cond(cond: &Tensor, other: Var<'t>) -> Var<'t>;
+    /// Replaces elements where `mask` is true by `value` (`tensor.masked_fill(mask, value)`).
+    fn masked_fill => try_masked_fill(mask: &Tensor, value: f64) -> Var<'t>;
+    /// Sum over `dims` (all if empty) (`torch.sum(x, dim, keepdim)`).
+    fn sum_dims => try_sum_dims(dims: &[isize], keepdim: bool) -> Var<'t>;
+    /// Mean over `dims` (all if empty) (`torch.mean(x, dim, keepdim)`).
+    fn mean_dims => try_mean_dims(dims: &[isize], keepdim: bool) -> Var<'t>;
+    /// Maximum over `dims` (all if empty); tied maxima share the gradient (`torch.amax`).
+    fn amax => try_amax(dims: &[isize], keepdim: bool) -> Var<'t>;
+    /// Minimum over `dims` (all if empty); tied minima share the gradient (`torch.amin`).
+    fn amin => try_amin(dims: &[isize], keepdim: bool) -> Var<'t>;
+    /// Variance over `dims` with `correction` (1 = unbiased) (`torch.var`).
+    fn var_dims => try_var_dims(dims: &[isize], correction: f64, keepdim: bool) -> Var<'t>;
+    /// Standard deviation over `dims` with `correction` (`torch.std`).
+    fn std_dims => try_std_dims(dims: &[isize], correction: f64, keepdim: bool) -> Var<'t>;
+    /// `log Σ exp(x)` over `dims`, stable (`torch.logsumexp`).
+    fn logsumexp => try_logsumexp(dims: &[isize], keepdim: bool) -> Var<'t>;
+    /// Softmax along `dim` (`F.softmax(x, dim)`).
+    fn softmax => try_softmax(dim: isize) -> Var<'t>;
+    /// Log-softmax along `dim` (`F.log_softmax(x, dim)`).
+    fn log_softmax => try_log_softmax(dim: isize) -> Var<'t>;
+    /// Matrix product with `torch.matmul` semantics (1-D operands promoted and squeezed,
+    /// batch dims broadcast).
+    fn matmul => try_matmul(other: Var<'t>) -> Var<'t>;
+    /// Reshape (one size may be -1) (`tensor.reshape`).
+    fn reshape => try_reshape(shape: &[isize]) -> Var<'t>;
+    /// Merges dims `start..=end` (`torch.flatten`).
+    fn flatten => try_flatten(start: isize, end: isize) -> Var<'t>;
+    /// Inserts a size-1 dim (`tensor.unsqueeze`).
+    fn unsqueeze => try_unsqueeze(dim: isize) -> Var<'t>;
+    /// Removes `dim` if it has size 1 (`tensor.squeeze(dim)`).
+    fn squeeze => try_squeeze(dim: isize) -> Var<'t>;
+    /// Swaps two dims (`tensor.transpose`).
+    fn transpose => try_transpose(d0: isize, d1: isize) -> Var<'t>;
+    /// Reorders dims (`tensor.permute`).
+    fn permute => try_permute(dims: &[isize]) -> Var<'t>;
+    /// Elements `start..start+len` of `dim` (`tensor.narrow`).
+    fn narrow => try_narrow(dim: isize, start: usize, len: usize) -> Var<'t>;
+    /// `x[..., start:end:step, ...]` on `dim`.
+    fn slice => try_slice(dim: isize, start: usize, end: usize, step: usize) -> Var<'t>;
+    /// Element `index` of `dim`, removing the dim (`tensor.select`).
+    fn select => try_select(dim: isize, index: usize) -> Var<'t>;
+    /// Broadcasts to `shape` (`tensor.expand`); the gradient sums back.
+    fn expand => try_expand(shape: &[usize]) -> Var<'t>;
+    /// Splits `dim` into pieces of `split_size` (the last may be smaller), as views
+    /// (`torch.split`).
+    fn split => try_split(split_size: usize, dim: isize) -> Vec<Var<'t>>;
+    /// Splits `dim` into `chunks` nearly equal pieces (`torch.chunk`).
+    fn chunk => try_chunk(chunks: usize, dim: isize) -> Vec<Var<'t>>;
 }
 
 impl Tape {
     /// Concatenates along `dim` (`torch.cat`).
     ///
     /// # Panics
-    /// If `vars` is empty or the shapes differ outside `dim`.
+    /// Where [`Tape::try_cat`] returns an error.
     #[track_caller]
     pub fn cat<'t>(&'t self, vars: &[Var<'t>], dim: isize) -> Var<'t> {
-        assert!(
-            !vars.is_empty(),
-            "cat: expected a non-empty list of tensors"
-        );
+        crate::or_panic(self.try_cat(vars, dim))
+    }
+
+    /// Fallible [`Tape::cat`].
+    ///
+    /// # Errors
+    /// If `vars` is empty, the dtypes differ, or the shapes differ outside `dim`.
+    pub fn try_cat<'t>(&'t self, vars: &[Var<'t>], dim: isize) -> Result<Var<'t>> {
         let v = {
             let nodes = self.nodes.borrow();
             let ts: Vec<&Tensor> = vars.iter().map(|v| &nodes[v.id].value).collect();
-            Tensor::cat(&ts, dim)
+            Tensor::try_cat(&ts, dim)?
         };
         let ids: Vec<usize> = vars.iter().map(|v| v.id).collect();
-        Var::record(self, v, Op::Cat(ids.clone(), dim), &ids)
+        Ok(Var::record(self, v, Op::Cat(ids.clone(), dim), &ids))
     }
 
     /// Stacks along a new `dim` (`torch.stack`).
     ///
     /// # Panics
-    /// If `vars` is empty or the shapes differ.
+    /// Where [`Tape::try_stack`] returns an error.
     #[track_caller]
     pub fn stack<'t>(&'t self, vars: &[Var<'t>], dim: isize) -> Var<'t> {
-        let un: Vec<Var<'t>> = vars.iter().map(|v| v.unsqueeze(dim)).collect();
-        self.cat(&un, dim)
+        crate::or_panic(self.try_stack(vars, dim))
+    }
+
+    /// Fallible [`Tape::stack`].
+    ///
+    /// # Errors
+    /// If `vars` is empty, the shapes differ, or `dim` is out of range.
+    pub fn try_stack<'t>(&'t self, vars: &[Var<'t>], dim: isize) -> Result<Var<'t>> {
+        if let Some(first) = vars.first() {
+            let shape = first.shape();
+            if let Some(other) = vars.iter().find(|v| v.shape() != shape) {
+                return Err(TensorError::ShapeMismatch {
+                    op: "stack",
+                    lhs: shape.to_vec(),
+                    rhs: other.shape().to_vec(),
+                    expected: "every tensor to have the same shape".into(),
+                });
+            }
+        }
+        let un = vars
+            .iter()
+            .map(|v| v.try_unsqueeze(dim))
+            .collect::<Result<Vec<Var<'t>>>>()?;
+        self.try_cat(&un, dim)
     }
 }
 

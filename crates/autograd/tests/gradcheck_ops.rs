@@ -82,6 +82,7 @@ proptest! {
             ("relu", |v| v.relu()),
             ("silu", |v| v.silu()),
             ("log_sigmoid", |v| v.log_sigmoid()),
+            ("mish", |v| v.mish()),
             ("leaky_relu", |v| v.leaky_relu(0.1)),
             ("elu", |v| v.elu(1.3)),
             ("gelu", |v| v.gelu(GeluApprox::None)),

@@ -65,7 +65,9 @@ impl Loss for GaussianNllLoss {
         check_float(NAME, "input", x)?;
         check_float_pair(NAME, "target", t, x)?;
         check_float_pair(NAME, "var", var, x)?;
-        crate::util::check_broadcast(NAME, "target", t, x)?;
+        let diff = x
+            .try_sub(t)
+            .map_err(|e| crate::util::broadcast_error(NAME, "target", t, x, e))?;
         let xs = x.shape();
         let vs = var.shape();
         let var = if vs == xs {
@@ -102,7 +104,7 @@ impl Loss for GaussianNllLoss {
         // max(var, eps) in value, identity in gradient (PyTorch clamps under no_grad)
         let shift = vv.clamp(Some(self.eps), None).sub(&vv);
         let v = var.add(var.tape().constant(shift));
-        let mut l = v.log().add(x.sub(t).square().div(v)).mul_scalar(0.5);
+        let mut l = v.log().add(diff.square().div(v)).mul_scalar(0.5);
         if self.full {
             l = l.add_scalar(0.5 * (2.0 * std::f64::consts::PI).ln());
         }

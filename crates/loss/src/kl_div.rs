@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use tuna_autograd::Var;
 
-use crate::util::{check_broadcast, check_float, check_float_pair, reduce, take};
+use crate::util::{broadcast_error, check_float, check_float_pair, reduce, take};
 use crate::{Loss, LossError, Reduction};
 
 /// KL divergence with `input` given as log-probabilities (`torch.nn.KLDivLoss`):
@@ -35,15 +35,17 @@ impl Loss for KlDivLoss {
         let [x, t] = take(NAME, args, ["input", "target"])?;
         check_float(NAME, "input", x)?;
         check_float_pair(NAME, "target", t, x)?;
-        check_broadcast(NAME, "target", t, x)?;
+        let shape_error = |e| broadcast_error(NAME, "target", t, x, e);
         let l = if self.log_target {
-            t.exp().mul(t.sub(x))
+            let e = t.exp();
+            e.mul(t.try_sub(x).map_err(shape_error)?)
         } else {
             // xlogy(t, t) - t·x, with 0·log 0 = 0
             let positive = t.value().gt_scalar(0.0);
             let one = t.tape().constant(tuna_tensor::Tensor::ones(&[], t.dtype()));
             let safe = t.where_cond(&positive, one);
-            t.mul(safe.log()).sub(t.mul(x))
+            let tlogt = t.mul(safe.log());
+            tlogt.sub(t.try_mul(x).map_err(shape_error)?)
         };
         Ok(reduce(l, self.reduction))
     }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use tuna_autograd::Var;
 
 use crate::util::{
-    check_broadcast, check_finite, check_float, check_float_pair, check_reduction, reduce, take,
+    broadcast_error, check_finite, check_float, check_float_pair, check_reduction, reduce, take,
 };
 use crate::{Loss, LossError, Reduction};
 
@@ -13,8 +13,10 @@ fn bind<'t>(name: &'static str, args: &[(&str, Var<'t>)]) -> Result<Var<'t>, Los
     let [input, target] = take(name, args, ["input", "target"])?;
     check_float(name, "input", input)?;
     check_float_pair(name, "target", target, input)?;
-    check_broadcast(name, "target", target, input)?;
-    Ok(input.sub(target).abs())
+    let diff = input
+        .try_sub(target)
+        .map_err(|e| broadcast_error(name, "target", target, input, e))?;
+    Ok(diff.abs())
 }
 
 /// Piecewise `0.5·d²/β` for `d < β`, else `d - 0.5·β` (`beta = 0` is plain `d`).

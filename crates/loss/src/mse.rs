@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use tuna_autograd::Var;
 
-use crate::util::{check_broadcast, check_float, check_float_pair, check_reduction, reduce, take};
+use crate::util::{broadcast_error, check_float, check_float_pair, check_reduction, reduce, take};
 use crate::{Loss, LossError, Reduction};
 
 const NAME: &str = "MSELoss";
@@ -37,8 +37,10 @@ impl Loss for MseLoss {
         let [input, target] = take(NAME, args, ["input", "target"])?;
         check_float(NAME, "input", input)?;
         check_float_pair(NAME, "target", target, input)?;
-        check_broadcast(NAME, "target", target, input)?;
-        Ok(reduce(input.sub(target).square(), self.reduction))
+        let diff = input
+            .try_sub(target)
+            .map_err(|e| broadcast_error(NAME, "target", target, input, e))?;
+        Ok(reduce(diff.square(), self.reduction))
     }
 }
 

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use tuna_autograd::Var;
 
 use crate::util::{
-    check_broadcast, check_finite, check_float, check_float_pair, check_reduction, reduce, take,
+    broadcast_error, check_finite, check_float, check_float_pair, check_reduction, reduce, take,
 };
 use crate::{Loss, LossError, Reduction};
 
@@ -53,11 +53,13 @@ impl Loss for PoissonNllLoss {
         let [x, t] = take(NAME, args, ["input", "target"])?;
         check_float(NAME, "input", x)?;
         check_float_pair(NAME, "target", t, x)?;
-        check_broadcast(NAME, "target", t, x)?;
+        let shape_error = |e| broadcast_error(NAME, "target", t, x, e);
         let mut l = if self.log_input {
-            x.exp().sub(t.mul(x))
+            let e = x.exp();
+            e.sub(t.try_mul(x).map_err(shape_error)?)
         } else {
-            x.sub(t.mul(x.add_scalar(self.eps).log()))
+            let log_x = x.add_scalar(self.eps).log();
+            x.sub(t.try_mul(log_x).map_err(shape_error)?)
         };
         if self.full {
             let big = t.value().gt_scalar(1.0);

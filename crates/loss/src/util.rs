@@ -2,7 +2,7 @@
 //! reductions and constants.
 
 use tuna_autograd::Var;
-use tuna_tensor::DType;
+use tuna_tensor::{DType, TensorError};
 
 use crate::{LossError, Reduction, TensorArg};
 
@@ -130,15 +130,18 @@ pub(crate) fn check_same_shape(
     Ok(())
 }
 
-/// Requires shapes that broadcast together (PyTorch broadcasts regression targets).
-pub(crate) fn check_broadcast(
+/// The loss's input error for a `try_` op combining the argument `name` with the input that
+/// failed: the op checks the shapes (PyTorch broadcasts regression targets), this names the
+/// loss and the argument.
+pub(crate) fn broadcast_error(
     loss: &'static str,
     name: &str,
     v: Var<'_>,
     input: Var<'_>,
-) -> Result<(), LossError> {
-    tuna_tensor::broadcast_shapes(loss, &input.shape(), &v.shape()).map_err(|_| {
-        bad_input(
+    e: TensorError,
+) -> LossError {
+    match e {
+        TensorError::Broadcast { .. } => bad_input(
             loss,
             name,
             format!(
@@ -146,9 +149,9 @@ pub(crate) fn check_broadcast(
                 fmt_shape(&input.shape())
             ),
             fmt_shape(&v.shape()),
-        )
-    })?;
-    Ok(())
+        ),
+        other => bad_input(loss, name, "must fit the input", other.to_string()),
+    }
 }
 
 /// Requires an i64 tensor.

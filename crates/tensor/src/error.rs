@@ -1,14 +1,13 @@
 //! The error type of fallible (`try_`) tensor operations.
 
-use std::fmt;
-
 use crate::dtype::DType;
 
 /// What went wrong in a tensor operation. Every variant names the operation and carries the
 /// shapes or values involved, so the message alone locates the problem.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum TensorError {
     /// Two shapes that had to agree did not (`op: lhs [2, 3] vs rhs [4, 3]`).
+    #[error("{op}: shape mismatch, {lhs:?} vs {rhs:?} ({expected})")]
     ShapeMismatch {
         /// The operation, e.g. `matmul`.
         op: &'static str,
@@ -20,6 +19,7 @@ pub enum TensorError {
         expected: String,
     },
     /// Shapes that cannot be broadcast together by NumPy rules.
+    #[error("{op}: shapes {lhs:?} and {rhs:?} cannot be broadcast together")]
     Broadcast {
         /// The operation.
         op: &'static str,
@@ -29,6 +29,10 @@ pub enum TensorError {
         rhs: Vec<usize>,
     },
     /// A dimension index outside `-rank..rank`.
+    #[error(
+        "{op}: dimension {dim} out of range for a tensor of rank {rank} (expected {}..{rank})",
+        -(*rank as isize)
+    )]
     DimOutOfRange {
         /// The operation.
         op: &'static str,
@@ -38,6 +42,7 @@ pub enum TensorError {
         rank: usize,
     },
     /// An operation got a dtype it does not support.
+    #[error("{op}: expected {expected}, got a {got} tensor")]
     DType {
         /// The operation.
         op: &'static str,
@@ -47,6 +52,7 @@ pub enum TensorError {
         got: DType,
     },
     /// An index outside its dimension.
+    #[error("{op}: index {index} is out of bounds for a dimension of size {size}")]
     IndexOutOfRange {
         /// The operation.
         op: &'static str,
@@ -56,6 +62,7 @@ pub enum TensorError {
         size: usize,
     },
     /// Any other invalid argument, described in words.
+    #[error("{op}: {message}")]
     Invalid {
         /// The operation.
         op: &'static str,
@@ -72,40 +79,19 @@ impl TensorError {
             message: message.into(),
         }
     }
-}
 
-impl fmt::Display for TensorError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    /// The operation that failed (`"matmul"`, `"conv2d"`, ...).
+    pub fn op(&self) -> &'static str {
         match self {
-            TensorError::ShapeMismatch {
-                op,
-                lhs,
-                rhs,
-                expected,
-            } => write!(f, "{op}: shape mismatch, {lhs:?} vs {rhs:?} ({expected})"),
-            TensorError::Broadcast { op, lhs, rhs } => write!(
-                f,
-                "{op}: shapes {lhs:?} and {rhs:?} cannot be broadcast together"
-            ),
-            TensorError::DimOutOfRange { op, dim, rank } => write!(
-                f,
-                "{op}: dimension {dim} out of range for a tensor of rank {rank} (expected {}..{})",
-                -(*rank as isize),
-                rank
-            ),
-            TensorError::DType { op, expected, got } => {
-                write!(f, "{op}: expected {expected}, got a {got} tensor")
-            }
-            TensorError::IndexOutOfRange { op, index, size } => write!(
-                f,
-                "{op}: index {index} is out of bounds for a dimension of size {size}"
-            ),
-            TensorError::Invalid { op, message } => write!(f, "{op}: {message}"),
+            TensorError::ShapeMismatch { op, .. }
+            | TensorError::Broadcast { op, .. }
+            | TensorError::DimOutOfRange { op, .. }
+            | TensorError::DType { op, .. }
+            | TensorError::IndexOutOfRange { op, .. }
+            | TensorError::Invalid { op, .. } => op,
         }
     }
 }
-
-impl std::error::Error for TensorError {}
 
 /// Result of a fallible tensor operation.
 pub type Result<T> = std::result::Result<T, TensorError>;

@@ -40,6 +40,35 @@ pub fn normalize_dim(op: &'static str, dim: isize, rank: usize) -> Result<usize>
     Ok(d as usize)
 }
 
+/// Resolves a list of possibly negative dims against `rank`, sorted, each at most once; an
+/// empty list means every dim (PyTorch's `dim=None` in reductions). A 0-d tensor accepts 0
+/// and -1, which reduce nothing.
+///
+/// # Errors
+/// If a dim is out of range or appears twice.
+pub fn normalize_dims(op: &'static str, dims: &[isize], rank: usize) -> Result<Dims> {
+    let mut out: Dims = SmallVec::new();
+    if dims.is_empty() {
+        out.extend(0..rank);
+        return Ok(out);
+    }
+    for &d in dims {
+        let d = normalize_dim(op, d, rank)?;
+        if rank == 0 {
+            continue;
+        }
+        if out.contains(&d) {
+            return Err(TensorError::invalid(
+                op,
+                format!("dim {d} appears multiple times in {dims:?}"),
+            ));
+        }
+        out.push(d);
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
 /// The broadcast of two shapes by NumPy rules (align right; sizes equal or one of them 1).
 pub fn broadcast_shapes(op: &'static str, a: &[usize], b: &[usize]) -> Result<Dims> {
     let rank = a.len().max(b.len());

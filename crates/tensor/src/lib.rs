@@ -37,14 +37,14 @@ pub mod threading;
 
 pub use dtype::{DType, Element, FloatElement};
 pub use error::{Result, TensorError};
-pub use layout::{broadcast_shapes, Layout};
+pub use layout::{broadcast_shapes, normalize_dim, normalize_dims, Layout};
 pub use ops::conv::{
     conv1d_backward_bias, conv1d_backward_input, conv1d_backward_weight, conv2d_backward_bias,
     conv2d_backward_input, conv2d_backward_weight, conv_transpose2d_backward_bias,
     conv_transpose2d_backward_input, conv_transpose2d_backward_weight, Conv1dOptions,
     Conv2dOptions, ConvTranspose2dOptions, Padding1d, Padding2d,
 };
-pub use ops::matmul::{gemm_slices, Gemm};
+pub use ops::matmul::{gemm_slices, matmul_shape, Gemm};
 pub use ops::pad::{pad_backward, try_pad_backward, PadMode};
 pub use ops::pool::{
     adaptive_avg_pool2d_backward, avg_pool2d_backward, max_pool2d_backward, AvgPool2dOptions,
@@ -55,4 +55,6 @@ pub use pool::{pool_limit, pooled_bytes, set_pool_limit};
 pub use random::Generator;
 pub use storage::Storage;
 pub use tensor::Tensor;
-pub use threading::{num_threads, set_num_threads};
+pub use threading::{
+    default_num_threads, num_threads, set_default_num_threads, set_num_threads, with_num_threads,
+};

@@ -2,8 +2,8 @@
 //!
 //! Large allocations (glibc: above 128 KiB) are served by `mmap` and returned to the kernel
 //! on `free`, so a loop that allocates the same few megabyte-sized tensors every step pays a
-//! page fault per 4 KiB page every time. Dropping the storage of an `f32`/`f64` tensor of at
-//! least [`MIN_POOLED_BYTES`] puts its buffer here instead, and tensor constructors and kernels
+//! page fault per 4 KiB page every time. Dropping the storage of an `f32`, `f64` or `i64`
+//! (pooling indices) tensor of at least [`MIN_POOLED_BYTES`] puts its buffer here instead, and tensor constructors and kernels
 //! take their output buffers from here ([`take`], [`zeroed`]) — a best fit among buffers of
 //! the same type with between `n` and `2n` elements of capacity.
 //!
@@ -30,14 +30,19 @@ static LIMIT: AtomicUsize = AtomicUsize::new(UNSET);
 struct Pool {
     f32: Vec<Vec<f32>>,
     f64: Vec<Vec<f64>>,
+    i64: Vec<Vec<i64>>,
     bytes: usize,
 }
 
 static POOL: Mutex<Pool> = Mutex::new(Pool {
     f32: Vec::new(),
     f64: Vec::new(),
+    i64: Vec::new(),
     bytes: 0,
 });
+
+/// Buffers taken out of the pool while its lock is held, freed after it is released.
+type Freed = (Vec<Vec<f32>>, Vec<Vec<f64>>, Vec<Vec<i64>>);
 
 fn lock() -> std::sync::MutexGuard<'static, Pool> {
     POOL.lock().unwrap_or_else(|e| e.into_inner())
@@ -67,7 +72,7 @@ pub fn set_pool_limit(bytes: usize) {
     LIMIT.store(bytes, Ordering::Relaxed);
     let freed = {
         let mut p = lock();
-        let mut freed = (Vec::new(), Vec::new());
+        let mut freed: Freed = Default::default();
         while p.bytes > bytes {
             if !evict_oldest(&mut p, &mut freed) {
                 break;
@@ -87,32 +92,33 @@ fn bytes_of<T>(cap: usize) -> usize {
     cap * std::mem::size_of::<T>()
 }
 
-/// Moves the oldest buffer into `freed` (freed after the lock is released).
-fn evict_oldest(p: &mut Pool, freed: &mut (Vec<Vec<f32>>, Vec<Vec<f64>>)) -> bool {
-    // both lists are in insertion order; evict from the larger one
-    let (a, b) = (
-        p.f32
-            .iter()
-            .map(|v| bytes_of::<f32>(v.capacity()))
-            .sum::<usize>(),
-        p.f64
-            .iter()
-            .map(|v| bytes_of::<f64>(v.capacity()))
-            .sum::<usize>(),
-    );
-    if a >= b && !p.f32.is_empty() {
-        let v = p.f32.remove(0);
-        p.bytes -= bytes_of::<f32>(v.capacity());
-        freed.0.push(v);
-        true
-    } else if !p.f64.is_empty() {
-        let v = p.f64.remove(0);
-        p.bytes -= bytes_of::<f64>(v.capacity());
-        freed.1.push(v);
-        true
-    } else {
-        false
+/// Moves the oldest buffer of the list holding the most bytes into `freed` (freed after the
+/// lock is released).
+fn evict_oldest(p: &mut Pool, freed: &mut Freed) -> bool {
+    fn held<T>(list: &[Vec<T>]) -> usize {
+        list.iter().map(|v| bytes_of::<T>(v.capacity())).sum()
     }
+    let sizes = [held(&p.f32), held(&p.f64), held(&p.i64)];
+    let largest = (0..3).max_by_key(|&i| sizes[i]).unwrap_or(0);
+    match largest {
+        0 if !p.f32.is_empty() => {
+            let v = p.f32.remove(0);
+            p.bytes -= bytes_of::<f32>(v.capacity());
+            freed.0.push(v);
+        }
+        1 if !p.f64.is_empty() => {
+            let v = p.f64.remove(0);
+            p.bytes -= bytes_of::<f64>(v.capacity());
+            freed.1.push(v);
+        }
+        2 if !p.i64.is_empty() => {
+            let v = p.i64.remove(0);
+            p.bytes -= bytes_of::<i64>(v.capacity());
+            freed.2.push(v);
+        }
+        _ => return false,
+    }
+    true
 }
 
 fn best_fit<T>(list: &mut Vec<Vec<T>>, n: usize) -> Option<Vec<T>> {
@@ -145,6 +151,11 @@ pub fn take<T: Element>(n: usize) -> Vec<T> {
                 *s = best_fit(&mut p.f64, n);
                 if let Some(v) = s {
                     p.bytes -= bytes_of::<f64>(v.capacity());
+                }
+            } else if let Some(s) = any.downcast_mut::<Option<Vec<i64>>>() {
+                *s = best_fit(&mut p.i64, n);
+                if let Some(v) = s {
+                    p.bytes -= bytes_of::<i64>(v.capacity());
                 }
             }
         }
@@ -181,6 +192,37 @@ pub fn collect<T: Element>(n: usize, iter: impl Iterator<Item = T>) -> Vec<T> {
     v
 }
 
+/// A zeroed scratch buffer of `n` elements from the pool, handed back to it when dropped: for
+/// kernels' temporary buffers (im2col columns, partial products), which would otherwise be
+/// fresh pages every call.
+pub(crate) struct Scratch<T: Element>(Vec<T>);
+
+impl<T: Element> Scratch<T> {
+    /// `n` zeros.
+    pub(crate) fn zeroed(n: usize) -> Self {
+        Scratch(zeroed(n))
+    }
+}
+
+impl<T: Element> std::ops::Deref for Scratch<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        &self.0
+    }
+}
+
+impl<T: Element> std::ops::DerefMut for Scratch<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        &mut self.0
+    }
+}
+
+impl<T: Element> Drop for Scratch<T> {
+    fn drop(&mut self) {
+        give(std::mem::take(&mut self.0));
+    }
+}
+
 /// Returns a buffer to the pool (or frees it if it is small, the pool is off or full).
 pub(crate) fn give<T: Element>(v: Vec<T>) {
     let bytes = bytes_of::<T>(v.capacity());
@@ -192,7 +234,7 @@ pub(crate) fn give<T: Element>(v: Vec<T>) {
         return;
     }
     let mut slot = Some(v);
-    let mut freed = (Vec::new(), Vec::new());
+    let mut freed: Freed = Default::default();
     {
         let mut p = lock();
         while p.bytes + bytes > limit {
@@ -206,6 +248,9 @@ pub(crate) fn give<T: Element>(v: Vec<T>) {
             p.bytes += bytes;
         } else if let Some(s) = any.downcast_mut::<Option<Vec<f64>>>() {
             p.f64.extend(s.take());
+            p.bytes += bytes;
+        } else if let Some(s) = any.downcast_mut::<Option<Vec<i64>>>() {
+            p.i64.extend(s.take());
             p.bytes += bytes;
         }
     }

@@ -17,12 +17,13 @@ pub enum Storage {
 }
 
 impl Drop for Storage {
-    /// Large `f32`/`f64` buffers go back to the [`pool`](crate::pool) for reuse.
+    /// Large `f32`/`f64`/`i64` buffers go back to the [`pool`](crate::pool) for reuse.
     fn drop(&mut self) {
         match self {
             Storage::F32(v) => crate::pool::give(std::mem::take(v)),
             Storage::F64(v) => crate::pool::give(std::mem::take(v)),
-            Storage::I64(_) | Storage::Bool(_) => {}
+            Storage::I64(v) => crate::pool::give(std::mem::take(v)),
+            Storage::Bool(_) => {}
         }
     }
 }

@@ -424,7 +424,15 @@ impl Tensor {
     /// If a dimension is out of range.
     #[track_caller]
     pub fn transpose(&self, d0: isize, d1: isize) -> Tensor {
-        self.with_layout(or_panic(self.layout.transpose(d0, d1)))
+        or_panic(self.try_transpose(d0, d1))
+    }
+
+    /// Fallible [`Tensor::transpose`].
+    ///
+    /// # Errors
+    /// If a dimension is out of range.
+    pub fn try_transpose(&self, d0: isize, d1: isize) -> Result<Tensor> {
+        Ok(self.with_layout(self.layout.transpose(d0, d1)?))
     }
 
     /// The transpose of a matrix, or the last two dims swapped for higher ranks (`tensor.mT`);
@@ -443,7 +451,15 @@ impl Tensor {
     /// If `dims` is not a permutation of the tensor's dimensions.
     #[track_caller]
     pub fn permute(&self, dims: &[isize]) -> Tensor {
-        self.with_layout(or_panic(self.layout.permute(dims)))
+        or_panic(self.try_permute(dims))
+    }
+
+    /// Fallible [`Tensor::permute`].
+    ///
+    /// # Errors
+    /// If `dims` is not a permutation of the tensor's dimensions.
+    pub fn try_permute(&self, dims: &[isize]) -> Result<Tensor> {
+        Ok(self.with_layout(self.layout.permute(dims)?))
     }
 
     /// Elements `start..start+len` of `dim`, as a view (`tensor.narrow(dim, start, len)`).
@@ -469,7 +485,15 @@ impl Tensor {
     /// If `dim` is out of range or `step` is 0.
     #[track_caller]
     pub fn slice(&self, dim: isize, start: usize, end: usize, step: usize) -> Tensor {
-        self.with_layout(or_panic(self.layout.slice(dim, start, end, step)))
+        or_panic(self.try_slice(dim, start, end, step))
+    }
+
+    /// Fallible [`Tensor::slice`].
+    ///
+    /// # Errors
+    /// If `dim` is out of range or `step` is 0.
+    pub fn try_slice(&self, dim: isize, start: usize, end: usize, step: usize) -> Result<Tensor> {
+        Ok(self.with_layout(self.layout.slice(dim, start, end, step)?))
     }
 
     /// Element `index` of `dim`, removing that dimension (`tensor.select(dim, index)`).
@@ -507,7 +531,15 @@ impl Tensor {
     /// If `dim` is outside `-(rank+1)..=rank`.
     #[track_caller]
     pub fn unsqueeze(&self, dim: isize) -> Tensor {
-        self.with_layout(or_panic(self.layout.unsqueeze(dim)))
+        or_panic(self.try_unsqueeze(dim))
+    }
+
+    /// Fallible [`Tensor::unsqueeze`].
+    ///
+    /// # Errors
+    /// If `dim` is outside `-(rank+1)..=rank`.
+    pub fn try_unsqueeze(&self, dim: isize) -> Result<Tensor> {
+        Ok(self.with_layout(self.layout.unsqueeze(dim)?))
     }
 
     /// Removes `dim` if it has size 1 (`tensor.squeeze(dim)`).
@@ -516,7 +548,15 @@ impl Tensor {
     /// If `dim` is out of range.
     #[track_caller]
     pub fn squeeze(&self, dim: isize) -> Tensor {
-        self.with_layout(or_panic(self.layout.squeeze_dim(dim)))
+        or_panic(self.try_squeeze(dim))
+    }
+
+    /// Fallible [`Tensor::squeeze`].
+    ///
+    /// # Errors
+    /// If `dim` is out of range.
+    pub fn try_squeeze(&self, dim: isize) -> Result<Tensor> {
+        Ok(self.with_layout(self.layout.squeeze_dim(dim)?))
     }
 
     /// Removes every size-1 dimension (`tensor.squeeze()`).
@@ -592,17 +632,30 @@ impl Tensor {
     /// If the dims are out of range or `start > end`.
     #[track_caller]
     pub fn flatten(&self, start: isize, end: isize) -> Tensor {
+        or_panic(self.try_flatten(start, end))
+    }
+
+    /// Fallible [`Tensor::flatten`].
+    ///
+    /// # Errors
+    /// If the dims are out of range or `start > end`.
+    pub fn try_flatten(&self, start: isize, end: isize) -> Result<Tensor> {
         if self.rank() == 0 {
-            return self.reshape_to(&[1]);
+            return Ok(self.reshape_to(&[1]));
         }
-        let s = or_panic(normalize_dim("flatten", start, self.rank()));
-        let e = or_panic(normalize_dim("flatten", end, self.rank()));
-        assert!(s <= e, "flatten: start_dim {s} comes after end_dim {e}");
+        let s = normalize_dim("flatten", start, self.rank())?;
+        let e = normalize_dim("flatten", end, self.rank())?;
+        if s > e {
+            return Err(TensorError::invalid(
+                "flatten",
+                format!("start_dim {s} comes after end_dim {e}"),
+            ));
+        }
         let mut shape: Dims = SmallVec::new();
         shape.extend_from_slice(&self.shape()[..s]);
         shape.push(self.shape()[s..=e].iter().product());
         shape.extend_from_slice(&self.shape()[e + 1..]);
-        self.reshape_to(&shape)
+        Ok(self.reshape_to(&shape))
     }
 
     /// Broadcasts to `shape` (PyTorch `broadcast_to`), same as [`Tensor::expand`].

@@ -34,15 +34,14 @@ pub(crate) fn zip_map<T: Element, U: Element>(
     op: &'static str,
     a: &Tensor,
     b: &Tensor,
-    f: impl Fn(T, T) -> U,
+    f: impl Fn(T, T) -> U + Sync,
 ) -> Result<Tensor> {
     let da = a.typed::<T>(op);
     let db = b.typed::<T>(op);
     if a.shape() == b.shape() {
         if let (Some(ra), Some(rb)) = (a.layout().contiguous_range(), b.layout().contiguous_range())
         {
-            let out: Vec<U> =
-                crate::pool::collect(ra.len(), da[ra].iter().zip(&db[rb]).map(|(&x, &y)| f(x, y)));
+            let out: Vec<U> = crate::threading::zip_slices(&da[ra], &db[rb], f);
             return Ok(Tensor::from_vec(out, a.shape()));
         }
     }
@@ -307,17 +306,40 @@ impl Tensor {
     /// If the mask is not bool or does not broadcast to this shape.
     #[track_caller]
     pub fn masked_fill(&self, mask: &Tensor, value: f64) -> Tensor {
-        let mask = or_panic(mask.try_expand(self.shape()));
-        mask.where_cond(&Tensor::scalar_of(value, self.dtype()), self)
+        or_panic(self.try_masked_fill(mask, value))
+    }
+
+    /// Fallible [`Tensor::masked_fill`].
+    ///
+    /// # Errors
+    /// If the mask is not bool or does not broadcast to this tensor's shape.
+    pub fn try_masked_fill(&self, mask: &Tensor, value: f64) -> Result<Tensor> {
+        if mask.dtype() != DType::Bool {
+            return Err(TensorError::DType {
+                op: "masked_fill",
+                expected: "a bool mask",
+                got: mask.dtype(),
+            });
+        }
+        let mask = mask
+            .try_expand(self.shape())
+            .map_err(|_| TensorError::ShapeMismatch {
+                op: "masked_fill",
+                lhs: mask.shape().to_vec(),
+                rhs: self.shape().to_vec(),
+                expected: "a mask that broadcasts to the input".into(),
+            })?;
+        mask.try_where_cond(&Tensor::scalar_of(value, self.dtype()), self)
     }
 
     /// Applies `f(a, b)` elementwise with broadcasting to two float tensors, computing in f64
-    /// and storing in the promoted dtype. For one-off formulas; named ops are faster.
+    /// and storing in the promoted dtype. For one-off formulas; named ops are faster. On large
+    /// tensors `f` runs on the calling thread's kernel threads, hence `Sync`.
     ///
     /// # Panics
     /// If the shapes do not broadcast or an operand is not float.
     #[track_caller]
-    pub fn zip_f64(&self, other: &Tensor, f: impl Fn(f64, f64) -> f64) -> Tensor {
+    pub fn zip_f64(&self, other: &Tensor, f: impl Fn(f64, f64) -> f64 + Sync) -> Tensor {
         let (a, b, d) = or_panic(float_pair("zip_f64", self, other));
         or_panic(
             with_float!(d, "zip_f64", T => or_panic(zip_map::<T, T>("zip_f64", &a, &b, |x: T, y: T| T::of(f(x.to_f64(), y.to_f64())))) ),

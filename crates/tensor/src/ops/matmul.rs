@@ -329,15 +329,8 @@ impl Tensor {
     /// If the inner dimensions differ, the batch dims do not broadcast, or an operand is 0-d
     /// or not float.
     pub fn try_matmul(&self, other: &Tensor) -> Result<Tensor> {
+        matmul_shape(self.shape(), other.shape())?;
         let (ra, rb) = (self.rank(), other.rank());
-        if ra == 0 || rb == 0 {
-            return Err(TensorError::ShapeMismatch {
-                op: "matmul",
-                lhs: self.shape().to_vec(),
-                rhs: other.shape().to_vec(),
-                expected: "both arguments need at least 1 dimension".into(),
-            });
-        }
         let d = promote(self.dtype(), other.dtype());
         let (a, b) = (self.to_dtype(d), other.to_dtype(d));
         if ra == 1 && rb == 1 {
@@ -352,19 +345,44 @@ impl Tensor {
         if rb == 1 {
             return a.try_matmul(&b.unsqueeze(1)).map(|r| r.squeeze(-1));
         }
-        let (m, k) = (a.shape()[ra - 2], a.shape()[ra - 1]);
-        let (k2, n) = (b.shape()[rb - 2], b.shape()[rb - 1]);
-        if k != k2 {
-            return Err(TensorError::ShapeMismatch {
-                op: "matmul",
-                lhs: self.shape().to_vec(),
-                rhs: other.shape().to_vec(),
-                expected: format!("inner dimensions to agree ({k} vs {k2})"),
-            });
-        }
+        let (m, k, n) = (a.shape()[ra - 2], a.shape()[ra - 1], b.shape()[rb - 1]);
         let batch = broadcast_shapes("matmul", &a.shape()[..ra - 2], &b.shape()[..rb - 2])?;
         with_float!(d, "matmul", T => batched::<T>(&a, &b, &batch, m, k, n)?)
     }
+}
+
+/// The shape of `torch.matmul(a, b)` for operands of shapes `lhs` and `rhs`: 1-D operands are
+/// promoted to a row (left) or column (right) and the added dim removed, batch dims broadcast.
+///
+/// # Errors
+/// If an operand is 0-d, the inner dimensions differ, or the batch dims do not broadcast; the
+/// error names `matmul` and both shapes.
+pub fn matmul_shape(lhs: &[usize], rhs: &[usize]) -> Result<Dims> {
+    let mismatch = |expected: String| TensorError::ShapeMismatch {
+        op: "matmul",
+        lhs: lhs.to_vec(),
+        rhs: rhs.to_vec(),
+        expected,
+    };
+    let (ra, rb) = (lhs.len(), rhs.len());
+    if ra == 0 || rb == 0 {
+        return Err(mismatch("both arguments need at least 1 dimension".into()));
+    }
+    let k = lhs[ra - 1];
+    let k2 = if rb == 1 { rhs[0] } else { rhs[rb - 2] };
+    if k != k2 {
+        return Err(mismatch(format!("inner dimensions to agree ({k} vs {k2})")));
+    }
+    let batch_a = if ra > 2 { &lhs[..ra - 2] } else { &[][..] };
+    let batch_b = if rb > 2 { &rhs[..rb - 2] } else { &[][..] };
+    let mut out = broadcast_shapes("matmul", batch_a, batch_b)?;
+    if ra > 1 {
+        out.push(lhs[ra - 2]);
+    }
+    if rb > 1 {
+        out.push(rhs[rb - 1]);
+    }
+    Ok(out)
 }
 
 fn batched<T: Gemm>(

@@ -15,9 +15,9 @@ use num_traits::{Float, Zero};
 
 use crate::dtype::FloatElement;
 use crate::error::{or_panic, Result, TensorError};
-use crate::ops::conv::{de_opt_pair, de_pair, par_jobs, valid_range};
+use crate::ops::conv::{de_opt_pair, de_pair, valid_range};
 use crate::tensor::Tensor;
-use crate::threading::num_threads;
+use crate::threading::{num_threads, par_jobs};
 use crate::with_float;
 
 fn zero2() -> [usize; 2] {
@@ -320,8 +320,8 @@ fn max_pool_kernel<T: FloatElement>(x: &Tensor, g: &PoolGeom) -> (Vec<T>, Vec<i6
     let data = x.typed::<T>("max_pool2d");
     let (sh, sw) = (x.strides()[2], x.strides()[3]);
     let ohw = g.oh * g.ow;
-    let mut vals = vec![T::zero(); g.planes() * ohw];
-    let mut idx = vec![0i64; g.planes() * ohw];
+    let mut vals = crate::pool::zeroed::<T>(g.planes() * ohw);
+    let mut idx = crate::pool::zeroed::<i64>(g.planes() * ohw);
     let work = vals.len() * g.k[0] * g.k[1];
     // clipped window starts/ends per output row and column (starts stepped past the padding
     // by whole dilations, as PyTorch does)
@@ -349,7 +349,10 @@ fn max_pool_kernel<T: FloatElement>(x: &Tensor, g: &PoolGeom) -> (Vec<T>, Vec<i6
         && 2 * g.oh <= g.h
         && 2 * g.ow <= g.w
     {
-        max_pool_2x2(data, x, g, sh, &mut vals, &mut idx);
+        let jobs: Vec<_> = vals.chunks_mut(ohw).zip(idx.chunks_mut(ohw)).collect();
+        par_planes(jobs, work, |p, (v, ix)| {
+            max_pool_2x2(&data[plane_offset(x, g.c, p)..], g, sh, v, ix)
+        });
         return (vals, idx);
     }
     let jobs: Vec<_> = vals
@@ -395,43 +398,43 @@ fn max_pool_kernel<T: FloatElement>(x: &Tensor, g: &PoolGeom) -> (Vec<T>, Vec<i6
     (vals, idx)
 }
 
-/// The common 2x2, stride-2, unpadded window over rows with unit column stride: each output
-/// compares its four taps in PyTorch's row-major order (first maximum wins, NaN propagates).
-fn max_pool_2x2<T: FloatElement>(
-    data: &[T],
-    x: &Tensor,
-    g: &PoolGeom,
-    sh: usize,
-    vals: &mut [T],
-    idx: &mut [i64],
-) {
-    let ohw = g.oh * g.ow;
-    for p in 0..g.planes() {
-        let base = plane_offset(x, g.c, p);
-        let (v, ix) = (
-            &mut vals[p * ohw..(p + 1) * ohw],
-            &mut idx[p * ohw..(p + 1) * ohw],
-        );
-        for oy in 0..g.oh {
-            let r0 = &data[base + 2 * oy * sh..][..2 * g.ow];
-            let r1 = &data[base + (2 * oy + 1) * sh..][..2 * g.ow];
-            let (i0, i1) = ((2 * oy * g.w) as i64, ((2 * oy + 1) * g.w) as i64);
-            for ox in 0..g.ow {
-                let c = 2 * ox;
-                let (mut best, mut at) = (r0[c], i0 + c as i64);
-                for (val, pos) in [
-                    (r0[c + 1], i0 + c as i64 + 1),
-                    (r1[c], i1 + c as i64),
-                    (r1[c + 1], i1 + c as i64 + 1),
-                ] {
-                    if (val > best || val.is_nan()) && !best.is_nan() {
-                        best = val;
-                        at = pos;
-                    }
+/// Runs `f(plane, job)` for every per-plane job, split into contiguous runs of planes over
+/// this thread's budget when the pass is large enough to repay the hand-off (`work` counts
+/// the elements it touches: these kernels are bound by memory, not arithmetic).
+fn par_planes<J: Send>(jobs: Vec<J>, work: usize, f: impl Fn(usize, J) + Sync) {
+    // a pooling pass over 256 K elements costs about as much as a 1 M flop GEMM
+    let work = work.saturating_mul(4);
+    let numbered: Vec<(usize, J)> = jobs.into_iter().enumerate().collect();
+    par_jobs(tasks_of(numbered, work), work, |task| {
+        for (p, j) in task {
+            f(p, j);
+        }
+    });
+}
+
+/// The common 2x2, stride-2, unpadded window over rows with unit column stride, on one plane
+/// starting at `data[0]`: each output compares its four taps in PyTorch's row-major order
+/// (first maximum wins, NaN propagates).
+fn max_pool_2x2<T: FloatElement>(data: &[T], g: &PoolGeom, sh: usize, v: &mut [T], ix: &mut [i64]) {
+    for oy in 0..g.oh {
+        let r0 = &data[2 * oy * sh..][..2 * g.ow];
+        let r1 = &data[(2 * oy + 1) * sh..][..2 * g.ow];
+        let (i0, i1) = ((2 * oy * g.w) as i64, ((2 * oy + 1) * g.w) as i64);
+        for ox in 0..g.ow {
+            let c = 2 * ox;
+            let (mut best, mut at) = (r0[c], i0 + c as i64);
+            for (val, pos) in [
+                (r0[c + 1], i0 + c as i64 + 1),
+                (r1[c], i1 + c as i64),
+                (r1[c + 1], i1 + c as i64 + 1),
+            ] {
+                if (val > best || val.is_nan()) && !best.is_nan() {
+                    best = val;
+                    at = pos;
                 }
-                v[oy * g.ow + ox] = best;
-                ix[oy * g.ow + ox] = at;
             }
+            v[oy * g.ow + ox] = best;
+            ix[oy * g.ow + ox] = at;
         }
     }
 }
@@ -594,7 +597,7 @@ pub fn try_max_pool2d_backward(
     } else {
         grad_out.shape()[1] * grad_out.shape()[2]
     };
-    if let Some(&bad) = idx.iter().find(|&&i| i < 0 || i as usize >= hw) {
+    if let Some(&bad) = idx.iter().find(|&&i| !(0..hw as i64).contains(&i)) {
         return Err(TensorError::IndexOutOfRange {
             op: OP,
             index: bad,
@@ -603,13 +606,13 @@ pub fn try_max_pool2d_backward(
     }
     with_float!(grad_out.dtype(), OP, T => {
         let go = grad_out.contiguous_data::<T>();
-        let mut gi = vec![T::zero(); n * c * hw];
-        for p in 0..n * c {
-            let plane = &mut gi[p * hw..(p + 1) * hw];
-            for (&i, &v) in idx[p * ohw..(p + 1) * ohw].iter().zip(&go[p * ohw..(p + 1) * ohw]) {
+        let mut gi = crate::pool::zeroed::<T>(n * c * hw);
+        par_planes(gi.chunks_mut(hw).collect(), n * c * hw, |p, plane: &mut [T]| {
+            let (ip, gp) = (&idx[p * ohw..(p + 1) * ohw], &go[p * ohw..(p + 1) * ohw]);
+            for (&i, &v) in ip.iter().zip(gp) {
                 plane[i as usize] += v;
             }
-        }
+        });
         Tensor::from_vec(gi, input_shape)
     })
 }

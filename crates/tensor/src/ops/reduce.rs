@@ -7,7 +7,7 @@ use smallvec::SmallVec;
 
 use crate::dtype::{Element, FloatElement};
 use crate::error::{or_panic, Result, TensorError};
-use crate::layout::{normalize_dim, Dims};
+use crate::layout::{normalize_dim, normalize_dims, Dims};
 use crate::strided::walk;
 use crate::tensor::Tensor;
 use crate::with_float;
@@ -19,26 +19,7 @@ pub(crate) fn reduced_shape(
     dims: &[isize],
     keepdim: bool,
 ) -> Result<(Dims, Dims)> {
-    let rank = shape.len();
-    let mut red: Dims = SmallVec::new();
-    if dims.is_empty() {
-        red.extend(0..rank);
-    } else {
-        for &d in dims {
-            let d = normalize_dim(op, d, rank)?;
-            if rank == 0 {
-                continue;
-            }
-            if red.contains(&d) {
-                return Err(TensorError::invalid(
-                    op,
-                    format!("dim {d} appears multiple times in {dims:?}"),
-                ));
-            }
-            red.push(d);
-        }
-        red.sort_unstable();
-    }
+    let red = normalize_dims(op, dims, shape.len())?;
     let mut out: Dims = SmallVec::new();
     for (i, &s) in shape.iter().enumerate() {
         if red.contains(&i) {
@@ -173,9 +154,17 @@ impl Tensor {
     /// If a dim is out of range or the tensor is not float.
     #[track_caller]
     pub fn mean_dims(&self, dims: &[isize], keepdim: bool) -> Tensor {
-        let (red, _) = or_panic(reduced_shape("mean", self.shape(), dims, keepdim));
+        or_panic(self.try_mean_dims(dims, keepdim))
+    }
+
+    /// Fallible [`Tensor::mean_dims`].
+    ///
+    /// # Errors
+    /// If a dim is out of range or the tensor is not float.
+    pub fn try_mean_dims(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
+        let (red, _) = reduced_shape("mean", self.shape(), dims, keepdim)?;
         let n: usize = red.iter().map(|&d| self.shape()[d]).product();
-        self.sum_dims(dims, keepdim).mul_scalar(1.0 / n as f64)
+        Ok(self.try_sum_dims(dims, keepdim)?.mul_scalar(1.0 / n as f64))
     }
 
     /// Mean of all elements as a 0-d tensor (`torch.mean(x)`).
@@ -190,6 +179,14 @@ impl Tensor {
     /// If a dim is out of range, the tensor is not float, or a reduced dim is empty.
     #[track_caller]
     pub fn amax(&self, dims: &[isize], keepdim: bool) -> Tensor {
+        or_panic(self.try_amax(dims, keepdim))
+    }
+
+    /// Fallible [`Tensor::amax`].
+    ///
+    /// # Errors
+    /// If a dim is out of range, the tensor is not float, or a reduced dim is empty.
+    pub fn try_amax(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
         self.extreme("amax", dims, keepdim, true)
     }
 
@@ -199,6 +196,14 @@ impl Tensor {
     /// If a dim is out of range, the tensor is not float, or a reduced dim is empty.
     #[track_caller]
     pub fn amin(&self, dims: &[isize], keepdim: bool) -> Tensor {
+        or_panic(self.try_amin(dims, keepdim))
+    }
+
+    /// Fallible [`Tensor::amin`].
+    ///
+    /// # Errors
+    /// If a dim is out of range, the tensor is not float, or a reduced dim is empty.
+    pub fn try_amin(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
         self.extreme("amin", dims, keepdim, false)
     }
 
@@ -214,15 +219,16 @@ impl Tensor {
         self.amin(&[], false)
     }
 
-    #[track_caller]
-    fn extreme(&self, op: &'static str, dims: &[isize], keepdim: bool, is_max: bool) -> Tensor {
-        let (red, out) = or_panic(reduced_shape(op, self.shape(), dims, keepdim));
-        assert!(
-            red.iter().all(|&d| self.shape()[d] > 0),
-            "{op}: cannot reduce over an empty dimension (shape {:?})",
-            self.shape()
-        );
-        or_panic(with_float!(self.dtype(), op, T => {
+    fn extreme(
+        &self,
+        op: &'static str,
+        dims: &[isize],
+        keepdim: bool,
+        is_max: bool,
+    ) -> Result<Tensor> {
+        let (red, out) = reduced_shape(op, self.shape(), dims, keepdim)?;
+        self.check_nonempty(op, &red)?;
+        with_float!(self.dtype(), op, T => {
             let init = if is_max { T::neg_infinity() } else { T::infinity() };
             reduce_generic::<T, T, T>(self, &red, &out, init, |a, v, _| {
                 if a.is_nan() || v.is_nan() {
@@ -233,7 +239,22 @@ impl Tensor {
                     a
                 }
             }, |a, _| a)
-        }))
+        })
+    }
+
+    /// An error if a reduced dim is empty (a max over nothing has no value).
+    fn check_nonempty(&self, op: &'static str, red: &[usize]) -> Result<()> {
+        if red.iter().all(|&d| self.shape()[d] > 0) {
+            Ok(())
+        } else {
+            Err(TensorError::invalid(
+                op,
+                format!(
+                    "cannot reduce over an empty dimension (shape {:?})",
+                    self.shape()
+                ),
+            ))
+        }
     }
 
     /// Maximum along `dim` with the index of the first maximal element
@@ -243,6 +264,14 @@ impl Tensor {
     /// If `dim` is out of range, the dim is empty, or the tensor is not float.
     #[track_caller]
     pub fn max_dim(&self, dim: isize, keepdim: bool) -> (Tensor, Tensor) {
+        or_panic(self.try_max_dim(dim, keepdim))
+    }
+
+    /// Fallible [`Tensor::max_dim`].
+    ///
+    /// # Errors
+    /// If `dim` is out of range, the dim is empty, or the tensor is not float.
+    pub fn try_max_dim(&self, dim: isize, keepdim: bool) -> Result<(Tensor, Tensor)> {
         self.arg_extreme("max", dim, keepdim, true)
     }
 
@@ -253,6 +282,14 @@ impl Tensor {
     /// If `dim` is out of range, the dim is empty, or the tensor is not float.
     #[track_caller]
     pub fn min_dim(&self, dim: isize, keepdim: bool) -> (Tensor, Tensor) {
+        or_panic(self.try_min_dim(dim, keepdim))
+    }
+
+    /// Fallible [`Tensor::min_dim`].
+    ///
+    /// # Errors
+    /// If `dim` is out of range, the dim is empty, or the tensor is not float.
+    pub fn try_min_dim(&self, dim: isize, keepdim: bool) -> Result<(Tensor, Tensor)> {
         self.arg_extreme("min", dim, keepdim, false)
     }
 
@@ -268,21 +305,16 @@ impl Tensor {
         self.min_dim(dim, keepdim).1
     }
 
-    #[track_caller]
     fn arg_extreme(
         &self,
         op: &'static str,
         dim: isize,
         keepdim: bool,
         is_max: bool,
-    ) -> (Tensor, Tensor) {
-        let (red, out) = or_panic(reduced_shape(op, self.shape(), &[dim], keepdim));
-        assert!(
-            red.iter().all(|&d| self.shape()[d] > 0),
-            "{op}: cannot reduce over an empty dimension (shape {:?})",
-            self.shape()
-        );
-        or_panic(with_float!(self.dtype(), op, T => {
+    ) -> Result<(Tensor, Tensor)> {
+        let (red, out) = reduced_shape(op, self.shape(), &[dim], keepdim)?;
+        self.check_nonempty(op, &red)?;
+        with_float!(self.dtype(), op, T => {
             let init = (if is_max { T::neg_infinity() } else { T::infinity() }, 0usize, false);
             let better = move |a: (T, usize, bool), v: T, k: usize| {
                 if !a.2 || (!a.0.is_nan() && (v.is_nan() || (is_max && v > a.0) || (!is_max && v < a.0))) {
@@ -294,7 +326,7 @@ impl Tensor {
             let values = reduce_generic::<T, _, T>(self, &red, &out, init, better, |a, _| a.0);
             let indices = reduce_generic::<T, _, i64>(self, &red, &out, init, better, |a, _| a.1 as i64);
             (values, indices)
-        }))
+        })
     }
 
     /// Variance over `dims` (all if empty) with `correction` (1 = unbiased), PyTorch
@@ -304,14 +336,22 @@ impl Tensor {
     /// If a dim is out of range or the tensor is not float.
     #[track_caller]
     pub fn var_dims(&self, dims: &[isize], correction: f64, keepdim: bool) -> Tensor {
-        let (red, _) = or_panic(reduced_shape("var", self.shape(), dims, keepdim));
+        or_panic(self.try_var_dims(dims, correction, keepdim))
+    }
+
+    /// Fallible [`Tensor::var_dims`].
+    ///
+    /// # Errors
+    /// If a dim is out of range or the tensor is not float.
+    pub fn try_var_dims(&self, dims: &[isize], correction: f64, keepdim: bool) -> Result<Tensor> {
+        let (red, _) = reduced_shape("var", self.shape(), dims, keepdim)?;
         let n: usize = red.iter().map(|&d| self.shape()[d]).product();
-        let centered = self.sub(&self.mean_dims(dims, true));
+        let centered = self.try_sub(&self.try_mean_dims(dims, true)?)?;
         let denom = (n as f64 - correction).max(0.0);
-        centered
+        Ok(centered
             .square()
             .sum_dims(dims, keepdim)
-            .mul_scalar(1.0 / denom)
+            .mul_scalar(1.0 / denom))
     }
 
     /// Standard deviation: `sqrt(var_dims(...))` (`torch.std`).
@@ -327,15 +367,19 @@ impl Tensor {
     /// If a dim is out of range or the tensor is not float.
     #[track_caller]
     pub fn logsumexp(&self, dims: &[isize], keepdim: bool) -> Tensor {
-        let m = self.amax(dims, true);
+        or_panic(self.try_logsumexp(dims, keepdim))
+    }
+
+    /// Fallible [`Tensor::logsumexp`].
+    ///
+    /// # Errors
+    /// If a dim is out of range, a reduced dim is empty, or the tensor is not float.
+    pub fn try_logsumexp(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
+        let (_, out) = reduced_shape("logsumexp", self.shape(), dims, keepdim)?;
+        let m = self.extreme("logsumexp", dims, true, true)?;
         let m = m.map_f64(|v| if v.is_infinite() { 0.0 } else { v });
         let s = self.sub(&m).exp().sum_dims(dims, true).log().add(&m);
-        if keepdim {
-            s
-        } else {
-            let (_, out) = or_panic(reduced_shape("logsumexp", self.shape(), dims, false));
-            s.reshape_to(&out)
-        }
+        Ok(if keepdim { s } else { s.reshape_to(&out) })
     }
 
     /// Softmax along `dim`: `exp(x - max) / sum(exp(x - max))` (`F.softmax(x, dim)`).
@@ -344,6 +388,14 @@ impl Tensor {
     /// If `dim` is out of range or the tensor is not float.
     #[track_caller]
     pub fn softmax(&self, dim: isize) -> Tensor {
+        or_panic(self.softmax_impl(dim, false))
+    }
+
+    /// Fallible [`Tensor::softmax`].
+    ///
+    /// # Errors
+    /// If `dim` is out of range or the tensor is not float.
+    pub fn try_softmax(&self, dim: isize) -> Result<Tensor> {
         self.softmax_impl(dim, false)
     }
 
@@ -353,19 +405,33 @@ impl Tensor {
     /// If `dim` is out of range or the tensor is not float.
     #[track_caller]
     pub fn log_softmax(&self, dim: isize) -> Tensor {
+        or_panic(self.softmax_impl(dim, true))
+    }
+
+    /// Fallible [`Tensor::log_softmax`].
+    ///
+    /// # Errors
+    /// If `dim` is out of range or the tensor is not float.
+    pub fn try_log_softmax(&self, dim: isize) -> Result<Tensor> {
         self.softmax_impl(dim, true)
     }
 
-    #[track_caller]
-    fn softmax_impl(&self, dim: isize, log: bool) -> Tensor {
+    fn softmax_impl(&self, dim: isize, log: bool) -> Result<Tensor> {
         let op = if log { "log_softmax" } else { "softmax" };
-        let d = or_panic(normalize_dim(op, dim, self.rank()));
+        let d = normalize_dim(op, dim, self.rank())?;
+        if !self.dtype().is_float() {
+            return Err(TensorError::DType {
+                op,
+                expected: "a floating-point tensor (f32 or f64)",
+                got: self.dtype(),
+            });
+        }
         if self.rank() == 0 {
-            return if log {
+            return Ok(if log {
                 self.zeros_like()
             } else {
                 self.ones_like()
-            };
+            });
         }
         // Move `dim` last, run the row kernel on contiguous rows, move it back.
         let last = self.rank() - 1;
@@ -376,7 +442,7 @@ impl Tensor {
         };
         let rows = moved.contiguous();
         let n = rows.shape()[last];
-        let out = or_panic(with_float!(self.dtype(), op, T => {
+        let out = with_float!(self.dtype(), op, T => {
             let src = rows.as_slice::<T>().expect("contiguous");
             let mut out = crate::pool::filled(src.len(), T::zero());
             if n > 0 {
@@ -385,12 +451,12 @@ impl Tensor {
                 }
             }
             Tensor::from_vec(out, rows.shape())
-        }));
-        if d == last {
+        })?;
+        Ok(if d == last {
             out
         } else {
             out.transpose(d as isize, -1).contiguous()
-        }
+        })
     }
 }
 

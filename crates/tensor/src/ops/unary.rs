@@ -11,10 +11,11 @@ use num_traits::{Float, FloatConst, One, Zero};
 
 impl Tensor {
     /// Applies `f` to every element of a float tensor of type `T`, giving a contiguous result.
-    pub(crate) fn map_float<T: FloatElement>(&self, f: impl Fn(T) -> T) -> Tensor {
+    /// Large contiguous inputs are split over this thread's budget.
+    pub(crate) fn map_float<T: FloatElement>(&self, f: impl Fn(T) -> T + Sync) -> Tensor {
         let data = self.typed::<T>("map");
         let out: Vec<T> = match self.layout().contiguous_range() {
-            Some(r) => crate::pool::collect(r.len(), data[r].iter().map(|&x| f(x))),
+            Some(r) => crate::threading::map_slice(&data[r], f),
             None => {
                 let mut out = crate::pool::take(self.numel());
                 walk(
@@ -87,6 +88,10 @@ unary_ops! {
     silu => |x| x * sigmoid(x);
     /// `log(sigmoid(x))`, computed stably as `min(x, 0) - log1p(e^-|x|)` (`F.logsigmoid`).
     log_sigmoid => |x| x.min(T::zero()) - (-x.abs()).exp().ln_1p();
+    // ANCHOR: mish_kernel
+    /// `x·tanh(softplus(x)) = x·tanh(ln(1 + e^x))` (`F.mish`).
+    mish => |x| x * x.exp().ln_1p().tanh();
+    // ANCHOR_END: mish_kernel
     /// Error function (`torch.erf`).
     erf => |x| FloatElement::erf(x);
     /// Floor (`torch.floor`).
@@ -297,12 +302,13 @@ impl Tensor {
     }
 
     /// Applies an arbitrary `f64` function elementwise (computed in f64, stored in this dtype).
-    /// Convenient for one-off transforms; the named methods are faster.
+    /// Convenient for one-off transforms; the named methods are faster. On a large tensor `f`
+    /// runs on the calling thread's kernel threads, hence `Sync`.
     ///
     /// # Panics
     /// If the tensor is not f32 or f64.
     #[track_caller]
-    pub fn map_f64(&self, f: impl Fn(f64) -> f64) -> Tensor {
+    pub fn map_f64(&self, f: impl Fn(f64) -> f64 + Sync) -> Tensor {
         or_panic(with_float!(self.dtype(), "map_f64", T => {
             self.map_float::<T>(|x| T::of(f(crate::Element::to_f64(x))))
         }))
