@@ -104,7 +104,7 @@ pub fn read(dir: &Path, roots: &Roots) -> RunData {
     let (records, signals, context) = match load_run(dir) {
         Ok(loaded) => loaded,
         Err(e) => {
-            warnings.push(e);
+            warnings.push(e.to_string());
             read_tolerant(dir, &mut warnings)
         }
     };

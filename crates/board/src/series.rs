@@ -76,7 +76,10 @@ mod tests {
         let b: Vec<f64> = (0..n).map(|i| -(i as f64)).collect();
         let keep = pick(n, &[&a, &b], 2000);
         assert!(keep.len() <= 2000, "{}", keep.len());
-        assert!(keep.len() >= 2 * (2000 / 6), "every bucket keeps its first and last point");
+        assert!(
+            keep.len() >= 2 * (2000 / 6),
+            "every bucket keeps its first and last point"
+        );
         assert!(keep.contains(&54_321));
         assert!(keep.contains(&0) && keep.contains(&(n - 1)));
         assert!(keep.windows(2).all(|w| w[0] < w[1]));

@@ -233,8 +233,10 @@ fn study_fingerprint(id: &str, dir: &Path, roots: &Roots) -> String {
     }
 }
 
-/// The config paths whose values are not the same in every row (absent counts as a value).
+/// The config paths whose values are not the same in every row that has a config (absent
+/// counts as a value; a run whose config.toml is missing or unreadable is left out).
 fn differing_keys(rows: &[run::RunRow]) -> Vec<String> {
+    let rows: Vec<&run::RunRow> = rows.iter().filter(|r| !r.params.is_empty()).collect();
     if rows.len() < 2 {
         return Vec::new();
     }
@@ -465,6 +467,17 @@ async fn api_events(State(s): State<AppState>, RawQuery(q): RawQuery) -> Respons
             )
         }
     };
+    let (s2, w2) = (s.clone(), watch.clone());
+    let known = tokio::task::spawn_blocking(move || match &w2 {
+        Watch::Runs => true,
+        Watch::Run(id) => s2.find_run(id).is_ok(),
+        Watch::Study(id) => s2.find_study(id).is_ok(),
+    })
+    .await
+    .unwrap_or(false);
+    if !known {
+        return error(StatusCode::NOT_FOUND, "no such run or study");
+    }
     Sse::new(changes(s, watch))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(10)))
         .into_response()

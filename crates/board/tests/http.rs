@@ -212,7 +212,8 @@ fn a_run_of_100000_epochs_arrives_downsampled_with_its_spike() {
     let c = &p["curves"];
     assert_eq!(c["total"], 100_000);
     let shown = c["shown"].as_u64().unwrap() as usize;
-    assert!(shown <= tuna_board::MAX_POINTS && shown > 500, "{shown}");
+    // at least the first and last point of every bucket
+    assert!(shown <= tuna_board::MAX_POINTS && shown >= 200, "{shown}");
     let loss = c["series"]["train_loss"].as_array().unwrap();
     assert_eq!(loss.len(), shown);
     let max = loss
