@@ -123,7 +123,7 @@ fn diagnose_apply_writes_the_experiment_with_the_primary_remedy() {
     assert!(text.contains("# iris for the diagnose CLI tests: keep this comment"));
     assert!(text.contains("# the learning rate"), "{text}");
     let lr = lr_of(&text);
-    assert!(lr < 200.0 && lr >= 1.0, "lr {lr}:\n{text}");
+    assert!((1.0..200.0).contains(&lr), "lr {lr}:\n{text}");
     // The data path was made absolute: the file lives in another folder than the experiment.
     let v: toml::Value = toml::from_str(&text).unwrap();
     let data = v["data"]["path"].as_str().unwrap();

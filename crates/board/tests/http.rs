@@ -213,7 +213,7 @@ fn a_run_of_100000_epochs_arrives_downsampled_with_its_spike() {
     assert_eq!(c["total"], 100_000);
     let shown = c["shown"].as_u64().unwrap() as usize;
     // at least the first and last point of every bucket
-    assert!(shown <= tuna_board::MAX_POINTS && shown >= 200, "{shown}");
+    assert!((200..=tuna_board::MAX_POINTS).contains(&shown), "{shown}");
     let loss = c["series"]["train_loss"].as_array().unwrap();
     assert_eq!(loss.len(), shown);
     let max = loss
