@@ -104,7 +104,11 @@ fn a_study_runs_parallel_trials_records_failures_and_writes_reports() {
     ] {
         assert!(study.join(f).is_file(), "missing {f}");
     }
-    // best.toml is a runnable experiment
+    // best.toml is the base file with the best trial's values: its comments are kept
+    let best = std::fs::read_to_string(study.join("best.toml")).unwrap();
+    assert!(best.contains("# a small MNIST MLP for the tests"), "{best}");
+    assert!(best.contains("name = \"small-best\""), "{best}");
+    // and a runnable experiment
     let out = tuna()
         .args(["summary"])
         .arg(study.join("best.toml"))

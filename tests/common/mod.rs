@@ -23,6 +23,7 @@ pub fn write_small_base(dir: &Path, train_subset: usize, width: usize, epochs: u
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/mnist-10k");
     let base = format!(
         r#"
+# a small MNIST MLP for the tests (this comment is kept in a study's best.toml)
 seed = 0
 [data]
 type = "Mnist"

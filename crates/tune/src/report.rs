@@ -287,9 +287,15 @@ pub fn write_reports(
             space.objective.metric,
             best.trial.value.unwrap_or(f64::NAN)
         );
-        let mut resolved = exp.resolved();
-        resolved["name"] = Value::String(format!("{}-best", space.name));
-        text.push_str(&tuna_train::experiment::to_toml(&resolved));
+        let name = format!("{}-best", space.name);
+        match edited_base(space, &best.trial.params, &name) {
+            Some(edited) => text.push_str(&edited),
+            None => {
+                let mut resolved = exp.resolved();
+                resolved["name"] = Value::String(name);
+                text.push_str(&tuna_train::experiment::to_toml(&resolved));
+            }
+        }
         w("best.toml", text.as_bytes(), &mut written)?;
     }
     for (name, fig) in plots(space, trials) {
@@ -697,6 +703,57 @@ fn slice_plot(space: &SearchSpace, done: &[&TrialRecord], p: &ParamSpec) -> Figu
                 .collect(),
         ),
         Distribution::Uniform { .. } => fig,
+    }
+}
+
+/// The base experiment file with `params` written into it (and `name`, and the data paths made
+/// absolute), its comments and key order kept; `None` when the base is not TOML or the edited
+/// text would not mean the same experiment (then best.toml is the resolved experiment).
+fn edited_base(space: &SearchSpace, params: &crate::trial::Params, name: &str) -> Option<String> {
+    use tuna_train::experiment::{edit_toml, parse_text, read_value};
+    use tuna_train::Experiment;
+    let text = std::fs::read_to_string(&space.base_file).ok()?;
+    let original = read_value(&space.base_file).ok()?;
+    let mut target = space.materialize(params).ok()?;
+    target["name"] = Value::String(name.to_string());
+    let mut edits = Vec::new();
+    diff_edits("", &original, &target, &mut edits);
+    let edited = edit_toml(&text, &edits).ok()?;
+    let reread = Experiment::from_value(parse_text(&edited, false).ok()?).ok()?;
+    let wanted = Experiment::from_value(target).ok()?;
+    (reread.resolved() == wanted.resolved()).then_some(edited)
+}
+
+/// The edits that turn `from` into `to`: tables key by key, lists of the same length item by
+/// item, anything else set whole when it differs.
+fn diff_edits(path: &str, from: &Value, to: &Value, edits: &mut Vec<tuna_train::experiment::Edit>) {
+    use tuna_train::experiment::Edit;
+    let join = |k: &str| {
+        if path.is_empty() {
+            k.to_string()
+        } else {
+            format!("{path}.{k}")
+        }
+    };
+    match (from, to) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in b {
+                match a.get(k) {
+                    Some(old) => diff_edits(&join(k), old, v, edits),
+                    None => edits.push(Edit::Set(join(k), v.clone())),
+                }
+            }
+            for k in a.keys().filter(|k| !b.contains_key(*k)) {
+                edits.push(Edit::Unset(join(k)));
+            }
+        }
+        (Value::Array(a), Value::Array(b)) if a.len() == b.len() && from != to => {
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                diff_edits(&format!("{path}[{i}]"), x, y, edits);
+            }
+        }
+        _ if from == to => {}
+        _ => edits.push(Edit::Set(path.to_string(), to.clone())),
     }
 }
 
