@@ -7,6 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod common;
+use common::{ok, text};
+
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -22,23 +25,6 @@ fn tuna(args: &[&str]) -> Output {
         .current_dir(ROOT)
         .output()
         .unwrap()
-}
-
-fn text(out: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn ok(out: &Output) -> (String, String) {
-    let (stdout, stderr) = text(out);
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
-        out.status.code()
-    );
-    (stdout, stderr)
 }
 
 fn failed(out: &Output) -> String {

@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::{ok, text};
+
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -29,23 +32,6 @@ fn tuna_in(cwd: &Path, args: &[&str]) -> Output {
         .current_dir(cwd)
         .output()
         .unwrap()
-}
-
-fn text(out: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn ok(out: &Output) -> (String, String) {
-    let (stdout, stderr) = text(out);
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
-        out.status.code()
-    );
-    (stdout, stderr)
 }
 
 /// The stderr of a command that must have failed with exit status 1 and no panic.

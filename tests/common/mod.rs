@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 /// The `tuna` binary of this build.
 pub fn tuna() -> Command {
@@ -55,4 +55,23 @@ metrics = ["accuracy"]
         data.display().to_string().replace('\\', "/")
     );
     std::fs::write(dir.join("base.toml"), base).unwrap();
+}
+
+/// A finished command's stdout and stderr as text.
+pub fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The stdout and stderr of a command that must have succeeded.
+pub fn ok(out: &Output) -> (String, String) {
+    let (stdout, stderr) = text(out);
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        out.status.code()
+    );
+    (stdout, stderr)
 }
