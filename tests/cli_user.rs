@@ -331,3 +331,116 @@ fn corrupt_weights_are_refused() {
     let (stdout, _) = ok(&tuna_in(&dir, &["eval", "run", "--weights", "last"]));
     assert!(stdout.contains("accuracy"), "{stdout}");
 }
+
+/// `tuna train cfg --plain 2>&1 | head -3`: the pipe closes after three lines, and training
+/// goes on to the end with exit status 0.
+#[test]
+fn training_survives_a_closed_terminal_pipe() {
+    let dir = temp_dir("head");
+    let line = format!(
+        "'{}' train '{}' --plain --epochs 400 --unset train.early_stopping --out run 2>&1 | head -3; exit ${{PIPESTATUS[0]}}",
+        env!("CARGO_BIN_EXE_tuna"),
+        config("iris.toml")
+    );
+    let out = Command::new("bash")
+        .args(["-c", &line])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(stdout.lines().count(), 3, "{stdout}");
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["epochs_completed"], 400, "{summary}");
+}
+
+/// The share of rows whose predicted class (the second field of `tuna predict`'s CSV) is the
+/// class whose index is in the last column of `labelled`.
+fn predicted_accuracy(predictions: &str, labelled: &str, classes: &[&str]) -> f64 {
+    let truth: Vec<&str> = labelled
+        .lines()
+        .map(|l| {
+            classes[l
+                .rsplit(',')
+                .next()
+                .unwrap()
+                .trim()
+                .parse::<usize>()
+                .unwrap()]
+        })
+        .collect();
+    let predicted: Vec<&str> = predictions
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap())
+        .collect();
+    assert_eq!(predicted.len(), truth.len(), "{predictions}");
+    let right = predicted.iter().zip(&truth).filter(|(p, t)| p == t).count();
+    right as f64 / truth.len() as f64
+}
+
+#[test]
+fn predict_agrees_with_eval_on_the_same_rows() {
+    let dir = temp_dir("predict-eval");
+    ok(&train_iris(&dir, "run", &[]));
+    // every flower, evaluated (`--split all`) and predicted
+    let (eval, _) = ok(&tuna_in(&dir, &["eval", "run", "--split", "all"]));
+    let reported: f64 = eval
+        .split_whitespace()
+        .skip_while(|w| !w.ends_with("accuracy"))
+        .nth(1)
+        .and_then(|v| v.trim_end_matches('%').parse().ok())
+        .unwrap_or_else(|| panic!("no accuracy in:\n{eval}"));
+    let csv = flowers(&dir);
+    let (pred, _) = ok(&tuna_in(&dir, &["predict", "run", &csv]));
+    let labelled = std::fs::read_to_string(&csv).unwrap();
+    let classes = ["setosa", "versicolor", "virginica"];
+    let accuracy = 100.0 * predicted_accuracy(&pred, &labelled, &classes);
+    assert!(
+        (accuracy - reported).abs() < 0.01,
+        "predict {accuracy:.2}% vs eval {reported:.2}%\n{eval}"
+    );
+}
+
+/// `tuna predict`'s probabilities against PyTorch's forward pass of the same weights on rows
+/// encoded from preprocessing.json alone (tests/fixtures/predict_customers/make_reference.py):
+/// categorical one-hot columns, median imputation, missing indicators, an unseen category.
+#[test]
+fn predict_matches_a_pytorch_forward_pass() {
+    let fixture = Path::new(ROOT).join("tests/fixtures/predict_customers");
+    let cwd = temp_dir("predict-torch");
+    let run = fixture.join("run");
+    let input = fixture.join("input.csv");
+    let (jsonl, _) = ok(&tuna_in(
+        &cwd,
+        &[
+            "predict",
+            run.to_str().unwrap(),
+            input.to_str().unwrap(),
+            "--format",
+            "jsonl",
+        ],
+    ));
+    let reference: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture.join("reference.json")).unwrap())
+            .unwrap();
+    let rows: Vec<serde_json::Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), reference["ids"].as_array().unwrap().len());
+    for (k, row) in rows.iter().enumerate() {
+        assert_eq!(row["id"], reference["ids"][k]);
+        assert_eq!(row["prediction"], reference["classes"][k], "row {k}");
+        for (c, class) in ["no", "yes"].iter().enumerate() {
+            let ours = row["probabilities"][class].as_f64().unwrap();
+            let torch = reference["probabilities"][k][c].as_f64().unwrap();
+            assert!(
+                (ours - torch).abs() < 1e-5,
+                "row {k} p_{class}: tuna {ours} vs PyTorch {torch}"
+            );
+        }
+    }
+}

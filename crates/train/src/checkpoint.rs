@@ -18,7 +18,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use tuna_optim::OptimizerState;
@@ -183,23 +183,45 @@ impl Checkpoint {
 /// # Errors
 /// Any I/O failure, naming the file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
-    let tmp = path.with_extension(match path.extension() {
-        Some(e) => format!("{}.tmp", e.to_string_lossy()),
-        None => "tmp".to_string(),
-    });
-    {
-        let mut f = std::fs::File::create(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
-        f.write_all(bytes).map_err(|e| TrainError::io(&tmp, e))?;
-        f.sync_all().map_err(|e| TrainError::io(&tmp, e))?;
+    write_atomic_all(&[(path, bytes)])
+}
+
+/// Writes several files atomically, each as [`write_atomic`] does, sharing the work: every
+/// temp file is written and fsynced first, then all are renamed in order and each folder is
+/// fsynced once. A crash leaves each file either old or new; files later in the list are
+/// never newer than files earlier in it.
+///
+/// # Errors
+/// Any I/O failure, naming the file.
+pub fn write_atomic_all(files: &[(&Path, &[u8])]) -> Result<(), TrainError> {
+    let temps: Vec<PathBuf> = files.iter().map(|(p, _)| temp_path(p)).collect();
+    for ((_, bytes), tmp) in files.iter().zip(&temps) {
+        let mut f = std::fs::File::create(tmp).map_err(|e| TrainError::io(tmp, e))?;
+        f.write_all(bytes).map_err(|e| TrainError::io(tmp, e))?;
+        f.sync_all().map_err(|e| TrainError::io(tmp, e))?;
     }
-    std::fs::rename(&tmp, path).map_err(|e| TrainError::io(path, e))?;
-    if let Some(dir) = path.parent() {
-        // Make the rename itself durable; not every platform can open a directory.
+    let mut dirs: Vec<&Path> = Vec::new();
+    for ((path, _), tmp) in files.iter().zip(&temps) {
+        std::fs::rename(tmp, path).map_err(|e| TrainError::io(path, e))?;
+        if let Some(dir) = path.parent().filter(|d| !dirs.contains(d)) {
+            dirs.push(dir);
+        }
+    }
+    for dir in dirs {
+        // Make the renames durable; not every platform can open a directory.
         if let Ok(d) = std::fs::File::open(dir) {
             let _ = d.sync_all();
         }
     }
     Ok(())
+}
+
+/// `NAME.EXT.tmp` next to `NAME.EXT`.
+fn temp_path(path: &Path) -> PathBuf {
+    path.with_extension(match path.extension() {
+        Some(e) => format!("{}.tmp", e.to_string_lossy()),
+        None => "tmp".to_string(),
+    })
 }
 
 /// Lower-case hex of `bytes`.

@@ -43,4 +43,8 @@ pub struct RunSummary {
     pub parameters: usize,
     /// Training samples processed per second, averaged over the run.
     pub samples_per_second: f64,
+    /// Seconds this process spent writing checkpoints (serialization, fsync, rename): the
+    /// cost of the crash guarantees, to compare with `wall_seconds`.
+    #[serde(default)]
+    pub checkpoint_seconds: f64,
 }

@@ -3,6 +3,7 @@
 //! summary and the run folder's final files).
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use tuna_nn::load_state_dict;
@@ -10,6 +11,7 @@ use tuna_regularize::Mode;
 
 use super::Trainer;
 use crate::callback::Flow;
+use crate::checkpoint::{write_atomic_all, Checkpoint};
 use crate::error::TrainError;
 use crate::record::{EpochRecord, Value};
 use crate::summary::RunSummary;
@@ -19,6 +21,11 @@ fn record_seconds(history: &[EpochRecord], started: Instant, before: f64) -> f64
     let now = before + started.elapsed().as_secs_f64();
     let spent: f64 = history.iter().filter_map(|r| r.get("seconds")).sum();
     (now - spent).max(0.0)
+}
+
+/// A checkpoint's file bytes, errors naming `path`.
+fn checkpoint_bytes(ckpt: &Checkpoint, path: &Path) -> Result<Vec<u8>, TrainError> {
+    ckpt.to_bytes().map_err(|e| TrainError::checkpoint(path, e))
 }
 
 impl Trainer {
@@ -129,24 +136,55 @@ impl Trainer {
     }
 
     /// Writes `checkpoints/last.ckpt` (and `best.ckpt` first when the best epoch changed
-    /// since it was last written).
+    /// since it was last written). The snapshot is taken now; the files are written and
+    /// fsynced by a background thread (one [`write_atomic_all`]) while training goes on, as
+    /// PyTorch's `torch.distributed.checkpoint.async_save` does. A new save first waits for
+    /// the previous one.
     pub(super) fn save_last(&mut self, started: Instant) -> Result<(), TrainError> {
         let Some(run) = self.events.run.clone() else {
             return Ok(());
         };
+        let writing = Instant::now();
+        let mut files = Vec::with_capacity(2);
         let best_epoch = self.state.best.map(|(e, _)| e);
-        if best_epoch.is_some() && best_epoch != self.state.best_saved {
-            if let Some(state) = &self.state.best_state {
-                let mut ckpt = self.checkpoint(started)?;
-                ckpt.meta.epoch = best_epoch.unwrap_or(0);
-                ckpt.model = state.clone();
-                ckpt.save(&run.best_checkpoint())?;
-                self.state.best_saved = best_epoch;
-            }
+        let best_due = best_epoch.is_some() && best_epoch != self.state.best_saved;
+        if let (true, Some(state)) = (best_due, &self.state.best_state) {
+            let mut ckpt = self.checkpoint(started)?;
+            ckpt.meta.epoch = best_epoch.unwrap_or(0);
+            ckpt.model = state.clone();
+            let path = run.best_checkpoint();
+            files.push((checkpoint_bytes(&ckpt, &path)?, path));
+            self.state.best_saved = best_epoch;
         }
-        self.checkpoint(started)?.save(&run.last_checkpoint())?;
+        let path = run.last_checkpoint();
+        files.push((checkpoint_bytes(&self.checkpoint(started)?, &path)?, path));
+        self.events.checkpoint_time += writing.elapsed();
+        self.wait_for_checkpoint()?;
+        self.events.writer = Some(std::thread::spawn(move || {
+            let refs: Vec<(&Path, &[u8])> = files
+                .iter()
+                .map(|(b, p)| (p.as_path(), b.as_slice()))
+                .collect();
+            write_atomic_all(&refs)
+        }));
         self.events.last_save = Some(Instant::now());
         Ok(())
+    }
+
+    /// Waits until the checkpoint in flight (if any) is on disk.
+    ///
+    /// # Errors
+    /// The write failed, or its thread panicked.
+    pub(super) fn wait_for_checkpoint(&mut self) -> Result<(), TrainError> {
+        let Some(writer) = self.events.writer.take() else {
+            return Ok(());
+        };
+        let waiting = Instant::now();
+        let result = writer
+            .join()
+            .unwrap_or_else(|_| Err(TrainError::Setup("the checkpoint writer panicked".into())));
+        self.events.checkpoint_time += waiting.elapsed();
+        result
     }
 
     /// Restores the best weights if asked, evaluates the test split, writes the summary and
@@ -157,6 +195,11 @@ impl Trainer {
         started: Instant,
     ) -> Result<RunSummary, TrainError> {
         let restored_best = self.restore_best()?;
+        if self.events.last_save.is_none()
+            || self.state.best.map(|(e, _)| e) != self.state.best_saved
+        {
+            self.save_last(started)?;
+        }
         let (test, confusion) = self.test_metrics()?;
         let wall = self.state.elapsed_before + started.elapsed().as_secs_f64();
         let best_epoch = self.state.best.map(|(e, _)| e);
@@ -166,7 +209,7 @@ impl Trainer {
                 .unwrap_or_default()
         };
         let samples = self.state.history.len() * self.net.loader.samples_per_epoch();
-        let summary = RunSummary {
+        let mut summary = RunSummary {
             name: self.name(),
             epochs_completed: self.state.pos.epoch,
             epochs_planned: self.exp.train.epochs,
@@ -181,8 +224,9 @@ impl Trainer {
             wall_seconds: wall,
             parameters: self.net.model.num_parameters(),
             samples_per_second: samples as f64 / wall.max(1e-9),
+            checkpoint_seconds: self.events.checkpoint_time.as_secs_f64(),
         };
-        self.write_final(&summary, started)?;
+        self.write_final(&mut summary)?;
         for c in &mut self.events.callbacks {
             c.on_train_end(&summary);
         }
@@ -222,19 +266,13 @@ impl Trainer {
         Ok((test, confusion))
     }
 
-    /// The weights (with their checksum), the summary, the learning curves, and the last
-    /// checkpoint if the final epoch's was skipped.
-    fn write_final(&mut self, summary: &RunSummary, started: Instant) -> Result<(), TrainError> {
+    /// The weights (with their checksum), the learning curves and, once the checkpoint in
+    /// flight is on disk, the summary with the time checkpoints cost.
+    fn write_final(&mut self, summary: &mut RunSummary) -> Result<(), TrainError> {
         let Some(run) = self.events.run.clone() else {
             return Ok(());
         };
-        if self.events.last_save.is_none()
-            || self.state.best.map(|(e, _)| e) != self.state.best_saved
-        {
-            self.save_last(started)?;
-        }
         run.write_weights(self.net.model.as_ref())?;
-        run.write_summary(summary)?;
         if !self.state.history.is_empty() {
             let fig = crate::curves::learning_curves(&self.state.history, &summary.name);
             for ext in ["svg", "png"] {
@@ -242,6 +280,8 @@ impl Trainer {
                 fig.save(&path).map_err(|e| TrainError::io(&path, e))?;
             }
         }
-        Ok(())
+        self.wait_for_checkpoint()?;
+        summary.checkpoint_seconds = self.events.checkpoint_time.as_secs_f64();
+        run.write_summary(summary)
     }
 }

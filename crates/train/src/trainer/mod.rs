@@ -15,7 +15,7 @@ pub mod update;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tuna_autograd::{NamedParam, Tape};
 use tuna_data::{DataContext, DataLoader, DataSplits, Dataset};
@@ -77,6 +77,11 @@ struct Events {
     signals_added: bool,
     /// When the last checkpoint was written (for `checkpoint_min_seconds`).
     last_save: Option<Instant>,
+    /// Time training spent on checkpoints in this process (snapshot, serialization and
+    /// waiting for the writer).
+    checkpoint_time: Duration,
+    /// The checkpoint write in flight (files are written and fsynced off the training thread).
+    writer: Option<std::thread::JoinHandle<Result<(), TrainError>>>,
 }
 
 /// Everything that changes as training goes on and a checkpoint saves.
@@ -295,7 +300,13 @@ impl Trainer {
     /// ([`Trainer::set_interrupt`]), an I/O failure of the run folder, or a loss that cannot
     /// take the model's output.
     pub fn fit(&mut self) -> Result<RunSummary, TrainError> {
-        let result = self.fit_inner();
+        let mut result = self.fit_inner();
+        // Whatever happened, the checkpoint in flight is on disk before fit returns.
+        if let Err(e) = self.wait_for_checkpoint() {
+            if result.is_ok() {
+                result = Err(e);
+            }
+        }
         if let (Err(e), Some(run)) = (&result, &self.events.run) {
             if !matches!(e, TrainError::Interrupted { .. }) {
                 run.write_failure(&e.to_string())?;
