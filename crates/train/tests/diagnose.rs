@@ -340,6 +340,16 @@ fn underfitting_tells_too_short_from_too_small() {
         .recommendations
         .iter()
         .any(|r| r.starts_with("--set train.epochs=10")));
+    // A slow but steady fall (1.7% per epoch, as fast at the end as on average): not a
+    // plateau, too short.
+    let train: Vec<f64> = (0..8).map(|e| 1.11 - 0.019 * e as f64).collect();
+    let acc: Vec<f64> = (0..8).map(|e| 0.3 + 0.03 * e as f64).collect();
+    let d = diagnose(
+        &records(&train, &train, &acc, &acc),
+        &signals(8, 1e-3, [1e-3, 2e-3, 5e-3]),
+        &ctx(),
+    );
+    assert_eq!(d.primary, "training_too_short", "{}", d.render());
     // Plateau at a poor value with normal update ratios: too small.
     let mut noise = Noise(5);
     let n = 12;
@@ -501,4 +511,54 @@ fn run_folder_without_summary_and_nan_loss_is_diverged() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
     assert!(Diagnosis::from_run_dir(&dir).is_err());
+}
+
+#[test]
+fn a_class_imbalance_is_judged_on_a_recent_probe_only() {
+    use tuna_train::signals::{ClassStats, DataProfile, TargetProfile};
+    let mut c = ctx();
+    c.profile = Some(DataProfile {
+        train_samples: 1000,
+        validation_samples: 200,
+        profiled: 1000,
+        target: TargetProfile {
+            class_counts: vec![930, 70],
+            ..TargetProfile::default()
+        },
+        ..DataProfile::default()
+    });
+    let missed = ClassStats {
+        samples: 200,
+        confusion: vec![vec![186, 0], vec![13, 1]],
+    };
+    let learned = ClassStats {
+        samples: 200,
+        confusion: vec![vec![185, 1], vec![2, 12]],
+    };
+    let r = healthy_curves(3, 12);
+    // The minority class is missed at the end: found.
+    let mut s = signals(12, 1e-3, [1e-3, 2e-3, 5e-3]);
+    s[11].val_classes = Some(missed.clone());
+    let d = diagnose(&r, &s, &c);
+    assert_eq!(d.primary, "class_imbalance", "{}", d.render());
+    // Missed only in the first epoch, learned since (last probed epoch 12): not found.
+    let mut s = signals(12, 1e-3, [1e-3, 2e-3, 5e-3]);
+    s[0].val_classes = Some(missed.clone());
+    s[11].val_classes = Some(learned);
+    assert!(!diagnose(&r, &s, &c).mentions("class_imbalance"));
+    // Missed in the first epoch and never probed again: too old to judge the kept model.
+    let mut s = signals(12, 1e-3, [1e-3, 2e-3, 5e-3]);
+    s[0].val_classes = Some(missed);
+    assert!(!diagnose(&r, &s, &c).mentions("class_imbalance"));
+}
+
+#[test]
+fn an_embedding_tables_sparse_gradient_is_not_vanishing() {
+    let r = healthy_curves(4, 8);
+    let s = signals(8, 1e-3, [1e-8, 2e-3, 5e-3]);
+    assert!(diagnose(&r, &s, &ctx()).mentions("vanishing_gradients"));
+    let mut c = ctx();
+    c.layers[1].kind = "Embedding".into();
+    let d = diagnose(&r, &s, &c);
+    assert!(!d.mentions("vanishing_gradients"), "{}", d.render());
 }

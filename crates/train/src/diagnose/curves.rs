@@ -181,9 +181,33 @@ impl<'a> View<'a> {
             .filter(|a| a.is_finite())
     }
 
-    /// Whether the model learned next to nothing: accuracy at the level of always predicting
-    /// the most common class, or a loss still at the reference loss.
+    /// The mean per-class validation recall (balanced accuracy) of the probe of the last
+    /// epoch, if it was probed.
+    pub fn balanced_recall(&self) -> Option<f64> {
+        let last = self.signals.last()?;
+        let recalls: Vec<f64> = last
+            .val_classes
+            .as_ref()?
+            .recalls()
+            .into_iter()
+            .flatten()
+            .collect();
+        (!recalls.is_empty()).then(|| recalls.iter().sum::<f64>() / recalls.len() as f64)
+    }
+
+    /// Whether the model learned next to nothing: a balanced accuracy at chance (every class
+    /// counts, so a minority class that is partly learned counts as learning), else accuracy
+    /// at the level of always predicting the most common class, or a loss still at the
+    /// reference loss.
     pub fn learned_nothing(&self) -> bool {
+        if let Some(b) = self.balanced_recall() {
+            let classes = self
+                .signals
+                .last()
+                .and_then(|s| s.val_classes.as_ref())
+                .map_or(2, |c| c.confusion.len());
+            return b <= 1.0 / classes.max(1) as f64 + 0.02;
+        }
         if let (Some(acc), Some(major)) = (self.last_accuracy(), self.ctx.majority_share()) {
             return acc <= major + 0.02;
         }
@@ -559,7 +583,7 @@ fn underfitting(v: &View<'_>) -> Option<Finding> {
     } else {
         1.0
     };
-    let still_falling = rel_slope > STILL_FALLING;
+    let still_falling = rel_slope > STILL_FALLING || steady_decline(train, rel_slope);
     let poor = match (v.train_acc.last(), v.reference) {
         (Some(a), _) => *a < POOR_ACCURACY,
         (None, Some(r)) => train[n - 1] > 0.3 * r,
@@ -576,6 +600,20 @@ fn underfitting(v: &View<'_>) -> Option<Finding> {
         return None;
     }
     Some(too_small(v, rel_slope))
+}
+
+/// A training loss still falling at (at least) half its average pace over the run: not a
+/// plateau however slow, so more epochs (or a larger lr) will still help. A plateau falls
+/// fast at first and barely at the end.
+fn steady_decline(train: &[f64], rel_slope: f64) -> bool {
+    let n = train.len();
+    if n < 3 || rel_slope <= STILL_FALLING / 10.0 {
+        return false;
+    }
+    let tail = &train[n.saturating_sub(4)..];
+    let late = -slope(tail);
+    let average = (train[0] - train[n - 1]) / (n - 1) as f64;
+    average > 0.0 && late >= 0.5 * average
 }
 
 fn accuracy_line(v: &View<'_>) -> String {

@@ -257,10 +257,14 @@ fn class_imbalance(v: &View<'_>) -> Option<Finding> {
     let p = v.ctx.profile.as_ref()?;
     let counts = &p.target.class_counts;
     let n: usize = counts.iter().sum();
+    // A probe from early in training says nothing about the model that was kept.
+    let last = v.signals.last()?.epoch;
+    let recent = last.saturating_sub((last / 4).max(1));
     let stats = v
         .signals
         .iter()
         .rev()
+        .take_while(|s| s.epoch >= recent)
         .find_map(|s| s.val_classes.as_ref())?;
     let recalls = stats.recalls();
     let (class, recall) = recalls

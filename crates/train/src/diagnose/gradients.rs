@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::curves::{fmt, median, View};
 use super::fixes;
-use super::{Finding, Severity};
+use super::{Finding, LayerInfo, Severity};
 use crate::signals::EpochSignals;
 
 /// Layers whose RMS gradient is below this share of the last layer's are "vanishing" (or the
@@ -29,15 +29,22 @@ fn layer_index(name: &str) -> Option<usize> {
     name.split('.').next()?.parse().ok()
 }
 
-/// (name, RMS gradient per element: median over epochs), in layer order.
-fn weight_grads(signals: &[EpochSignals]) -> Vec<(String, f64)> {
+/// (name, RMS gradient per element: median over epochs), in layer order. An `Embedding`'s
+/// table is left out: only the rows of the tokens in a batch get a gradient, so its RMS
+/// gradient is small by construction, not because the signal vanishes.
+fn weight_grads(signals: &[EpochSignals], layers: &[LayerInfo]) -> Vec<(String, f64)> {
     let Some(first) = signals.first() else {
         return Vec::new();
+    };
+    let sparse = |name: &str| {
+        layer_index(name)
+            .and_then(|i| layers.get(i))
+            .is_some_and(|l| l.kind == "Embedding")
     };
     let mut out: Vec<(String, f64)> = first
         .params
         .iter()
-        .filter(|(n, p)| !n.ends_with("bias") && p.numel > 1)
+        .filter(|(n, p)| !n.ends_with("bias") && p.numel > 1 && !sparse(n))
         .filter_map(|(name, _)| {
             let v: Vec<f64> = signals
                 .iter()
@@ -81,7 +88,7 @@ fn saturating_layers(v: &View<'_>) -> Vec<usize> {
 /// First layers with far smaller gradients than the last, or Sigmoid/Tanh layers mostly
 /// saturated.
 fn vanishing(v: &View<'_>) -> Option<Finding> {
-    let grads = weight_grads(v.signals);
+    let grads = weight_grads(v.signals, &v.ctx.layers);
     let span = match (grads.first(), grads.last()) {
         (Some(f), Some(l)) if grads.len() >= 2 && l.1 > 0.0 && f.1 < VANISH_SPAN * l.1 => {
             Some((f.clone(), l.clone()))
@@ -173,7 +180,7 @@ fn exploding(v: &View<'_>) -> Option<Finding> {
             }
         }
     }
-    let grads = weight_grads(v.signals);
+    let grads = weight_grads(v.signals, &v.ctx.layers);
     if let (Some(first), Some(last)) = (grads.first(), grads.last()) {
         if grads.len() >= 2 && first.1 > last.1 / VANISH_SPAN {
             f = f.evidence(format!(

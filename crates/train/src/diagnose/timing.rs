@@ -9,8 +9,9 @@ use crate::signals::EpochSignals;
 pub const INPUT_BOUND: f64 = 0.4;
 /// A phase above this share of step time is reported as dominating it.
 pub const DOMINANT: f64 = 0.5;
-/// A `Linear` layer above this share of the forward time ...
-pub const SLOW_LAYER: f64 = 0.75;
+/// A `Linear` layer that dominates the forward time (above [`DOMINANT`], as a phase
+/// dominates a step) ...
+pub const SLOW_LAYER: f64 = DOMINANT;
 /// ... that widens its input at least this many times ...
 pub const SLOW_LAYER_EXPANSION: usize = 2;
 /// ... into at least this many weights is a slow layer.
