@@ -74,7 +74,7 @@ pub use config::{
 };
 pub use csv::{
     csv_preprocessing, parse_csv, read_csv, CategoricalEncoding, Column, Csv, CsvPreprocessing,
-    CsvReader, CsvRecord, CsvTarget, CsvTask, FittedColumn, IdColumn, Impute, Table,
+    CsvReader, CsvRecord, CsvTarget, CsvTask, FittedColumn, IdColumn, Impute, NotANumber, Table,
     DEFAULT_NA_VALUES,
 };
 pub use dataset::{

@@ -190,9 +190,24 @@ pub fn valley(losses: &[f64]) -> Option<usize> {
     Some((idx.max(0) as usize).min(n - 1))
 }
 
+/// A sweep whose loss diverged before two finite points were recorded: no curve to read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the loss diverged after {batches} batch(es), too soon to read a curve; lower start_lr")]
+pub struct CurveTooShort {
+    /// The finite points recorded.
+    pub batches: usize,
+}
+
 /// Computes the suggestions from a recorded curve (`lrs`, `smoothed`) of a sweep planned
-/// over `num_iter` batches. Errors when fewer than 2 finite points were recorded.
-pub fn suggest(lrs: &[f64], smoothed: &[f64], num_iter: usize) -> Result<Suggestions, String> {
+/// over `num_iter` batches.
+///
+/// # Errors
+/// Fewer than 2 finite points were recorded.
+pub fn suggest(
+    lrs: &[f64],
+    smoothed: &[f64],
+    num_iter: usize,
+) -> Result<Suggestions, CurveTooShort> {
     // Only the finite prefix of the curve is usable.
     let n = smoothed
         .iter()
@@ -200,9 +215,7 @@ pub fn suggest(lrs: &[f64], smoothed: &[f64], num_iter: usize) -> Result<Suggest
         .unwrap_or(smoothed.len())
         .min(lrs.len());
     if n < 2 {
-        return Err(format!(
-            "the loss diverged after {n} batch(es), too soon to read a curve; lower start_lr"
-        ));
+        return Err(CurveTooShort { batches: n });
     }
     let (lo, hi) = trimmed(n, num_iter);
     let (l, s) = (&lrs[lo..hi], &smoothed[lo..hi]);

@@ -562,3 +562,31 @@ fn an_embedding_tables_sparse_gradient_is_not_vanishing() {
     let d = diagnose(&r, &s, &c);
     assert!(!d.mentions("vanishing_gradients"), "{}", d.render());
 }
+
+#[test]
+fn a_schedule_that_raised_the_lr_into_divergence_is_the_knob_to_change() {
+    let mut r = records(&[2.3, 1.2, 0.9], &[2.2, 1.1, 0.95], &[], &[]);
+    for (rec, lr) in r.iter_mut().zip([0.05, 5.0, 500.0]) {
+        rec.set("lr", lr);
+    }
+    let mut c = ctx();
+    c.scheduler = Some("StepLR".into());
+    c.error = Some("non-finite loss at epoch 4, batch 2".into());
+    let d = diagnose(&r, &[], &c);
+    assert_eq!(d.primary, "lr_too_high", "{}", d.render());
+    let first = d.primary_remedy().expect("a remedy");
+    assert_eq!(first.to_cli(), "--unset scheduler", "{}", d.render());
+    // The same divergence with a constant lr: lower optimizer.lr.
+    let mut c = ctx();
+    c.error = Some("non-finite loss at epoch 4, batch 2".into());
+    let d = diagnose(
+        &records(&[2.3, 1.2, 0.9], &[2.2, 1.1, 0.95], &[], &[]),
+        &[],
+        &c,
+    );
+    assert!(d
+        .primary_remedy()
+        .unwrap()
+        .to_cli()
+        .starts_with("--set optimizer.lr="));
+}

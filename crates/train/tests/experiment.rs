@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 use tuna_train::experiment::{
     apply_override, get_path, parse_path, parse_text, set_path, to_toml, Experiment, PathStep,
-    StepInterval,
+    StepInterval, ValueError,
 };
 
 fn link() {
@@ -110,7 +110,7 @@ fn parse_path_keys_and_indices() {
     for bad in ["", "a..b", ".a", "a.", "a[x]", "a[1", "a[0]b", "a[-1]"] {
         assert!(parse_path(bad).is_err(), "`{bad}` should be rejected");
     }
-    let err = parse_path("model.layers[one]").unwrap_err();
+    let err = parse_path("model.layers[one]").unwrap_err().to_string();
     assert!(
         err.contains("model.layers[one]") && err.contains("`one`"),
         "{err}"
@@ -132,14 +132,20 @@ fn set_path_and_get_path() {
     assert_eq!(get_path(&v, "optimizer.betas[9]"), None);
     assert_eq!(get_path(&v, "nothing.here"), None);
 
-    let err = set_path(&mut v, "optimizer.betas[5]", json!(1)).unwrap_err();
+    let err = set_path(&mut v, "optimizer.betas[5]", json!(1))
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("index 5 is past the end of a list of 3"),
         "{err}"
     );
-    let err = set_path(&mut v, "optimizer.lr.x", json!(1)).unwrap_err();
+    let err = set_path(&mut v, "optimizer.lr.x", json!(1))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("not a table"), "{err}");
-    let err = set_path(&mut v, "optimizer[0]", json!(1)).unwrap_err();
+    let err = set_path(&mut v, "optimizer[0]", json!(1))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("not a list"), "{err}");
 }
 
@@ -165,12 +171,24 @@ fn overrides_read_values_as_toml() {
         json!({ "type": "L2", "weight": 1e-4 })
     );
 
-    let err = apply_override(&mut v, "model.layers[7].p=0.3").unwrap_err();
+    let err = apply_override(&mut v, "model.layers[7].p=0.3")
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("model.layers[7].p") && err.contains("past the end"),
         "{err}"
     );
-    let err = apply_override(&mut v, "optimizer.lr").unwrap_err();
+    assert!(matches!(
+        apply_override(&mut v, "optimizer.lr"),
+        Err(ValueError::Syntax(_))
+    ));
+    assert!(matches!(
+        apply_override(&mut v, "model.layers[7].p=0.3"),
+        Err(ValueError::Path(_))
+    ));
+    let err = apply_override(&mut v, "optimizer.lr")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("expected KEY=VALUE"), "{err}");
 
     let exp = Experiment::from_value(v).unwrap();

@@ -122,8 +122,8 @@ impl FittedColumn {
     /// Appends the model inputs of one cell (`None` = missing) to `out`.
     ///
     /// # Errors
-    /// A numeric column's cell that is not a finite number: the message says what was found.
-    pub fn encode(&self, cell: Option<&str>, out: &mut Vec<f32>) -> Result<(), String> {
+    /// A numeric column's cell that is not a finite number.
+    pub fn encode(&self, cell: Option<&str>, out: &mut Vec<f32>) -> Result<(), NotANumber> {
         match self {
             FittedColumn::Numeric {
                 fill,
@@ -134,8 +134,9 @@ impl FittedColumn {
             } => {
                 let x = match cell {
                     None => *fill,
-                    Some(c) => parse_number(c)
-                        .ok_or_else(|| format!("expected a finite number, found {c:?}"))?,
+                    Some(c) => parse_number(c).ok_or_else(|| NotANumber {
+                        found: c.to_string(),
+                    })?,
                 };
                 out.push((x - mean) / std);
                 if *missing_indicator {
@@ -160,6 +161,14 @@ impl FittedColumn {
         }
         Ok(())
     }
+}
+
+/// A numeric column's cell that is not a finite number.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("expected a finite number, found {found:?}")]
+pub struct NotANumber {
+    /// The cell's text.
+    pub found: String,
 }
 
 /// A cell as a finite number, if it is one.

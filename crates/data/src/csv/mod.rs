@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use columns::{CategoricalEncoding, FittedColumn, Impute, DEFAULT_NA_VALUES};
+pub use columns::{CategoricalEncoding, FittedColumn, Impute, NotANumber, DEFAULT_NA_VALUES};
 pub use load::{CsvPreprocessing, CsvTarget, IdColumn};
 pub use reader::{parse_csv, read_csv, CsvReader, CsvRecord};
 pub use table::{Column, Table};

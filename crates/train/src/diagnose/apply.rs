@@ -142,7 +142,7 @@ impl Origin {
         );
         let edited = edit_toml(&self.text, &edits).map_err(|reason| ApplyError::Invalid {
             path: self.file.clone(),
-            reason,
+            reason: reason.to_string(),
         })?;
         let text = format!("# {}\n{edited}", head.replace('\n', " "));
         let tmp = out.with_extension("toml.part");

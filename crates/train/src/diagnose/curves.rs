@@ -308,6 +308,22 @@ fn lr_too_high(v: &View<'_>) -> Option<Finding> {
             format!("the learning rate is too high ({knob}): training diverged"),
         );
         f.evidence = ev.iter().take(1).cloned().collect();
+        let peak = scheduled_peak(v);
+        if let Some(r) = fixes::drop_raising_schedule(v.ctx, peak) {
+            f.title = format!(
+                "the learning rate is too high: the schedule raised it to {} and training diverged",
+                fmt(peak)
+            );
+            f = f.evidence(format!(
+                "lr per epoch: {}",
+                v.records
+                    .iter()
+                    .filter_map(|r| r.get("lr").map(|lr| format!("{}: {}", r.epoch, fmt(lr))))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            f = f.remedy(Some(r));
+        }
         return Some(
             f.remedy(fixes::scale_lr(v.ctx, 0.1, "lower the lr 10x"))
                 .remedy(fixes::clip(v.ctx)),
@@ -317,6 +333,15 @@ fn lr_too_high(v: &View<'_>) -> Option<Finding> {
         return Some(f);
     }
     huge_updates(v)
+}
+
+/// The largest lr the run reached (the `lr` of every epoch record), NaN without records.
+fn scheduled_peak(v: &View<'_>) -> f64 {
+    v.records
+        .iter()
+        .filter_map(|r| r.get("lr"))
+        .filter(|lr| lr.is_finite())
+        .fold(f64::NAN, f64::max)
 }
 
 /// Oscillating / spiking loss that does not go down.

@@ -33,6 +33,27 @@ pub(crate) fn scale_lr(ctx: &RunContext, factor: f64, why: &str) -> Option<Remed
     Some(Remedy::new(changes, why).moving(Knob::Lr, dir))
 }
 
+/// `--unset scheduler` when a schedule raised the lr to `peak`, over twice `optimizer.lr`,
+/// before the run diverged: the schedule set the lr that diverged, so lowering
+/// `optimizer.lr` alone would only delay the blow-up. Warm-up-and-anneal schedules are left
+/// out: their peak is `scheduler.max_lr`, which [`scale_lr`] lowers.
+pub(crate) fn drop_raising_schedule(ctx: &RunContext, peak: f64) -> Option<Remedy> {
+    let schedule = ctx.scheduler.as_deref()?;
+    let start = ctx.lr?;
+    if matches!(schedule, "OneCycleLR" | "CyclicLR") || peak.is_nan() || peak <= 2.0 * start {
+        return None;
+    }
+    Some(
+        Remedy::new(
+            vec![Change::unset("scheduler")],
+            format!(
+                "{schedule} raised the lr from {start:e} to {peak:e} before the loss diverged: keep the starting lr"
+            ),
+        )
+        .moving(Knob::Lr, Direction::Down),
+    )
+}
+
 /// `train.clip_grad_norm = 1.0` (or half the current one).
 pub(crate) fn clip(ctx: &RunContext) -> Option<Remedy> {
     let current = ctx.get("train", "clip_grad_norm").as_f64();

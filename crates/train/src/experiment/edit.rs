@@ -6,6 +6,7 @@ use serde_json::Value;
 use toml_edit::{DocumentMut, Item};
 
 use super::value_path::{parse_path, PathStep};
+use super::ValueError;
 
 /// One change to an experiment file.
 #[derive(Clone, Debug, PartialEq)]
@@ -20,8 +21,10 @@ pub enum Edit {
 ///
 /// # Errors
 /// Text that is not TOML, or a path through a value that is not a table or list.
-pub fn edit_toml(text: &str, edits: &[Edit]) -> Result<String, String> {
-    let mut doc: DocumentMut = text.parse().map_err(|e| format!("invalid TOML: {e}"))?;
+pub fn edit_toml(text: &str, edits: &[Edit]) -> Result<String, ValueError> {
+    let mut doc: DocumentMut = text
+        .parse()
+        .map_err(|e| ValueError::Syntax(format!("invalid TOML: {e}")))?;
     for e in edits {
         match e {
             Edit::Set(path, v) => set(doc.as_item_mut(), path, v)?,
@@ -32,7 +35,7 @@ pub fn edit_toml(text: &str, edits: &[Edit]) -> Result<String, String> {
 }
 
 /// A JSON value as a TOML value (`"inf"` strings become TOML's `inf`).
-fn to_toml_value(v: &Value) -> Result<toml_edit::Value, String> {
+fn to_toml_value(v: &Value) -> Result<toml_edit::Value, ValueError> {
     Ok(match v {
         Value::Bool(b) => (*b).into(),
         Value::Number(n) => match n.as_i64() {
@@ -56,12 +59,16 @@ fn to_toml_value(v: &Value) -> Result<toml_edit::Value, String> {
             }
             t.into()
         }
-        Value::Null => return Err("cannot write an empty value".into()),
+        Value::Null => {
+            return Err(ValueError::Unrepresentable(
+                "cannot write an empty value".into(),
+            ))
+        }
     })
 }
 
 /// Sets `v` at `steps` below `item`, creating tables for missing keys.
-fn set_item(item: &mut Item, steps: &[PathStep], v: &Value, path: &str) -> Result<(), String> {
+fn set_item(item: &mut Item, steps: &[PathStep], v: &Value, path: &str) -> Result<(), ValueError> {
     let Some((first, rest)) = steps.split_first() else {
         let mut value = to_toml_value(v)?;
         if let Some(old) = item.as_value() {
@@ -75,9 +82,11 @@ fn set_item(item: &mut Item, steps: &[PathStep], v: &Value, path: &str) -> Resul
             if item.is_none() {
                 *item = Item::Table(toml_edit::Table::new());
             }
-            let t = item
-                .as_table_like_mut()
-                .ok_or_else(|| format!("`{path}`: `{k}` is inside a value that is not a table"))?;
+            let t = item.as_table_like_mut().ok_or_else(|| {
+                ValueError::Path(format!(
+                    "`{path}`: `{k}` is inside a value that is not a table"
+                ))
+            })?;
             if t.get(k).is_none() {
                 let fresh = if rest.is_empty() {
                     Item::Value(to_toml_value(v)?)
@@ -88,7 +97,7 @@ fn set_item(item: &mut Item, steps: &[PathStep], v: &Value, path: &str) -> Resul
             }
             let next = t
                 .get_mut(k)
-                .ok_or_else(|| format!("`{path}`: cannot write `{k}` here"))?;
+                .ok_or_else(|| ValueError::Path(format!("`{path}`: cannot write `{k}` here")))?;
             set_item(next, rest, v, path)
         }
         PathStep::Index(i) => {
@@ -96,27 +105,33 @@ fn set_item(item: &mut Item, steps: &[PathStep], v: &Value, path: &str) -> Resul
                 .as_array()
                 .map(toml_edit::Array::len)
                 .or_else(|| item.as_array_of_tables().map(toml_edit::ArrayOfTables::len))
-                .ok_or_else(|| format!("`{path}`: [{i}] indexes a value that is not a list"))?;
+                .ok_or_else(|| {
+                    ValueError::Path(format!(
+                        "`{path}`: [{i}] indexes a value that is not a list"
+                    ))
+                })?;
             if *i == len && rest.is_empty() {
                 if let Some(a) = item.as_array_mut() {
                     a.push(to_toml_value(v)?);
                     return Ok(());
                 }
             }
-            let next = item
-                .get_mut(*i)
-                .ok_or_else(|| format!("`{path}`: index {i} is past the end of a list of {len}"))?;
+            let next = item.get_mut(*i).ok_or_else(|| {
+                ValueError::Path(format!(
+                    "`{path}`: index {i} is past the end of a list of {len}"
+                ))
+            })?;
             set_item(next, rest, v, path)
         }
     }
 }
 
-fn set(root: &mut Item, path: &str, v: &Value) -> Result<(), String> {
+fn set(root: &mut Item, path: &str, v: &Value) -> Result<(), ValueError> {
     let steps = parse_path(path)?;
     set_item(root, &steps, v, path)
 }
 
-fn unset(root: &mut Item, path: &str) -> Result<(), String> {
+fn unset(root: &mut Item, path: &str) -> Result<(), ValueError> {
     let steps = parse_path(path)?;
     let (last, parents) = steps.split_last().expect("non-empty path");
     let mut cur = root;
@@ -125,7 +140,7 @@ fn unset(root: &mut Item, path: &str) -> Result<(), String> {
             PathStep::Key(k) => cur.get_mut(k.as_str()),
             PathStep::Index(i) => cur.get_mut(*i),
         }
-        .ok_or_else(|| format!("`{path}`: nothing there"))?;
+        .ok_or_else(|| ValueError::Missing(format!("`{path}`: nothing there")))?;
     }
     let removed = match last {
         PathStep::Key(k) => cur.as_table_like_mut().and_then(|t| t.remove(k)).is_some(),
@@ -144,7 +159,7 @@ fn unset(root: &mut Item, path: &str) -> Result<(), String> {
     if removed {
         Ok(())
     } else {
-        Err(format!("`{path}`: nothing there"))
+        Err(ValueError::Missing(format!("`{path}`: nothing there")))
     }
 }
 

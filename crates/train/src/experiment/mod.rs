@@ -48,6 +48,7 @@
 
 mod edit;
 mod text;
+mod value_error;
 mod value_path;
 mod warnings;
 
@@ -65,6 +66,7 @@ use tuna_sched::LrSchedulerConfig;
 
 pub use edit::{edit_toml, Edit};
 pub use text::{f64_or_inf, parse_text, read_value, serialize_f64_or_inf, to_toml, toml_to_json};
+pub use value_error::ValueError;
 pub use value_path::{apply_override, get_path, parse_path, set_path, unset_path, PathStep};
 
 /// The top-level keys of an experiment file.
@@ -441,13 +443,13 @@ impl Experiment {
         for o in set {
             match apply_override(&mut value, o) {
                 Ok(()) => overridden.extend(o.split_once('=').map(|(k, _)| k.trim().to_string())),
-                Err(e) => problems.push(e),
+                Err(e) => problems.push(e.to_string()),
             }
         }
         for u in unset {
             match unset_path(&mut value, u.trim()) {
                 Ok(()) => overridden.push(u.trim().to_string()),
-                Err(e) => problems.push(e),
+                Err(e) => problems.push(e.to_string()),
             }
         }
         // Validate the file even when an override failed, so every problem is reported.
@@ -531,7 +533,7 @@ impl Experiment {
     /// # Errors
     /// As [`Experiment::from_value`], plus TOML syntax errors.
     pub fn from_toml_str(text: &str) -> Result<Experiment, ExperimentError> {
-        let v = parse_text(text, false).map_err(|e| ExperimentError::one(None, e))?;
+        let v = parse_text(text, false).map_err(|e| ExperimentError::one(None, e.to_string()))?;
         Experiment::from_value(v)
     }
 

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::ExperimentError;
+use super::{ExperimentError, ValueError};
 
 /// Reads a TOML (or, for a `.json` file, JSON) experiment file into a JSON value.
 ///
@@ -17,7 +17,7 @@ pub fn read_value(path: &Path) -> Result<Value, ExperimentError> {
         &text,
         path.extension().and_then(|e| e.to_str()) == Some("json"),
     )
-    .map_err(|e| ExperimentError::one(Some(path), e))
+    .map_err(|e| ExperimentError::one(Some(path), e.to_string()))
 }
 
 /// Parses experiment text: TOML, or JSON when `json` is set.
@@ -28,11 +28,12 @@ pub fn read_value(path: &Path) -> Result<Value, ExperimentError> {
 ///
 /// # Errors
 /// The syntax error, or the path of a `nan`.
-pub fn parse_text(text: &str, json: bool) -> Result<Value, String> {
+pub fn parse_text(text: &str, json: bool) -> Result<Value, ValueError> {
     if json {
-        serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))
+        serde_json::from_str(text).map_err(|e| ValueError::Syntax(format!("invalid JSON: {e}")))
     } else {
-        let v: toml::Value = toml::from_str(text).map_err(|e| format!("invalid TOML: {e}"))?;
+        let v: toml::Value =
+            toml::from_str(text).map_err(|e| ValueError::Syntax(format!("invalid TOML: {e}")))?;
         toml_to_json(&v, "")
     }
 }
@@ -42,7 +43,7 @@ pub fn parse_text(text: &str, json: bool) -> Result<Value, String> {
 ///
 /// # Errors
 /// A `nan`, naming its path.
-pub fn toml_to_json(v: &toml::Value, path: &str) -> Result<Value, String> {
+pub fn toml_to_json(v: &toml::Value, path: &str) -> Result<Value, ValueError> {
     let join = |k: &str| {
         if path.is_empty() {
             k.to_string()
@@ -52,7 +53,9 @@ pub fn toml_to_json(v: &toml::Value, path: &str) -> Result<Value, String> {
     };
     Ok(match v {
         toml::Value::Float(f) if f.is_nan() => {
-            return Err(format!("{path}: nan is not a value any setting accepts"))
+            return Err(ValueError::Unrepresentable(format!(
+                "{path}: nan is not a value any setting accepts"
+            )))
         }
         toml::Value::Float(f) if f.is_infinite() => {
             Value::String(if *f > 0.0 { "inf" } else { "-inf" }.into())
@@ -73,7 +76,7 @@ pub fn toml_to_json(v: &toml::Value, path: &str) -> Result<Value, String> {
         toml::Value::Table(t) => Value::Object(
             t.iter()
                 .map(|(k, x)| Ok((k.clone(), toml_to_json(x, &join(k))?)))
-                .collect::<Result<_, String>>()?,
+                .collect::<Result<_, ValueError>>()?,
         ),
     })
 }

@@ -3,6 +3,8 @@
 
 use serde_json::{Map, Value};
 
+use super::ValueError;
+
 /// One step of a value path: a key or an array index.
 #[derive(Clone, Debug, PartialEq)]
 pub enum PathStep {
@@ -16,7 +18,7 @@ pub enum PathStep {
 ///
 /// # Errors
 /// An empty path, an empty key or an index that is not a number.
-pub fn parse_path(path: &str) -> Result<Vec<PathStep>, String> {
+pub fn parse_path(path: &str) -> Result<Vec<PathStep>, ValueError> {
     let mut steps = Vec::new();
     for part in path.split('.') {
         let (key, mut rest) = match part.find('[') {
@@ -24,7 +26,7 @@ pub fn parse_path(path: &str) -> Result<Vec<PathStep>, String> {
             None => (part, ""),
         };
         if key.is_empty() && (steps.is_empty() || rest.is_empty()) {
-            return Err(format!("`{path}`: empty key"));
+            return Err(ValueError::Path(format!("`{path}`: empty key")));
         }
         if !key.is_empty() {
             steps.push(PathStep::Key(key.to_string()));
@@ -32,20 +34,21 @@ pub fn parse_path(path: &str) -> Result<Vec<PathStep>, String> {
         while !rest.is_empty() {
             let close = rest
                 .find(']')
-                .ok_or_else(|| format!("`{path}`: missing `]`"))?;
-            let idx: usize = rest[1..close]
-                .trim()
-                .parse()
-                .map_err(|_| format!("`{path}`: `{}` is not an index", &rest[1..close]))?;
+                .ok_or_else(|| ValueError::Path(format!("`{path}`: missing `]`")))?;
+            let idx: usize = rest[1..close].trim().parse().map_err(|_| {
+                ValueError::Path(format!("`{path}`: `{}` is not an index", &rest[1..close]))
+            })?;
             steps.push(PathStep::Index(idx));
             rest = &rest[close + 1..];
             if !rest.is_empty() && !rest.starts_with('[') {
-                return Err(format!("`{path}`: unexpected `{rest}` after an index"));
+                return Err(ValueError::Path(format!(
+                    "`{path}`: unexpected `{rest}` after an index"
+                )));
             }
         }
     }
     if steps.is_empty() {
-        return Err("empty path".to_string());
+        return Err(ValueError::Path("empty path".to_string()));
     }
     Ok(steps)
 }
@@ -55,7 +58,7 @@ pub fn parse_path(path: &str) -> Result<Vec<PathStep>, String> {
 ///
 /// # Errors
 /// A path through a non-table/non-array value, or an index past the end.
-pub fn set_path(root: &mut Value, path: &str, value: Value) -> Result<(), String> {
+pub fn set_path(root: &mut Value, path: &str, value: Value) -> Result<(), ValueError> {
     let steps = parse_path(path)?;
     let mut cur = root;
     for (i, step) in steps.iter().enumerate() {
@@ -66,7 +69,9 @@ pub fn set_path(root: &mut Value, path: &str, value: Value) -> Result<(), String
                     *cur = Value::Object(Map::new());
                 }
                 let obj = cur.as_object_mut().ok_or_else(|| {
-                    format!("`{path}`: `{k}` is inside a value that is not a table")
+                    ValueError::Path(format!(
+                        "`{path}`: `{k}` is inside a value that is not a table"
+                    ))
                 })?;
                 if last {
                     obj.insert(k.clone(), value);
@@ -76,13 +81,15 @@ pub fn set_path(root: &mut Value, path: &str, value: Value) -> Result<(), String
             }
             PathStep::Index(idx) => {
                 let arr = cur.as_array_mut().ok_or_else(|| {
-                    format!("`{path}`: [{idx}] indexes a value that is not a list")
+                    ValueError::Path(format!(
+                        "`{path}`: [{idx}] indexes a value that is not a list"
+                    ))
                 })?;
                 if *idx > arr.len() {
-                    return Err(format!(
+                    return Err(ValueError::Path(format!(
                         "`{path}`: index {idx} is past the end of a list of {}",
                         arr.len()
-                    ));
+                    )));
                 }
                 if *idx == arr.len() {
                     arr.push(Value::Null);
@@ -117,17 +124,17 @@ pub fn get_path<'v>(root: &'v Value, path: &str) -> Option<&'v Value> {
 ///
 /// # Errors
 /// A malformed override or path.
-pub fn apply_override(root: &mut Value, assignment: &str) -> Result<(), String> {
-    let (key, raw) = assignment
-        .split_once('=')
-        .ok_or_else(|| format!("override `{assignment}`: expected KEY=VALUE"))?;
+pub fn apply_override(root: &mut Value, assignment: &str) -> Result<(), ValueError> {
+    let (key, raw) = assignment.split_once('=').ok_or_else(|| {
+        ValueError::Syntax(format!("override `{assignment}`: expected KEY=VALUE"))
+    })?;
     let key = key.trim();
     let raw = raw.trim();
     let value = match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
         Ok(mut t) => super::text::toml_to_json(&t.remove("v").expect("parsed key"), key)?,
         Err(_) => Value::String(raw.to_string()),
     };
-    set_path(root, key, value).map_err(|e| format!("override {e}"))
+    set_path(root, key, value).map_err(|e| e.prefixed("override "))
 }
 
 /// Removes the value at `path` (`--unset scheduler` drops the schedule,
@@ -135,7 +142,7 @@ pub fn apply_override(root: &mut Value, assignment: &str) -> Result<(), String> 
 ///
 /// # Errors
 /// A malformed path, or nothing at `path`.
-pub fn unset_path(root: &mut Value, path: &str) -> Result<(), String> {
+pub fn unset_path(root: &mut Value, path: &str) -> Result<(), ValueError> {
     let steps = parse_path(path)?;
     let (last, parents) = steps
         .split_last()
@@ -146,7 +153,7 @@ pub fn unset_path(root: &mut Value, path: &str) -> Result<(), String> {
             PathStep::Key(k) => cur.get_mut(k.as_str()),
             PathStep::Index(i) => cur.get_mut(*i),
         }
-        .ok_or_else(|| format!("--unset `{path}`: nothing there"))?;
+        .ok_or_else(|| ValueError::Missing(format!("--unset `{path}`: nothing there")))?;
     }
     let removed = match last {
         PathStep::Key(k) => cur.as_object_mut().and_then(|o| o.remove(k)),
@@ -157,5 +164,5 @@ pub fn unset_path(root: &mut Value, path: &str) -> Result<(), String> {
     };
     removed
         .map(|_| ())
-        .ok_or_else(|| format!("--unset `{path}`: nothing there"))
+        .ok_or_else(|| ValueError::Missing(format!("--unset `{path}`: nothing there")))
 }

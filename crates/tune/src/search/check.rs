@@ -145,7 +145,7 @@ impl SearchSpace {
         for value in candidates {
             let mut exp = self.base.clone();
             if let Err(e) = set_path(&mut exp, binding.path(), value) {
-                problem = e;
+                problem = e.to_string();
                 continue;
             }
             match Experiment::from_value(exp) {

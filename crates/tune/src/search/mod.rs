@@ -168,12 +168,13 @@ impl SearchSpace {
             file: file.to_path_buf(),
             message: format!("cannot read: {e}"),
         })?;
-        let value = parse_text(&text, file.extension().is_some_and(|e| e == "json")).map_err(
-            |message| TuneError::File {
-                file: file.to_path_buf(),
-                message,
-            },
-        )?;
+        let value =
+            parse_text(&text, file.extension().is_some_and(|e| e == "json")).map_err(|e| {
+                TuneError::File {
+                    file: file.to_path_buf(),
+                    message: e.to_string(),
+                }
+            })?;
         SearchSpace::from_value_with(file, value, overrides)
     }
 
@@ -292,7 +293,8 @@ impl SearchSpace {
                     continue;
                 }
             };
-            set_path(&mut exp, b.path(), value).map_err(|e| materialize_error(b.path(), e))?;
+            set_path(&mut exp, b.path(), value)
+                .map_err(|e| materialize_error(b.path(), e.to_string()))?;
         }
         for (path, source) in copies {
             let v = get_path(&exp, source).cloned().ok_or_else(|| {
@@ -301,7 +303,7 @@ impl SearchSpace {
                     format!("same_as: `{source}` is not in the experiment"),
                 )
             })?;
-            set_path(&mut exp, path, v).map_err(|e| materialize_error(path, e))?;
+            set_path(&mut exp, path, v).map_err(|e| materialize_error(path, e.to_string()))?;
         }
         Ok(exp)
     }
@@ -347,7 +349,7 @@ fn collect_params(
     for (path, spec) in table {
         let field = format!("params.\"{path}\"");
         tuna_train::experiment::parse_path(&path)
-            .map_err(|e| space_error(file, field.clone(), e))?;
+            .map_err(|e| space_error(file, field.clone(), e.to_string()))?;
         let entry = spec.entry().map_err(|(sub, message)| {
             let at = if sub.is_empty() {
                 field.clone()
