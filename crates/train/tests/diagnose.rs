@@ -590,3 +590,53 @@ fn a_schedule_that_raised_the_lr_into_divergence_is_the_knob_to_change() {
         .to_cli()
         .starts_with("--set optimizer.lr="));
 }
+
+#[test]
+fn a_model_at_chance_on_imbalanced_data_is_not_healthy() {
+    use tuna_train::signals::ClassStats;
+    // 85 % accuracy from predicting the majority class only, the loss still falling slowly.
+    let train: Vec<f64> = (0..6).map(|e| 0.45 - 0.01 * e as f64).collect();
+    let acc = vec![0.85; 6];
+    let mut s = signals(6, 1e-3, [1e-3, 2e-3, 5e-3]);
+    s[5].val_classes = Some(ClassStats {
+        samples: 200,
+        confusion: vec![vec![170, 0], vec![30, 0]],
+    });
+    let d = diagnose(&records(&train, &train, &acc, &acc), &s, &ctx());
+    assert!(d.primary_finding().is_problem(), "{}", d.render());
+    assert_eq!(d.primary, "training_too_short", "{}", d.render());
+}
+
+#[test]
+fn a_balanced_recall_within_noise_of_chance_is_learning_nothing() {
+    use tuna_train::signals::{ClassStats, DataProfile, TargetProfile};
+    let mut c = ctx();
+    c.profile = Some(DataProfile {
+        train_samples: 2600,
+        validation_samples: 520,
+        profiled: 2600,
+        target: TargetProfile {
+            class_counts: vec![2200, 400],
+            ..TargetProfile::default()
+        },
+        ..DataProfile::default()
+    });
+    let train: Vec<f64> = (0..6).map(|e| 0.45 - 0.01 * e as f64).collect();
+    let acc = vec![0.85; 6];
+    let at = |minority_right: usize| {
+        let mut s = signals(6, 1e-3, [1e-3, 2e-3, 5e-3]);
+        s[5].val_classes = Some(ClassStats {
+            samples: 520,
+            confusion: vec![vec![430, 10], vec![80 - minority_right, minority_right]],
+        });
+        diagnose(&records(&train, &train, &acc, &acc), &s, &c)
+    };
+    // Minority recall 0.09: balanced 0.534, within two standard errors (~0.06) of 0.5.
+    assert!(at(7).primary_finding().is_problem(), "{}", at(7).render());
+    // Minority recall 0.5: balanced 0.74, learning.
+    assert!(
+        !at(40).primary_finding().is_problem(),
+        "{}",
+        at(40).render()
+    );
+}

@@ -181,32 +181,54 @@ impl<'a> View<'a> {
             .filter(|a| a.is_finite())
     }
 
-    /// The mean per-class validation recall (balanced accuracy) of the probe of the last
-    /// epoch, if it was probed.
+    /// The mean per-class validation recall (balanced accuracy) at the last epoch: from its
+    /// class probe, else from the `val_recall` metric (macro-averaged) when it is recorded.
     pub fn balanced_recall(&self) -> Option<f64> {
-        let last = self.signals.last()?;
-        let recalls: Vec<f64> = last
-            .val_classes
-            .as_ref()?
-            .recalls()
-            .into_iter()
-            .flatten()
-            .collect();
-        (!recalls.is_empty()).then(|| recalls.iter().sum::<f64>() / recalls.len() as f64)
+        let last = self.signals.last();
+        let probed = last.and_then(|s| s.val_classes.as_ref()).and_then(|c| {
+            let recalls: Vec<f64> = c.recalls().into_iter().flatten().collect();
+            (!recalls.is_empty()).then(|| recalls.iter().sum::<f64>() / recalls.len() as f64)
+        });
+        probed.or_else(|| {
+            self.records
+                .last()?
+                .get("val_recall")
+                .filter(|r| r.is_finite())
+        })
     }
 
-    /// Whether the model learned next to nothing: a balanced accuracy at chance (every class
-    /// counts, so a minority class that is partly learned counts as learning), else accuracy
-    /// at the level of always predicting the most common class, or a loss still at the
-    /// reference loss.
+    /// How far above chance a balanced recall must be to show learning: two standard errors
+    /// of the mean of the per-class recalls at chance, `2 sqrt(sum_c p(1-p)/n_c) / C` with
+    /// `p = 1/C` and `n_c` each class's validation samples (from the training split's class
+    /// shares); at least 0.02.
+    fn chance_margin(&self, classes: usize) -> f64 {
+        let Some(p) = self.ctx.profile.as_ref() else {
+            return 0.02;
+        };
+        let counts = &p.target.class_counts;
+        let total: usize = counts.iter().sum();
+        if total == 0 || p.validation_samples == 0 {
+            return 0.02;
+        }
+        let chance = 1.0 / classes as f64;
+        let var: f64 = counts
+            .iter()
+            .map(|&k| {
+                let n = (p.validation_samples as f64 * k as f64 / total as f64).max(1.0);
+                chance * (1.0 - chance) / n
+            })
+            .sum();
+        (2.0 * var.sqrt() / classes as f64).max(0.02)
+    }
+
+    /// Whether the model learned next to nothing: a balanced accuracy within noise of chance
+    /// (every class counts, so a minority class that is partly learned counts as learning),
+    /// else accuracy at the level of always predicting the most common class, or a loss still
+    /// at the reference loss.
     pub fn learned_nothing(&self) -> bool {
         if let Some(b) = self.balanced_recall() {
-            let classes = self
-                .signals
-                .last()
-                .and_then(|s| s.val_classes.as_ref())
-                .map_or(2, |c| c.confusion.len());
-            return b <= 1.0 / classes.max(1) as f64 + 0.02;
+            let classes = self.ctx.num_classes().unwrap_or(2).max(1);
+            return b <= 1.0 / classes as f64 + self.chance_margin(classes);
         }
         if let (Some(acc), Some(major)) = (self.last_accuracy(), self.ctx.majority_share()) {
             return acc <= major + 0.02;
@@ -609,11 +631,14 @@ fn underfitting(v: &View<'_>) -> Option<Finding> {
         1.0
     };
     let still_falling = rel_slope > STILL_FALLING || steady_decline(train, rel_slope);
-    let poor = match (v.train_acc.last(), v.reference) {
-        (Some(a), _) => *a < POOR_ACCURACY,
-        (None, Some(r)) => train[n - 1] > 0.3 * r,
-        (None, None) => false,
-    };
+    // A model at chance on every class is poor whatever its accuracy: on imbalanced data,
+    // predicting the majority class alone scores high.
+    let poor = v.learned_nothing()
+        || match (v.train_acc.last(), v.reference) {
+            (Some(a), _) => *a < POOR_ACCURACY,
+            (None, Some(r)) => train[n - 1] > 0.3 * r,
+            (None, None) => false,
+        };
     let val_falling = v.val.len() >= 4 && {
         let vt = &v.val[v.val.len() - 4..];
         -slope(vt) / vt[vt.len() - 1].abs().max(1e-12) > 2.0 * STILL_FALLING
