@@ -13,8 +13,7 @@
 //! probe batch per epoch, class counts on one validation batch. The probes are skipped in an
 //! epoch when the recorder's own time would exceed [`COST_BUDGET`] of the step time so far
 //! (plus [`COST_ALLOWANCE_SECONDS`] over the run), so the cost stays bounded on tiny models
-//! too. Each epoch's `timing.recording` is the
-//! recorder's own measured cost. Recording never changes what is trained: the probes run in
+//! too. Each epoch's `timing.recording` is the recorder's own measured cost. Recording never changes what is trained: the probes run in
 //! eval mode, and a run with signals on ends with the same weights as one with them off (a
 //! test checks it).
 

@@ -513,20 +513,28 @@ fn run_folder_without_summary_and_nan_loss_is_diverged() {
     assert!(Diagnosis::from_run_dir(&dir).is_err());
 }
 
-#[test]
-fn a_class_imbalance_is_judged_on_a_recent_probe_only() {
-    use tuna_train::signals::{ClassStats, DataProfile, TargetProfile};
+/// [`ctx`] with a data profile: training samples per class and validation samples.
+fn with_classes(class_counts: Vec<usize>, validation_samples: usize) -> RunContext {
+    use tuna_train::signals::{DataProfile, TargetProfile};
+    let train_samples = class_counts.iter().sum();
     let mut c = ctx();
     c.profile = Some(DataProfile {
-        train_samples: 1000,
-        validation_samples: 200,
-        profiled: 1000,
+        train_samples,
+        validation_samples,
+        profiled: train_samples,
         target: TargetProfile {
-            class_counts: vec![930, 70],
+            class_counts,
             ..TargetProfile::default()
         },
         ..DataProfile::default()
     });
+    c
+}
+
+#[test]
+fn a_class_imbalance_is_judged_on_a_recent_probe_only() {
+    use tuna_train::signals::ClassStats;
+    let c = with_classes(vec![930, 70], 200);
     let missed = ClassStats {
         samples: 200,
         confusion: vec![vec![186, 0], vec![13, 1]],
@@ -609,18 +617,8 @@ fn a_model_at_chance_on_imbalanced_data_is_not_healthy() {
 
 #[test]
 fn a_balanced_recall_within_noise_of_chance_is_learning_nothing() {
-    use tuna_train::signals::{ClassStats, DataProfile, TargetProfile};
-    let mut c = ctx();
-    c.profile = Some(DataProfile {
-        train_samples: 2600,
-        validation_samples: 520,
-        profiled: 2600,
-        target: TargetProfile {
-            class_counts: vec![2200, 400],
-            ..TargetProfile::default()
-        },
-        ..DataProfile::default()
-    });
+    use tuna_train::signals::ClassStats;
+    let c = with_classes(vec![2200, 400], 520);
     let train: Vec<f64> = (0..6).map(|e| 0.45 - 0.01 * e as f64).collect();
     let acc = vec![0.85; 6];
     let at = |minority_right: usize| {

@@ -7,7 +7,7 @@ use super::context::{is_non_finite, RunContext};
 use super::fixes;
 use super::{Finding, Severity};
 use crate::record::EpochRecord;
-use crate::signals::EpochSignals;
+use crate::signals::{ClassStats, EpochSignals};
 
 /// Share of validation loss a later epoch must gain over an epoch for that epoch not to count
 /// as the start of a stall.
@@ -184,11 +184,11 @@ impl<'a> View<'a> {
     /// The mean per-class validation recall (balanced accuracy) at the last epoch: from its
     /// class probe, else from the `val_recall` metric (macro-averaged) when it is recorded.
     pub fn balanced_recall(&self) -> Option<f64> {
-        let last = self.signals.last();
-        let probed = last.and_then(|s| s.val_classes.as_ref()).and_then(|c| {
-            let recalls: Vec<f64> = c.recalls().into_iter().flatten().collect();
-            (!recalls.is_empty()).then(|| recalls.iter().sum::<f64>() / recalls.len() as f64)
-        });
+        let probed = self
+            .signals
+            .last()
+            .and_then(|s| s.val_classes.as_ref())
+            .and_then(ClassStats::balanced_recall);
         probed.or_else(|| {
             self.records
                 .last()?

@@ -70,6 +70,13 @@ impl ClassStats {
             })
             .collect()
     }
+
+    /// The mean of the per-class recalls over the classes present (balanced accuracy), if
+    /// any class is present.
+    pub fn balanced_recall(&self) -> Option<f64> {
+        let recalls: Vec<f64> = self.recalls().into_iter().flatten().collect();
+        (!recalls.is_empty()).then(|| recalls.iter().sum::<f64>() / recalls.len() as f64)
+    }
 }
 
 /// Validation samples in the class-count probe.
