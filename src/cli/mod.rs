@@ -18,6 +18,7 @@ pub(crate) mod output;
 mod predict;
 mod schedule;
 mod show;
+mod show_batch;
 mod signals;
 mod summary;
 mod train;
@@ -53,6 +54,8 @@ enum Command {
     Fix(fix::Args),
     /// Show one run's summary, or several runs side by side.
     Show(show::Args),
+    /// Draw (images) or print (text, tables) one batch as the model sees it, after transforms.
+    ShowBatch(show_batch::Args),
     /// Print the model table of an experiment file (layers, output shapes, parameters).
     Summary(summary::Args),
     /// Print (and optionally plot) the learning rate of a schedule or of an experiment.
@@ -95,6 +98,7 @@ pub fn run() -> ExitCode {
         Command::Diagnose(args) => diagnose::run(&args),
         Command::Fix(args) => fix::run(&args),
         Command::Show(args) => show::run(&args),
+        Command::ShowBatch(args) => show_batch::run(&args),
         Command::Summary(args) => summary::run(&args),
         Command::Schedule(args) => schedule::run(&args),
         Command::Tune(args) => tune::run(&args),

@@ -207,6 +207,28 @@ fn a_run_page_has_curves_signals_diagnosis_config_and_confusion_matrix() {
 }
 
 #[test]
+fn a_folder_of_a_thousand_runs_is_listed_whole() {
+    let root = fixtures::scratch("thousand");
+    for i in 0..1000 {
+        let lr = 0.001 * (1 + i % 10) as f64;
+        let run = fixtures::run(&root.join(format!("r{i:04}")), "many", lr, 16 + i % 4, 5, 5);
+        if i % 2 == 0 {
+            fixtures::finish(&run, "many");
+        }
+    }
+    let addr = start(&root);
+    let started = Instant::now();
+    let r = raw_at(addr, "GET", "/api/runs", None);
+    eprintln!("1000 runs listed in {:.3} s", started.elapsed().as_secs_f64());
+    assert_eq!(r.status, 200, "{}", r.body);
+    let list = r.json();
+    let runs = list["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1000);
+    let finished = runs.iter().filter(|r| r["state"] == "finished").count();
+    assert_eq!(finished, 500, "{}", runs[0]);
+}
+
+#[test]
 fn a_run_of_100000_epochs_arrives_downsampled_with_its_spike() {
     let p = get("/api/run?id=long").json();
     let c = &p["curves"];

@@ -392,16 +392,21 @@ impl Mnist {
         !self.train_transforms.is_empty() || !self.eval_transforms.is_empty()
     }
 
-    /// A transform list with `Normalize([0.1307], [0.3081])` appended when `normalize` is on
-    /// and the list has no `Normalize`.
+    /// A transform list with `Normalize([0.1307], [0.3081])` added when `normalize` is on
+    /// and the list has no `Normalize`: after the per-sample transforms, before the batch
+    /// ones (MixUp, CutMix), which must come last.
     fn with_normalize(&self, list: &[Box<dyn Transform>]) -> Vec<Box<dyn Transform>> {
         let mut out = list.to_vec();
         if self.normalize && !list.iter().any(|t| t.typetag_name() == "Normalize") {
-            out.push(Box::new(Normalize {
-                mean: Some(vec![MNIST_MEAN]),
-                std: Some(vec![MNIST_STD]),
-                inplace: false,
-            }));
+            let at = list.iter().position(|t| t.is_batch()).unwrap_or(list.len());
+            out.insert(
+                at,
+                Box::new(Normalize {
+                    mean: Some(vec![MNIST_MEAN]),
+                    std: Some(vec![MNIST_STD]),
+                    inplace: false,
+                }),
+            );
         }
         out
     }
@@ -765,6 +770,24 @@ mod tests {
         assert_eq!(ds.get(1).input.as_dense()[5], 1.0);
         let ds = read_mnist(&p, &l, true).unwrap();
         assert!((ds.get(0).input.as_dense()[0] + MNIST_MEAN / MNIST_STD).abs() < 1e-6);
+    }
+
+    #[test]
+    fn the_added_normalize_goes_before_batch_transforms() {
+        crate::link();
+        let mut m = Mnist::new("x");
+        m.train_transforms = serde_json::from_str(
+            r#"[{"type": "RandomHorizontalFlip"}, {"type": "MixUp", "alpha": 1.0}]"#,
+        )
+        .unwrap();
+        let names: Vec<&str> = m
+            .with_normalize(&m.train_transforms)
+            .iter()
+            .map(|t| t.typetag_name())
+            .collect();
+        assert_eq!(names, ["RandomHorizontalFlip", "Normalize", "MixUp"]);
+        m.normalize = false;
+        assert_eq!(m.with_normalize(&m.train_transforms).len(), 2);
     }
 
     #[test]

@@ -32,6 +32,7 @@
 
 mod draw;
 mod font;
+mod grid;
 mod plan;
 mod raster;
 #[cfg(test)]
@@ -39,6 +40,8 @@ mod tests;
 mod ticks;
 
 use std::path::{Path, PathBuf};
+
+pub use grid::{ImageGrid, Tile};
 
 /// An RGB color.
 pub type Color = [u8; 3];

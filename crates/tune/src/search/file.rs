@@ -53,14 +53,38 @@ pub(crate) struct ObjectiveFile {
     pub also: Vec<AlsoFile>,
 }
 
-/// One entry of `objective.also`.
+/// One entry of `objective.also`: a metric name (`"val_f1"`, direction by its name) or a
+/// table `{ metric = "seconds", direction = "minimize" }`.
+#[derive(Deserialize)]
+#[serde(
+    untagged,
+    expecting = "a metric name or a table { metric = \"...\", direction = \"minimize\" | \"maximize\" }"
+)]
+pub(crate) enum AlsoFile {
+    /// Only the metric's name.
+    Name(String),
+    /// The metric and, optionally, its direction.
+    Table(AlsoTable),
+}
+
+/// The table form of an `objective.also` entry.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct AlsoFile {
+pub(crate) struct AlsoTable {
     /// A recorded metric, `seconds`, `parameters` or a `test_*` metric.
     pub metric: String,
     /// Default: by the metric's name.
     pub direction: Option<Direction>,
+}
+
+impl AlsoFile {
+    /// The metric and its direction, if given.
+    pub fn into_parts(self) -> (String, Option<Direction>) {
+        match self {
+            AlsoFile::Name(metric) => (metric, None),
+            AlsoFile::Table(t) => (t.metric, t.direction),
+        }
+    }
 }
 
 /// One distribution table, before its keys are checked against each other.

@@ -222,7 +222,10 @@ impl SearchSpace {
                 Objective::new(o.metric, o.direction),
                 o.also
                     .into_iter()
-                    .map(|a| Objective::new(a.metric, a.direction))
+                    .map(|a| {
+                        let (metric, direction) = a.into_parts();
+                        Objective::new(metric, direction)
+                    })
                     .collect(),
             ),
         };
