@@ -99,3 +99,98 @@ fn image_folder_trains_evaluates_and_predicts_from_another_directory() {
     assert_eq!(probs.len(), 3, "{one}");
     let _ = std::fs::remove_dir_all(&cwd);
 }
+
+#[path = "../examples/export_digits.rs"]
+#[allow(dead_code)]
+mod export_digits;
+
+#[test]
+fn exported_digits_train_as_an_image_folder_from_the_working_directory() {
+    let cwd = temp_dir("digits");
+    let written = export_digits::run(
+        &export_digits::bundled_mnist(),
+        &cwd.join("digits"),
+        Some(600),
+    )
+    .unwrap();
+    assert_eq!(written, (600, 600));
+    let config = Path::new(ROOT).join("examples/configs/digits-folder.toml");
+    // `digits/train` is not next to the config: it is found in the working directory
+    tuna_ok(
+        &cwd,
+        &[
+            "train",
+            config.to_str().unwrap(),
+            "--out",
+            "run",
+            "--quiet",
+            "--set",
+            "train.epochs=3",
+        ],
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(cwd.join("run/summary.json")).unwrap())
+            .unwrap();
+    let acc = summary["test"]["test_accuracy"].as_f64().unwrap();
+    assert!(acc > 0.6, "600 digits, 3 epochs: test accuracy {acc}");
+    let pre = std::fs::read_to_string(cwd.join("run/preprocessing.json")).unwrap();
+    assert!(pre.contains("\"0\"") && pre.contains("\"9\""), "{pre}");
+}
+
+/// Writes CIFAR-10 binary files (`data_batch_1..5.bin`, `test_batch.bin`) of `per_file`
+/// records with cycling labels and pseudo-random pixels.
+fn write_cifar10(dir: &Path, per_file: usize) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut state = 0x2545_f491_u32;
+    let mut byte = || {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        (state >> 24) as u8
+    };
+    let names = (1..=5)
+        .map(|i| format!("data_batch_{i}.bin"))
+        .chain(["test_batch.bin".to_string()]);
+    for name in names {
+        let mut bytes = Vec::with_capacity(per_file * 3073);
+        for r in 0..per_file {
+            bytes.push((r % 10) as u8);
+            bytes.extend((0..3072).map(|_| byte()));
+        }
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+}
+
+#[test]
+fn the_resnet_config_trains_on_cifar_files_in_the_working_directory() {
+    let cwd = temp_dir("resnet");
+    write_cifar10(&cwd.join("cifar-10-batches-bin"), 20);
+    let config = Path::new(ROOT).join("examples/configs/resnet-cifar.toml");
+    let config = config.to_str().unwrap();
+    let table = tuna_ok(&cwd, &["summary", config]);
+    assert!(table.contains("Total params: 78,042"), "{table}");
+    tuna_ok(
+        &cwd,
+        &[
+            "train",
+            config,
+            "--out",
+            "run",
+            "--quiet",
+            "--set",
+            "train.epochs=1",
+            "--set",
+            "loader.batch_size=16",
+        ],
+    );
+    let weights = std::fs::read(cwd.join("run/model.safetensors")).unwrap();
+    let header = String::from_utf8_lossy(&weights[..weights.len().min(4096)]).into_owned();
+    assert!(header.contains("\"7.shortcut.0.weight\""), "{header}");
+    tuna_ok(
+        &cwd,
+        &["show-batch", config, "--out", "batch.png", "--count", "8"],
+    );
+    assert!(std::fs::read(cwd.join("batch.png"))
+        .unwrap()
+        .starts_with(b"\x89PNG"));
+}

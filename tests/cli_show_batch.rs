@@ -64,10 +64,19 @@ fn an_image_batch_is_drawn_with_class_names_and_is_the_same_every_time() {
     let cwd = temp_dir("images");
     let shapes = config("shapes-cnn.toml");
     let args = |out: &'static str, epoch: &'static str| {
-        vec!["show-batch", &shapes, "--out", out, "--epoch", epoch, "--count", "12"]
-            .into_iter()
-            .map(String::from)
-            .collect::<Vec<_>>()
+        vec![
+            "show-batch",
+            &shapes,
+            "--out",
+            out,
+            "--epoch",
+            epoch,
+            "--count",
+            "12",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>()
     };
     let run = |a: Vec<String>| tuna_ok(&cwd, &a.iter().map(String::as_str).collect::<Vec<_>>());
     run(args("a.svg", "1"));
@@ -79,9 +88,14 @@ fn an_image_batch_is_drawn_with_class_names_and_is_the_same_every_time() {
     assert_eq!(a, b, "the same batch twice");
     assert_ne!(a, c, "epoch 2 is shuffled and augmented anew");
     let words = texts(&a);
-    assert!(words[0].starts_with("shapes-cnn: train batch 0 of epoch 1 (12 of 16"), "{words:?}");
+    assert!(
+        words[0].starts_with("shapes-cnn: train batch 0 of epoch 1 (12 of 16"),
+        "{words:?}"
+    );
     assert_eq!(words.len(), 13);
-    assert!(words[1..].iter().all(|w| ["cross", "disk", "frame"].contains(&w.as_str())));
+    assert!(words[1..]
+        .iter()
+        .all(|w| ["cross", "disk", "frame"].contains(&w.as_str())));
     assert_eq!(a.matches("<image ").count(), 12);
     let png = std::fs::read(cwd.join("a.png")).unwrap();
     assert!(png.starts_with(b"\x89PNG"));
@@ -103,7 +117,10 @@ fn an_image_batch_is_drawn_with_class_names_and_is_the_same_every_time() {
 #[test]
 fn a_text_batch_is_decoded_back_to_words_of_the_corpus() {
     let cwd = temp_dir("text");
-    let out = tuna_ok(&cwd, &["show-batch", &config("names-gru.toml"), "--count", "5"]);
+    let out = tuna_ok(
+        &cwd,
+        &["show-batch", &config("names-gru.toml"), "--count", "5"],
+    );
     let names = std::fs::read_to_string(Path::new(ROOT).join("datasets/text/names/names.csv"))
         .unwrap()
         .to_lowercase();
@@ -117,7 +134,11 @@ fn a_text_batch_is_decoded_back_to_words_of_the_corpus() {
     for line in &lines[1..] {
         let cells: Vec<&str> = line.split('\t').collect();
         let (label, length, name) = (cells[0], cells[1], cells[2]);
-        assert_eq!(length.parse::<usize>().unwrap(), name.chars().count(), "{line}");
+        assert_eq!(
+            length.parse::<usize>().unwrap(),
+            name.chars().count(),
+            "{line}"
+        );
         assert_eq!(known.get(name), Some(&label), "{line}");
     }
 }
@@ -127,16 +148,29 @@ fn a_table_batch_is_printed_and_mistakes_are_named() {
     let cwd = temp_dir("errors");
     let out = tuna_ok(&cwd, &["show-batch", &config("iris.toml"), "--count", "4"]);
     assert_eq!(out.lines().count(), 5, "{out}");
-    assert!(out.lines().skip(1).all(|l| l.split('\t').nth(1).unwrap().split(' ').count() == 4));
+    assert!(out
+        .lines()
+        .skip(1)
+        .all(|l| l.split('\t').nth(1).unwrap().split(' ').count() == 4));
 
-    let e = tuna_err(&cwd, &["show-batch", &config("iris.toml"), "--out", "x.png"]);
+    let e = tuna_err(
+        &cwd,
+        &["show-batch", &config("iris.toml"), "--out", "x.png"],
+    );
     assert!(e.contains("only image batches are drawn"), "{e}");
     assert!(!cwd.join("x.png").exists());
     let e = tuna_err(&cwd, &["show-batch", &config("shapes-cnn.toml")]);
     assert!(e.contains("give --out"), "{e}");
     let e = tuna_err(
         &cwd,
-        &["show-batch", &config("shapes-cnn.toml"), "--batch", "99", "--out", "g.png"],
+        &[
+            "show-batch",
+            &config("shapes-cnn.toml"),
+            "--batch",
+            "99",
+            "--out",
+            "g.png",
+        ],
     );
     assert!(e.contains("--batch 99: epoch 1 has"), "{e}");
     let e = tuna_err(

@@ -72,3 +72,44 @@ mod l2_penalty;
 fn l2_penalty_shrinks_the_weights() {
     l2_penalty::main();
 }
+
+#[path = "../examples/export_digits.rs"]
+#[allow(dead_code)]
+mod export_digits;
+
+#[test]
+fn exported_digits_are_the_idx_pixels_and_an_existing_folder_is_kept() {
+    use tuna::data::{find_idx_file, read_idx_images, read_idx_labels, MNIST_FILES};
+    let out = std::env::temp_dir().join(format!("tuna-export-digits-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let mnist = export_digits::bundled_mnist();
+    assert_eq!(
+        export_digits::run(&mnist, &out, Some(40)).unwrap(),
+        (40, 40)
+    );
+    let idx = read_idx_images(&find_idx_file(&mnist, MNIST_FILES[2]).unwrap()).unwrap();
+    let labels = read_idx_labels(&find_idx_file(&mnist, MNIST_FILES[3]).unwrap()).unwrap();
+    for i in [0usize, 17, 39] {
+        let file = out.join(format!("test/{}/{i:02}.png", labels[i]));
+        let png = image::open(&file).unwrap().into_luma8();
+        assert_eq!(png.dimensions(), (28, 28));
+        assert_eq!(
+            png.as_raw()[..],
+            idx.pixels[i * 784..(i + 1) * 784],
+            "{file:?}"
+        );
+    }
+    let files: usize = (0..10)
+        .map(|d| {
+            std::fs::read_dir(out.join(format!("train/{d}")))
+                .unwrap()
+                .count()
+        })
+        .sum();
+    assert_eq!(files, 40);
+    let e = export_digits::run(&mnist, &out, Some(1))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("is not empty"), "{e}");
+    std::fs::remove_dir_all(&out).unwrap();
+}

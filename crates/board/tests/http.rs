@@ -219,7 +219,10 @@ fn a_folder_of_a_thousand_runs_is_listed_whole() {
     let addr = start(&root);
     let started = Instant::now();
     let r = raw_at(addr, "GET", "/api/runs", None);
-    eprintln!("1000 runs listed in {:.3} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "1000 runs listed in {:.3} s",
+        started.elapsed().as_secs_f64()
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     let list = r.json();
     let runs = list["runs"].as_array().unwrap();

@@ -105,6 +105,10 @@ fn inferred_shapes_match_forward_for_every_new_layer() {
             r#"{"type": "Residual", "layers": [{"type": "Linear", "in_features": 6, "out_features": 6}, {"type": "Tanh"}]}"#,
             &[3, 6],
         ),
+        (
+            r#"{"type": "Residual", "layers": [{"type": "Conv2d", "in_channels": 2, "out_channels": 4, "kernel_size": 3, "stride": 2, "padding": 1}, {"type": "BatchNorm2d", "num_features": 4}], "shortcut": [{"type": "Conv2d", "in_channels": 2, "out_channels": 4, "kernel_size": 1, "stride": 2}]}"#,
+            &[2, 2, 7, 7],
+        ),
     ];
     for (json, input) in cases {
         let s = spec(json);
@@ -390,4 +394,44 @@ fn pytorch_default_inits() {
     assert_eq!(sd[4].1.dtype(), DType::I64);
     assert_eq!(sd[4].1.shape(), &[] as &[usize]);
     assert_eq!(sd[3].1.to_vec::<f32>(), [1.0; 3]);
+}
+
+#[test]
+fn a_residual_block_that_changes_the_shape_needs_a_matching_shortcut() {
+    let conv = r#"{"type": "Conv2d", "in_channels": 2, "out_channels": 4, "kernel_size": 3, "stride": 2, "padding": 1}"#;
+    let no_shortcut = spec(&format!(r#"{{"type": "Residual", "layers": [{conv}]}}"#));
+    let e = no_shortcut
+        .output_shape("model", &[1, 2, 8, 8])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("[1, 4, 4, 4]") && e.contains("needs shortcut = [a 1x1 Conv2d"),
+        "{e}"
+    );
+    let wrong = spec(&format!(
+        r#"{{"type": "Residual", "layers": [{conv}], "shortcut": [{{"type": "Conv2d", "in_channels": 2, "out_channels": 4, "kernel_size": 1}}]}}"#
+    ));
+    let e = wrong
+        .output_shape("model", &[1, 2, 8, 8])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("the skip path gives [1, 4, 8, 8]"), "{e}");
+    let model = build_checked(
+        spec(&format!(
+            r#"{{"type": "Residual", "layers": [{conv}], "shortcut": [{{"type": "Conv2d", "in_channels": 2, "out_channels": 4, "kernel_size": 1, "stride": 2}}]}}"#
+        ))
+        .as_ref(),
+        &[1, 2, 8, 8],
+        0,
+    )
+    .unwrap();
+    let names: Vec<String> = model
+        .named_parameters()
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(
+        names,
+        ["0.weight", "0.bias", "shortcut.0.weight", "shortcut.0.bias"]
+    );
 }

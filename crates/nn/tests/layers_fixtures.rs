@@ -141,3 +141,19 @@ fn every_layers_json_case_of_this_crate_matches_pytorch() {
         assert!(ran.iter().any(|n| n.starts_with(ty)), "no {ty} case ran");
     }
 }
+
+/// torchvision's `BasicBlock` (identity shortcut, and a stride-2 projection shortcut) as
+/// `Sequential[Residual(layers, shortcut), ReLU]`: outputs, input and parameter gradients and
+/// BatchNorm buffers over two training steps and one eval step
+/// (`fixtures/torch/extra/gen_resnet_block.py`).
+#[test]
+fn resnet_basic_blocks_match_torchvision() {
+    let cases = load_raw("extra/resnet_block.json");
+    assert_eq!(cases.len(), 2);
+    for case in &cases {
+        let name = case["name"].as_str().expect("name");
+        if let Err(e) = run_case(case) {
+            panic!("{name}: {e}");
+        }
+    }
+}

@@ -282,11 +282,14 @@ fn tile_png(tile: &Tile) -> Result<Vec<u8>, PlotError> {
 
 /// Standard base64 (RFC 4648, with padding).
 fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for k in 0..4 {
             if k <= chunk.len() {
@@ -306,7 +309,11 @@ mod tests {
     fn checker(side: usize, caption: &str) -> Tile {
         let rgb = (0..side * side)
             .flat_map(|i| {
-                let v = if (i / side + i % side) % 2 == 0 { 0 } else { 255 };
+                let v = if (i / side + i % side) % 2 == 0 {
+                    0
+                } else {
+                    255
+                };
                 [v, v / 2, 255 - v]
             })
             .collect();
@@ -330,7 +337,11 @@ mod tests {
 
     #[test]
     fn tiles_are_scaled_by_a_whole_factor_and_placed_in_rows() {
-        let grid = ImageGrid::new("batch 1", (0..5).map(|i| checker(8, &i.to_string())).collect(), 3);
+        let grid = ImageGrid::new(
+            "batch 1",
+            (0..5).map(|i| checker(8, &i.to_string())).collect(),
+            3,
+        );
         let l = grid.layout();
         assert_eq!(l.scale, 12);
         assert_eq!(l.origins[0].1, l.origins[2].1);
@@ -361,7 +372,11 @@ mod tests {
 
     #[test]
     fn the_svg_has_the_words_and_an_image_per_tile() {
-        let grid = ImageGrid::new("MixUp <train>", vec![checker(4, "cat & dog"), checker(4, "7")], 8);
+        let grid = ImageGrid::new(
+            "MixUp <train>",
+            vec![checker(4, "cat & dog"), checker(4, "7")],
+            8,
+        );
         let svg = grid.to_svg().unwrap();
         assert!(svg.contains(">MixUp &lt;train&gt;</text>"));
         assert!(svg.contains(">cat &amp; dog</text>"));

@@ -25,7 +25,11 @@ fn every_shipped_space_file_loads() {
             loaded += 1;
         }
     }
-    assert!(loaded >= 2, "only {loaded} space files in {}", dir.display());
+    assert!(
+        loaded >= 2,
+        "only {loaded} space files in {}",
+        dir.display()
+    );
 }
 
 #[test]
@@ -69,6 +73,9 @@ fn also_takes_a_metric_name_or_a_table() {
     )
     .unwrap();
     let e = SearchSpace::load(&file).err().unwrap().to_string();
-    assert!(e.contains("objective.also") && e.contains("a metric name or a table"), "{e}");
+    assert!(
+        e.contains("objective.also") && e.contains("a metric name or a table"),
+        "{e}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
