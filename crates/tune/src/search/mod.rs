@@ -402,6 +402,16 @@ fn collect_params(
     Ok((params, bindings))
 }
 
+/// The name of a parameter nested in a choice option: `optimizer[0].lr`, or
+/// `data.train_transforms[1][2].degrees` when the option is a list.
+fn sub_name(prefix: &str, sub: &str) -> String {
+    if sub.starts_with('[') {
+        format!("{prefix}{sub}")
+    } else {
+        format!("{prefix}.{sub}")
+    }
+}
+
 /// Collects the distributions nested in a choice option, as conditional parameters.
 fn nested(
     file: &Path,
@@ -412,7 +422,7 @@ fn nested(
     out: &mut Vec<ParamSpec>,
 ) -> Result<()> {
     if is_distribution(v) {
-        let name = format!("{prefix}.{sub}");
+        let name = sub_name(prefix, sub);
         let field = format!("params.\"{name}\"");
         let table: DistTable = parse(file, &field, v)?;
         let distribution = match table.entry() {
@@ -476,7 +486,7 @@ fn sampled<'v>(values: &'v Params, name: &str) -> Result<&'v ParamValue> {
 
 fn fill(prefix: &str, sub: &str, v: &mut Value, values: &Params) -> Result<()> {
     if is_distribution(v) {
-        let name = format!("{prefix}.{sub}");
+        let name = sub_name(prefix, sub);
         let x = sampled(values, &name)?;
         // A nested choice of plain values writes the chosen value.
         *v = match (x, v.get("choice").and_then(Value::as_array)) {
@@ -592,6 +602,52 @@ mod tests {
         assert_eq!(exp["optimizer"]["momentum"], 0.9);
         assert_eq!(exp["model"]["layers"][4]["in_features"], 96);
         assert_eq!(exp["loader"]["batch_size"], 128);
+    }
+
+    #[test]
+    fn a_choice_between_transform_lists_samples_the_magnitudes_inside() {
+        link();
+        let s = space(
+            r#""data.train_transforms" = { choice = [
+  [],
+  [ { type = "RandomRotation", degrees = { uniform = [0, 30] } }, { type = "RandomErasing", p = { choice = [0.25, 0.5] } } ],
+] }"#,
+        )
+        .unwrap();
+        let names: Vec<&str> = s.params.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "data.train_transforms",
+                "data.train_transforms[1][0].degrees",
+                "data.train_transforms[1][1].p"
+            ]
+        );
+        let mut v = BTreeMap::new();
+        v.insert("data.train_transforms".to_string(), ParamValue::Choice(0));
+        assert_eq!(s.active(&v).len(), 1);
+        assert_eq!(
+            s.materialize(&v).unwrap()["data"]["train_transforms"],
+            serde_json::json!([])
+        );
+        v.insert("data.train_transforms".to_string(), ParamValue::Choice(1));
+        v.insert(
+            "data.train_transforms[1][0].degrees".to_string(),
+            ParamValue::Float(12.5),
+        );
+        v.insert(
+            "data.train_transforms[1][1].p".to_string(),
+            ParamValue::Choice(1),
+        );
+        assert_eq!(s.active(&v).len(), 3);
+        let exp = s.materialize(&v).unwrap();
+        assert_eq!(
+            exp["data"]["train_transforms"],
+            serde_json::json!([
+                { "type": "RandomRotation", "degrees": 12.5 },
+                { "type": "RandomErasing", "p": 0.5 }
+            ])
+        );
     }
 
     #[test]
