@@ -1,6 +1,8 @@
-//! W2 (MLP 784-256-128-10, batch 64 and 256) and W3 (LeNet-style CNN, batch 64) training steps:
-//! forward, cross-entropy, backward, SGD(lr 0.01, momentum 0.9), on the shared data
-//! (`../shared/bench/torch_bench.py --workload w2|w3`).
+//! W2 (MLP 784-256-128-10, batch 64 and 256), W3 (LeNet-style CNN, batch 64) and W6 (the
+//! ResNet-8 of `examples/configs/resnet-cifar.toml`, batch 128, BatchNorm in training mode)
+//! training steps: forward, cross-entropy, backward, SGD(lr 0.01, momentum 0.9), on the
+//! shared data (`../shared/bench/torch_bench.py --workload w2|w3`; W6:
+//! `benches/torch_resnet_step.py`). `TUNA_NUM_THREADS=2` for two threads.
 
 #![allow(missing_docs)] // criterion_group! generates undocumented items
 
@@ -26,6 +28,14 @@ fn w3(c: &mut Criterion) {
     c.bench_function("W3_cnn_step/b64", |bench| bench.iter(|| model.step(&x, &y)));
 }
 
+fn w6(c: &mut Criterion) {
+    let mut model = Workload::resnet8(128);
+    let (x, y) = resnet_data(128);
+    c.bench_function("W6_resnet8_step/b128", |bench| {
+        bench.iter(|| model.step(&x, &y))
+    });
+}
+
 fn config() -> Criterion {
     let threads = std::env::var("TUNA_NUM_THREADS")
         .ok()
@@ -35,5 +45,5 @@ fn config() -> Criterion {
     Criterion::default()
 }
 
-criterion_group! { name = benches; config = config(); targets = w2, w3 }
+criterion_group! { name = benches; config = config(); targets = w2, w3, w6 }
 criterion_main!(benches);

@@ -794,8 +794,8 @@ fn recorder_share(run: &Path) -> Option<(f64, f64)> {
 }
 
 /// The recorder's cost: median and largest share of step time, over the runs with at least
-/// a second of steps (where a share matters) and over the shorter ones (where the probes'
-/// absolute allowance, `COST_ALLOWANCE_SECONDS`, dominates).
+/// a second of steps (where a share matters) and over the shorter ones (where the first
+/// epochs' probes and the data profile, fixed costs, dominate).
 fn recorder_cost(runs: &[(f64, f64)]) -> String {
     let describe = |long: bool| {
         let mut shares: Vec<f64> = runs
@@ -815,7 +815,7 @@ fn recorder_cost(runs: &[(f64, f64)]) -> String {
     };
     format!(
         "The signals recorder's own time as a share of step time: runs with at least 1 s of steps: {}; \
-         shorter runs (milliseconds per epoch, where its 50 ms allowance for probing the end of training dominates): {}.\n",
+         shorter runs (milliseconds per epoch, where fixed costs dominate: the data profile, the probes of the first and the final epoch): {}. The runs of at least 1 s are 3-10 epochs on 150-3,000 MNIST images, where one probe (up to 768 forward passes) is 4-13 % of an epoch's compute; on a long run the periodic probes keep near 1 % (`signals::probe_period`).\n",
         describe(true),
         describe(false)
     )

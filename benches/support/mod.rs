@@ -126,6 +126,29 @@ impl Workload {
         Self::new(spec, &[batch, 1, 28, 28], weights)
     }
 
+    /// W6: the ResNet-8 of `examples/configs/resnet-cifar.toml` (its `[model]`, PyTorch's
+    /// default initialization from seed 0) on `[batch, 3, 32, 32]`.
+    pub fn resnet8(batch: usize) -> Self {
+        let file = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/configs/resnet-cifar.toml"
+        );
+        let text = std::fs::read_to_string(file).expect("resnet-cifar.toml");
+        let exp: toml::Value = toml::from_str(&text).expect("TOML");
+        let spec = serde_json::to_string(&exp["model"]).expect("model as JSON");
+        let spec: Box<dyn LayerSpec> = serde_json::from_str(&spec).expect("model spec");
+        let net = build_checked(spec.as_ref(), &[batch, 3, 32, 32], 0).expect("model builds");
+        let loss: Box<dyn Loss> =
+            serde_json::from_str(r#"{"type": "CrossEntropyLoss"}"#).expect("loss");
+        let sgd = SgdConfig {
+            lr: 0.01,
+            momentum: 0.9,
+            ..SgdConfig::default()
+        };
+        let opt = sgd.build(net.named_parameters(), &[]).expect("optimizer");
+        Workload { net, loss, opt }
+    }
+
     /// One training step (forward, cross-entropy, backward, SGD); returns the loss.
     pub fn step(&mut self, x: &Tensor, y: &Tensor) -> f64 {
         let loss = {
@@ -149,6 +172,14 @@ pub fn mlp_data(b: usize) -> (Tensor, Tensor) {
     (
         tensor(uniform(1, b * 784, 0.0, 1.0), &[b, 784]),
         Tensor::from_vec(labels(2, b, 10), &[b]),
+    )
+}
+
+/// W6 data: `[b, 3, 32, 32]` inputs seed 5, labels seed 6.
+pub fn resnet_data(b: usize) -> (Tensor, Tensor) {
+    (
+        tensor(uniform(5, b * 3072, -1.0, 1.0), &[b, 3, 32, 32]),
+        Tensor::from_vec(labels(6, b, 10), &[b]),
     )
 }
 

@@ -117,6 +117,12 @@ pub trait Callback: Send {
     /// disturbing training (no dropout draws, no running-stat updates).
     fn on_eval_epoch_end(&mut self, _epoch: usize, _model: &dyn Module) {}
 
+    /// Before [`Callback::on_eval_epoch_end`] of the epoch training ends with: the last
+    /// planned epoch, or the one early stopping stops after (Keras' `on_train_end` comes
+    /// after it; this comes while that epoch's model can still be inspected in eval mode).
+    /// Not called when a callback's [`Flow::Stop`] or an interruption ends the run.
+    fn on_final_epoch(&mut self, _epoch: usize) {}
+
     /// After each epoch's evaluation, with its metrics.
     fn on_epoch_end(&mut self, _record: &EpochRecord, _model: &dyn Module) -> Flow {
         Flow::Continue

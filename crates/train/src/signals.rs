@@ -10,10 +10,14 @@
 //! Cost: gradient and update norms are taken on at most [`SAMPLES_PER_EPOCH`] evenly spaced
 //! steps per epoch, on an evenly strided sample of about [`EXACT_UP_TO`] elements of each
 //! larger tensor; dead units, saturation, label agreement and per-layer forward times on one
-//! probe batch per epoch, class counts on one validation batch. The probes are skipped in an
-//! epoch when the recorder's own time would exceed [`COST_BUDGET`] of the step time so far
-//! (plus [`COST_ALLOWANCE_SECONDS`] over the run), so the cost stays bounded on tiny models
-//! too. Each epoch's `timing.recording` is the recorder's own measured cost. Recording never changes what is trained: the probes run in
+//! probe batch, class counts on one validation batch, on the epochs [`probe_due`] names: the
+//! first, every [`probe_period`] epochs (so that the probes' forward passes stay near
+//! [`COST_BUDGET`] of training) and the final one (the last planned epoch, or early
+//! stopping's). The schedule depends only on the run, never on measured time, so a run
+//! probes the same epochs (and gets the same diagnosis) on a busy machine and a quiet one,
+//! resumed or not. Each
+//! epoch's `timing.recording` is the recorder's own measured cost. Recording never changes
+//! what is trained: the probes run in
 //! eval mode, and a run with signals on ends with the same weights as one with them off (a
 //! test checks it).
 
@@ -44,15 +48,22 @@ pub const SAMPLES_PER_EPOCH: usize = 8;
 /// Training samples in the probe batch (a unit is dead when it outputs zero for all of them).
 pub const PROBE_SAMPLES: usize = 256;
 
-/// The recorder skips an epoch's probes when its own time would exceed this share of the
-/// step time so far ...
+/// The share of training compute the periodic probes aim at ([`probe_period`]).
 pub const COST_BUDGET: f64 = 0.01;
 
-/// ... plus this many seconds over the whole run: on a run whose steps take milliseconds a
-/// share of them cannot pay for one probe, yet the probes at the end of training (what was
-/// learned, which units died) are what the diagnosis needs, and a few tens of milliseconds
-/// are unnoticeable.
-pub const COST_ALLOWANCE_SECONDS: f64 = 0.05;
+/// Epochs between periodic probes, so that their forward passes cost about [`COST_BUDGET`]
+/// of training: a probe is `probe_samples` forward passes, an epoch about three
+/// forward-equivalents (forward and backward) per training sample. At least 1.
+pub fn probe_period(probe_samples: usize, samples_per_epoch: usize) -> usize {
+    let share = probe_samples as f64 / (3.0 * samples_per_epoch.max(1) as f64);
+    ((share / COST_BUDGET).ceil() as usize).max(1)
+}
+
+/// Whether the probes run at the end of `epoch` (from 1): the first epoch, every `period`
+/// epochs, and the `last` one training ends with.
+pub fn probe_due(epoch: usize, period: usize, last: bool) -> bool {
+    epoch == 1 || last || epoch % period.max(1) == 0
+}
 
 /// Gradient and weight statistics of one parameter tensor over an epoch.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -151,7 +162,7 @@ pub struct EpochSignals {
     pub steps: usize,
     /// Per parameter tensor, by state-dict name.
     pub params: BTreeMap<String, ParamSignals>,
-    /// Whether the probes ran this epoch (they are skipped when over [`COST_BUDGET`]).
+    /// Whether the probes ran this epoch ([`probe_due`]).
     #[serde(default)]
     pub probed: bool,
     /// Per ReLU layer, by module name (`"2"`, `"encoder.1"`).
@@ -191,11 +202,9 @@ pub struct SignalsRecorder {
     val_probe: Option<tuna_data::Batch>,
     info: TaskInfo,
     profile: Option<DataProfile>,
-    /// Step time and own time over the run so far (for [`COST_BUDGET`]).
-    step_total: f64,
-    own_total: f64,
-    /// The last probe's measured cost.
-    probe_cost: f64,
+    /// The periodic probe interval, and whether this epoch is the final one ([`probe_due`]).
+    period: usize,
+    last: bool,
     /// Time spent before training (profiling the data, building the probes), reported in the
     /// first epoch's `timing.recording`.
     setup: f64,
@@ -298,9 +307,8 @@ impl SignalsRecorder {
             val_probe: None,
             info: TaskInfo::default(),
             profile,
-            step_total: 0.0,
-            own_total: 0.0,
-            probe_cost: 0.0,
+            period: 1,
+            last: false,
             setup: started.elapsed().as_secs_f64(),
             probed: false,
             saturation: BTreeMap::new(),
@@ -376,6 +384,11 @@ impl SignalsRecorder {
 impl Callback for SignalsRecorder {
     fn on_train_begin(&mut self, info: &RunInfo) {
         self.every = (info.batches_per_epoch / SAMPLES_PER_EPOCH).max(1);
+        let probed = |b: &Option<tuna_data::Batch>| b.as_ref().map_or(0, |b| b.len());
+        self.period = probe_period(
+            probed(&self.probe) + probed(&self.val_probe),
+            info.samples_per_epoch,
+        );
         if let (Some(path), Some(p)) = (self.profile_path(), &self.profile) {
             if let Ok(text) = serde_json::to_string_pretty(p) {
                 let _ = std::fs::write(path, text);
@@ -472,15 +485,15 @@ impl Callback for SignalsRecorder {
         Flow::Continue
     }
 
+    fn on_final_epoch(&mut self, _epoch: usize) {
+        self.last = true;
+    }
+
     fn on_eval_epoch_end(&mut self, epoch: usize, model: &dyn Module) {
         // In eval mode the probe draws no dropout mask and updates no running statistic, so
         // recording never changes the training trajectory.
-        let step =
-            self.timing.data + self.timing.forward + self.timing.backward + self.timing.optimizer;
-        let affordable = self.own_total + self.own + self.probe_cost
-            <= COST_BUDGET * (self.step_total + step) + COST_ALLOWANCE_SECONDS;
         self.probed = false;
-        if !(epoch == 1 || affordable) {
+        if !probe_due(epoch, self.period, std::mem::take(&mut self.last)) {
             return;
         }
         let t = std::time::Instant::now();
@@ -493,8 +506,7 @@ impl Callback for SignalsRecorder {
         if let Some(batch) = &self.val_probe {
             self.classes = probe::probe_classes(model, batch, &self.info);
         }
-        self.probe_cost = t.elapsed().as_secs_f64();
-        self.own += self.probe_cost;
+        self.own += t.elapsed().as_secs_f64();
     }
 
     fn on_epoch_end(&mut self, record: &EpochRecord, model: &dyn Module) -> Flow {
@@ -547,8 +559,6 @@ impl Callback for SignalsRecorder {
         timing.other = (wall - busy).max(0.0);
         timing.recording =
             self.own + std::mem::take(&mut self.setup) + started.elapsed().as_secs_f64();
-        self.step_total += busy;
-        self.own_total += timing.recording;
         let signals = EpochSignals {
             epoch: record.epoch,
             steps: self.losses.len(),
@@ -598,6 +608,19 @@ pub fn read_signals(path: &std::path::Path) -> Result<Vec<EpochSignals>, Diagnos
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_probe_schedule_depends_only_on_the_run_shape() {
+        // MNIST-sized: 256 + 512 probe samples against 7,200 training samples an epoch
+        assert_eq!(probe_period(768, 7200), 4);
+        // a table smaller than the probe: periodic probes would cost more than training
+        assert_eq!(probe_period(120, 90), 45);
+        assert_eq!(probe_period(0, 0), 1);
+        let due: Vec<usize> = (1..=100).filter(|&e| probe_due(e, 45, e == 78)).collect();
+        assert_eq!(due, [1, 45, 78, 90]);
+        let due: Vec<usize> = (1..=10).filter(|&e| probe_due(e, 1, false)).collect();
+        assert_eq!(due, (1..=10).collect::<Vec<_>>());
+    }
 
     #[test]
     fn sampled_norms_match_exact_ones_on_weight_like_tensors() {

@@ -182,6 +182,38 @@ fn callbacks_see_gradients_after_backward() {
     assert!(seen.iter().all(|(_, all)| *all));
 }
 
+#[derive(Clone, Default)]
+struct Finals(Arc<Mutex<Vec<(usize, &'static str)>>>);
+impl Callback for Finals {
+    fn on_final_epoch(&mut self, epoch: usize) {
+        self.0.lock().unwrap().push((epoch, "final"));
+    }
+    fn on_eval_epoch_end(&mut self, epoch: usize, model: &dyn Module) {
+        assert!(!model.is_training());
+        self.0.lock().unwrap().push((epoch, "eval"));
+    }
+}
+
+#[test]
+fn callbacks_learn_the_final_epoch_before_its_eval_hook() {
+    link();
+    let run = |train: &str| {
+        let text = MNIST_SMALL.replace("epochs = 4", train);
+        let mut t = Trainer::new(Experiment::from_toml_str(&text).unwrap(), &ctx()).unwrap();
+        let f = Finals::default();
+        t.add_callback(Box::new(f.clone()));
+        t.fit().unwrap();
+        let seen = f.0.lock().unwrap().clone();
+        seen
+    };
+    assert_eq!(run("epochs = 2"), [(1, "eval"), (2, "final"), (2, "eval")]);
+    // no epoch after the first improves by 100: early stopping ends the run after epoch 2
+    let stopped = run(
+        "epochs = 10\nearly_stopping = { monitor = \"val_loss\", patience = 1, min_delta = 100.0 }",
+    );
+    assert_eq!(stopped, [(1, "eval"), (2, "final"), (2, "eval")]);
+}
+
 #[test]
 fn a_diverging_run_names_the_step() {
     link();

@@ -48,17 +48,23 @@ impl Trainer {
                 record.set(format!("val_{k}"), v);
             }
         }
+        // Early stopping decides first, so that callbacks know the final epoch.
+        if let Some(e) = &mut self.net.early {
+            let v = record.get(&self.state.monitor).unwrap_or(f64::NAN);
+            e.update(epoch, v);
+        }
+        let last =
+            epoch >= self.exp.train.epochs || self.net.early.as_ref().is_some_and(|e| e.stopped());
         self.net.model.set_training(false);
         for c in &mut self.events.callbacks {
+            if last {
+                c.on_final_epoch(epoch);
+            }
             c.on_eval_epoch_end(epoch, self.net.model.as_ref());
         }
         self.net.model.set_training(true);
         record.set("lr", self.lr());
         self.epoch_schedule(&record)?;
-        if let Some(e) = &mut self.net.early {
-            let v = record.get(&self.state.monitor).unwrap_or(f64::NAN);
-            e.update(epoch, v);
-        }
         self.track_best(epoch, &record);
         record.set(
             "seconds",
