@@ -29,6 +29,22 @@ pub fn promote(a: DType, b: DType) -> DType {
     }
 }
 
+/// When `small` broadcasts against `big` as a table over one middle block of dims (its other
+/// dims are 1 and there is at least one trailing 1, e.g. `[1, C, 1, 1]` or `[C, 1, 1]` against
+/// `[N, C, H, W]`): the block's size and the size of the trailing dims.
+fn channel_block(small: &[usize], big: &[usize]) -> Option<(usize, usize)> {
+    let pad = big.len().checked_sub(small.len())?;
+    let at = |d: usize| if d < pad { 1 } else { small[d - pad] };
+    let kept: Vec<usize> = (0..big.len()).filter(|&d| at(d) != 1).collect();
+    let (&first, &last) = (kept.first()?, kept.last()?);
+    if last + 1 == big.len() || (first..=last).any(|d| at(d) != big[d]) {
+        return None;
+    }
+    let mid = big[first..=last].iter().product();
+    let inner = big[last + 1..].iter().product::<usize>();
+    (inner > 0).then_some((mid, inner))
+}
+
 /// Applies `f` to broadcast pairs of elements of `a` and `b` (both of type `T`).
 pub(crate) fn zip_map<T: Element, U: Element>(
     op: &'static str,
@@ -82,6 +98,27 @@ pub(crate) fn zip_map<T: Element, U: Element>(
             let mut out: Vec<U> = crate::pool::take(n);
             for r in db[rb].chunks_exact(rowa.len()) {
                 out.extend(rowa.iter().zip(r).map(|(&x, &y)| f(x, y)));
+            }
+            return Ok(Tensor::from_vec(out, &shape));
+        }
+        // a per-channel table against an image batch ([1, C, 1, 1] with [N, C, H, W])
+        if let Some((mid, inner)) = channel_block(b.shape(), a.shape()).filter(|_| n > 0) {
+            let table = &db[rb];
+            let mut out: Vec<U> = crate::pool::take(n);
+            for block in da[ra].chunks_exact(mid * inner) {
+                for (run, &y) in block.chunks_exact(inner).zip(table) {
+                    out.extend(run.iter().map(|&x| f(x, y)));
+                }
+            }
+            return Ok(Tensor::from_vec(out, &shape));
+        }
+        if let Some((mid, inner)) = channel_block(a.shape(), b.shape()).filter(|_| n > 0) {
+            let table = &da[ra];
+            let mut out: Vec<U> = crate::pool::take(n);
+            for block in db[rb].chunks_exact(mid * inner) {
+                for (run, &x) in block.chunks_exact(inner).zip(table) {
+                    out.extend(run.iter().map(|&y| f(x, y)));
+                }
             }
             return Ok(Tensor::from_vec(out, &shape));
         }
@@ -393,6 +430,27 @@ operator_impls! {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_per_channel_table_broadcasts_like_its_expanded_copy() {
+        let mut g = crate::Generator::new(3);
+        for (big, small) in [
+            (vec![2usize, 3, 4, 5], vec![1usize, 3, 1, 1]),
+            (vec![2, 3, 4, 5], vec![3, 1, 1]),
+            (vec![4, 6, 7], vec![1, 6, 1]),
+            (vec![2, 3, 4, 5], vec![1, 3, 4, 1]),
+        ] {
+            let x = Tensor::randn(&big, DType::F64, &mut g);
+            let t = Tensor::randn(&small, DType::F64, &mut g);
+            let full = t.expand(&big).copy_contiguous();
+            assert!(channel_block(&small, &big).is_some(), "{small:?}");
+            // subtraction is not symmetric: both operand orders
+            assert_eq!(x.sub(&t).to_vec::<f64>(), x.sub(&full).to_vec::<f64>());
+            assert_eq!(t.sub(&x).to_vec::<f64>(), full.sub(&x).to_vec::<f64>());
+        }
+        assert_eq!(channel_block(&[1, 3, 1, 5], &[2, 3, 4, 5]), None);
+        assert_eq!(channel_block(&[1, 1, 1, 5], &[2, 3, 4, 5]), None);
+    }
 
     #[test]
     fn broadcasting_add_and_promotion() {

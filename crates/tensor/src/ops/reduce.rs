@@ -118,8 +118,41 @@ fn sum_kernel<T: FloatElement>(x: &Tensor, red: &[usize], out_shape: &[usize]) -
             }
             return Tensor::from_vec(out, out_shape);
         }
+        if let Some(out) = sum_outer_and_inner(data, x.shape(), red) {
+            return Tensor::from_vec(out, out_shape);
+        }
     }
     reduce_generic::<T, T, T>(x, red, out_shape, T::zero(), |a, v, _| a + v, |a, _| a)
+}
+
+/// Sum of contiguous `data` of `shape` over leading and trailing dims `red` around one kept
+/// middle block (batch norm's `[N, C, H, W]` over `0, 2, 3`): `out[m] = Σ_o Σ_i x[o, m, i]`,
+/// each contiguous inner run summed as a slice. `None` when the kept dims are not one block
+/// or there is no trailing dim to reduce.
+fn sum_outer_and_inner<T: FloatElement>(
+    data: &[T],
+    shape: &[usize],
+    red: &[usize],
+) -> Option<Vec<T>> {
+    let rank = shape.len();
+    let kept: Vec<usize> = (0..rank).filter(|d| !red.contains(d)).collect();
+    let (&a, &b) = (kept.first()?, kept.last()?);
+    if kept.len() != b - a + 1 || b + 1 == rank {
+        return None;
+    }
+    let outer: usize = shape[..a].iter().product();
+    let mid: usize = shape[a..=b].iter().product();
+    let inner: usize = shape[b + 1..].iter().product();
+    if inner == 0 || mid == 0 {
+        return None;
+    }
+    let mut out = vec![T::zero(); mid];
+    for block in data.chunks_exact(mid * inner).take(outer) {
+        for (acc, run) in out.iter_mut().zip(block.chunks_exact(inner)) {
+            *acc = *acc + sum_slice(run);
+        }
+    }
+    Some(out)
 }
 
 impl Tensor {
@@ -491,6 +524,32 @@ mod tests {
 
     fn t(v: &[f64], s: &[usize]) -> Tensor {
         Tensor::from_vec(v.to_vec(), s)
+    }
+
+    #[test]
+    fn the_outer_and_inner_fast_path_agrees_with_the_generic_walk() {
+        let mut g = crate::Generator::new(7);
+        for (shape, dims) in [
+            (vec![5usize, 3, 7, 9], vec![0isize, 2, 3]),
+            (vec![4, 2, 3, 17], vec![0, 3]),
+            (vec![2, 3, 4, 5], vec![2, 3, 0]),
+            (vec![1, 6, 1], vec![0, 2]),
+            (vec![3, 2, 5, 2], vec![0, 1, 3]),
+        ] {
+            let x = Tensor::randn(&shape, DType::F64, &mut g);
+            let fast = x.sum_dims(&dims, false);
+            // a permuted copy is not contiguous in the reduced order: the generic walk
+            let (red, out) = reduced_shape("sum", x.shape(), &dims, false).unwrap();
+            let slow =
+                reduce_generic::<f64, f64, f64>(&x, &red, &out, 0.0, |a, v, _| a + v, |a, _| a);
+            assert_eq!(fast.shape(), slow.shape(), "{shape:?} {dims:?}");
+            for (a, b) in fast.to_vec::<f64>().iter().zip(slow.to_vec::<f64>()) {
+                assert!(
+                    (a - b).abs() < 1e-12 * (1.0 + b.abs()),
+                    "{shape:?} {dims:?}: {a} vs {b}"
+                );
+            }
+        }
     }
 
     #[test]
