@@ -6,6 +6,7 @@
 use super::curves::{best_epoch, fmt, View};
 use super::fixes;
 use super::{Finding, Severity};
+use crate::signals::FitStats;
 
 /// Inputs whose per-feature standard deviation or mean exceeds this are unscaled.
 pub const INPUT_SCALE: f64 = 20.0;
@@ -16,6 +17,14 @@ pub const CONFLICTS: f64 = 0.02;
 /// Training-probe samples the model confidently assigns to another class above this share
 /// (while it is confident on the rest) are label noise.
 pub const CONTRADICTED: f64 = 0.08;
+/// A model hedging on every training sample (mean confidence in its prediction below this)
+/// ...
+pub const HEDGING: f64 = 0.9;
+/// ... that still splits the samples into two groups, the labels it gives >= 0.5 and a
+/// group of at least this share it gives < 0.3, with (almost) nothing between them, has
+/// fitted noisy labels: the hedge is the noise rate, the low group the flipped labels.
+pub const SPLIT_GROUP: f64 = 0.1;
+
 /// A class whose validation recall is below this ...
 pub const POOR_RECALL: f64 = 0.5;
 /// ... while it makes up less than this share of the data ...
@@ -202,13 +211,17 @@ fn unscaled_inputs(v: &View<'_>) -> Option<Finding> {
 fn label_noise(v: &View<'_>) -> Option<Finding> {
     let p = v.ctx.profile.as_ref()?;
     let conflict_share = p.conflicts as f64 / p.profiled.max(1) as f64;
+    // the probe nearest the kept (best) epoch: probes are periodic, not every epoch
     let best = best_epoch(v.records);
     let fit = v
         .signals
         .iter()
-        .filter(|s| best.is_none_or(|b| s.epoch <= b))
         .filter_map(|s| s.train_fit.as_ref().map(|f| (s.epoch, f)))
-        .next_back();
+        .min_by_key(|&(e, _)| match best {
+            // ties go to the probe before the best epoch
+            Some(b) => (e.abs_diff(b), e > b),
+            None => (usize::MAX - e, false),
+        });
     let contradicted = fit.map_or(0.0, |(_, f)| {
         f.contradicted as f64 / f.samples.max(1) as f64
     });
@@ -217,10 +230,11 @@ fn label_noise(v: &View<'_>) -> Option<Finding> {
         sure as f64 / f.samples.max(1) as f64 >= 0.5
     });
     let by_model = contradicted >= CONTRADICTED && confident;
-    if conflict_share < CONFLICTS && !by_model {
+    let split = fit.and_then(|(_, f)| calibrated_split(f));
+    if conflict_share < CONFLICTS && !by_model && split.is_none() {
         return None;
     }
-    let ceiling = 1.0 - conflict_share.max(contradicted);
+    let ceiling = 1.0 - conflict_share.max(contradicted).max(split.unwrap_or(0.0));
     let mut f = Finding::new(
         "label_noise",
         Severity::Mild,
@@ -245,11 +259,38 @@ fn label_noise(v: &View<'_>) -> Option<Finding> {
             100.0 * contradicted
         ));
     }
+    if let (Some(low), Some((e, fit))) = (split, fit) {
+        f = f.evidence(format!(
+            "epoch {e}: the model hedges (mean confidence {:.2}) yet splits the training samples in two: {:.0}% get < 30% for their label, {:.0}% get >= 50%, almost none between: it learned a clean boundary and a noise rate",
+            fit.confidence,
+            100.0 * low,
+            100.0 * high_share(fit)
+        ));
+    }
     Some(
         f.remedy(fixes::label_smoothing(v.ctx))
             .remedy(fixes::early_stopping(v.ctx))
             .note("find and fix the wrong labels (the samples the model contradicts most)"),
     )
+}
+
+/// Share of probe samples given >= 0.5 for their label.
+fn high_share(f: &FitStats) -> f64 {
+    f.p_label_hist[5..].iter().sum::<usize>() as f64 / f.samples.max(1) as f64
+}
+
+/// The share of flipped labels when the probe shows a model fitted to symmetric label noise
+/// ([`HEDGING`], [`SPLIT_GROUP`]): a low group (label < 0.3) of at least `SPLIT_GROUP`, a
+/// high group (>= 0.5) of at least half, and fewer samples between (0.3-0.5) than a quarter
+/// of the low group. A model too small for the task leaves a continuum instead.
+fn calibrated_split(f: &FitStats) -> Option<f64> {
+    if f.samples == 0 || f.p_label_hist.len() != 10 || f.confidence >= HEDGING {
+        return None;
+    }
+    let n = f.samples as f64;
+    let low = f.p_label_hist[..3].iter().sum::<usize>() as f64 / n;
+    let between = f.p_label_hist[3..5].iter().sum::<usize>() as f64 / n;
+    (low >= SPLIT_GROUP && high_share(f) >= 0.5 && between < 0.25 * low).then_some(low)
 }
 
 /// A minority class the model mostly misses while the accuracy looks fine.
@@ -324,4 +365,42 @@ fn class_imbalance(v: &View<'_>) -> Option<Finding> {
         .remedy(fixes::class_weights(v.ctx))
         .remedy(fixes::class_metric(v.ctx)),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fit(hist: [usize; 10], confidence: f64) -> FitStats {
+        FitStats {
+            samples: hist.iter().sum(),
+            accuracy: 0.0,
+            p_label_hist: hist.to_vec(),
+            contradicted: 0,
+            confidence,
+        }
+    }
+
+    #[test]
+    fn a_calibrated_split_is_told_from_a_continuum_and_from_a_fitted_model() {
+        // symmetric noise on separable blobs: a low group, a high group, nothing between
+        let noisy = fit([3, 40, 35, 3, 3, 40, 90, 40, 2, 0], 0.65);
+        let low = calibrated_split(&noisy).unwrap();
+        assert!((low - 78.0 / 256.0).abs() < 1e-12);
+        // a model too small for the task: every level of agreement
+        assert_eq!(
+            calibrated_split(&fit([10, 20, 25, 30, 30, 30, 30, 30, 25, 26], 0.65)),
+            None
+        );
+        // a model that fits its labels is sure of them
+        assert_eq!(
+            calibrated_split(&fit([5, 20, 10, 0, 0, 0, 0, 0, 20, 200], 0.95)),
+            None
+        );
+        // a few misfits are not a noise rate
+        assert_eq!(
+            calibrated_split(&fit([5, 5, 5, 0, 0, 40, 100, 100, 1, 0], 0.7)),
+            None
+        );
+    }
 }
