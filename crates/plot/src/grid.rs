@@ -147,15 +147,7 @@ impl ImageGrid {
             let (x, y) = self.caption_anchor(&l, i);
             canvas.text(&self.caption(&l, i), CAPTION_SIZE, x, y);
         }
-        let mut out = Vec::new();
-        {
-            let mut encoder = png::Encoder::new(&mut out, l.width as u32, l.height as u32);
-            encoder.set_color(png::ColorType::Rgb);
-            encoder.set_depth(png::BitDepth::Eight);
-            let mut writer = encoder.write_header()?;
-            writer.write_image_data(&canvas.pixels)?;
-        }
-        Ok(out)
+        encode_rgb(l.width, l.height, &canvas.pixels)
     }
 
     /// The grid as an SVG document: the same layout, each image embedded as a PNG
@@ -269,13 +261,18 @@ fn svg_text(text: &str, size: f64, x: f64, y: f64) -> String {
 }
 
 fn tile_png(tile: &Tile) -> Result<Vec<u8>, PlotError> {
+    encode_rgb(tile.width, tile.height, &tile.rgb)
+}
+
+/// 8-bit RGB pixels as a PNG file.
+fn encode_rgb(width: usize, height: usize, rgb: &[u8]) -> Result<Vec<u8>, PlotError> {
     let mut out = Vec::new();
     {
-        let mut encoder = png::Encoder::new(&mut out, tile.width as u32, tile.height as u32);
+        let mut encoder = png::Encoder::new(&mut out, width as u32, height as u32);
         encoder.set_color(png::ColorType::Rgb);
         encoder.set_depth(png::BitDepth::Eight);
         let mut writer = encoder.write_header()?;
-        writer.write_image_data(&tile.rgb)?;
+        writer.write_image_data(rgb)?;
     }
     Ok(out)
 }
