@@ -318,13 +318,14 @@ impl MultiheadAttention {
         let mut scores = q.matmul(k.transpose(-2, -1));
         let weights = match total {
             Some(b) => {
-                scores = scores.add(tape.constant(b));
-                let row_max = scores.value().amax(&[-1], true);
+                // a row whose every key is masked: from the (small) bias, not the scores
+                let row_max = b.amax(&[-1], true);
                 let dead: Vec<bool> = row_max
                     .to_vec_f64()
                     .iter()
                     .map(|&m| m == f64::NEG_INFINITY)
                     .collect();
+                scores = scores.add(tape.constant(b));
                 if dead.contains(&true) {
                     let dead = Tensor::from_vec(dead, row_max.shape());
                     scores

@@ -41,13 +41,33 @@ pub(crate) fn walk<const N: usize>(
     offsets: [usize; N],
     mut f: impl FnMut([usize; N]),
 ) {
+    walk_runs(shape, strides, offsets, |base, len, step| {
+        let mut o = base;
+        for _ in 0..len {
+            f(o);
+            for k in 0..N {
+                o[k] += step[k];
+            }
+        }
+    });
+}
+
+/// Like [`walk`], one call per innermost run instead of per element: `f(offsets, len, steps)`
+/// covers the `len` elements at `offsets[k] + i * steps[k]`, so a kernel can loop over a slice
+/// (step 1) or a repeated value (step 0) where the layouts allow.
+pub(crate) fn walk_runs<const N: usize>(
+    shape: &[usize],
+    strides: [&[usize]; N],
+    offsets: [usize; N],
+    mut f: impl FnMut([usize; N], usize, [usize; N]),
+) {
     if shape.contains(&0) {
         return;
     }
     let (shape, strides) = coalesce(shape, strides);
     let rank = shape.len();
     if rank == 0 {
-        f(offsets);
+        f(offsets, 1, [0; N]);
         return;
     }
     let inner = shape[rank - 1];
@@ -55,13 +75,7 @@ pub(crate) fn walk<const N: usize>(
     let mut index: Dims = smallvec::SmallVec::from_elem(0, rank);
     let mut base = offsets;
     loop {
-        let mut o = base;
-        for _ in 0..inner {
-            f(o);
-            for k in 0..N {
-                o[k] += inner_strides[k];
-            }
-        }
+        f(base, inner, inner_strides);
         // advance the outer counter
         let mut d = rank - 1;
         loop {

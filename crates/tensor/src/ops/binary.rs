@@ -5,7 +5,7 @@ use crate::dtype::{DType, Element, FloatElement};
 use crate::error::{or_panic, Result, TensorError};
 use crate::layout as tuna_layout;
 use crate::layout::broadcast_shapes;
-use crate::strided::walk;
+use crate::strided::{walk, walk_runs};
 use crate::tensor::Tensor;
 use crate::{with_dtype, with_float};
 #[allow(unused_imports)]
@@ -126,11 +126,21 @@ pub(crate) fn zip_map<T: Element, U: Element>(
     let la = a.layout().expand(&shape)?;
     let lb = b.layout().expand(&shape)?;
     let mut out = crate::pool::take(shape.iter().product());
-    walk(
+    walk_runs(
         &shape,
         [la.strides(), lb.strides()],
         [la.offset(), lb.offset()],
-        |[i, j]| out.push(f(da[i], db[j])),
+        |[i, j], len, step| match step {
+            [1, 1] => out.extend(
+                da[i..i + len]
+                    .iter()
+                    .zip(&db[j..j + len])
+                    .map(|(&x, &y)| f(x, y)),
+            ),
+            [1, 0] => out.extend(da[i..i + len].iter().map(|&x| f(x, db[j]))),
+            [0, 1] => out.extend(db[j..j + len].iter().map(|&y| f(da[i], y))),
+            [sa, sb] => out.extend((0..len).map(|k| f(da[i + k * sa], db[j + k * sb]))),
+        },
     );
     Ok(Tensor::from_vec(out, &shape))
 }
@@ -450,6 +460,29 @@ mod tests {
         }
         assert_eq!(channel_block(&[1, 3, 1, 5], &[2, 3, 4, 5]), None);
         assert_eq!(channel_block(&[1, 1, 1, 5], &[2, 3, 4, 5]), None);
+    }
+
+    #[test]
+    fn expanded_and_strided_operands_give_their_contiguous_copies_bits() {
+        let mut g = crate::Generator::new(5);
+        // a sum's gradient expanded over the sequence against a per-token mask, a transposed
+        // matrix against a row, a column against a transposed matrix
+        let grad = Tensor::randn(&[3, 1, 6], DType::F32, &mut g).expand(&[3, 4, 6]);
+        let mask = Tensor::randn(&[3, 4, 1], DType::F32, &mut g);
+        let m = Tensor::randn(&[5, 7], DType::F32, &mut g).t();
+        let row = Tensor::randn(&[5], DType::F32, &mut g);
+        let col = Tensor::randn(&[7, 1], DType::F32, &mut g);
+        for (a, b) in [
+            (&grad, &mask),
+            (&mask, &grad),
+            (&m, &row),
+            (&col, &m),
+            (&m, &m),
+        ] {
+            let (ca, cb) = (a.copy_contiguous(), b.copy_contiguous());
+            assert_eq!(a.div(b).to_vec::<f32>(), ca.div(&cb).to_vec::<f32>());
+            assert_eq!(a.sub(b).to_vec::<f32>(), ca.sub(&cb).to_vec::<f32>());
+        }
     }
 
     #[test]

@@ -121,6 +121,9 @@ fn sum_kernel<T: FloatElement>(x: &Tensor, red: &[usize], out_shape: &[usize]) -
         if let Some(out) = sum_outer_and_inner(data, x.shape(), red) {
             return Tensor::from_vec(out, out_shape);
         }
+        if let Some(out) = sum_middle(data, x.shape(), red) {
+            return Tensor::from_vec(out, out_shape);
+        }
     }
     reduce_generic::<T, T, T>(x, red, out_shape, T::zero(), |a, v, _| a + v, |a, _| a)
 }
@@ -150,6 +153,33 @@ fn sum_outer_and_inner<T: FloatElement>(
     for block in data.chunks_exact(mid * inner).take(outer) {
         for (acc, run) in out.iter_mut().zip(block.chunks_exact(inner)) {
             *acc = *acc + sum_slice(run);
+        }
+    }
+    Some(out)
+}
+
+/// Sum of contiguous `data` of `shape` over one block of middle dims `red` with kept dims on
+/// both sides (a sequence pool's `[N, L, D]` over `1`): `out[o, i] = Σ_m x[o, m, i]`, rows
+/// accumulated in order, so each output adds its inputs in the same order as the strided walk.
+/// `None` when `red` is not such a block.
+fn sum_middle<T: FloatElement>(data: &[T], shape: &[usize], red: &[usize]) -> Option<Vec<T>> {
+    let (&a, &b) = (red.first()?, red.last()?);
+    if a == 0 || red.len() != b - a + 1 || b + 1 >= shape.len() {
+        return None;
+    }
+    let mid: usize = shape[a..=b].iter().product();
+    let inner: usize = shape[b + 1..].iter().product();
+    if inner == 0 || mid == 0 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(data.len() / mid);
+    for block in data.chunks_exact(mid * inner) {
+        let start = out.len();
+        out.resize(start + inner, T::zero());
+        for run in block.chunks_exact(inner) {
+            for (o, &v) in out[start..].iter_mut().zip(run) {
+                *o = *o + v;
+            }
         }
     }
     Some(out)
@@ -263,7 +293,7 @@ impl Tensor {
         self.check_nonempty(op, &red)?;
         with_float!(self.dtype(), op, T => {
             let init = if is_max { T::neg_infinity() } else { T::infinity() };
-            reduce_generic::<T, T, T>(self, &red, &out, init, |a, v, _| {
+            let pick = |a: T, v: T| {
                 if a.is_nan() || v.is_nan() {
                     T::nan()
                 } else if (is_max && v > a) || (!is_max && v < a) {
@@ -271,7 +301,20 @@ impl Tensor {
                 } else {
                     a
                 }
-            }, |a, _| a)
+            };
+            // over the trailing dims of contiguous data: each output folds one chunk
+            let rank = self.rank();
+            let trailing = red.iter().enumerate().all(|(i, &d)| d == rank - red.len() + i);
+            match self.layout().contiguous_range() {
+                Some(r) if trailing && !red.is_empty() => {
+                    let inner: usize = self.shape()[rank - red.len()..].iter().product();
+                    let data = &self.typed::<T>(op)[r];
+                    let out_data: Vec<T> =
+                        data.chunks_exact(inner).map(|c| c.iter().fold(init, |a, &v| pick(a, v))).collect();
+                    Tensor::from_vec(out_data, &out)
+                }
+                _ => reduce_generic::<T, T, T>(self, &red, &out, init, |a, v, _| pick(a, v), |a, _| a),
+            }
         })
     }
 
@@ -550,6 +593,33 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_middle_block_fast_path_gives_the_generic_walks_bits() {
+        let mut g = crate::Generator::new(11);
+        for (shape, dims) in [
+            (vec![4usize, 7, 5], vec![1isize]),
+            (vec![3, 2, 6, 4, 2], vec![1, 2]),
+            (vec![2, 5, 1, 3], vec![1, 2]),
+            (vec![1, 9, 8], vec![1]),
+        ] {
+            let x = Tensor::randn(&shape, DType::F32, &mut g);
+            let (red, out) = reduced_shape("sum", x.shape(), &dims, false).unwrap();
+            let data = x.to_vec::<f32>();
+            assert!(
+                sum_middle(&data, x.shape(), &red).is_some(),
+                "{shape:?} {dims:?}"
+            );
+            let slow =
+                reduce_generic::<f32, f32, f32>(&x, &red, &out, 0.0, |a, v, _| a + v, |a, _| a);
+            assert_eq!(
+                x.sum_dims(&dims, false).to_vec::<f32>(),
+                slow.to_vec::<f32>()
+            );
+        }
+        assert_eq!(sum_middle(&[0.0f32; 6], &[2, 3], &[1]), None);
+        assert_eq!(sum_middle(&[0.0f32; 24], &[2, 3, 4], &[0, 1]), None);
     }
 
     #[test]
