@@ -1,6 +1,6 @@
 //! `tuna tune` outside the happy path (issue 11): a misspelled parameter path or objective
 //! metric fails before the first trial, a study with no complete trial exits non-zero,
-//! `--jobs 0` is a usage error, `--set` overrides the base experiment, an unknown sampler is
+//! `--jobs 0` is a usage error, `--jobs auto` measures and reports its split, `--set` overrides the base experiment, an unknown sampler is
 //! named with the known ones, and a resumed study's progress counts its earlier trials.
 
 use std::path::{Path, PathBuf};
@@ -119,6 +119,40 @@ fn zero_jobs_is_a_usage_error() {
         "{err}"
     );
     assert!(!dir.join("study").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn jobs_auto_measures_the_base_and_runs_the_chosen_split() {
+    let dir = scratch("jobs-auto");
+    let space = write_space(&dir, 1, "trials = 2", LR);
+    let out = tune(&space, &dir.join("study"), &["--jobs", "auto"]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("--jobs auto: "))
+        .unwrap_or_else(|| panic!("no --jobs auto line in {err}"));
+    assert!(line.contains(&format!("of {cores} cores")), "{line}");
+    // never more trials at once than the study has, never more threads than cores
+    let field = |after: &str| -> usize {
+        let rest = &line[line.find(after).unwrap() + after.len()..];
+        rest.split_whitespace().next().unwrap().parse().unwrap()
+    };
+    let (jobs, threads) = (field("cores: "), field("at once, "));
+    assert!(
+        (1..=2).contains(&jobs) && jobs * threads <= cores.max(1),
+        "{line}"
+    );
+    assert!(
+        err.contains(&format!("2 trials, {jobs} at a time")),
+        "{err}"
+    );
+    assert_eq!(jsonl(&dir.join("study")).len(), 2);
+    let bad = tune(&space, &dir.join("other"), &["--jobs", "many"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("or `auto`"), "{}", stderr(&bad));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

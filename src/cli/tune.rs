@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use tuna::tune::cores::choose_split;
 use tuna::tune::report::{
     best_trial, counts, importances, objective_values, pareto_front, show_value, table,
     write_reports,
@@ -28,6 +29,7 @@ use super::CliError;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   tuna tune examples/tune/mnist-mlp-space.toml --trials 40 --jobs 2
+  tuna tune examples/tune/mnist-mlp-space.toml --jobs auto   # measure the model, then split the cores
   tuna tune examples/tune/mnist-mlp-space.toml --timeout 600 --out studies/mlp
   tuna tune examples/tune/mnist-mlp-space.toml --set train.epochs=5   # override the base
   tuna tune --resume studies/mnist-mlp --trials 60     # continue (after a crash, too)
@@ -47,9 +49,11 @@ pub struct Args {
     /// Start no new trial after this many seconds.
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<f64>,
-    /// Trials run at once (at least 1; each trial gets cores/jobs kernel threads).
-    #[arg(long, default_value_t = 1, value_parser = parse_jobs)]
-    pub jobs: usize,
+    /// Trials run at once (at least 1; each trial gets cores/jobs kernel threads), or `auto`:
+    /// measure the base experiment on 1 and more threads and split the cores between trials
+    /// and threads per trial for the most trials per hour.
+    #[arg(long, default_value = "1", value_parser = parse_jobs)]
+    pub jobs: Jobs,
     /// Override a field of the base experiment, as `tuna train --set` (repeatable); the
     /// study folder's base.toml records the result.
     #[arg(long = "set", value_name = "KEY=VALUE", conflicts_with = "resume")]
@@ -67,13 +71,25 @@ pub struct Args {
     pub quiet: bool,
 }
 
-/// `--jobs`: a count of at least 1.
-fn parse_jobs(s: &str) -> Result<usize, String> {
+/// `--jobs`: a count of trials run at once, or `auto`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Jobs {
+    /// This many trials at once, each with cores / count kernel threads.
+    Count(usize),
+    /// The split of the cores measured on the base experiment ([`tuna::tune::cores`]).
+    Auto,
+}
+
+/// `--jobs`: a count of at least 1, or `auto`.
+fn parse_jobs(s: &str) -> Result<Jobs, String> {
+    if s.trim().eq_ignore_ascii_case("auto") {
+        return Ok(Jobs::Auto);
+    }
     match s.trim().parse::<usize>() {
-        Ok(0) => Err("must be at least 1 (the number of trials run at once)".into()),
-        Ok(n) => Ok(n),
+        Ok(0) => Err("must be at least 1 (the number of trials run at once) or `auto`".into()),
+        Ok(n) => Ok(Jobs::Count(n)),
         Err(e) => Err(format!(
-            "expected a whole number of trials run at once: {e}"
+            "expected a whole number of trials run at once, or `auto`: {e}"
         )),
     }
 }
@@ -356,7 +372,28 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     } = setup;
     let study = Study::new(SearchSpace::load(&space_file)?);
     let budget = args.trials.or(study.space.trials).unwrap_or(20);
-    let jobs = args.jobs.max(1);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (jobs, threads) = match args.jobs {
+        Jobs::Count(n) => (n.max(1), None),
+        Jobs::Auto => {
+            let split = choose_split(&study.space, &data_dirs, cores, budget)?;
+            if !args.quiet {
+                let (counts, speedups): (Vec<String>, Vec<String>) = split
+                    .measured
+                    .iter()
+                    .map(|(t, s)| (t.to_string(), format!("{s:.2}x")))
+                    .unzip();
+                errln!(
+                    "--jobs auto: one trial's evaluation runs {} as fast on {} thread(s) of {cores} cores: {} trial(s) at once, {} thread(s) each",
+                    speedups.join(" / "),
+                    counts.join(" / "),
+                    split.jobs,
+                    split.threads
+                );
+            }
+            (split.jobs, Some(split.threads))
+        }
+    };
     let (metric, direction) = (
         &study.space.objective.metric,
         study.space.objective.direction,
@@ -388,8 +425,8 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         dir: dir.clone(),
         storage: Some(location.clone()),
         data_dirs,
-        // Each worker thread sets cores / jobs for its own trials (see RunOptions::threads).
-        threads: None,
+        // Each worker thread sets its own trials' budget (default cores / jobs).
+        threads,
     };
     study.run(&opts, &on_trial)?;
     let trials = finish(

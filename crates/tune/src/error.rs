@@ -64,6 +64,10 @@ pub enum TuneError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The base experiment could not be built or evaluated to measure how it scales
+    /// (`--jobs auto`).
+    #[error("measuring the base experiment: {0}")]
+    Probe(#[from] tuna_train::TrainError),
     /// A report plot that cannot be written.
     #[error(transparent)]
     Plot(#[from] tuna_plot::PlotError),

@@ -10,6 +10,7 @@
 //! SQLite file by default (feature `sqlite`), a PostgreSQL database shared by workers on many
 //! machines (feature `postgres`), or memory.
 
+pub mod cores;
 pub mod error;
 pub mod pruner;
 pub mod report;
