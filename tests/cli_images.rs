@@ -4,35 +4,15 @@
 //! `tuna eval` and `tuna predict` on the run folder, which reuse the class names and the
 //! fitted `Normalize` statistics saved in `preprocessing.json`.
 
+mod common;
+
+use common::ok_in as tuna_ok;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tuna-cli-images-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// Runs `tuna` in `cwd` and checks it succeeded; returns stdout.
-fn tuna_ok(cwd: &Path, args: &[&str]) -> String {
-    let out: Output = Command::new(env!("CARGO_BIN_EXE_tuna"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    );
-    assert!(
-        out.status.success(),
-        "tuna {args:?}: exit {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
-        out.status.code()
-    );
-    stdout
+    common::scratch("cli-images", name)
 }
 
 #[test]

@@ -2,41 +2,15 @@
 //! drawn as a labelled grid (the same batch every time, another one the next epoch), a text
 //! batch decoded back to the corpus' words, a table batch printed, and clear errors.
 
+mod common;
+
+use common::{err_in as tuna_err, ok_in as tuna_ok};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tuna-show-batch-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn tuna(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tuna"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .unwrap()
-}
-
-fn tuna_ok(cwd: &Path, args: &[&str]) -> String {
-    let out = tuna(cwd, args);
-    assert!(
-        out.status.success(),
-        "tuna {args:?}: exit {:?}\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn tuna_err(cwd: &Path, args: &[&str]) -> String {
-    let out = tuna(cwd, args);
-    assert_eq!(out.status.code(), Some(1), "tuna {args:?} should fail");
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    common::scratch("show-batch", name)
 }
 
 fn config(name: &str) -> String {

@@ -15,6 +15,7 @@ mod fix;
 mod generate;
 mod lr_find;
 pub(crate) mod output;
+mod overrides;
 mod predict;
 mod schedule;
 mod show;

@@ -33,12 +33,8 @@ pub struct Args {
     /// The optimizer's base learning rate (default for an experiment: optimizer.lr).
     #[arg(long = "lr", value_name = "BASE_LR")]
     pub lr: Option<f64>,
-    /// Experiment files: override a field (as in `tuna train`; repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub set: Vec<String>,
-    /// Experiment files: remove a field or section (repeatable).
-    #[arg(long = "unset", value_name = "KEY")]
-    pub unset: Vec<String>,
+    #[command(flatten)]
+    pub overrides: super::overrides::Overrides,
     /// Also draw the curve(s) to this file: `.svg` or `.png`.
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
@@ -87,8 +83,8 @@ fn is_experiment(path: &Path) -> bool {
 }
 
 fn experiment_preview(args: &Args) -> Result<Preview, CliError> {
-    use tuna::train::experiment::{Experiment, StepInterval};
-    let exp = Experiment::load_edited(&args.config, &args.set, &args.unset)?;
+    use tuna::train::experiment::StepInterval;
+    let exp = args.overrides.load(&args.config)?;
     let Some(section) = exp.scheduler.clone() else {
         return Err(format!(
             "{}: the experiment has no [scheduler]: the lr is optimizer.lr throughout",
@@ -119,7 +115,7 @@ fn bare_preview(args: &Args) -> Result<Preview, CliError> {
             "a schedule config needs --steps and --lr (an experiment file has both)".into(),
         );
     };
-    if !args.set.is_empty() || !args.unset.is_empty() {
+    if !args.overrides.is_empty() {
         return Err("--set and --unset apply to experiment files".into());
     }
     let mut config = load_config(&args.config)?;

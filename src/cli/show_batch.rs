@@ -57,12 +57,8 @@ pub struct Args {
     /// Images per row of the grid.
     #[arg(long, default_value_t = 8)]
     pub columns: usize,
-    /// Override any field by its path (as in `tuna train`).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub set: Vec<String>,
-    /// Remove a field or section (as in `tuna train`).
-    #[arg(long = "unset", value_name = "KEY")]
-    pub unset: Vec<String>,
+    #[command(flatten)]
+    pub overrides: super::overrides::Overrides,
 }
 
 /// Runs `tuna show-batch`.
@@ -71,7 +67,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     if args.epoch == 0 || args.count == 0 {
         return Err("--epoch and --count count from 1".into());
     }
-    let exp = Experiment::load_edited(&args.config, &args.set, &args.unset)?;
+    let exp = args.overrides.load(&args.config)?;
     let splits = exp.data.load(&exp.data_context())?;
     let (dataset, loader) = loader_for(&exp, &splits, args.split)?;
     let batch = loader

@@ -3,8 +3,6 @@
 
 use std::path::PathBuf;
 
-use tuna::train::experiment::Experiment;
-
 use super::output::outln;
 use super::CliError;
 
@@ -18,18 +16,14 @@ pub struct Args {
     /// Batch size shown in the output shapes.
     #[arg(long, default_value_t = 1)]
     pub batch: usize,
-    /// Override any field by its path (as in `tuna train`).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub set: Vec<String>,
-    /// Remove a field or section (as in `tuna train`).
-    #[arg(long = "unset", value_name = "KEY")]
-    pub unset: Vec<String>,
+    #[command(flatten)]
+    pub overrides: super::overrides::Overrides,
 }
 
 /// Runs `tuna summary`.
 pub fn run(args: &Args) -> Result<(), CliError> {
     tuna::link_all();
-    let exp = Experiment::load_edited(&args.config, &args.set, &args.unset)?;
+    let exp = args.overrides.load(&args.config)?;
     // the trainer fills the sizes the data decides (vocabulary, sequence length) and checks
     // the model against the data
     let trainer = tuna::train::Trainer::new(exp.clone(), &exp.data_context())?;

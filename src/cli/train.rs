@@ -46,14 +46,8 @@ pub struct Args {
     /// Override train.epochs (with --resume: continue a finished run up to this many epochs).
     #[arg(long)]
     pub epochs: Option<usize>,
-    /// Override any field by its path, e.g. optimizer.lr=0.01 or model.layers[3].p=0.2
-    /// (the value is read as TOML; repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub set: Vec<String>,
-    /// Remove a field or section, e.g. scheduler or train.early_stopping (repeatable; applied
-    /// after --set).
-    #[arg(long = "unset", value_name = "KEY")]
-    pub unset: Vec<String>,
+    #[command(flatten)]
+    pub overrides: super::overrides::Overrides,
     /// Print nothing but errors and the results.
     #[arg(long, short, conflicts_with = "plain")]
     pub quiet: bool,
@@ -141,12 +135,12 @@ fn report(
 /// A new run from an experiment file: everything is checked before the folder is created.
 fn fresh(args: &Args) -> Result<Trainer, CliError> {
     let config = args.config.as_ref().expect("clap requires CONFIG");
-    let mut set = args.set.clone();
+    let mut set = args.overrides.set.clone();
     if let Some(e) = args.epochs {
         set.push(format!("train.epochs={e}"));
     }
-    let exp = Experiment::load_edited(config, &set, &args.unset)?;
-    let edits = origin_edits(&exp, &set, &args.unset);
+    let exp = Experiment::load_edited(config, &set, &args.overrides.unset)?;
+    let edits = origin_edits(&exp, &set, &args.overrides.unset);
     let ctx = exp.data_context();
     let name = exp.name.clone().unwrap_or_else(|| "run".into());
     let mut trainer = Trainer::new(exp, &ctx)?;

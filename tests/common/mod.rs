@@ -1,4 +1,4 @@
-//! Helpers shared by the integration tests that run the `tuna` binary on small studies.
+//! Helpers shared by the integration tests that run the `tuna` binary the way a user does.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -74,4 +74,28 @@ pub fn ok(out: &Output) -> (String, String) {
         out.status.code()
     );
     (stdout, stderr)
+}
+
+/// Runs `tuna args` in the working directory `cwd`.
+pub fn run_in(cwd: &Path, args: &[&str]) -> Output {
+    tuna().args(args).current_dir(cwd).output().unwrap()
+}
+
+/// Runs `tuna args` in `cwd`, which must succeed; returns its stdout.
+pub fn ok_in(cwd: &Path, args: &[&str]) -> String {
+    let out = run_in(cwd, args);
+    let (stdout, stderr) = text(&out);
+    assert!(
+        out.status.success(),
+        "tuna {args:?}: exit {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        out.status.code()
+    );
+    stdout
+}
+
+/// Runs `tuna args` in `cwd`, which must fail with exit code 1; returns its stderr.
+pub fn err_in(cwd: &Path, args: &[&str]) -> String {
+    let out = run_in(cwd, args);
+    assert_eq!(out.status.code(), Some(1), "tuna {args:?} should fail");
+    text(&out).1
 }
