@@ -300,8 +300,13 @@ impl MultiheadAttention {
             (a, b) => a.or(b),
         };
         let dropping = self.training && self.dropout > 0.0;
-        if !need_weights && !dropping {
-            let attn = fused_attention(q, k, v, scale, total.as_ref())
+        if !need_weights {
+            let keep = dropping.then(|| {
+                let shape = [n, h, l, k.size(2)];
+                let mut g = self.gen.lock().unwrap_or_else(|e| e.into_inner());
+                dropout_keep(&shape, self.dropout, dtype, &mut g)
+            });
+            let attn = fused_attention(q, k, v, scale, total.as_ref(), keep)
                 .permute(&[0, 2, 1, 3])
                 .reshape(&[n as isize, l as isize, e as isize]);
             let out = self.out_proj.forward(attn);
@@ -600,6 +605,7 @@ fn fused_attention<'t>(
     v: Var<'t>,
     scale: f64,
     bias: Option<&Tensor>,
+    keep: Option<Tensor>,
 ) -> Var<'t> {
     let (qv, kv, vv) = (q.value(), k.value(), v.value());
     let mut scores = qv.matmul(&kv.transpose(-2, -1));
@@ -614,15 +620,26 @@ fn fused_attention<'t>(
         DType::F32 => softmax_rows::<f32>(scores.data_mut::<f32>(), s, row_scale as f32),
         _ => softmax_rows::<f64>(scores.data_mut::<f64>(), s, row_scale),
     }
-    let out = scores.matmul(&vv);
+    let weights = keep.as_ref().map(|m| scores.mul(m));
+    let out = weights.as_ref().unwrap_or(&scores).matmul(&vv);
     q.tape().custom(
         &[q, k, v],
         out,
         Box::new(FusedAttention {
             probs: scores,
+            dropout: keep.zip(weights),
             scale,
         }),
     )
+}
+
+/// The dropout factors of the attention weights: `1/(1-p)` where a weight is kept, `0` where
+/// it is dropped (the same draw as `functional::dropout` on a tensor of `shape`).
+fn dropout_keep(shape: &[usize], p: f64, dtype: DType, gen: &mut Generator) -> Tensor {
+    if p >= 1.0 {
+        return Tensor::zeros(shape, dtype);
+    }
+    Tensor::bernoulli(shape, 1.0 - p, dtype, gen).mul_scalar(1.0 / (1.0 - p))
 }
 
 /// Lanes of the row loops: independent partial maxima and sums, so they vectorize.
@@ -758,7 +775,10 @@ fn softmax_backward_rows_body<T: crate::recurrent::Real>(
 }
 
 struct FusedAttention {
+    /// `P = softmax(scale · Q Kᵀ + bias)`.
     probs: Tensor,
+    /// With attention dropout: the keep factors `M` and the weights `P ⊙ M` used on `V`.
+    dropout: Option<(Tensor, Tensor)>,
     scale: f64,
 }
 
@@ -772,6 +792,9 @@ impl tuna_autograd::CustomOp for FusedAttention {
         let p = &self.probs;
         let s = p.size(-1);
         let mut ds = g.matmul(&v.transpose(-2, -1));
+        if let Some((keep, _)) = &self.dropout {
+            ds.mul_(keep);
+        }
         match ds.dtype() {
             DType::F32 => {
                 let pr = p.as_slice::<f32>().expect("contiguous probabilities");
@@ -784,7 +807,75 @@ impl tuna_autograd::CustomOp for FusedAttention {
         }
         let dq = ds.matmul(k);
         let dk = ds.transpose(-2, -1).matmul(q);
-        let dv = p.transpose(-2, -1).matmul(g);
+        let weights = self.dropout.as_ref().map_or(p, |(_, w)| w);
+        let dv = weights.transpose(-2, -1).matmul(g);
         vec![Some(dq), Some(dk), Some(dv)]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tuna_autograd::Tape;
+
+    /// Output and gradients (input, then every parameter) of one forward + backward in
+    /// training mode, the attention dropout drawn from a generator in state `gen`.
+    fn run(
+        mha: &MultiheadAttention,
+        gen: &Generator,
+        x: &Tensor,
+        mask: &Tensor,
+        need_weights: bool,
+    ) -> Vec<Vec<f64>> {
+        *mha.gen.lock().unwrap() = gen.clone();
+        for (_, p) in mha.named_parameters() {
+            p.zero_grad();
+        }
+        let tape = Tape::new();
+        let input = tape.var(x.clone());
+        let (out, _) = mha.forward_full(
+            input,
+            input,
+            input,
+            Some(mask),
+            need_weights,
+            None,
+            true,
+            false,
+        );
+        out.mul(tape.constant(x.clone())).sum().backward();
+        let mut all = vec![out.value().to_vec_f64(), input.grad().unwrap().to_vec_f64()];
+        all.extend(
+            mha.named_parameters()
+                .into_iter()
+                .map(|(_, p)| p.grad().unwrap().to_vec_f64()),
+        );
+        all
+    }
+
+    #[test]
+    fn the_fused_path_drops_the_same_weights_as_the_unfused_one() {
+        let mut ctx = BuildContext::new(5);
+        ctx.dtype = DType::F64;
+        let mut spec = MultiheadAttentionSpec::new(8, 2);
+        spec.batch_first = true;
+        spec.dropout = 0.3;
+        let mha = MultiheadAttention::new(&spec, &mut ctx).unwrap();
+        let x = Tensor::randn(&[3, 5, 8], DType::F64, &mut Generator::new(1));
+        // the second sample has two padded positions: masked keys get no weight
+        let pad: Vec<bool> = (0..15).map(|i| i == 8 || i == 9).collect();
+        let mask = Tensor::from_vec(pad, &[3, 5]);
+        let gen = Generator::new(42);
+        let fused = run(&mha, &gen, &x, &mask, false);
+        let unfused = run(&mha, &gen, &x, &mask, true);
+        for (a, b) in fused.iter().zip(&unfused) {
+            assert_eq!(a.len(), b.len());
+            for (x, y) in a.iter().zip(b) {
+                assert!((x - y).abs() < 1e-12 * (1.0 + y.abs()), "{x} vs {y}");
+            }
+        }
+        // another draw drops other weights
+        let other = run(&mha, &Generator::new(43), &x, &mask, false);
+        assert_ne!(other[0], fused[0]);
     }
 }
