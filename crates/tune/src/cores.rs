@@ -5,8 +5,8 @@
 //! hour; a trial's kernels on `t` threads speed it up by whatever its layers allow (large
 //! GEMMs and convolutions split well, small models hardly at all). The probe times the base
 //! experiment's evaluation pass (its forward in eval mode over the validation data, the
-//! training data if there is none) on each candidate thread count and picks the split with the
-//! highest expected throughput: `jobs × speedup(threads)`, where concurrent trials are counted
+//! training data if there is none) on each candidate thread count, in alternating rounds
+//! (fastest pass of each), and picks the split with the highest expected throughput: `jobs × speedup(threads)`, where concurrent trials are counted
 //! at [`CONCURRENT_EFFICIENCY`] each (they share caches and memory bandwidth).
 
 use std::path::PathBuf;
@@ -23,7 +23,7 @@ use crate::search::SearchSpace;
 /// conservative figure for trials that share a machine's caches and memory bandwidth).
 pub const CONCURRENT_EFFICIENCY: f64 = 0.9;
 
-/// How long each thread count is timed for (at least three passes).
+/// How long the thread counts are timed for (at least three rounds).
 const PROBE_TIME: Duration = Duration::from_millis(300);
 
 /// A split of the cores: `jobs` trials at once, each with `threads` kernel threads.
@@ -62,33 +62,46 @@ pub fn choose_split(
         .validation
         .clone()
         .unwrap_or_else(|| data.train.clone());
-    let cores = cores.max(1);
+    let counts: Vec<usize> = (1..=cores.max(1)).filter(|t| cores % t == 0).collect();
     let caller = tuna_tensor::num_threads();
-    let mut speedups = Vec::new();
-    let mut base = None;
-    for threads in (1..=cores).filter(|t| cores % t == 0) {
-        tuna_tensor::set_num_threads(threads);
-        let seconds = time_evaluation(&mut trainer, &dataset)?;
-        let one = *base.get_or_insert(seconds);
-        speedups.push((threads, one / seconds));
-    }
+    let fastest = time_evaluations(&mut trainer, &dataset, &counts);
     tuna_tensor::set_num_threads(caller);
-    Ok(best_split(&speedups, cores, trials))
+    let fastest = fastest?;
+    // a speed-up above the thread count is noise (another process took a core meanwhile)
+    let speedups: Vec<(usize, f64)> = counts
+        .iter()
+        .zip(&fastest)
+        .map(|(&t, &secs)| (t, (fastest[0] / secs).min(t as f64)))
+        .collect();
+    Ok(best_split(&speedups, cores.max(1), trials))
 }
 
-/// Seconds per evaluation pass over `dataset` (after one warm-up pass), the median of the
-/// passes run within [`PROBE_TIME`].
-fn time_evaluation(trainer: &mut Trainer, dataset: &Arc<dyn Dataset>) -> Result<f64> {
-    trainer.evaluate(dataset)?;
-    let mut times = Vec::new();
-    let start = Instant::now();
-    while times.len() < 3 || start.elapsed() < PROBE_TIME {
-        let t = Instant::now();
+/// The fastest evaluation pass over `dataset` on each thread count of `counts`, in seconds:
+/// one warm-up pass each, then rounds that time every count in turn (so a neighbour that
+/// takes a core for a while slows all counts alike) until [`PROBE_TIME`] and at least three
+/// rounds have passed. The minimum is the pass least disturbed by other work.
+fn time_evaluations(
+    trainer: &mut Trainer,
+    dataset: &Arc<dyn Dataset>,
+    counts: &[usize],
+) -> Result<Vec<f64>> {
+    for &t in counts {
+        tuna_tensor::set_num_threads(t);
         trainer.evaluate(dataset)?;
-        times.push(t.elapsed().as_secs_f64());
     }
-    times.sort_by(f64::total_cmp);
-    Ok(times[times.len() / 2])
+    let mut fastest = vec![f64::INFINITY; counts.len()];
+    let start = Instant::now();
+    let mut rounds = 0;
+    while rounds < 3 || start.elapsed() < PROBE_TIME {
+        for (best, &t) in fastest.iter_mut().zip(counts) {
+            tuna_tensor::set_num_threads(t);
+            let pass = Instant::now();
+            trainer.evaluate(dataset)?;
+            *best = best.min(pass.elapsed().as_secs_f64());
+        }
+        rounds += 1;
+    }
+    Ok(fastest)
 }
 
 /// The split with the highest `jobs × speedup(threads)` (concurrent trials counted at
