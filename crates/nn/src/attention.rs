@@ -593,10 +593,11 @@ impl LayerSpec for MultiheadAttentionSpec {
     }
 }
 
-/// `softmax(scale·q·kᵀ + bias)·v` over `(N, H, L, E)` heads as one tape operation with a
-/// hand-written backward (the `need_weights = false`, no-dropout path). Only three
-/// `(N, H, L, S)` buffers are allocated per forward + backward (scores/probabilities in place,
-/// and the probability gradient in place), against about eight for the op-by-op graph. The
+/// `(softmax(scale·q·kᵀ + bias) ⊙ keep)·v` over `(N, H, L, E)` heads as one tape operation
+/// with a hand-written backward (the `need_weights = false` path; `keep` holds the attention
+/// dropout's factors in training). Only three `(N, H, L, S)` buffers are allocated per
+/// forward and backward without dropout (scores/probabilities in place, and the probability
+/// gradient in place), five with it, against about eight to ten for the op-by-op graph. The
 /// scale is applied inside the softmax pass (and to the score gradient), never as a separate
 /// pass over a strided `q`. Rows whose keys are all masked get zero probabilities.
 fn fused_attention<'t>(
