@@ -17,10 +17,11 @@ import argparse
 import json
 import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
+
+from pinning import environment, pinned
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -50,16 +51,6 @@ WORKLOADS = {
 UNITS = {"ps": 1e-12, "ns": 1e-9, "µs": 1e-6, "us": 1e-6, "ms": 1e-3, "s": 1.0}
 
 
-def pinned(threads):
-    cores = ",".join(str(c) for c in range(threads))
-    return ["taskset", "-c", cores] if shutil.which("taskset") else []
-
-
-def environment(threads):
-    env = dict(os.environ)
-    env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
-               TUNA_NUM_THREADS=str(threads), BENCH_THREADS=str(threads))
-    return env
 
 
 def bench_binaries():

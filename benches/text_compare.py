@@ -23,21 +23,14 @@ import subprocess
 import sys
 import tempfile
 
+from pinning import environment, pinned
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 TUNA = os.path.join(REPO, "target", "release", "tuna")
 MODELS = ["names-gru", "spam-bag", "spam-lstm", "spam-transformer"]
 
 
-def pinned(threads):
-    cores = ",".join(str(c) for c in range(threads))
-    return ["taskset", "-c", cores] if shutil.which("taskset") else []
-
-
-def environment(threads):
-    env = dict(os.environ)
-    env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), TUNA_NUM_THREADS=str(threads))
-    return env
 
 
 def run_tuna(model, split, seed, epochs, threads, work):

@@ -108,28 +108,24 @@ fn time_evaluations(
 /// [`CONCURRENT_EFFICIENCY`]), given measured `(threads, speedup)` pairs; fewer threads per
 /// trial on a tie.
 pub fn best_split(speedups: &[(usize, f64)], cores: usize, trials: usize) -> CoreSplit {
-    let mut best = CoreSplit {
-        jobs: 1,
-        threads: 1,
-        speedup: 1.0,
-        measured: speedups.to_vec(),
-    };
-    let mut best_rate = 0.0;
-    for &(threads, speedup) in speedups {
+    let rate = |&(threads, speedup): &(usize, f64)| {
         let jobs = (cores / threads).min(trials.max(1)).max(1);
         let efficiency = if jobs > 1 { CONCURRENT_EFFICIENCY } else { 1.0 };
-        let rate = jobs as f64 * efficiency * speedup;
-        if rate > best_rate * (1.0 + 1e-9) {
-            best_rate = rate;
-            best = CoreSplit {
-                jobs,
-                threads,
-                speedup,
-                measured: speedups.to_vec(),
-            };
+        (jobs, jobs as f64 * efficiency * speedup)
+    };
+    let (mut best, mut best_rate) = ((1, 1, 1.0), 0.0);
+    for pair in speedups {
+        let (jobs, r) = rate(pair);
+        if r > best_rate * (1.0 + 1e-9) {
+            (best, best_rate) = ((jobs, pair.0, pair.1), r);
         }
     }
-    best
+    CoreSplit {
+        jobs: best.0,
+        threads: best.1,
+        speedup: best.2,
+        measured: speedups.to_vec(),
+    }
 }
 
 #[cfg(test)]
