@@ -1,7 +1,8 @@
 //! `tuna tune` outside the happy path (issue 11): a misspelled parameter path or objective
 //! metric fails before the first trial, a study with no complete trial exits non-zero,
 //! `--jobs 0` is a usage error, `--jobs auto` measures and reports its split, `--set` overrides the base experiment, an unknown sampler is
-//! named with the known ones, and a resumed study's progress counts its earlier trials.
+//! named with the known ones, a resumed study's progress counts its earlier trials, and a
+//! study folder far from its base still finds the base's data.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -232,5 +233,41 @@ fn set_overrides_the_base_and_resume_counts_the_earlier_trials() {
         line.contains(&format!("best {best:.5}")),
         "{line} (best {best})"
     );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_study_folder_elsewhere_keeps_the_base_data_path_usable() {
+    // The base names its data relative to itself; the study folder is far from it. The
+    // folder's base.toml and best.toml must still find the data, from any directory.
+    let dir = scratch("elsewhere");
+    let project = dir.join("project");
+    let configs = project.join("configs");
+    std::fs::create_dir_all(&configs).unwrap();
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/mnist-10k");
+    std::os::unix::fs::symlink(&data, project.join("digits")).unwrap();
+    write_space(&configs, 1, "trials = 2", LR);
+    let base = configs.join("base.toml");
+    let text = std::fs::read_to_string(&base).unwrap();
+    let text = text.replace(&format!("\"{}\"", data.display()), "\"../digits\"");
+    assert!(text.contains("path = \"../digits\""), "{text}");
+    std::fs::write(&base, &text).unwrap();
+    let study = dir.join("far").join("away").join("study");
+    let out = tune(&configs.join("space.toml"), &study, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let best = std::fs::read_to_string(study.join("best.toml")).unwrap();
+    assert!(
+        best.contains("# a small MNIST MLP for the tests"),
+        "comments kept: {best}"
+    );
+    for file in ["best.toml", "base.toml"] {
+        let out = tuna()
+            .current_dir("/")
+            .arg("summary")
+            .arg(study.join(file))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{file}: {}", stderr(&out));
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }

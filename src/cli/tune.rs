@@ -129,8 +129,9 @@ fn adopt(space: &SearchSpace, overrides: &[String], dir: &Path) -> Result<PathBu
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let base_copy = dir.join("base.toml");
     let base_text = if overrides.is_empty() {
-        std::fs::read_to_string(&space.base_file)
-            .map_err(|e| format!("{}: {e}", space.base_file.display()))?
+        let text = std::fs::read_to_string(&space.base_file)
+            .map_err(|e| format!("{}: {e}", space.base_file.display()))?;
+        with_resolved_data_paths(&text, space)?
     } else {
         format!(
             "# {} with --set {}\n{}",
@@ -146,6 +147,30 @@ fn adopt(space: &SearchSpace, overrides: &[String], dir: &Path) -> Result<PathBu
     let copy = dir.join("space.toml");
     write_whole(&copy, &tuna::train::experiment::to_toml(&source))?;
     Ok(copy)
+}
+
+/// The base file's `text` with its `[data]` paths replaced by the absolute ones the study
+/// resolved (relative to the base file), comments and order kept: the copy in the study
+/// folder, and the `best.toml` written from it, then find the data wherever the folder is.
+fn with_resolved_data_paths(text: &str, space: &SearchSpace) -> Result<String, CliError> {
+    use tuna::train::experiment::{edit_toml, read_value, Edit};
+    let raw = read_value(&space.base_file)?;
+    let mut edits = Vec::new();
+    if let (Some(before), Some(after)) = (
+        raw.get("data").and_then(|d| d.as_object()),
+        space.base.get("data").and_then(|d| d.as_object()),
+    ) {
+        for (key, value) in after {
+            if value.is_string() && before.get(key) != Some(value) {
+                edits.push(Edit::Set(format!("data.{key}"), value.clone()));
+            }
+        }
+    }
+    if edits.is_empty() {
+        return Ok(text.to_string());
+    }
+    edit_toml(text, &edits)
+        .map_err(|e| CliError::Message(format!("{}: {e}", space.base_file.display())))
 }
 
 /// The file in a study folder that names a storage other than its `study.db`.

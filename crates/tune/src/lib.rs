@@ -23,7 +23,7 @@ pub mod trial;
 
 pub use error::TuneError;
 pub use pruner::{HyperbandPruner, MedianPruner, NopPruner, Pruner, SuccessiveHalvingPruner};
-pub use sampler::{GridSampler, RandomSampler, Sampler, TpeSampler};
+pub use sampler::{GridSampler, ParzenEstimator, ParzenParams, RandomSampler, Sampler, TpeSampler};
 pub use space::{Distribution, ParamSpec};
 pub use trial::{Direction, FrozenTrial, ParamValue, Params, TrialState};
 

@@ -210,21 +210,22 @@ impl Study {
     /// Samples every active parameter of trial `number` given the other trials.
     pub fn propose(&self, trials: &[FrozenTrial], number: u64) -> Params {
         let mut rng = ChaCha8Rng::seed_from_u64(trial_seed(self.space.seed, number));
+        let direction = self.space.objective.direction;
+        let mut joint =
+            self.sampler
+                .sample_joint(&self.space.params, trials, direction, number, &mut rng);
         let mut chosen = BTreeMap::new();
         for p in &self.space.params {
             let active = match &p.condition {
                 None => true,
                 Some((parent, option)) => chosen.get(parent) == Some(&ParamValue::Choice(*option)),
             };
-            if active {
-                let v = self.sampler.sample(
-                    p,
-                    &self.space.params,
-                    trials,
-                    self.space.objective.direction,
-                    number,
-                    &mut rng,
-                );
+            if let (true, Some(v)) = (active, joint.remove(&p.name)) {
+                chosen.insert(p.name.clone(), v);
+            } else if active {
+                let v =
+                    self.sampler
+                        .sample(p, &self.space.params, trials, direction, number, &mut rng);
                 chosen.insert(p.name.clone(), v);
             }
         }

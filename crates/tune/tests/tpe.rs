@@ -1,5 +1,6 @@
 //! TPE: beats random search on synthetic functions, handles choices, conditional parameters,
-//! directions and pruned trials.
+//! directions and pruned trials; multivariate TPE keeps good combinations together; the
+//! constant liar spreads parallel proposals.
 
 mod common;
 
@@ -460,5 +461,218 @@ fn tpe_concentrates_near_good_observations() {
         };
         let frac = draws.iter().filter(|&&x| near(x)).count() as f64 / draws.len() as f64;
         assert!(frac > 0.8, "{d:?}: only {frac} of draws near {target}");
+    }
+}
+
+fn multivariate() -> TpeSampler {
+    TpeSampler {
+        multivariate: true,
+        ..TpeSampler::default()
+    }
+}
+
+#[test]
+fn multivariate_tpe_keeps_good_combinations_together() {
+    // The best trials sit at two corners, (0.2, 0.2) and (0.8, 0.8); many bad ones at the
+    // crossed corners (0.2, 0.8) and (0.8, 0.2). Each coordinate's good and bad values are
+    // the same, so independent TPE cannot tell them apart; multivariate kernels keep each
+    // trial's pair and propose the good corners.
+    let space = vec![
+        param(
+            "x",
+            Distribution::Uniform {
+                low: 0.0,
+                high: 1.0,
+            },
+        ),
+        param(
+            "y",
+            Distribution::Uniform {
+                low: 0.0,
+                high: 1.0,
+            },
+        ),
+    ];
+    let mut trials = Vec::new();
+    let mut add = |x: f64, y: f64, value: f64| {
+        let number = trials.len() as u64;
+        let params = BTreeMap::from([
+            ("x".to_string(), ParamValue::Float(x)),
+            ("y".to_string(), ParamValue::Float(y)),
+        ]);
+        trials.push(FrozenTrial {
+            number,
+            state: TrialState::Complete,
+            params,
+            value: Some(value),
+            intermediate: BTreeMap::new(),
+        });
+    };
+    for i in 0..10 {
+        let d = 0.01 * i as f64;
+        if i < 2 {
+            add(0.2 + d, 0.2 - d, 0.1 * i as f64);
+            add(0.8 - d, 0.8 + d, 0.1 * i as f64 + 0.05);
+        }
+        add(0.2 + d, 0.8 - d, 5.0 + i as f64);
+        add(0.8 - d, 0.2 + d, 5.0 + i as f64);
+    }
+    let near_good = |sampler: &TpeSampler| {
+        (0..200)
+            .filter(|&i| {
+                let mut rng = trial_rng(99, i);
+                let p = sample_params(sampler, &space, &trials, Direction::Minimize, 100, &mut rng);
+                let (x, y) = (f(&p, "x"), f(&p, "y"));
+                (x - y).abs() < 0.2 && ((x - 0.2).abs() < 0.15 || (x - 0.8).abs() < 0.15)
+            })
+            .count()
+    };
+    let (joint, independent) = (
+        near_good(&multivariate()),
+        near_good(&TpeSampler::default()),
+    );
+    eprintln!("two corners: proposals at a good corner of 200: multivariate {joint}, independent {independent}");
+    assert!(
+        joint > 120 && joint > 2 * independent,
+        "multivariate {joint} vs independent {independent}"
+    );
+}
+
+#[test]
+fn multivariate_tpe_beats_random_and_leaves_conditional_params_independent() {
+    let space = vec![
+        param(
+            "x",
+            Distribution::Uniform {
+                low: -5.0,
+                high: 10.0,
+            },
+        ),
+        param(
+            "y",
+            Distribution::Uniform {
+                low: 0.0,
+                high: 15.0,
+            },
+        ),
+    ];
+    let tpe = mean_best(&multivariate(), &space, &branin);
+    let random = mean_best(&RandomSampler::new(), &space, &branin);
+    eprintln!("branin: mean best multivariate TPE {tpe:.4}, random {random:.4}");
+    assert!(tpe < 0.75 * random, "{tpe} vs random {random}");
+
+    // The joint draw names only unconditional parameters every finished trial holds.
+    let space = vec![
+        param("opt", Distribution::Choice { n: 2 }),
+        cond_param(
+            "opt[0].lr",
+            Distribution::LogUniform {
+                low: 1e-4,
+                high: 1.0,
+            },
+            "opt",
+            0,
+        ),
+        param(
+            "fixed",
+            Distribution::Int {
+                low: 3,
+                high: 3,
+                step: 1,
+                log: false,
+            },
+        ),
+    ];
+    let trials = run_study(&multivariate(), &space, Direction::Minimize, 0, 20, |p| {
+        p["opt"].as_f64()
+    });
+    let mut rng = trial_rng(0, 20);
+    let joint = multivariate().sample_joint(&space, &trials, Direction::Minimize, 20, &mut rng);
+    assert_eq!(joint.keys().collect::<Vec<_>>(), vec!["opt"]);
+    // Before the startup trials are done, nothing is drawn jointly.
+    let joint = multivariate().sample_joint(&space, &trials[..5], Direction::Minimize, 5, &mut rng);
+    assert!(joint.is_empty());
+}
+
+/// Mean distance between the proposals of each batch of `k` trials proposed while the
+/// earlier ones of the batch run (parallel workers), over a study of `n` trials.
+fn batch_spread(sampler: &TpeSampler, seed: u64, n: u64, k: u64) -> f64 {
+    let space = vec![
+        param(
+            "x",
+            Distribution::Uniform {
+                low: 0.0,
+                high: 1.0,
+            },
+        ),
+        param(
+            "y",
+            Distribution::Uniform {
+                low: 0.0,
+                high: 1.0,
+            },
+        ),
+    ];
+    let obj =
+        |p: &BTreeMap<String, ParamValue>| (f(p, "x") - 0.3).powi(2) + (f(p, "y") - 0.6).powi(2);
+    let mut trials: Vec<FrozenTrial> = Vec::new();
+    let (mut total, mut pairs) = (0.0, 0);
+    for start in (0..n).step_by(k as usize) {
+        let first = trials.len();
+        for number in start..start + k {
+            let mut rng = trial_rng(seed, number);
+            let params = sample_params(
+                sampler,
+                &space,
+                &trials,
+                Direction::Minimize,
+                number,
+                &mut rng,
+            );
+            trials.push(FrozenTrial {
+                number,
+                state: TrialState::Running,
+                params,
+                value: None,
+                intermediate: BTreeMap::new(),
+            });
+        }
+        let batch = &trials[first..];
+        if start >= 12 {
+            for i in 0..batch.len() {
+                for j in i + 1..batch.len() {
+                    let (a, b) = (&batch[i].params, &batch[j].params);
+                    total += (f(a, "x") - f(b, "x")).hypot(f(a, "y") - f(b, "y"));
+                    pairs += 1;
+                }
+            }
+        }
+        for t in &mut trials[first..] {
+            t.value = Some(obj(&t.params));
+            t.state = TrialState::Complete;
+        }
+    }
+    total / pairs as f64
+}
+
+#[test]
+fn constant_liar_spreads_parallel_proposals() {
+    for base in [TpeSampler::default(), multivariate()] {
+        let liar = TpeSampler {
+            constant_liar: true,
+            ..base.clone()
+        };
+        let spread = |s: &TpeSampler| {
+            (0..SEEDS)
+                .map(|seed| batch_spread(s, seed, 48, 4))
+                .sum::<f64>()
+                / SEEDS as f64
+        };
+        let (with, without) = (spread(&liar), spread(&base));
+        eprintln!(
+            "multivariate={}: mean distance within a batch of 4, liar {with:.4}, without {without:.4}",
+            base.multivariate
+        );
+        assert!(with > 1.2 * without, "liar {with} vs {without}");
     }
 }

@@ -3,8 +3,9 @@
 //! - [`RandomSampler`]: independent uniform sampling (Optuna's `RandomSampler`).
 //! - [`GridSampler`]: the Cartesian product of a per-parameter grid, in a fixed order by trial
 //!   number (Optuna's `GridSampler`, with grids derived from the distributions).
-//! - [`TpeSampler`]: independent Tree-structured Parzen Estimator with Optuna's defaults
-//!   (Optuna's `TPESampler`).
+//! - [`TpeSampler`]: Tree-structured Parzen Estimator, independent or multivariate, with or
+//!   without the constant liar (Optuna's `TPESampler`); its density model is
+//!   [`ParzenEstimator`].
 //!
 //! A sampler is a plugin like a loss or an optimizer: the space file's `[sampler]` table
 //! names it by its `type` (the Optuna class name) with its arguments, and a user's own
@@ -14,6 +15,8 @@
 /// The random generator a sampler draws from (seeded per trial by the study), re-exported so
 /// a user sampler names the same type.
 pub use rand_chacha::ChaCha8Rng;
+
+use std::collections::BTreeMap;
 
 use crate::error::Result;
 use crate::space::ParamSpec;
@@ -26,6 +29,7 @@ mod random;
 mod tpe;
 
 pub use grid::GridSampler;
+pub use parzen::{ParzenEstimator, ParzenParams};
 pub use random::RandomSampler;
 pub use tpe::{default_gamma, default_weights, TpeSampler};
 
@@ -50,6 +54,21 @@ pub trait Sampler: Send + Sync + std::fmt::Debug {
         number: u64,
         rng: &mut ChaCha8Rng,
     ) -> ParamValue;
+
+    /// Values for several parameters drawn together (Optuna's `infer_relative_search_space`
+    /// and `sample_relative`), asked once per trial before [`Sampler::sample`]; the study
+    /// then calls `sample` for every active parameter missing from the result. Return only
+    /// unconditional parameters of `space`. The default draws none (independent sampling).
+    fn sample_joint(
+        &self,
+        _space: &[ParamSpec],
+        _trials: &[FrozenTrial],
+        _direction: Direction,
+        _number: u64,
+        _rng: &mut ChaCha8Rng,
+    ) -> BTreeMap<String, ParamValue> {
+        BTreeMap::new()
+    }
 
     /// Checks the arguments (called when the space file is read).
     ///

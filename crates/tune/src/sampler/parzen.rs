@@ -14,13 +14,30 @@ use crate::trial::ParamValue;
 /// Optuna's `EPS`: the smallest bandwidth without the magic clip.
 pub(crate) const EPS: f64 = 1e-12;
 
-/// Settings of the estimators (Optuna's `_ParzenEstimatorParameters`).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct ParzenParams {
+/// Settings of a [`ParzenEstimator`] (Optuna's `_ParzenEstimatorParameters`; the
+/// [`TpeSampler`](super::TpeSampler) fields of the same names).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ParzenParams {
+    /// Add the prior kernel.
     pub consider_prior: bool,
+    /// The prior kernel's weight (an observation weighs at most 1).
     pub prior_weight: f64,
+    /// Clip the bandwidths below at `range / min(100, n_kernels + 1)`.
     pub consider_magic_clip: bool,
+    /// Let the outermost kernels' bandwidths count the gap to the domain's ends.
     pub consider_endpoints: bool,
+}
+
+impl Default for ParzenParams {
+    /// Optuna's defaults: prior on with weight 1, magic clip on, endpoints off.
+    fn default() -> Self {
+        ParzenParams {
+            consider_prior: true,
+            prior_weight: 1.0,
+            consider_magic_clip: true,
+            consider_endpoints: false,
+        }
+    }
 }
 
 /// `ln Φ(x)`, the log of the standard normal CDF, accurate in both tails.
@@ -92,19 +109,39 @@ impl Domain {
             x
         }
     }
-}
 
-/// A mixture of truncated normals on `[lo, hi]` in the transformed space (Optuna's
-/// `_BatchedTruncNormDistributions` and `_BatchedDiscreteTruncNormDistributions`, log
-/// variants included).
-#[derive(Clone, Debug)]
-pub(crate) struct NumericalParzen {
-    weights: Vec<f64>,
-    mus: Vec<f64>,
-    sigmas: Vec<f64>,
-    lo: f64,
-    hi: f64,
-    domain: Domain,
+    /// The domain of a numerical distribution and its bounds in the transformed space (an int
+    /// is continuous on `[low - step/2, high + step/2]`).
+    fn of(distribution: &Distribution) -> Option<(f64, f64, Domain)> {
+        Some(match *distribution {
+            Distribution::Uniform { low, high } => (low, high, Domain::Continuous { log: false }),
+            Distribution::LogUniform { low, high } => {
+                (low.ln(), high.ln(), Domain::Continuous { log: true })
+            }
+            Distribution::Int {
+                low,
+                high,
+                step,
+                log,
+            } => {
+                let step = step.max(1);
+                let half = step as f64 / 2.0;
+                let (a, b) = (low as f64 - half, high as f64 + half);
+                let domain = Domain::Discrete {
+                    low,
+                    high,
+                    step,
+                    log,
+                };
+                if log {
+                    (a.max(f64::MIN_POSITIVE).ln(), b.ln(), domain)
+                } else {
+                    (a, b, domain)
+                }
+            }
+            Distribution::Choice { .. } => return None,
+        })
+    }
 }
 
 /// Optuna's `default_weights` without the slicing: flat below 25 observations, then a linear
@@ -133,80 +170,92 @@ fn mixture_weights(n: usize, params: &ParzenParams) -> Vec<f64> {
     w
 }
 
-impl NumericalParzen {
-    /// The estimator of `observations` (external values: floats, or ints as f64) of a
-    /// `Uniform`, `LogUniform` or `Int` distribution.
-    pub(crate) fn new(
+/// One parameter's kernels, one per observation and the prior last.
+#[derive(Clone, Debug)]
+enum Kernels {
+    /// Truncated normals on `[lo, hi]` in the transformed space (Optuna's
+    /// `_BatchedTruncNormDistributions` and `_BatchedDiscreteTruncNormDistributions`, log
+    /// variants included).
+    Numerical {
+        mus: Vec<f64>,
+        sigmas: Vec<f64>,
+        lo: f64,
+        hi: f64,
+        domain: Domain,
+    },
+    /// One probability row per kernel (Optuna's `_BatchedCategoricalDistributions`).
+    Categorical { rows: Vec<Vec<f64>> },
+}
+
+impl Kernels {
+    fn numerical(
         observations: &[f64],
         distribution: &Distribution,
+        n_kernels: usize,
         params: &ParzenParams,
-    ) -> Self {
-        let (lo, hi, domain) = match *distribution {
-            Distribution::Uniform { low, high } => (low, high, Domain::Continuous { log: false }),
-            Distribution::LogUniform { low, high } => {
-                (low.ln(), high.ln(), Domain::Continuous { log: true })
-            }
-            Distribution::Int {
-                low,
-                high,
-                step,
-                log,
-            } => {
-                let step = step.max(1);
-                let half = step as f64 / 2.0;
-                let (a, b) = (low as f64 - half, high as f64 + half);
-                if log {
-                    (
-                        a.max(f64::MIN_POSITIVE).ln(),
-                        b.ln(),
-                        Domain::Discrete {
-                            low,
-                            high,
-                            step,
-                            log,
-                        },
-                    )
-                } else {
-                    (
-                        a,
-                        b,
-                        Domain::Discrete {
-                            low,
-                            high,
-                            step,
-                            log,
-                        },
-                    )
-                }
-            }
-            Distribution::Choice { .. } => unreachable!("a choice uses CategoricalParzen"),
-        };
+    ) -> Option<Self> {
+        let (lo, hi, domain) = Domain::of(distribution)?;
         let mut mus: Vec<f64> = observations.iter().map(|&x| domain.forward(x)).collect();
-        let n = mus.len();
         let mut sigmas = bandwidths(&mus, lo, hi, params);
         // The prior kernel: centred, as wide as the domain.
-        let weights = mixture_weights(n, params);
-        if n == 0 || params.consider_prior {
+        if n_kernels > mus.len() {
             mus.push(0.5 * (lo + hi));
             sigmas.push(hi - lo);
         }
-        NumericalParzen {
-            weights,
+        Some(Kernels::Numerical {
             mus,
             sigmas,
             lo,
             hi,
             domain,
-        }
+        })
     }
 
-    /// `n` draws, as parameter values.
-    pub(crate) fn sample(&self, rng: &mut ChaCha8Rng, n: usize) -> Vec<ParamValue> {
-        (0..n)
-            .map(|_| {
-                let k = pick(&self.weights, rng);
-                let y = sample_truncnorm(self.mus[k], self.sigmas[k], self.lo, self.hi, rng);
-                match self.domain {
+    /// Optuna's `_calculate_categorical_distributions` without a distance function: an
+    /// observation's kernel puts `1 + prior_weight / (n + 1)` on its option and
+    /// `prior_weight / (n + 1)` on every other (normalized); the prior kernel is uniform.
+    fn categorical(
+        observations: &[usize],
+        n_choices: usize,
+        n_kernels: usize,
+        params: &ParzenParams,
+    ) -> Self {
+        let c = n_choices.max(1);
+        let uniform = vec![1.0 / c as f64; c];
+        if observations.is_empty() {
+            return Kernels::Categorical {
+                rows: vec![uniform],
+            };
+        }
+        let fill = params.prior_weight / (observations.len() + 1) as f64;
+        let row_sum = fill * c as f64 + 1.0;
+        let mut rows: Vec<Vec<f64>> = observations
+            .iter()
+            .map(|&obs| {
+                (0..c)
+                    .map(|i| if i == obs { fill + 1.0 } else { fill } / row_sum)
+                    .collect()
+            })
+            .collect();
+        if n_kernels > rows.len() {
+            rows.push(uniform);
+        }
+        Kernels::Categorical { rows }
+    }
+
+    /// A draw from kernel `k`.
+    fn sample(&self, k: usize, rng: &mut ChaCha8Rng) -> ParamValue {
+        match self {
+            Kernels::Categorical { rows } => ParamValue::Choice(pick(&rows[k], rng)),
+            Kernels::Numerical {
+                mus,
+                sigmas,
+                lo,
+                hi,
+                domain,
+            } => {
+                let y = sample_truncnorm(mus[k], sigmas[k], *lo, *hi, rng);
+                match *domain {
                     Domain::Continuous { log } => ParamValue::Float(if log { y.exp() } else { y }),
                     Domain::Discrete {
                         low,
@@ -218,83 +267,161 @@ impl NumericalParzen {
                         ParamValue::Int(align_int(x, low, high, step))
                     }
                 }
+            }
+        }
+    }
+
+    /// The log density (continuous, in the transformed space) or log mass (int, choice) of
+    /// `v` under kernel `k`.
+    fn log_pdf(&self, k: usize, v: ParamValue) -> f64 {
+        match self {
+            Kernels::Categorical { rows } => match v {
+                ParamValue::Choice(i) if i < rows[k].len() => rows[k][i].ln(),
+                _ => f64::NEG_INFINITY,
+            },
+            Kernels::Numerical {
+                mus,
+                sigmas,
+                lo,
+                hi,
+                domain,
+            } => numerical_log_pdf(mus[k], sigmas[k], *lo, *hi, *domain, v),
+        }
+    }
+}
+
+/// `ln` of a truncated normal's density (continuous) or of its mass on `v`'s cell (discrete).
+fn numerical_log_pdf(mu: f64, sigma: f64, lo: f64, hi: f64, domain: Domain, v: ParamValue) -> f64 {
+    let sigma = sigma.max(EPS);
+    let norm = log_gauss_mass((lo - mu) / sigma, (hi - mu) / sigma);
+    match domain {
+        Domain::Continuous { log } => {
+            let y = if log { v.as_f64().ln() } else { v.as_f64() };
+            if y < lo || y > hi {
+                f64::NEG_INFINITY
+            } else {
+                let z = (y - mu) / sigma;
+                -0.5 * z * z - sigma.ln() - 0.5 * (2.0 * PI).ln() - norm
+            }
+        }
+        Domain::Discrete { step, log, .. } => {
+            let x = v.as_f64();
+            let half = step.max(1) as f64 / 2.0;
+            let (a, b) = if log {
+                ((x - half).max(f64::MIN_POSITIVE).ln(), (x + half).ln())
+            } else {
+                (x - half, x + half)
+            };
+            let (a, b) = (a.max(lo), b.min(hi));
+            log_gauss_mass((a - mu) / sigma, (b - mu) / sigma) - norm
+        }
+    }
+}
+
+/// TPE's density model: a mixture over observations of product kernels, one factor per
+/// parameter, plus the prior kernel (Optuna's `_ParzenEstimator` and
+/// `_MixtureOfProductDistribution`). One parameter gives independent TPE's estimator; several
+/// give multivariate TPE's, whose kernels keep each observation's values together.
+///
+/// A numerical parameter gets truncated Gaussians on its domain (in log space for log
+/// distributions; an int is continuous on `[low - step/2, high + step/2]` and weighs its
+/// cell's mass), bandwidths as Optuna's `_calculate_parzen_bandwidths` with the magic clip,
+/// the prior centred and as wide as the domain; a choice gets smoothed categorical kernels and
+/// a uniform prior. Observation weights are [`default_weights`](super::default_weights) in
+/// the order given, the prior weighs `prior_weight`.
+#[derive(Clone, Debug)]
+pub struct ParzenEstimator {
+    weights: Vec<f64>,
+    dims: Vec<Kernels>,
+}
+
+impl ParzenEstimator {
+    /// The estimator of `observations` (one row per trial, one value per distribution, in
+    /// the order of `distributions`; rows of another length or with values of another kind
+    /// are the caller's bug and panic).
+    pub fn new(
+        observations: &[Vec<ParamValue>],
+        distributions: &[Distribution],
+        params: &ParzenParams,
+    ) -> Self {
+        let n = observations.len();
+        let weights = mixture_weights(n, params);
+        let n_kernels = weights.len();
+        let dims = distributions
+            .iter()
+            .enumerate()
+            .map(|(d, dist)| match *dist {
+                Distribution::Choice { n: c } => {
+                    let obs: Vec<usize> = observations
+                        .iter()
+                        .map(|row| row[d].as_f64() as usize)
+                        .collect();
+                    Kernels::categorical(&obs, c, n_kernels, params)
+                }
+                ref numeric => {
+                    let obs: Vec<f64> = observations.iter().map(|row| row[d].as_f64()).collect();
+                    Kernels::numerical(&obs, numeric, n_kernels, params)
+                        .expect("a numerical distribution")
+                }
+            })
+            .collect();
+        ParzenEstimator { weights, dims }
+    }
+
+    /// `n` draws: each picks a kernel by weight, then one value per parameter from it.
+    pub fn sample(&self, rng: &mut ChaCha8Rng, n: usize) -> Vec<Vec<ParamValue>> {
+        (0..n)
+            .map(|_| {
+                let k = pick(&self.weights, rng);
+                self.dims.iter().map(|d| d.sample(k, rng)).collect()
             })
             .collect()
     }
 
-    /// The log density (continuous, in the transformed space) or log mass (discrete) of `v`.
-    pub(crate) fn log_pdf(&self, v: ParamValue) -> f64 {
-        let terms = self
-            .weights
-            .iter()
-            .zip(self.mus.iter().zip(&self.sigmas))
-            .map(|(&w, (&mu, &sigma))| {
-                let sigma = sigma.max(EPS);
-                let norm = log_gauss_mass((self.lo - mu) / sigma, (self.hi - mu) / sigma);
-                let lp = match self.domain {
-                    Domain::Continuous { log } => {
-                        let y = if log { v.as_f64().ln() } else { v.as_f64() };
-                        if y < self.lo || y > self.hi {
-                            f64::NEG_INFINITY
-                        } else {
-                            let z = (y - mu) / sigma;
-                            -0.5 * z * z - sigma.ln() - 0.5 * (2.0 * PI).ln() - norm
-                        }
-                    }
-                    Domain::Discrete { step, log, .. } => {
-                        let x = v.as_f64();
-                        let half = step.max(1) as f64 / 2.0;
-                        let (a, b) = if log {
-                            ((x - half).max(f64::MIN_POSITIVE).ln(), (x + half).ln())
-                        } else {
-                            (x - half, x + half)
-                        };
-                        let (a, b) = (a.max(self.lo), b.min(self.hi));
-                        log_gauss_mass((a - mu) / sigma, (b - mu) / sigma) - norm
-                    }
-                };
-                w.ln() + lp
-            });
+    /// The log density of `x` (one value per parameter): continuous factors in the
+    /// transformed space (log space for log distributions), discrete ones as masses.
+    pub fn log_pdf(&self, x: &[ParamValue]) -> f64 {
+        let terms = self.weights.iter().enumerate().map(|(k, &w)| {
+            w.ln()
+                + self
+                    .dims
+                    .iter()
+                    .zip(x)
+                    .map(|(d, &v)| d.log_pdf(k, v))
+                    .sum::<f64>()
+        });
         logsumexp(terms)
     }
 }
 
 /// Optuna's `_calculate_parzen_bandwidths` (univariate): each kernel is as wide as the larger
-/// gap to its sorted neighbours (the domain ends and the prior's centre count as points);
-/// without `consider_endpoints` the outermost kernels use their inner gap only; then clipped
-/// to `[(hi - lo) / min(100, n + 2), hi - lo]` with the magic clip (`n + 2` = one more than
-/// the number of kernels including the prior), else `[EPS, hi - lo]`.
+/// gap to its sorted neighbours (the domain's ends count as points); without
+/// `consider_endpoints` the outermost kernels use their inner gap only; then clipped to
+/// `[(hi - lo) / min(100, n + 2), hi - lo]` with the magic clip (`n + 2` = one more than the
+/// number of kernels including the prior), else `[EPS, hi - lo]`.
 fn bandwidths(mus: &[f64], lo: f64, hi: f64, params: &ParzenParams) -> Vec<f64> {
     let n = mus.len();
     if n == 0 {
         return Vec::new();
     }
-    let prior_mu = 0.5 * (lo + hi);
-    let mut with_prior: Vec<(f64, usize)> = mus
-        .iter()
-        .copied()
-        .chain(std::iter::once(prior_mu))
-        .zip(0..)
-        .collect();
-    // A stable sort by value (ties keep the observation order).
-    with_prior.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let mut points = Vec::with_capacity(with_prior.len() + 2);
+    let mut order: Vec<usize> = (0..n).collect();
+    // A stable sort by value (ties keep the observation order, as numpy's argsort here).
+    order.sort_by(|&a, &b| mus[a].total_cmp(&mus[b]));
+    let mut points = Vec::with_capacity(n + 2);
     points.push(lo);
-    points.extend(with_prior.iter().map(|p| p.0));
+    points.extend(order.iter().map(|&i| mus[i]));
     points.push(hi);
-    let m = with_prior.len();
-    let mut sorted_sigmas: Vec<f64> = (0..m)
+    let mut sorted_sigmas: Vec<f64> = (0..n)
         .map(|i| (points[i + 1] - points[i]).max(points[i + 2] - points[i + 1]))
         .collect();
     if !params.consider_endpoints && points.len() >= 4 {
         sorted_sigmas[0] = points[2] - points[1];
-        sorted_sigmas[m - 1] = points[m] - points[m - 1];
+        sorted_sigmas[n - 1] = points[n] - points[n - 1];
     }
-    let mut sigmas = vec![0.0; m];
-    for (s, &(_, original)) in sorted_sigmas.iter().zip(&with_prior) {
+    let mut sigmas = vec![0.0; n];
+    for (s, &original) in sorted_sigmas.iter().zip(&order) {
         sigmas[original] = *s;
     }
-    sigmas.truncate(n);
     let maxsigma = hi - lo;
     let minsigma = if params.consider_magic_clip {
         let n_kernels = (n + 1) as f64;
@@ -306,59 +433,6 @@ fn bandwidths(mus: &[f64], lo: f64, hi: f64, params: &ParzenParams) -> Vec<f64> 
         .iter()
         .map(|&s| s.max(minsigma).min(maxsigma))
         .collect()
-}
-
-/// A smoothed categorical mixture (Optuna's `_calculate_categorical_distributions` without a
-/// distance function): each observation's kernel puts `1 + prior_weight / (n + 1)` on its
-/// option and `prior_weight / (n + 1)` on every other (normalized); the prior kernel is
-/// uniform. Reduced to the marginal probability of each option.
-#[derive(Clone, Debug)]
-pub(crate) struct CategoricalParzen {
-    probs: Vec<f64>,
-}
-
-impl CategoricalParzen {
-    /// The estimator of the observed option indices among `n_choices`.
-    pub(crate) fn new(observations: &[usize], n_choices: usize, params: &ParzenParams) -> Self {
-        let c = n_choices.max(1);
-        let n = observations.len();
-        if n == 0 {
-            return CategoricalParzen {
-                probs: vec![1.0 / c as f64; c],
-            };
-        }
-        let weights = mixture_weights(n, params);
-        let n_kernels = (n + 1) as f64;
-        let fill = params.prior_weight / n_kernels;
-        let row_sum = fill * c as f64 + 1.0;
-        let mut probs = vec![0.0; c];
-        for (&obs, &w) in observations.iter().zip(&weights) {
-            for (i, p) in probs.iter_mut().enumerate() {
-                let row = if i == obs { fill + 1.0 } else { fill };
-                *p += w * row / row_sum;
-            }
-        }
-        if params.consider_prior {
-            let w = weights[n];
-            probs.iter_mut().for_each(|p| *p += w / c as f64);
-        }
-        CategoricalParzen { probs }
-    }
-
-    /// `n` draws.
-    pub(crate) fn sample(&self, rng: &mut ChaCha8Rng, n: usize) -> Vec<ParamValue> {
-        (0..n)
-            .map(|_| ParamValue::Choice(pick(&self.probs, rng)))
-            .collect()
-    }
-
-    /// The log probability of `v`.
-    pub(crate) fn log_pdf(&self, v: ParamValue) -> f64 {
-        match v {
-            ParamValue::Choice(i) if i < self.probs.len() => self.probs[i].ln(),
-            _ => f64::NEG_INFINITY,
-        }
-    }
 }
 
 /// An index drawn with probability proportional to `weights`.
@@ -429,44 +503,42 @@ mod tests {
 
     #[test]
     fn bandwidths_follow_optuna() {
-        let p = ParzenParams {
-            consider_prior: true,
-            prior_weight: 1.0,
-            consider_magic_clip: true,
-            consider_endpoints: false,
-        };
-        // Domain [0, 10], observations 1 and 7, prior centre 5: sorted 0 | 1 5 7 | 10.
-        // Gaps: 1 -> max(1, 4) = 4 but endpoint rule: 5 - 1 = 4; 7 -> max(2, 3) = 3, endpoint
-        // rule: 7 - 5 = 2. Magic clip min = 10 / min(100, 1 + 3) = 2.5 -> [4, 2.5].
-        let s = bandwidths(&[1.0, 7.0], 0.0, 10.0, &p);
-        assert_eq!(s, vec![4.0, 2.5]);
+        let p = ParzenParams::default();
+        // Domain [0, 10], observations 1, 2, 9: sorted 0 | 1 2 9 | 10. Gaps: 1 -> endpoint
+        // rule 2 - 1 = 1; 2 -> max(1, 7) = 7; 9 -> endpoint rule 9 - 2 = 7. Magic clip
+        // min = 10 / min(100, 1 + 4) = 2.
+        assert_eq!(
+            bandwidths(&[1.0, 2.0, 9.0], 0.0, 10.0, &p),
+            vec![2.0, 7.0, 7.0]
+        );
         let p2 = ParzenParams {
             consider_magic_clip: false,
             consider_endpoints: true,
             ..p
         };
-        let s = bandwidths(&[1.0, 7.0], 0.0, 10.0, &p2);
-        assert_eq!(s, vec![4.0, 3.0]);
+        assert_eq!(
+            bandwidths(&[9.0, 1.0, 2.0], 0.0, 10.0, &p2),
+            vec![7.0, 1.0, 7.0]
+        );
+    }
+
+    fn rows(xs: &[f64], f: fn(f64) -> ParamValue) -> Vec<Vec<ParamValue>> {
+        xs.iter().map(|&x| vec![f(x)]).collect()
     }
 
     #[test]
     fn continuous_density_integrates_to_one() {
-        let p = ParzenParams {
-            consider_prior: true,
-            prior_weight: 1.0,
-            consider_magic_clip: true,
-            consider_endpoints: false,
-        };
         let d = Distribution::Uniform {
             low: -2.0,
             high: 3.0,
         };
-        let est = NumericalParzen::new(&[-1.5, 0.0, 0.1, 2.9], &d, &p);
+        let obs = rows(&[-1.5, 0.0, 0.1, 2.9], ParamValue::Float);
+        let est = ParzenEstimator::new(&obs, &[d], &ParzenParams::default());
         let n = 20_000;
         let h = 5.0 / n as f64;
         let total: f64 = (0..n)
             .map(|i| {
-                est.log_pdf(ParamValue::Float(-2.0 + (i as f64 + 0.5) * h))
+                est.log_pdf(&[ParamValue::Float(-2.0 + (i as f64 + 0.5) * h)])
                     .exp()
                     * h
             })
@@ -476,12 +548,6 @@ mod tests {
 
     #[test]
     fn discrete_mass_sums_to_one() {
-        let p = ParzenParams {
-            consider_prior: true,
-            prior_weight: 1.0,
-            consider_magic_clip: true,
-            consider_endpoints: false,
-        };
         for log in [false, true] {
             let step = if log { 1 } else { 3 };
             let d = Distribution::Int {
@@ -490,28 +556,61 @@ mod tests {
                 step,
                 log,
             };
-            let est = NumericalParzen::new(&[4.0, 10.0, 31.0], &d, &p);
+            let obs = rows(&[4.0, 10.0, 31.0], |x| ParamValue::Int(x as i64));
+            let est = ParzenEstimator::new(&obs, &[d], &ParzenParams::default());
             let total: f64 = (0..)
                 .map(|k| 1 + k * step)
                 .take_while(|&x| x <= 31)
-                .map(|x| est.log_pdf(ParamValue::Int(x)).exp())
+                .map(|x| est.log_pdf(&[ParamValue::Int(x)]).exp())
                 .sum();
             assert!((total - 1.0).abs() < 1e-9, "log={log}: {total}");
         }
     }
 
     #[test]
-    fn categorical_probabilities_sum_to_one() {
-        let p = ParzenParams {
-            consider_prior: true,
-            prior_weight: 1.0,
-            consider_magic_clip: true,
-            consider_endpoints: false,
-        };
-        let est = CategoricalParzen::new(&[0, 0, 2], 4, &p);
-        let total: f64 = est.probs.iter().sum();
-        assert!((total - 1.0).abs() < 1e-12);
-        assert!(est.probs[0] > est.probs[2] && est.probs[2] > est.probs[1]);
-        assert!((est.probs[1] - est.probs[3]).abs() < 1e-15);
+    fn categorical_probabilities_follow_the_observations() {
+        let obs = rows(&[0.0, 0.0, 2.0], |x| ParamValue::Choice(x as usize));
+        let est = ParzenEstimator::new(
+            &obs,
+            &[Distribution::Choice { n: 4 }],
+            &ParzenParams::default(),
+        );
+        let p: Vec<f64> = (0..4)
+            .map(|i| est.log_pdf(&[ParamValue::Choice(i)]).exp())
+            .collect();
+        assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        assert!(p[0] > p[2] && p[2] > p[1]);
+        assert!((p[1] - p[3]).abs() < 1e-15);
+    }
+
+    #[test]
+    fn joint_density_keeps_observations_together() {
+        // Observations on the diagonal (x, choice) = (0.1, 0) and (0.9, 1): the joint
+        // estimator puts more mass on matching pairs than on crossed ones, and its density
+        // still integrates to one over the product domain.
+        let dists = [
+            Distribution::Uniform {
+                low: 0.0,
+                high: 1.0,
+            },
+            Distribution::Choice { n: 2 },
+        ];
+        let obs: Vec<Vec<ParamValue>> = [(0.1, 0), (0.9, 1), (0.12, 0), (0.88, 1)]
+            .iter()
+            .map(|&(x, c)| vec![ParamValue::Float(x), ParamValue::Choice(c)])
+            .collect();
+        let est = ParzenEstimator::new(&obs, &dists, &ParzenParams::default());
+        let at = |x: f64, c: usize| est.log_pdf(&[ParamValue::Float(x), ParamValue::Choice(c)]);
+        assert!(at(0.1, 0) > at(0.1, 1) + 0.5);
+        assert!(at(0.9, 1) > at(0.9, 0) + 0.5);
+        let n = 10_000;
+        let h = 1.0 / n as f64;
+        let total: f64 = (0..n)
+            .map(|i| {
+                let x = (i as f64 + 0.5) * h;
+                (at(x, 0).exp() + at(x, 1).exp()) * h
+            })
+            .sum();
+        assert!((total - 1.0).abs() < 1e-4, "{total}");
     }
 }

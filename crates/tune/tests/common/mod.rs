@@ -37,8 +37,9 @@ pub fn cond_param(
     }
 }
 
-/// Samples the active parameters of trial `number` (in `space` order, conditions checked
-/// against the values already sampled).
+/// Samples the active parameters of trial `number` as the study does: the sampler's joint
+/// draw first, then the others in `space` order (conditions checked against the values
+/// already sampled).
 pub fn sample_params(
     sampler: &dyn Sampler,
     space: &[ParamSpec],
@@ -47,6 +48,7 @@ pub fn sample_params(
     number: u64,
     rng: &mut ChaCha8Rng,
 ) -> BTreeMap<String, ParamValue> {
+    let mut joint = sampler.sample_joint(space, trials, direction, number, rng);
     let mut params = BTreeMap::new();
     for p in space {
         if let Some((choice, option)) = &p.condition {
@@ -54,7 +56,9 @@ pub fn sample_params(
                 continue;
             }
         }
-        let v = sampler.sample(p, space, trials, direction, number, rng);
+        let v = joint
+            .remove(&p.name)
+            .unwrap_or_else(|| sampler.sample(p, space, trials, direction, number, rng));
         params.insert(p.name.clone(), v);
     }
     params
