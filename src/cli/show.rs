@@ -57,8 +57,16 @@ pub fn run(args: &Args) -> Result<(), CliError> {
                 for (k, v) in &s.test {
                     rows.push((k.clone(), shown(k, v.0)));
                 }
-                rows.push(("wall time".into(), format!("{:.1}s", s.wall_seconds)));
+                let wall = if s.wall_seconds < 1.0 {
+                    format!("{:.0}ms", 1000.0 * s.wall_seconds)
+                } else {
+                    format!("{:.1}s", s.wall_seconds)
+                };
+                rows.push(("wall time".into(), wall));
                 rows.push(("samples/s".into(), format!("{:.0}", s.samples_per_second)));
+                if let Some(t) = &s.time {
+                    rows.push(("time spent".into(), time_spent(t)));
+                }
             }
             Err(_) => {
                 let status = match run.read_failure() {
@@ -121,4 +129,27 @@ fn shown(key: &str, v: f64) -> String {
     } else {
         format_metric(key, v)
     }
+}
+
+/// The parts of a run's time that took at least 1 % of it, as `steps 91% eval 5% ...`.
+fn time_spent(t: &tuna::train::TimeSpent) -> String {
+    let total = t.total();
+    if total <= 0.0 {
+        return "-".into();
+    }
+    let parts = [
+        ("steps", t.steps),
+        ("data", t.data),
+        ("eval", t.evaluation),
+        ("callbacks", t.callbacks),
+        ("checkpoints", t.checkpoints),
+        ("records", t.records),
+        ("other", t.other),
+    ];
+    let shown: Vec<String> = parts
+        .iter()
+        .filter(|(_, s)| s / total >= 0.01)
+        .map(|(name, s)| format!("{name} {:.0}%", 100.0 * s / total))
+        .collect();
+    shown.join(" ")
 }

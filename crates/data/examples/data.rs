@@ -58,7 +58,7 @@ fn mnist() -> Result<(), DataError> {
         .expect("125 batches per epoch");
     assert_eq!(resumed.inputs, train.epoch(3).nth(100).unwrap().inputs);
 
-    // evaluation: in order, nothing dropped, eval_batch_size (default max(batch_size, 500))
+    // evaluation: in order, nothing dropped, eval_batch_size (default batch_size)
     let val = DataLoader::eval(
         splits.validation.clone().expect("validation = 0.1"),
         &loader,

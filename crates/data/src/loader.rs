@@ -22,14 +22,18 @@ pub struct LoaderConfig {
     /// Drop the last, incomplete training batch (PyTorch default `false`).
     #[serde(default)]
     pub drop_last: bool,
-    /// Samples per batch when evaluating (validation, test, metrics); no gradient is kept
-    /// then, so larger batches are cheaper. Default: `max(batch_size, 500)`.
+    /// Samples per batch when evaluating (validation, test, metrics). Default: `batch_size`
+    /// (Keras' `validation_batch_size`): on a CPU a batch that stays in the caches is
+    /// fastest, and larger ones cost attention and recurrent models most (a Transformer's
+    /// scores grow with batch × length²; see the Performance chapter).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eval_batch_size: Option<usize>,
     /// Token data only: group samples of similar length into the same batch, so batches
     /// carry little padding (torchtext's `BucketIterator`). Each epoch's shuffled order is
     /// cut into pools of 50 batches, each pool is sorted by length and cut into batches, and
-    /// the batches are shuffled: still a pure function of `(seed, epoch)`. Default `false`.
+    /// the batches are shuffled: still a pure function of `(seed, epoch)`. Evaluation
+    /// batches are sorted by length the same way (not shuffled), so validation and test
+    /// passes carry little padding too. Default `false`.
     #[serde(default, skip_serializing_if = "is_false")]
     pub bucket_by_length: bool,
     /// Worker threads that read, decode and transform batches ahead of the training loop
@@ -109,7 +113,7 @@ impl LoaderConfig {
 
     /// The evaluation batch size (see [`LoaderConfig::eval_batch_size`]).
     pub fn resolved_eval_batch_size(&self) -> usize {
-        self.eval_batch_size.unwrap_or(self.batch_size.max(500))
+        self.eval_batch_size.unwrap_or(self.batch_size)
     }
 }
 
@@ -214,8 +218,11 @@ impl DataLoader {
     /// An evaluation loader (in order, nothing dropped, `eval_batch_size`, the config's
     /// workers).
     pub fn eval(dataset: Arc<dyn Dataset>, config: &LoaderConfig) -> Self {
-        DataLoader::new(dataset, config.resolved_eval_batch_size(), false, false, 0)
-            .with_workers(config.num_workers, config.resolved_prefetch_factor())
+        let mut loader =
+            DataLoader::new(dataset, config.resolved_eval_batch_size(), false, false, 0)
+                .with_workers(config.num_workers, config.resolved_prefetch_factor());
+        loader.bucket_by_length = config.bucket_by_length;
+        loader
     }
 
     /// The dataset.
@@ -560,5 +567,34 @@ mod tests {
             l.iter().max().unwrap() - l.iter().min().unwrap() <= 1,
             "{l:?}"
         );
+    }
+
+    #[test]
+    fn evaluation_batches_are_sorted_by_length_when_training_buckets() {
+        let padding = |bucket: bool| {
+            let cfg = LoaderConfig {
+                batch_size: 4,
+                eval_batch_size: Some(16),
+                bucket_by_length: bucket,
+                ..LoaderConfig::default()
+            };
+            let loader = DataLoader::eval(tokens(300), &cfg);
+            let batches = loader.batch_indices(0);
+            assert_eq!(batches, loader.batch_indices(5), "no shuffling");
+            let mut all: Vec<usize> = batches.iter().flatten().copied().collect();
+            all.sort_unstable();
+            assert_eq!(all, (0..300).collect::<Vec<_>>());
+            batches
+                .iter()
+                .map(|b| {
+                    let l = loader.collate(b, 0).lengths.unwrap();
+                    l.iter()
+                        .map(|&x| l.iter().max().unwrap() - x)
+                        .sum::<usize>()
+                })
+                .sum::<usize>()
+        };
+        let (sorted, plain) = (padding(true), padding(false));
+        assert!(sorted * 5 < plain, "padding {sorted} vs {plain}");
     }
 }

@@ -122,7 +122,7 @@ fn batch_shapes_and_dtypes() {
     assert_eq!(b.targets.shape(), &[64]);
     assert_eq!(l.batches_per_epoch(), 125);
     let e = DataLoader::eval(mnist.test.unwrap(), &cfg);
-    assert_eq!(e.batch_size(), 500);
+    assert_eq!(e.batch_size(), 64);
     assert_eq!(e.epoch(0).map(|b| b.len()).sum::<usize>(), 2000);
 }
 
@@ -135,7 +135,9 @@ fn loader_config_validation() {
     );
     assert!(toml::from_str::<LoaderConfig>("batch_size = 2\nshufle = true").is_err());
     let c: LoaderConfig = toml::from_str("batch_size = 32\nshuffle = true").unwrap();
-    assert_eq!(c.resolved_eval_batch_size(), 500);
+    assert_eq!(c.resolved_eval_batch_size(), 32);
+    let c: LoaderConfig = toml::from_str("batch_size = 32\neval_batch_size = 256").unwrap();
+    assert_eq!(c.resolved_eval_batch_size(), 256);
 }
 
 proptest! {

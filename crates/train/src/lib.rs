@@ -29,5 +29,5 @@ pub use error::TrainError;
 pub use experiment::Experiment;
 pub use record::EpochRecord;
 pub use run_dir::RunDir;
-pub use summary::RunSummary;
+pub use summary::{RunSummary, TimeSpent};
 pub use trainer::Trainer;

@@ -377,3 +377,56 @@ metrics = ["accuracy", "f1", "confusion_matrix"]
     );
     std::fs::remove_file(csv).unwrap();
 }
+
+/// Sleeps in every batch-end hook (counting them): its time must show up as callback time.
+struct Slow(std::time::Duration, Arc<Mutex<u32>>);
+
+impl Callback for Slow {
+    fn on_batch_end(&mut self, _step: &tuna_train::callback::StepInfo, _m: &dyn Module) -> Flow {
+        std::thread::sleep(self.0);
+        *self.1.lock().unwrap() += 1;
+        Flow::Continue
+    }
+}
+
+#[test]
+fn the_summary_says_where_the_time_went() {
+    link();
+    let exp = Experiment::from_toml_str(MNIST_SMALL).unwrap();
+    let dir = std::env::temp_dir().join(format!("tuna-time-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut t = Trainer::new(exp, &ctx()).unwrap();
+    t.set_run_dir(tuna_train::RunDir::create(&dir).unwrap())
+        .unwrap();
+    let nap = std::time::Duration::from_millis(2);
+    let count = Arc::new(Mutex::new(0));
+    t.add_callback(Box::new(Slow(nap, count.clone())));
+    let s = t.fit().unwrap();
+    let time = s.time.clone().expect("time recorded");
+    let naps = *count.lock().unwrap() as f64 * nap.as_secs_f64();
+    assert!(naps > 0.0);
+    assert!(time.callbacks >= naps, "{time:?}");
+    for (part, v) in [
+        ("steps", time.steps),
+        ("evaluation", time.evaluation),
+        ("records", time.records),
+        ("checkpoints", time.checkpoints),
+    ] {
+        assert!(v > 0.0, "{part}: {time:?}");
+    }
+    assert!(time.data >= 0.0 && time.other >= 0.0, "{time:?}");
+    // The parts add up to the training's wall time (read a moment apart).
+    assert!(
+        (time.total() - s.wall_seconds).abs() < 0.05 * s.wall_seconds + 0.05,
+        "{} vs {}",
+        time.total(),
+        s.wall_seconds
+    );
+    let share = time.overhead_share();
+    assert!(share > 0.0 && share < 1.0, "{share}");
+    // summary.json carries it.
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert!(written["time"]["callbacks"].as_f64().unwrap() >= naps);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

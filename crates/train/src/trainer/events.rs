@@ -42,7 +42,9 @@ impl Trainer {
             record.set(format!("train_{k}"), v);
         }
         if let Some(val) = self.splits.validation.clone() {
+            let t = Instant::now();
             let (loss, acc) = self.evaluate(&val)?;
+            self.events.time.evaluation += t.elapsed();
             record.set("val_loss", loss);
             for (k, v) in acc.finish() {
                 record.set(format!("val_{k}"), v);
@@ -56,12 +58,13 @@ impl Trainer {
         let last =
             epoch >= self.exp.train.epochs || self.net.early.as_ref().is_some_and(|e| e.stopped());
         self.net.model.set_training(false);
-        for c in &mut self.events.callbacks {
+        let model = self.net.model.as_ref();
+        self.events.each_callback(|c| {
             if last {
                 c.on_final_epoch(epoch);
             }
-            c.on_eval_epoch_end(epoch, self.net.model.as_ref());
-        }
+            c.on_eval_epoch_end(epoch, model);
+        });
         self.net.model.set_training(true);
         record.set("lr", self.lr());
         self.epoch_schedule(&record)?;
@@ -74,7 +77,9 @@ impl Trainer {
         self.state.pos.epoch = epoch;
         self.state.pos.batch = 0;
         if let Some(run) = &self.events.run {
+            let t = Instant::now();
             run.append_record(&record)?;
+            self.events.time.records += t.elapsed();
         }
         let every = self.exp.train.checkpoint_every;
         let due = (every > 0 && epoch % every == 0) || epoch == self.exp.train.epochs;
@@ -125,11 +130,12 @@ impl Trainer {
         started: Instant,
     ) -> Result<Option<String>, TrainError> {
         let mut stopped = stop;
-        for c in &mut self.events.callbacks {
-            if let Flow::Stop(reason) = c.on_epoch_end(record, self.net.model.as_ref()) {
+        let model = self.net.model.as_ref();
+        self.events.each_callback(|c| {
+            if let Flow::Stop(reason) = c.on_epoch_end(record, model) {
                 stopped.get_or_insert(reason);
             }
-        }
+        });
         if stopped.is_some() && self.state.stopped.is_none() {
             self.state.stopped = stopped.clone();
             self.save_last(started)?;
@@ -164,7 +170,7 @@ impl Trainer {
         }
         let path = run.last_checkpoint();
         files.push((checkpoint_bytes(&self.checkpoint(started)?, &path)?, path));
-        self.events.checkpoint_time += writing.elapsed();
+        self.events.time.checkpoints += writing.elapsed();
         self.wait_for_checkpoint()?;
         self.events.writer = Some(std::thread::spawn(move || {
             let refs: Vec<(&Path, &[u8])> = files
@@ -189,7 +195,7 @@ impl Trainer {
         let result = writer
             .join()
             .unwrap_or_else(|_| Err(TrainError::Setup("the checkpoint writer panicked".into())));
-        self.events.checkpoint_time += waiting.elapsed();
+        self.events.time.checkpoints += waiting.elapsed();
         result
     }
 
@@ -206,7 +212,9 @@ impl Trainer {
         {
             self.save_last(started)?;
         }
+        let t = Instant::now();
         let (test, confusion) = self.test_metrics()?;
+        self.events.time.evaluation += t.elapsed();
         let wall = self.state.elapsed_before + started.elapsed().as_secs_f64();
         let best_epoch = self.state.best.map(|(e, _)| e);
         let pick = |e: Option<usize>| {
@@ -230,9 +238,10 @@ impl Trainer {
             wall_seconds: wall,
             parameters: self.net.model.num_parameters(),
             samples_per_second: samples as f64 / wall.max(1e-9),
-            checkpoint_seconds: self.events.checkpoint_time.as_secs_f64(),
+            checkpoint_seconds: self.events.time.checkpoints.as_secs_f64(),
+            time: Some(self.events.time.spent(started.elapsed())),
         };
-        self.write_final(&mut summary)?;
+        self.write_final(&mut summary, started)?;
         for c in &mut self.events.callbacks {
             c.on_train_end(&summary);
         }
@@ -273,11 +282,16 @@ impl Trainer {
     }
 
     /// The weights (with their checksum), the learning curves and, once the checkpoint in
-    /// flight is on disk, the summary with the time checkpoints cost.
-    fn write_final(&mut self, summary: &mut RunSummary) -> Result<(), TrainError> {
+    /// flight is on disk, the summary with the time checkpoints and records cost.
+    fn write_final(
+        &mut self,
+        summary: &mut RunSummary,
+        started: Instant,
+    ) -> Result<(), TrainError> {
         let Some(run) = self.events.run.clone() else {
             return Ok(());
         };
+        let t = Instant::now();
         run.write_weights(self.net.model.as_ref())?;
         if !self.state.history.is_empty() {
             let fig = crate::curves::learning_curves(&self.state.history, &summary.name);
@@ -286,8 +300,10 @@ impl Trainer {
                 fig.save(&path).map_err(|e| TrainError::io(&path, e))?;
             }
         }
+        self.events.time.records += t.elapsed();
         self.wait_for_checkpoint()?;
-        summary.checkpoint_seconds = self.events.checkpoint_time.as_secs_f64();
+        summary.checkpoint_seconds = self.events.time.checkpoints.as_secs_f64();
+        summary.time = Some(self.events.time.spent(started.elapsed()));
         run.write_summary(summary)
     }
 }

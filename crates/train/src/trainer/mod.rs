@@ -77,11 +77,57 @@ struct Events {
     signals_added: bool,
     /// When the last checkpoint was written (for `checkpoint_min_seconds`).
     last_save: Option<Instant>,
-    /// Time training spent on checkpoints in this process (snapshot, serialization and
-    /// waiting for the writer).
-    checkpoint_time: Duration,
+    /// Time this process spent per part of training.
+    time: Timers,
     /// The checkpoint write in flight (files are written and fsynced off the training thread).
     writer: Option<std::thread::JoinHandle<Result<(), TrainError>>>,
+}
+
+impl Events {
+    /// Calls `f` on every callback in order, counting the time as callback time.
+    fn each_callback(&mut self, mut f: impl FnMut(&mut dyn Callback)) {
+        let t = Instant::now();
+        for c in &mut self.callbacks {
+            f(c.as_mut());
+        }
+        self.time.callbacks += t.elapsed();
+    }
+}
+
+/// Time this process spent per part of training (reported as [`crate::summary::TimeSpent`]).
+#[derive(Default)]
+struct Timers {
+    data: Duration,
+    steps: Duration,
+    evaluation: Duration,
+    callbacks: Duration,
+    /// Snapshot, serialization and waiting for the checkpoint writer.
+    checkpoints: Duration,
+    records: Duration,
+}
+
+impl Timers {
+    /// The parts in seconds, `other` being what of `wall` they leave.
+    fn spent(&self, wall: Duration) -> crate::summary::TimeSpent {
+        let parts = [
+            self.data,
+            self.steps,
+            self.evaluation,
+            self.callbacks,
+            self.checkpoints,
+            self.records,
+        ];
+        let measured: Duration = parts.iter().sum();
+        crate::summary::TimeSpent {
+            data: self.data.as_secs_f64(),
+            steps: self.steps.as_secs_f64(),
+            evaluation: self.evaluation.as_secs_f64(),
+            callbacks: self.callbacks.as_secs_f64(),
+            checkpoints: self.checkpoints.as_secs_f64(),
+            records: self.records.as_secs_f64(),
+            other: wall.saturating_sub(measured).as_secs_f64(),
+        }
+    }
 }
 
 /// Everything that changes as training goes on and a checkpoint saves.
@@ -337,6 +383,8 @@ impl Trainer {
     /// Adds the signals recorder and tells the callbacks that training starts.
     fn begin(&mut self) {
         if self.exp.train.signals && !self.events.signals_added {
+            // The recorder profiles the data and picks its probes now: its time.
+            let t = Instant::now();
             let path = self
                 .events
                 .run
@@ -346,6 +394,7 @@ impl Trainer {
                 .with_validation(self.splits.validation.as_ref(), &self.net.info);
             self.events.callbacks.insert(0, Box::new(recorder));
             self.events.signals_added = true;
+            self.events.time.callbacks += t.elapsed();
         }
         let info = RunInfo {
             name: self.name(),
@@ -356,9 +405,7 @@ impl Trainer {
             parameters: self.net.model.num_parameters(),
             metrics: self.net.metrics.names(),
         };
-        for c in &mut self.events.callbacks {
-            c.on_train_begin(&info);
-        }
+        self.events.each_callback(|c| c.on_train_begin(&info));
     }
 
     /// Why early stopping ended the run, if it has.
@@ -381,9 +428,8 @@ impl Trainer {
     ) -> Result<Option<String>, TrainError> {
         self.net.model.set_training(true);
         let batches = self.net.loader.batches_per_epoch();
-        for c in &mut self.events.callbacks {
-            c.on_epoch_begin(epoch, batches);
-        }
+        self.events
+            .each_callback(|c| c.on_epoch_begin(epoch, batches));
         let mut totals = self.state.partial.take().unwrap_or_else(|| EpochTotals {
             loss_sum: 0.0,
             samples: 0,
@@ -396,10 +442,14 @@ impl Trainer {
             let t0 = Instant::now();
             let index = self.state.pos.batch;
             let Some(batch) = it.next() else { break };
+            self.events.time.data += t0.elapsed();
             let batch = batch.map_err(|e| TrainError::from(e).at(epoch, index))?;
+            let (callbacks, started_step) = (self.events.time.callbacks, Instant::now());
             let step = self
                 .train_step(epoch, batches, batch, t0, &mut totals)
                 .map_err(|e| e.at(epoch, index))?;
+            let in_callbacks = self.events.time.callbacks - callbacks;
+            self.events.time.steps += started_step.elapsed().saturating_sub(in_callbacks);
             if let Some(stop) = self.after_step(&step, batches, &mut totals, started)? {
                 self.state.partial = Some(totals);
                 return Ok(Some(stop));
@@ -441,9 +491,9 @@ impl Trainer {
             f.total.backward();
             (loss_value, f.penalty, output, t2, Instant::now())
         };
-        for c in &mut self.events.callbacks {
-            c.on_after_backward(epoch, batch.index, &self.net.params);
-        }
+        let params = &self.net.params;
+        self.events
+            .each_callback(|c| c.on_after_backward(epoch, batch.index, params));
         self.check_gradients(epoch, batch.index)?;
         let net = &mut self.net;
         update::update(
@@ -502,11 +552,12 @@ impl Trainer {
             step.running_metric = totals.metrics.finish().into_iter().next();
         }
         let mut stop = None;
-        for c in &mut self.events.callbacks {
-            if let Flow::Stop(reason) = c.on_batch_end(&step, self.net.model.as_ref()) {
+        let model = self.net.model.as_ref();
+        self.events.each_callback(|c| {
+            if let Flow::Stop(reason) = c.on_batch_end(&step, model) {
                 stop.get_or_insert(reason);
             }
-        }
+        });
         let pos = self.state.pos;
         let interrupted = self
             .events
