@@ -27,7 +27,6 @@ main thread) and evaluated on the test files; prints one JSON line:
 """
 import argparse
 import copy
-import gzip
 import json
 import math
 import pathlib
@@ -40,15 +39,9 @@ import optuna
 import torch
 from torch import nn
 
+from torch_mnist_augment import read_idx, stratified_split  # as the other MNIST twins
+
 MEAN, STD = 0.1307, 0.3081
-
-
-def read_idx(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    ndim = data[3]
-    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
 def load(folder, prefix):
@@ -56,29 +49,6 @@ def load(folder, prefix):
     y = read_idx(folder / f"{prefix}-labels-idx1-ubyte.gz")
     images = (torch.from_numpy(x.copy()).float() / 255.0 - MEAN) / STD
     return images.unsqueeze(1), torch.from_numpy(y.astype(np.int64))
-
-
-def apportion(total, weights):
-    s = sum(weights)
-    parts = [w * total // s for w in weights]
-    rem = sorted(range(len(weights)), key=lambda i: (-((weights[i] * total) % s), i))
-    for i in rem[: total - sum(parts)]:
-        parts[i] += 1
-    return parts
-
-
-def stratified_split(labels, fraction, seed):
-    n_val = max(1, round(fraction * len(labels)))
-    by_class = [torch.nonzero(labels == c).flatten() for c in range(10)]
-    counts = apportion(n_val, [len(m) for m in by_class])
-    g = torch.Generator().manual_seed(seed)
-    train, val = [], []
-    for members, k in zip(by_class, counts):
-        perm = members[torch.randperm(len(members), generator=g)]
-        val.append(perm[:k])
-        train.append(perm[k:])
-    train, val = torch.cat(train), torch.cat(val)
-    return train[torch.randperm(len(train), generator=g)], val[torch.randperm(len(val), generator=g)]
 
 
 PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")

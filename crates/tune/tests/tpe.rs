@@ -464,6 +464,21 @@ fn tpe_concentrates_near_good_observations() {
     }
 }
 
+/// `x` and `y` uniform on `[0, 1]`.
+fn unit_square() -> Vec<ParamSpec> {
+    ["x", "y"]
+        .map(|name| {
+            param(
+                name,
+                Distribution::Uniform {
+                    low: 0.0,
+                    high: 1.0,
+                },
+            )
+        })
+        .to_vec()
+}
+
 fn multivariate() -> TpeSampler {
     TpeSampler {
         multivariate: true,
@@ -477,22 +492,7 @@ fn multivariate_tpe_keeps_good_combinations_together() {
     // crossed corners (0.2, 0.8) and (0.8, 0.2). Each coordinate's good and bad values are
     // the same, so independent TPE cannot tell them apart; multivariate kernels keep each
     // trial's pair and propose the good corners.
-    let space = vec![
-        param(
-            "x",
-            Distribution::Uniform {
-                low: 0.0,
-                high: 1.0,
-            },
-        ),
-        param(
-            "y",
-            Distribution::Uniform {
-                low: 0.0,
-                high: 1.0,
-            },
-        ),
-    ];
+    let space = unit_square();
     let mut trials = Vec::new();
     let mut add = |x: f64, y: f64, value: f64| {
         let number = trials.len() as u64;
@@ -597,22 +597,7 @@ fn multivariate_tpe_beats_random_and_leaves_conditional_params_independent() {
 /// Mean distance between the proposals of each batch of `k` trials proposed while the
 /// earlier ones of the batch run (parallel workers), over a study of `n` trials.
 fn batch_spread(sampler: &TpeSampler, seed: u64, n: u64, k: u64) -> f64 {
-    let space = vec![
-        param(
-            "x",
-            Distribution::Uniform {
-                low: 0.0,
-                high: 1.0,
-            },
-        ),
-        param(
-            "y",
-            Distribution::Uniform {
-                low: 0.0,
-                high: 1.0,
-            },
-        ),
-    ];
+    let space = unit_square();
     let obj =
         |p: &BTreeMap<String, ParamValue>| (f(p, "x") - 0.3).powi(2) + (f(p, "y") - 0.6).powi(2);
     let mut trials: Vec<FrozenTrial> = Vec::new();

@@ -110,6 +110,23 @@ impl Domain {
         }
     }
 
+    /// The parameter value of `y`, a point of the transformed space (an int rounded to its
+    /// grid).
+    fn value(self, y: f64) -> ParamValue {
+        match self {
+            Domain::Continuous { log } => ParamValue::Float(if log { y.exp() } else { y }),
+            Domain::Discrete {
+                low,
+                high,
+                step,
+                log,
+            } => {
+                let x = if log { y.exp() } else { y };
+                ParamValue::Int(align_int(x, low, high, step))
+            }
+        }
+    }
+
     /// The domain of a numerical distribution and its bounds in the transformed space (an int
     /// is continuous on `[low - step/2, high + step/2]`).
     fn of(distribution: &Distribution) -> Option<(f64, f64, Domain)> {
@@ -170,19 +187,23 @@ fn mixture_weights(n: usize, params: &ParzenParams) -> Vec<f64> {
     w
 }
 
+/// Truncated normals on `[lo, hi]` in the transformed space, one per observation and the
+/// prior last (Optuna's `_BatchedTruncNormDistributions` and
+/// `_BatchedDiscreteTruncNormDistributions`, log variants included).
+#[derive(Clone, Debug)]
+struct NumericalKernels {
+    mus: Vec<f64>,
+    sigmas: Vec<f64>,
+    lo: f64,
+    hi: f64,
+    domain: Domain,
+}
+
 /// One parameter's kernels, one per observation and the prior last.
 #[derive(Clone, Debug)]
 enum Kernels {
-    /// Truncated normals on `[lo, hi]` in the transformed space (Optuna's
-    /// `_BatchedTruncNormDistributions` and `_BatchedDiscreteTruncNormDistributions`, log
-    /// variants included).
-    Numerical {
-        mus: Vec<f64>,
-        sigmas: Vec<f64>,
-        lo: f64,
-        hi: f64,
-        domain: Domain,
-    },
+    /// Truncated normals on one numerical parameter's domain.
+    Numerical(NumericalKernels),
     /// One probability row per kernel (Optuna's `_BatchedCategoricalDistributions`).
     Categorical { rows: Vec<Vec<f64>> },
 }
@@ -202,13 +223,13 @@ impl Kernels {
             mus.push(0.5 * (lo + hi));
             sigmas.push(hi - lo);
         }
-        Some(Kernels::Numerical {
+        Some(Kernels::Numerical(NumericalKernels {
             mus,
             sigmas,
             lo,
             hi,
             domain,
-        })
+        }))
     }
 
     /// Optuna's `_calculate_categorical_distributions` without a distance function: an
@@ -247,26 +268,9 @@ impl Kernels {
     fn sample(&self, k: usize, rng: &mut ChaCha8Rng) -> ParamValue {
         match self {
             Kernels::Categorical { rows } => ParamValue::Choice(pick(&rows[k], rng)),
-            Kernels::Numerical {
-                mus,
-                sigmas,
-                lo,
-                hi,
-                domain,
-            } => {
-                let y = sample_truncnorm(mus[k], sigmas[k], *lo, *hi, rng);
-                match *domain {
-                    Domain::Continuous { log } => ParamValue::Float(if log { y.exp() } else { y }),
-                    Domain::Discrete {
-                        low,
-                        high,
-                        step,
-                        log,
-                    } => {
-                        let x = if log { y.exp() } else { y };
-                        ParamValue::Int(align_int(x, low, high, step))
-                    }
-                }
+            Kernels::Numerical(n) => {
+                n.domain
+                    .value(sample_truncnorm(n.mus[k], n.sigmas[k], n.lo, n.hi, rng))
             }
         }
     }
@@ -279,13 +283,9 @@ impl Kernels {
                 ParamValue::Choice(i) if i < rows[k].len() => rows[k][i].ln(),
                 _ => f64::NEG_INFINITY,
             },
-            Kernels::Numerical {
-                mus,
-                sigmas,
-                lo,
-                hi,
-                domain,
-            } => numerical_log_pdf(mus[k], sigmas[k], *lo, *hi, *domain, v),
+            Kernels::Numerical(n) => {
+                numerical_log_pdf(n.mus[k], n.sigmas[k], n.lo, n.hi, n.domain, v)
+            }
         }
     }
 }
