@@ -41,10 +41,9 @@ fn branin(p: &BTreeMap<String, ParamValue>) -> f64 {
     (y - b * x * x + c * x - 6.0).powi(2) + 10.0 * (1.0 - t) * x.cos() + 10.0
 }
 
-#[test]
-fn tpe_beats_random_on_branin() {
-    // Branin on [-5, 10] x [0, 15], global minimum 0.397887.
-    let space = vec![
+/// Branin's domain, `x` in [-5, 10] and `y` in [0, 15].
+fn branin_space() -> Vec<ParamSpec> {
+    vec![
         param(
             "x",
             Distribution::Uniform {
@@ -59,7 +58,13 @@ fn tpe_beats_random_on_branin() {
                 high: 15.0,
             },
         ),
-    ];
+    ]
+}
+
+#[test]
+fn tpe_beats_random_on_branin() {
+    // Branin on [-5, 10] x [0, 15], global minimum 0.397887.
+    let space = branin_space();
     let tpe = mean_best(&TpeSampler::default(), &space, &branin);
     let random = mean_best(&RandomSampler::new(), &space, &branin);
     eprintln!("branin, {BUDGET} trials, {SEEDS} seeds: mean best TPE {tpe:.4}, random {random:.4}");
@@ -263,22 +268,7 @@ fn tpe_handles_conditional_params() {
 #[test]
 fn tpe_maximize_mirrors_minimize() {
     // Maximizing -f ranks the trials exactly as minimizing f, so the studies coincide.
-    let space = vec![
-        param(
-            "x",
-            Distribution::Uniform {
-                low: -5.0,
-                high: 10.0,
-            },
-        ),
-        param(
-            "y",
-            Distribution::Uniform {
-                low: 0.0,
-                high: 15.0,
-            },
-        ),
-    ];
+    let space = branin_space();
     let min = run_study(
         &TpeSampler::default(),
         &space,
@@ -500,13 +490,7 @@ fn multivariate_tpe_keeps_good_combinations_together() {
             ("x".to_string(), ParamValue::Float(x)),
             ("y".to_string(), ParamValue::Float(y)),
         ]);
-        trials.push(FrozenTrial {
-            number,
-            state: TrialState::Complete,
-            params,
-            value: Some(value),
-            intermediate: BTreeMap::new(),
-        });
+        trials.push(complete_trial(number, params, value));
     };
     for i in 0..10 {
         let d = 0.01 * i as f64;
@@ -540,22 +524,7 @@ fn multivariate_tpe_keeps_good_combinations_together() {
 
 #[test]
 fn multivariate_tpe_beats_random_and_leaves_conditional_params_independent() {
-    let space = vec![
-        param(
-            "x",
-            Distribution::Uniform {
-                low: -5.0,
-                high: 10.0,
-            },
-        ),
-        param(
-            "y",
-            Distribution::Uniform {
-                low: 0.0,
-                high: 15.0,
-            },
-        ),
-    ];
+    let space = branin_space();
     let tpe = mean_best(&multivariate(), &space, &branin);
     let random = mean_best(&RandomSampler::new(), &space, &branin);
     eprintln!("branin: mean best multivariate TPE {tpe:.4}, random {random:.4}");

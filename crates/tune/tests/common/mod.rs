@@ -78,15 +78,24 @@ pub fn run_study(
         let mut rng = trial_rng(seed, number);
         let params = sample_params(sampler, space, &trials, direction, number, &mut rng);
         let value = objective(&params);
-        trials.push(FrozenTrial {
-            number,
-            state: TrialState::Complete,
-            params,
-            value: Some(value),
-            intermediate: BTreeMap::new(),
-        });
+        trials.push(complete_trial(number, params, value));
     }
     trials
+}
+
+/// A complete trial with `params` and `value` (no intermediate values).
+pub fn complete_trial(
+    number: u64,
+    params: BTreeMap<String, ParamValue>,
+    value: f64,
+) -> FrozenTrial {
+    FrozenTrial {
+        number,
+        state: TrialState::Complete,
+        params,
+        value: Some(value),
+        intermediate: BTreeMap::new(),
+    }
 }
 
 /// The best value of `trials` for `direction`.
