@@ -13,7 +13,7 @@ use tuna::optim::{
     GroupedOptimizer, OptimError, Optimizer, OptimizerConfig, ParamGroupConfig, ParamState,
     UpdateRule,
 };
-use tuna::sched::{LrScheduler, LrSchedulerConfig, SchedError, SchedulerState};
+use tuna::sched::{ChainRule, Chainable, LrScheduler, LrSchedulerConfig, SchedError};
 use tuna::tensor::{DType, Generator, Tensor};
 use tuna::tune::runner::{RunOptions, Study};
 use tuna::tune::sampler::ChaCha8Rng;
@@ -113,11 +113,21 @@ impl OptimizerConfig for SignSgd {
 
 // ANCHOR: schedule
 /// Inverse-square-root decay after a linear warmup (the original Transformer schedule):
-/// `lr = base · min(t/w, sqrt(w/t))`.
+/// `lr = base · min(t/w, sqrt(w/t))` on the `t`-th optimizer step (t = 1, 2, ...).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct InverseSqrtLr {
     warmup_steps: u64,
+}
+
+/// The formula; `Chainable` turns it into a running schedule that saves its state and
+/// composes inside `SequentialLR`, `ChainedScheduler` and `LinearWarmup`.
+impl ChainRule for InverseSqrtLr {
+    const NAME: &'static str = "InverseSqrtLR";
+    fn closed_form(&self, epoch: i64, base_lr: f64) -> f64 {
+        let (t, w) = ((epoch + 1) as f64, self.warmup_steps as f64);
+        base_lr * (t / w).min((w / t).sqrt())
+    }
 }
 
 #[typetag::serde(name = "InverseSqrtLR")]
@@ -134,54 +144,7 @@ impl LrSchedulerConfig for InverseSqrtLr {
     }
     fn build(&self, base_lrs: &[f64]) -> Result<Box<dyn LrScheduler>, SchedError> {
         self.validate()?;
-        Ok(Box::new(InverseSqrt {
-            warmup: self.warmup_steps as f64,
-            base: base_lrs.to_vec(),
-            t: 0,
-        }))
-    }
-}
-
-#[derive(Clone, Debug)]
-struct InverseSqrt {
-    warmup: f64,
-    base: Vec<f64>,
-    t: i64,
-}
-
-impl InverseSqrt {
-    fn factor(&self) -> f64 {
-        let t = (self.t + 1) as f64;
-        (t / self.warmup).min((self.warmup / t).sqrt())
-    }
-}
-
-impl LrScheduler for InverseSqrt {
-    fn step(&mut self, _metric: Option<f64>) {
-        self.t += 1;
-    }
-    fn lrs(&self) -> Vec<f64> {
-        self.base.iter().map(|b| b * self.factor()).collect()
-    }
-    fn base_lrs(&self) -> Vec<f64> {
-        self.base.clone()
-    }
-    fn last_epoch(&self) -> i64 {
-        self.t
-    }
-    fn state(&self) -> SchedulerState {
-        SchedulerState::new("InverseSqrtLR", self.t, &self.base, &self.lrs())
-    }
-    fn load_state(&mut self, state: &SchedulerState) -> Result<(), SchedError> {
-        self.t = state.last_epoch;
-        Ok(())
-    }
-    fn set_lrs(&mut self, _lrs: &[f64]) {}
-    fn restart(&mut self) {
-        self.t = 0;
-    }
-    fn step_to(&mut self, epoch: u64) {
-        self.t = epoch as i64;
+        Chainable::boxed(self.clone(), base_lrs)
     }
 }
 // ANCHOR_END: schedule
@@ -253,6 +216,36 @@ pub fn run() -> (f64, f64) {
         "the custom plugins should fit the line"
     );
     (first, last)
+}
+
+/// The user schedule inside a built-in composite: two steps of `InverseSqrtLR` warmup
+/// (`warmup_steps = 2`), then `ExponentialLR` from the base lr at step 3, as PyTorch's
+/// `SequentialLR` does. Returns the lr of the first 6 steps.
+pub fn schedule_in_sequence() -> Vec<f64> {
+    tuna::link_all();
+    let config: Box<dyn LrSchedulerConfig> = toml::from_str(
+        r#"
+        type = "SequentialLR"
+        milestones = [3]
+
+        [[schedulers]]
+        type = "InverseSqrtLR"
+        warmup_steps = 2
+
+        [[schedulers]]
+        type = "ExponentialLR"
+        gamma = 0.5
+        "#,
+    )
+    .expect("schedule parses");
+    let mut sched = config.build(&[1.0]).expect("schedule");
+    let mut lrs = vec![sched.lrs()[0]];
+    for _ in 1..6 {
+        sched.step(None);
+        lrs.push(sched.lrs()[0]);
+    }
+    println!("SequentialLR[InverseSqrtLR, ExponentialLR]: {lrs:.4?}");
+    lrs
 }
 
 // ANCHOR: sampler
@@ -409,5 +402,6 @@ pub fn run_study() -> Vec<TrialState> {
 /// Runs the example.
 pub fn main() {
     run();
+    schedule_in_sequence();
     run_study();
 }

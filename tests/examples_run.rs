@@ -26,6 +26,18 @@ fn custom_plugins_load_by_name_and_train() {
     assert!(last < first / 10.0);
 }
 
+#[test]
+fn a_custom_schedule_composes_inside_sequential_lr() {
+    let lrs = custom_plugin::schedule_in_sequence();
+    // warmup: min(t/2, sqrt(2/t)) for t = 1, 2, 3; then ExponentialLR restarts from the base
+    // lr at the milestone and halves it each step.
+    let expected = [0.5, 1.0, (2.0f64 / 3.0).sqrt(), 1.0, 0.5, 0.25];
+    for (got, want) in lrs.iter().zip(expected) {
+        assert!((got - want).abs() < 1e-12, "{lrs:?}");
+    }
+    assert_eq!(lrs.len(), expected.len());
+}
+
 #[path = "../examples/sequence_models.rs"]
 mod sequence_models;
 

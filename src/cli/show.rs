@@ -20,79 +20,98 @@ pub struct Args {
     pub runs: Vec<PathBuf>,
 }
 
+/// One run's rows: `(label, value)` in display order.
+type Rows = Vec<(String, String)>;
+
 /// Runs `tuna show`.
 pub fn run(args: &Args) -> Result<(), CliError> {
-    let mut columns: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    let mut columns: Vec<(String, Rows)> = Vec::new();
     for path in &args.runs {
         let run = RunDir::open(path)?;
-        let mut rows: Vec<(String, String)> = Vec::new();
-        let records = read_records(&run.metrics_path())?;
-        match run.read_summary() {
-            Ok(s) => {
-                rows.push((
-                    "status".into(),
-                    match &s.stopped_early {
-                        Some(_) => "stopped early".into(),
-                        None => "finished".into(),
-                    },
-                ));
-                rows.push((
-                    "epochs".into(),
-                    format!("{}/{}", s.epochs_completed, s.epochs_planned),
-                ));
-                rows.push(("parameters".into(), s.parameters.to_string()));
-                rows.push((
-                    "best epoch".into(),
-                    s.best_epoch
-                        .map(|e| format!("{e} (by {})", s.monitor))
-                        .unwrap_or("-".into()),
-                ));
-                for (k, v) in &s.best {
-                    match k.as_str() {
-                        "seconds" => {}
-                        "lr" => rows.push(("lr at best epoch".into(), shown(k, v.0))),
-                        _ => rows.push((format!("best {k}"), shown(k, v.0))),
-                    }
-                }
-                for (k, v) in &s.test {
-                    rows.push((k.clone(), shown(k, v.0)));
-                }
-                let wall = if s.wall_seconds < 1.0 {
-                    format!("{:.0}ms", 1000.0 * s.wall_seconds)
-                } else {
-                    format!("{:.1}s", s.wall_seconds)
-                };
-                rows.push(("wall time".into(), wall));
-                rows.push(("samples/s".into(), format!("{:.0}", s.samples_per_second)));
-                if let Some(t) = &s.time {
-                    rows.push(("time spent".into(), time_spent(t)));
-                }
-            }
-            Err(_) => {
-                let status = match run.read_failure() {
-                    Some(e) => format!("failed: {}", e.lines().next().unwrap_or_default()),
-                    None => "unfinished (resume with tuna train --resume)".into(),
-                };
-                rows.push(("status".into(), status));
-                rows.push(("epochs".into(), records.len().to_string()));
-                if let Some(last) = records.last() {
-                    for (k, v) in &last.values {
-                        rows.push((format!("last {k}"), shown(k, v.0)));
-                    }
-                }
-            }
-        }
+        let rows = match run.read_summary() {
+            Ok(s) => finished_rows(&s),
+            Err(_) => unfinished_rows(&run)?,
+        };
         columns.push((path.display().to_string(), rows));
     }
-    let mut keys: Vec<String> = Vec::new();
-    for (_, rows) in &columns {
+    print_table(&columns)
+}
+
+/// The rows of a run that wrote its summary.
+fn finished_rows(s: &tuna::train::RunSummary) -> Rows {
+    let mut rows: Rows = vec![
+        (
+            "status".into(),
+            match &s.stopped_early {
+                Some(_) => "stopped early".into(),
+                None => "finished".into(),
+            },
+        ),
+        (
+            "epochs".into(),
+            format!("{}/{}", s.epochs_completed, s.epochs_planned),
+        ),
+        ("parameters".into(), s.parameters.to_string()),
+        (
+            "best epoch".into(),
+            s.best_epoch
+                .map(|e| format!("{e} (by {})", s.monitor))
+                .unwrap_or("-".into()),
+        ),
+    ];
+    for (k, v) in &s.best {
+        match k.as_str() {
+            "seconds" => {}
+            "lr" => rows.push(("lr at best epoch".into(), shown(k, v.0))),
+            _ => rows.push((format!("best {k}"), shown(k, v.0))),
+        }
+    }
+    for (k, v) in &s.test {
+        rows.push((k.clone(), shown(k, v.0)));
+    }
+    let wall = if s.wall_seconds < 1.0 {
+        format!("{:.0}ms", 1000.0 * s.wall_seconds)
+    } else {
+        format!("{:.1}s", s.wall_seconds)
+    };
+    rows.push(("wall time".into(), wall));
+    rows.push(("samples/s".into(), format!("{:.0}", s.samples_per_second)));
+    if let Some(t) = &s.time {
+        rows.push(("time spent".into(), time_spent(t)));
+    }
+    rows
+}
+
+/// The rows of a run without a summary: failed or unfinished, with its last epoch's metrics.
+fn unfinished_rows(run: &RunDir) -> Result<Rows, CliError> {
+    let records = read_records(&run.metrics_path())?;
+    let status = match run.read_failure() {
+        Some(e) => format!("failed: {}", e.lines().next().unwrap_or_default()),
+        None => "unfinished (resume with tuna train --resume)".into(),
+    };
+    let mut rows: Rows = vec![
+        ("status".into(), status),
+        ("epochs".into(), records.len().to_string()),
+    ];
+    if let Some(last) = records.last() {
+        for (k, v) in &last.values {
+            rows.push((format!("last {k}"), shown(k, v.0)));
+        }
+    }
+    Ok(rows)
+}
+
+/// Prints the runs as columns, one line per label any run has (`-` where a run lacks it).
+fn print_table(columns: &[(String, Rows)]) -> Result<(), CliError> {
+    let mut keys: Vec<&String> = Vec::new();
+    for (_, rows) in columns {
         for (k, _) in rows {
-            if !keys.contains(k) {
-                keys.push(k.clone());
+            if !keys.contains(&k) {
+                keys.push(k);
             }
         }
     }
-    let kw = keys.iter().map(String::len).max().unwrap_or(0).max(3);
+    let kw = keys.iter().map(|k| k.len()).max().unwrap_or(0).max(3);
     let widths: Vec<usize> = columns
         .iter()
         .map(|(name, rows)| {
@@ -108,7 +127,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         header.push_str(&format!("  {name:<w$}"));
     }
     outln!("{}", header.trim_end());
-    for k in &keys {
+    for k in keys {
         let mut line = format!("{k:<kw$}");
         for ((_, rows), w) in columns.iter().zip(&widths) {
             let v = rows

@@ -163,209 +163,37 @@ impl MultiheadAttention {
         average_attn_weights: bool,
         is_causal: bool,
     ) -> (Var<'t>, Option<Var<'t>>) {
-        let tape = query.tape();
-        let (e, h) = (self.embed_dim, self.num_heads);
-        let hd = e / h;
-        let unbatched = query.rank() == 2;
-        assert!(
-            query.rank() == 3 || unbatched,
-            "MultiheadAttention: expected query of rank 3 (batched) or 2 (unbatched), got {:?}",
-            query.shape()
-        );
-        assert!(
-            key.rank() == query.rank() && value.rank() == query.rank(),
-            "MultiheadAttention: query {:?}, key {:?} and value {:?} must all be batched or all unbatched",
-            query.shape(),
-            key.shape(),
-            value.shape()
-        );
+        let unbatched = check_ranks(query, key, value);
         let self_attn = query.id() == key.id() && key.id() == value.id();
-        // batch first internally: (N, L, E)
-        let to_bf = |x: Var<'t>| {
-            if unbatched {
-                x.unsqueeze(0)
-            } else if self.batch_first {
-                x
-            } else {
-                x.transpose(0, 1)
-            }
-        };
-        let (q_in, k_in, v_in) = (to_bf(query), to_bf(key), to_bf(value));
+        let (q_in, k_in, v_in) = (
+            self.to_batch_first(query, unbatched),
+            self.to_batch_first(key, unbatched),
+            self.to_batch_first(value, unbatched),
+        );
         let (n, l, s) = (q_in.size(0), q_in.size(1), k_in.size(1));
+        let e = self.embed_dim;
         assert!(
             q_in.size(2) == e,
             "MultiheadAttention: expected query embedding dim {e}, got shape {:?}",
             query.shape()
         );
-        let bias = self.in_proj_bias.as_ref().map(|b| tape.param(b));
-        let b_part = |i: usize| bias.map(|b| b.narrow(0, i * e, e));
-        let (q, k, v) = match &self.in_proj_weight {
-            Some(w) => {
-                let w = tape.param(w);
-                if self_attn {
-                    let qkv = functional::linear(q_in, w, bias);
-                    (
-                        qkv.narrow(2, 0, e),
-                        qkv.narrow(2, e, e),
-                        qkv.narrow(2, 2 * e, e),
-                    )
-                } else {
-                    (
-                        functional::linear(q_in, w.narrow(0, 0, e), b_part(0)),
-                        functional::linear(k_in, w.narrow(0, e, e), b_part(1)),
-                        functional::linear(v_in, w.narrow(0, 2 * e, e), b_part(2)),
-                    )
-                }
-            }
-            None => {
-                let p = |w: &Option<Param>| tape.param(w.as_ref().expect("separate projections"));
-                (
-                    functional::linear(q_in, p(&self.q_proj_weight), b_part(0)),
-                    functional::linear(k_in, p(&self.k_proj_weight), b_part(1)),
-                    functional::linear(v_in, p(&self.v_proj_weight), b_part(2)),
-                )
-            }
-        };
+        let (q, k, v) = self.project(q_in, k_in, v_in, self_attn);
         let dtype = q.dtype();
-        // additive biases, broadcast against (N, H, L, S')
-        let mut attn_bias = match attn_mask {
-            Some(m) => {
-                let b = mask_bias(m, dtype);
-                match b.rank() {
-                    2 => {
-                        assert!(
-                            b.shape() == [l, s],
-                            "MultiheadAttention: the 2-D attn_mask should be of size [{l}, {s}], got {:?}",
-                            b.shape()
-                        );
-                        Some(b.reshape(&[1, 1, l as isize, s as isize]))
-                    }
-                    3 => {
-                        assert!(
-                            b.shape() == [n * h, l, s],
-                            "MultiheadAttention: the 3-D attn_mask should be of size [{}, {l}, {s}], got {:?}",
-                            n * h,
-                            b.shape()
-                        );
-                        Some(b.reshape(&[n as isize, h as isize, l as isize, s as isize]))
-                    }
-                    _ => panic!(
-                        "MultiheadAttention: attn_mask must be 2-D or 3-D, got {:?}",
-                        b.shape()
-                    ),
-                }
-            }
-            None if is_causal => {
-                let data: Vec<bool> = (0..l).flat_map(|i| (0..s).map(move |j| j > i)).collect();
-                Some(
-                    mask_bias(&Tensor::from_vec(data, &[l, s]), dtype)
-                        .reshape(&[1, 1, l as isize, s as isize]),
-                )
-            }
-            None => None,
+        let mut bias = ScoreBias {
+            attn: attn_mask_bias(attn_mask, is_causal, [n, self.num_heads, l, s], dtype),
+            key_padding: key_padding_mask.map(|m| key_padding_bias(m, unbatched, n, s, dtype)),
         };
-        let mut kpm_bias = key_padding_mask.map(|m| {
-            let m = if unbatched { m.unsqueeze(0) } else { m.clone() };
-            assert!(
-                m.shape() == [n, s],
-                "MultiheadAttention: expected key_padding_mask of shape [{n}, {s}], got {:?}",
-                m.shape()
-            );
-            mask_bias(&m, dtype).reshape(&[n as isize, 1, 1, s as isize])
-        });
-        let (mut k, mut v) = (k, v);
-        if let (Some(bk), Some(bv)) = (&self.bias_k, &self.bias_v) {
-            k = tape.cat(&[k, tape.param(bk).expand(&[n, 1, e])], 1);
-            v = tape.cat(&[v, tape.param(bv).expand(&[n, 1, e])], 1);
-            attn_bias = attn_bias.map(|b| pad_last(&b));
-            kpm_bias = kpm_bias.map(|b| pad_last(&b));
-        }
-        let heads = |x: Var<'t>| {
-            let len = x.size(1);
-            x.reshape(&[n as isize, len as isize, h as isize, hd as isize])
-                .permute(&[0, 2, 1, 3])
-        };
-        let scale = 1.0 / (hd as f64).sqrt();
-        let q = heads(q);
-        let (mut k, mut v) = (heads(k), heads(v));
-        if self.add_zero_attn {
-            let z = tape.constant(Tensor::zeros(&[n, h, 1, hd], dtype));
-            k = tape.cat(&[k, z], 2);
-            v = tape.cat(&[v, z], 2);
-            attn_bias = attn_bias.map(|b| pad_last(&b));
-            kpm_bias = kpm_bias.map(|b| pad_last(&b));
-        }
-        let total = match (attn_bias, kpm_bias) {
-            (Some(a), Some(b)) => Some(a.add(&b)),
-            (a, b) => a.or(b),
-        };
-        let dropping = self.training && self.dropout > 0.0;
-        if !need_weights {
-            let keep = dropping.then(|| {
-                let shape = [n, h, l, k.size(2)];
-                let mut g = self.gen.lock().unwrap_or_else(|e| e.into_inner());
-                dropout_keep(&shape, self.dropout, dtype, &mut g)
-            });
-            let attn = fused_attention(q, k, v, scale, total.as_ref(), keep)
-                .permute(&[0, 2, 1, 3])
-                .reshape(&[n as isize, l as isize, e as isize]);
-            let out = self.out_proj.forward(attn);
-            let out = if unbatched {
-                out.squeeze(0)
-            } else if self.batch_first {
-                out
-            } else {
-                out.transpose(0, 1)
-            };
-            return (out, None);
-        }
-        let q = q.mul_scalar(scale);
-        let mut scores = q.matmul(k.transpose(-2, -1));
-        let weights = match total {
-            Some(b) => {
-                // a row whose every key is masked: from the (small) bias, not the scores
-                let row_max = b.amax(&[-1], true);
-                let dead: Vec<bool> = row_max
-                    .to_vec_f64()
-                    .iter()
-                    .map(|&m| m == f64::NEG_INFINITY)
-                    .collect();
-                scores = scores.add(tape.constant(b));
-                if dead.contains(&true) {
-                    let dead = Tensor::from_vec(dead, row_max.shape());
-                    scores
-                        .masked_fill(&dead, 0.0)
-                        .softmax(-1)
-                        .masked_fill(&dead, 0.0)
-                } else {
-                    scores.softmax(-1)
-                }
-            }
-            None => scores.softmax(-1),
-        };
-        let weights = if dropping {
-            let mut g = self.gen.lock().unwrap_or_else(|e| e.into_inner());
-            functional::dropout(weights, self.dropout, true, &mut g)
-        } else {
-            weights
-        };
-        let attn = weights
-            .matmul(v)
+        let (q, k, v) = self.split_heads(q, k, v, &mut bias);
+        let (attn, weights) = self.attend(q, k, v, bias.total(), need_weights);
+        let attn = attn
             .permute(&[0, 2, 1, 3])
             .reshape(&[n as isize, l as isize, e as isize]);
-        let out = self.out_proj.forward(attn);
-        let out = if unbatched {
-            out.squeeze(0)
-        } else if self.batch_first {
-            out
-        } else {
-            out.transpose(0, 1)
-        };
-        let weights = need_weights.then(|| {
+        let out = self.to_input_layout(self.out_proj.forward(attn), unbatched);
+        let weights = weights.map(|w| {
             let w = if average_attn_weights {
-                weights.mean_dims(&[1], false)
+                w.mean_dims(&[1], false)
             } else {
-                weights
+                w
             };
             if unbatched {
                 w.squeeze(0)
@@ -375,6 +203,259 @@ impl MultiheadAttention {
         });
         (out, weights)
     }
+
+    /// `x` as `(N, L, E)`: adds the batch dimension of an unbatched input and moves it first
+    /// when not `batch_first`.
+    fn to_batch_first<'t>(&self, x: Var<'t>, unbatched: bool) -> Var<'t> {
+        if unbatched {
+            x.unsqueeze(0)
+        } else if self.batch_first {
+            x
+        } else {
+            x.transpose(0, 1)
+        }
+    }
+
+    /// `x` back in the layout of the inputs: the inverse of [`to_batch_first`](Self::to_batch_first).
+    fn to_input_layout<'t>(&self, x: Var<'t>, unbatched: bool) -> Var<'t> {
+        if unbatched {
+            x.squeeze(0)
+        } else if self.batch_first {
+            x
+        } else {
+            x.transpose(0, 1)
+        }
+    }
+
+    /// The input projections `q, k, v = x W_q + b_q, ...`: one GEMM for self-attention with
+    /// the packed `in_proj_weight`, three otherwise.
+    fn project<'t>(
+        &self,
+        q_in: Var<'t>,
+        k_in: Var<'t>,
+        v_in: Var<'t>,
+        self_attn: bool,
+    ) -> (Var<'t>, Var<'t>, Var<'t>) {
+        let tape = q_in.tape();
+        let e = self.embed_dim;
+        let bias = self.in_proj_bias.as_ref().map(|b| tape.param(b));
+        let b_part = |i: usize| bias.map(|b| b.narrow(0, i * e, e));
+        match &self.in_proj_weight {
+            Some(w) if self_attn => {
+                let qkv = functional::linear(q_in, tape.param(w), bias);
+                (
+                    qkv.narrow(2, 0, e),
+                    qkv.narrow(2, e, e),
+                    qkv.narrow(2, 2 * e, e),
+                )
+            }
+            Some(w) => {
+                let w = tape.param(w);
+                (
+                    functional::linear(q_in, w.narrow(0, 0, e), b_part(0)),
+                    functional::linear(k_in, w.narrow(0, e, e), b_part(1)),
+                    functional::linear(v_in, w.narrow(0, 2 * e, e), b_part(2)),
+                )
+            }
+            None => {
+                let p = |w: &Option<Param>| tape.param(w.as_ref().expect("separate projections"));
+                (
+                    functional::linear(q_in, p(&self.q_proj_weight), b_part(0)),
+                    functional::linear(k_in, p(&self.k_proj_weight), b_part(1)),
+                    functional::linear(v_in, p(&self.v_proj_weight), b_part(2)),
+                )
+            }
+        }
+    }
+
+    /// Appends `bias_k`/`bias_v` and the zero-attention key where configured and splits the
+    /// embedding into heads: `(N, L, E)` → `(N, H, L, E/H)`. The biases grow with the keys.
+    fn split_heads<'t>(
+        &self,
+        q: Var<'t>,
+        mut k: Var<'t>,
+        mut v: Var<'t>,
+        bias: &mut ScoreBias,
+    ) -> (Var<'t>, Var<'t>, Var<'t>) {
+        let tape = q.tape();
+        let (n, e, h) = (q.size(0), self.embed_dim, self.num_heads);
+        let hd = e / h;
+        if let (Some(bk), Some(bv)) = (&self.bias_k, &self.bias_v) {
+            k = tape.cat(&[k, tape.param(bk).expand(&[n, 1, e])], 1);
+            v = tape.cat(&[v, tape.param(bv).expand(&[n, 1, e])], 1);
+            bias.pad();
+        }
+        let heads = |x: Var<'t>| {
+            let len = x.size(1);
+            x.reshape(&[n as isize, len as isize, h as isize, hd as isize])
+                .permute(&[0, 2, 1, 3])
+        };
+        let (q, mut k, mut v) = (heads(q), heads(k), heads(v));
+        if self.add_zero_attn {
+            let z = tape.constant(Tensor::zeros(&[n, h, 1, hd], q.dtype()));
+            k = tape.cat(&[k, z], 2);
+            v = tape.cat(&[v, z], 2);
+            bias.pad();
+        }
+        (q, k, v)
+    }
+
+    /// `softmax(q kᵀ / sqrt(d) + bias) v` per head, with attention dropout in training:
+    /// the fused kernel when the weights are not needed, the weights `(N, H, L, S)` too
+    /// otherwise.
+    fn attend<'t>(
+        &self,
+        q: Var<'t>,
+        k: Var<'t>,
+        v: Var<'t>,
+        bias: Option<Tensor>,
+        need_weights: bool,
+    ) -> (Var<'t>, Option<Var<'t>>) {
+        let scale = 1.0 / (q.size(3) as f64).sqrt();
+        let dropping = self.training && self.dropout > 0.0;
+        if !need_weights {
+            let keep = dropping.then(|| {
+                let shape = [q.size(0), q.size(1), q.size(2), k.size(2)];
+                let mut g = self.gen.lock().unwrap_or_else(|e| e.into_inner());
+                dropout_keep(&shape, self.dropout, q.dtype(), &mut g)
+            });
+            return (fused_attention(q, k, v, scale, bias.as_ref(), keep), None);
+        }
+        let scores = q.mul_scalar(scale).matmul(k.transpose(-2, -1));
+        let weights = masked_softmax(scores, bias);
+        let weights = if dropping {
+            let mut g = self.gen.lock().unwrap_or_else(|e| e.into_inner());
+            functional::dropout(weights, self.dropout, true, &mut g)
+        } else {
+            weights
+        };
+        (weights.matmul(v), Some(weights))
+    }
+}
+
+/// Checks that query, key and value are all batched (rank 3) or all unbatched (rank 2);
+/// returns whether they are unbatched.
+#[track_caller]
+fn check_ranks(query: Var<'_>, key: Var<'_>, value: Var<'_>) -> bool {
+    let unbatched = query.rank() == 2;
+    assert!(
+        query.rank() == 3 || unbatched,
+        "MultiheadAttention: expected query of rank 3 (batched) or 2 (unbatched), got {:?}",
+        query.shape()
+    );
+    assert!(
+        key.rank() == query.rank() && value.rank() == query.rank(),
+        "MultiheadAttention: query {:?}, key {:?} and value {:?} must all be batched or all unbatched",
+        query.shape(),
+        key.shape(),
+        value.shape()
+    );
+    unbatched
+}
+
+/// The additive score biases of one call, each broadcast against `(N, H, L, S)`.
+struct ScoreBias {
+    /// From `attn_mask` or the causal mask.
+    attn: Option<Tensor>,
+    /// From `key_padding_mask`.
+    key_padding: Option<Tensor>,
+}
+
+impl ScoreBias {
+    /// One more key (`bias_k` or the zero-attention key), which every query may see.
+    fn pad(&mut self) {
+        self.attn = self.attn.as_ref().map(pad_last);
+        self.key_padding = self.key_padding.as_ref().map(pad_last);
+    }
+
+    /// The sum of the biases present.
+    fn total(self) -> Option<Tensor> {
+        match (self.attn, self.key_padding) {
+            (Some(a), Some(b)) => Some(a.add(&b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// The bias of `attn_mask` (`(L, S)` or `(N·H, L, S)`), or of the causal mask when there is
+/// none and `is_causal`, shaped to broadcast against `[n, h, l, s]`.
+#[track_caller]
+fn attn_mask_bias(
+    attn_mask: Option<&Tensor>,
+    is_causal: bool,
+    [n, h, l, s]: [usize; 4],
+    dtype: DType,
+) -> Option<Tensor> {
+    let Some(m) = attn_mask else {
+        return is_causal.then(|| {
+            let data: Vec<bool> = (0..l).flat_map(|i| (0..s).map(move |j| j > i)).collect();
+            mask_bias(&Tensor::from_vec(data, &[l, s]), dtype)
+                .reshape(&[1, 1, l as isize, s as isize])
+        });
+    };
+    let b = mask_bias(m, dtype);
+    match b.rank() {
+        2 => {
+            assert!(
+                b.shape() == [l, s],
+                "MultiheadAttention: the 2-D attn_mask should be of size [{l}, {s}], got {:?}",
+                b.shape()
+            );
+            Some(b.reshape(&[1, 1, l as isize, s as isize]))
+        }
+        3 => {
+            assert!(
+                b.shape() == [n * h, l, s],
+                "MultiheadAttention: the 3-D attn_mask should be of size [{}, {l}, {s}], got {:?}",
+                n * h,
+                b.shape()
+            );
+            Some(b.reshape(&[n as isize, h as isize, l as isize, s as isize]))
+        }
+        _ => panic!(
+            "MultiheadAttention: attn_mask must be 2-D or 3-D, got {:?}",
+            b.shape()
+        ),
+    }
+}
+
+/// The bias of a `key_padding_mask` `(N, S)` (or `(S)` unbatched), shaped `(N, 1, 1, S)`.
+#[track_caller]
+fn key_padding_bias(mask: &Tensor, unbatched: bool, n: usize, s: usize, dtype: DType) -> Tensor {
+    let m = if unbatched {
+        mask.unsqueeze(0)
+    } else {
+        mask.clone()
+    };
+    assert!(
+        m.shape() == [n, s],
+        "MultiheadAttention: expected key_padding_mask of shape [{n}, {s}], got {:?}",
+        m.shape()
+    );
+    mask_bias(&m, dtype).reshape(&[n as isize, 1, 1, s as isize])
+}
+
+/// `softmax(scores + bias)` over the keys; a query whose every key is masked gets zero
+/// weights instead of NaN (found from the small bias, not the scores).
+fn masked_softmax<'t>(scores: Var<'t>, bias: Option<Tensor>) -> Var<'t> {
+    let Some(b) = bias else {
+        return scores.softmax(-1);
+    };
+    let row_max = b.amax(&[-1], true);
+    let dead: Vec<bool> = row_max
+        .to_vec_f64()
+        .iter()
+        .map(|&m| m == f64::NEG_INFINITY)
+        .collect();
+    let scores = scores.add(scores.tape().constant(b));
+    if !dead.contains(&true) {
+        return scores.softmax(-1);
+    }
+    let dead = Tensor::from_vec(dead, row_max.shape());
+    scores
+        .masked_fill(&dead, 0.0)
+        .softmax(-1)
+        .masked_fill(&dead, 0.0)
 }
 
 impl MultiheadAttention {

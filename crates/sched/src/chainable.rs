@@ -1,42 +1,79 @@
-//! The shared runtime of PyTorch's "chainable" schedules (StepLR, MultiStepLR, ConstantLR,
-//! LinearLR, ExponentialLR, PolynomialLR, CosineAnnealingLR): each step multiplies or shifts
-//! the *current* lr (which a preceding scheduler in a chain may have changed), exactly as
-//! PyTorch's recursive `get_lr()` does, and `step_to` uses PyTorch's `_get_closed_form_lr()`.
+//! The runtime of every schedule that is a formula of the step: PyTorch's "chainable"
+//! schedules (StepLR, MultiStepLR, ConstantLR, LinearLR, ExponentialLR, PolynomialLR,
+//! CosineAnnealingLR) and your own. Each step computes the new lr from the *current* lr
+//! (which a preceding schedule in a chain may have changed), exactly as PyTorch's recursive
+//! `get_lr()` does, and `step_to` uses PyTorch's `_get_closed_form_lr()`.
 
 use std::fmt::Debug;
 
-use crate::{LrScheduler, SchedError, SchedulerState};
+use crate::{LrScheduler, SchedError, ScheduleCore, SchedulerState};
 
-/// One chainable rule: PyTorch's `get_lr()` and `_get_closed_form_lr()` for one group.
-pub(crate) trait ChainRule: Clone + Debug + Send + Sync + 'static {
-    /// The PyTorch class name.
+/// A schedule as a formula of the step, for one parameter group: implement
+/// [`closed_form`](ChainRule::closed_form) (and [`chained`](ChainRule::chained) when the
+/// schedule multiplies the current lr, as PyTorch's chainable schedules do), then build it
+/// with [`Chainable::boxed`]. The result composes correctly inside [`SequentialLr`] and
+/// [`ChainedScheduler`] and resumes exactly.
+///
+/// ```
+/// use tuna_sched::{ChainRule, Chainable, LrScheduler};
+///
+/// /// `lr = base / sqrt(1 + t)`.
+/// #[derive(Clone, Debug)]
+/// struct InverseSqrt;
+///
+/// impl ChainRule for InverseSqrt {
+///     const NAME: &'static str = "InverseSqrt";
+///     fn closed_form(&self, epoch: i64, base_lr: f64) -> f64 {
+///         base_lr / (1.0 + epoch as f64).sqrt()
+///     }
+/// }
+///
+/// let mut s = Chainable::boxed(InverseSqrt, &[1.0]).unwrap();
+/// s.step(None);
+/// s.step(None);
+/// s.step(None);
+/// assert_eq!(s.lrs(), [0.5]);
+/// ```
+///
+/// [`SequentialLr`]: crate::SequentialLr
+/// [`ChainedScheduler`]: crate::ChainedScheduler
+pub trait ChainRule: Clone + Debug + Send + Sync + 'static {
+    /// The schedule's name in saved states and errors (the PyTorch class name for built-ins).
     const NAME: &'static str;
-    /// The recursive form: the new lr at `epoch` (>= 0) from the current `lr`.
-    /// `step_count` is PyTorch's `_step_count` (1 on the constructor's step).
-    fn chained(&self, epoch: i64, step_count: i64, lr: f64, base_lr: f64) -> f64;
-    /// The closed form: the lr at `epoch` from the base lr.
+
+    /// The closed form: the lr at `epoch` (>= 0) from the group's base lr.
     fn closed_form(&self, epoch: i64, base_lr: f64) -> f64;
+
+    /// The recursive form: the new lr at `epoch` (>= 0) from the current `lr`.
+    /// `step_count` is PyTorch's `_step_count` (1 on the constructor's step). The default is
+    /// the closed form, which ignores the current lr (PyTorch `LambdaLR`'s behaviour); a
+    /// schedule that scales the current lr overrides it so that it chains.
+    fn chained(&self, epoch: i64, step_count: i64, lr: f64, base_lr: f64) -> f64 {
+        let _ = (step_count, lr);
+        self.closed_form(epoch, base_lr)
+    }
 }
 
-/// A running chainable schedule.
+/// The running schedule of a [`ChainRule`].
 #[derive(Debug, Clone)]
-pub(crate) struct Chainable<R> {
+pub struct Chainable<R> {
     rule: R,
-    base_lrs: Vec<f64>,
-    lrs: Vec<f64>,
-    last_epoch: i64,
+    core: ScheduleCore,
     step_count: i64,
 }
 
 impl<R: ChainRule> Chainable<R> {
-    /// Constructs on groups whose lr is `base_lrs` and performs the initial step.
-    pub(crate) fn boxed(rule: R, base_lrs: &[f64]) -> Result<Box<dyn LrScheduler>, SchedError> {
+    /// Constructs on groups whose lr is `base_lrs` and performs the initial step (PyTorch's
+    /// constructor).
+    ///
+    /// # Errors
+    /// [`SchedError::NoParamGroups`] for an empty `base_lrs`, [`SchedError::BaseLr`] for a
+    /// non-finite one.
+    pub fn boxed(rule: R, base_lrs: &[f64]) -> Result<Box<dyn LrScheduler>, SchedError> {
         crate::check_base_lrs(base_lrs)?;
         let mut s = Chainable {
             rule,
-            base_lrs: base_lrs.to_vec(),
-            lrs: base_lrs.to_vec(),
-            last_epoch: -1,
+            core: ScheduleCore::new(R::NAME, base_lrs),
             step_count: 0,
         };
         s.restart();
@@ -47,43 +84,47 @@ impl<R: ChainRule> Chainable<R> {
 impl<R: ChainRule> LrScheduler for Chainable<R> {
     fn step(&mut self, _metric: Option<f64>) {
         self.step_count += 1;
-        self.last_epoch += 1;
-        let (epoch, count) = (self.last_epoch, self.step_count);
-        for (lr, base) in self.lrs.iter_mut().zip(&self.base_lrs) {
+        let core = &mut self.core;
+        core.last_epoch += 1;
+        let (epoch, count) = (core.last_epoch, self.step_count);
+        for (lr, base) in core.lrs.iter_mut().zip(&core.base_lrs) {
             *lr = self.rule.chained(epoch, count, *lr, *base);
         }
     }
 
-    crate::accessors::scheduler_accessors!();
+    fn core(&self) -> &ScheduleCore {
+        &self.core
+    }
+
+    fn core_mut(&mut self) -> &mut ScheduleCore {
+        &mut self.core
+    }
 
     fn state(&self) -> SchedulerState {
-        SchedulerState::new(R::NAME, self.last_epoch, &self.base_lrs, &self.lrs)
+        self.core
+            .state()
             .with_counter("step_count", self.step_count)
     }
 
     fn load_state(&mut self, state: &SchedulerState) -> Result<(), SchedError> {
-        state.expect(R::NAME, self.lrs.len())?;
+        let mut core = self.core.clone();
+        core.load(state)?;
         self.step_count = state.counter("step_count")?;
-        self.last_epoch = state.last_epoch;
-        self.base_lrs = state.base_lrs.clone();
-        self.lrs = state.lrs.clone();
+        self.core = core;
         Ok(())
-    }
-
-    fn set_lrs(&mut self, lrs: &[f64]) {
-        self.lrs.copy_from_slice(lrs);
     }
 
     fn restart(&mut self) {
         self.step_count = 0;
-        self.last_epoch = -1;
+        self.core.last_epoch = -1;
         self.step(None);
     }
 
     fn step_to(&mut self, epoch: u64) {
         self.step_count += 1;
-        self.last_epoch = epoch as i64;
-        for (lr, base) in self.lrs.iter_mut().zip(&self.base_lrs) {
+        let core = &mut self.core;
+        core.last_epoch = epoch as i64;
+        for (lr, base) in core.lrs.iter_mut().zip(&core.base_lrs) {
             *lr = self.rule.closed_form(epoch as i64, *base);
         }
     }

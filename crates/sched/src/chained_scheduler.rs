@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::sequential_lr::{build_children, nested};
-use crate::{LrScheduler, LrSchedulerConfig, SchedError};
+use crate::{LrScheduler, LrSchedulerConfig, SchedError, ScheduleCore, SchedulerState};
 
 /// Config of `ChainedScheduler` (`type = "ChainedScheduler"`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -39,13 +39,11 @@ impl LrSchedulerConfig for ChainedScheduler {
         self.validate()?;
         crate::check_base_lrs(base_lrs)?;
         let (children, lrs, momentum) = build_children(NAME, &self.schedulers, base_lrs)?;
-        Ok(Box::new(Chained {
-            children,
-            base_lrs: base_lrs.to_vec(),
-            lrs,
-            momentum,
-            last_epoch: 0,
-        }))
+        let mut core = ScheduleCore::new(NAME, base_lrs);
+        core.lrs = lrs;
+        core.momentum = momentum;
+        core.last_epoch = 0;
+        Ok(Box::new(Chained { children, core }))
     }
 
     fn cycles_momentum(&self) -> bool {
@@ -57,20 +55,17 @@ impl LrSchedulerConfig for ChainedScheduler {
 #[derive(Debug, Clone)]
 struct Chained {
     children: Vec<Box<dyn LrScheduler>>,
-    base_lrs: Vec<f64>,
-    lrs: Vec<f64>,
-    momentum: Option<Vec<f64>>,
-    last_epoch: i64,
+    core: ScheduleCore,
 }
 
 impl Chained {
     fn each(&mut self, mut f: impl FnMut(&mut dyn LrScheduler)) {
         for child in &mut self.children {
-            child.set_lrs(&self.lrs);
+            child.set_lrs(&self.core.lrs);
             f(child.as_mut());
-            self.lrs = child.lrs();
+            self.core.lrs = child.lrs();
             if let Some(m) = child.momentum() {
-                self.momentum = Some(m);
+                self.core.momentum = Some(m);
             }
         }
     }
@@ -78,25 +73,33 @@ impl Chained {
 
 impl LrScheduler for Chained {
     fn step(&mut self, metric: Option<f64>) {
-        self.last_epoch += 1;
+        self.core.last_epoch += 1;
         self.each(|c| c.step(metric));
     }
 
-    crate::accessors::scheduler_accessors!(momentum);
+    fn core(&self) -> &ScheduleCore {
+        &self.core
+    }
 
-    crate::accessors::composite_state!(NAME);
+    fn core_mut(&mut self) -> &mut ScheduleCore {
+        &mut self.core
+    }
 
-    fn set_lrs(&mut self, lrs: &[f64]) {
-        self.lrs.copy_from_slice(lrs);
+    fn state(&self) -> SchedulerState {
+        self.core.state_with(&self.children)
+    }
+
+    fn load_state(&mut self, state: &SchedulerState) -> Result<(), SchedError> {
+        self.core.load_with(state, &mut self.children)
     }
 
     fn restart(&mut self) {
-        self.last_epoch = 0;
+        self.core.last_epoch = 0;
         self.each(|c| c.restart());
     }
 
     fn step_to(&mut self, epoch: u64) {
-        self.last_epoch = epoch as i64;
+        self.core.last_epoch = epoch as i64;
         self.each(|c| c.step_to(epoch));
     }
 }

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::chainable::{ChainRule, Chainable};
+use crate::{ChainRule, Chainable};
 use crate::{LrScheduler, LrSchedulerConfig, SchedError};
 
 /// Config of `ConstantLR` (`type = "ConstantLR"`).

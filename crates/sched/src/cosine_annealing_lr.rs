@@ -10,7 +10,7 @@ use std::f64::consts::PI;
 
 use serde::{Deserialize, Serialize};
 
-use crate::chainable::{ChainRule, Chainable};
+use crate::{ChainRule, Chainable};
 use crate::{LrScheduler, LrSchedulerConfig, SchedError};
 
 /// Config of `CosineAnnealingLR` (`type = "CosineAnnealingLR"`).

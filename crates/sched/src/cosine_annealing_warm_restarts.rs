@@ -10,7 +10,7 @@ use std::f64::consts::PI;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{LrScheduler, LrSchedulerConfig, SchedError, SchedulerState};
+use crate::{LrScheduler, LrSchedulerConfig, SchedError, ScheduleCore, SchedulerState};
 
 /// Config of `CosineAnnealingWarmRestarts` (`type = "CosineAnnealingWarmRestarts"`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -73,9 +73,7 @@ impl LrSchedulerConfig for CosineAnnealingWarmRestarts {
         crate::check_base_lrs(base_lrs)?;
         let mut s = WarmRestarts {
             config: self.clone(),
-            base_lrs: base_lrs.to_vec(),
-            lrs: base_lrs.to_vec(),
-            last_epoch: -1,
+            core: ScheduleCore::new(NAME, base_lrs),
             t_i: self.t_0,
             t_cur: -1.0,
         };
@@ -88,9 +86,7 @@ impl LrSchedulerConfig for CosineAnnealingWarmRestarts {
 #[derive(Debug, Clone)]
 struct WarmRestarts {
     config: CosineAnnealingWarmRestarts,
-    base_lrs: Vec<f64>,
-    lrs: Vec<f64>,
-    last_epoch: i64,
+    core: ScheduleCore,
     t_i: i64,
     t_cur: f64,
 }
@@ -99,7 +95,8 @@ impl WarmRestarts {
     fn update_lrs(&mut self) {
         let eta_min = self.config.eta_min;
         let c = (1.0 + (PI * self.t_cur / self.t_i as f64).cos()) / 2.0;
-        for (lr, base) in self.lrs.iter_mut().zip(&self.base_lrs) {
+        let core = &mut self.core;
+        for (lr, base) in core.lrs.iter_mut().zip(&core.base_lrs) {
             *lr = eta_min + (base - eta_min) * c;
         }
     }
@@ -107,11 +104,11 @@ impl WarmRestarts {
 
 impl LrScheduler for WarmRestarts {
     fn step(&mut self, _metric: Option<f64>) {
-        if self.last_epoch < 0 {
+        if self.core.last_epoch < 0 {
             self.step_to(0);
             return;
         }
-        self.last_epoch += 1;
+        self.core.last_epoch += 1;
         self.t_cur += 1.0;
         if self.t_cur >= self.t_i as f64 {
             self.t_cur -= self.t_i as f64;
@@ -120,33 +117,35 @@ impl LrScheduler for WarmRestarts {
         self.update_lrs();
     }
 
-    crate::accessors::scheduler_accessors!();
+    fn core(&self) -> &ScheduleCore {
+        &self.core
+    }
+
+    fn core_mut(&mut self) -> &mut ScheduleCore {
+        &mut self.core
+    }
 
     fn state(&self) -> SchedulerState {
-        SchedulerState::new(NAME, self.last_epoch, &self.base_lrs, &self.lrs)
+        self.core
+            .state()
             .with_counter("T_i", self.t_i)
             .with_value("T_cur", self.t_cur)
     }
 
     fn load_state(&mut self, state: &SchedulerState) -> Result<(), SchedError> {
-        state.expect(NAME, self.lrs.len())?;
+        let mut core = self.core.clone();
+        core.load(state)?;
         self.t_i = state.counter("T_i")?;
         self.t_cur = *state
             .values
             .get("T_cur")
             .ok_or_else(|| SchedError::State(format!("{NAME}: missing value `T_cur`")))?;
-        self.last_epoch = state.last_epoch;
-        self.base_lrs = state.base_lrs.clone();
-        self.lrs = state.lrs.clone();
+        self.core = core;
         Ok(())
     }
 
-    fn set_lrs(&mut self, lrs: &[f64]) {
-        self.lrs.copy_from_slice(lrs);
-    }
-
     fn restart(&mut self) {
-        self.last_epoch = -1;
+        self.core.last_epoch = -1;
         self.t_i = self.config.t_0;
         self.t_cur = -1.0;
         self.step(None);
@@ -168,7 +167,7 @@ impl LrScheduler for WarmRestarts {
             self.t_i = t_0;
             self.t_cur = e;
         }
-        self.last_epoch = epoch as i64;
+        self.core.last_epoch = epoch as i64;
         self.update_lrs();
     }
 }

@@ -15,7 +15,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{LrScheduler, LrSchedulerConfig, PerGroup, SchedError};
+use crate::{LrScheduler, LrSchedulerConfig, PerGroup, SchedError, ScheduleCore};
 
 /// The `mode` of [`CyclicLr`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -179,9 +179,10 @@ impl LrSchedulerConfig for CyclicLr {
             (Vec::new(), Vec::new())
         };
         let base = self.base_lr.resolve(n, NAME, "base_lr")?;
+        let mut core = ScheduleCore::new(NAME, &base);
+        core.momentum = self.cycle_momentum.then(|| max_momentums.clone());
         let mut s = Cyclic {
-            lrs: base.clone(),
-            base_lrs: base,
+            core,
             max_lrs: self.max_lr.resolve(n, NAME, "max_lr")?,
             total_size,
             step_ratio: up / total_size,
@@ -189,13 +190,7 @@ impl LrSchedulerConfig for CyclicLr {
             scale_fn,
             scale_mode,
             base_momentums,
-            momentum: if self.cycle_momentum {
-                Some(max_momentums.clone())
-            } else {
-                None
-            },
             max_momentums,
-            last_epoch: -1,
         };
         s.restart();
         Ok(Box::new(s))
@@ -209,9 +204,8 @@ impl LrSchedulerConfig for CyclicLr {
 /// The running schedule.
 #[derive(Debug, Clone)]
 struct Cyclic {
-    base_lrs: Vec<f64>,
+    core: ScheduleCore,
     max_lrs: Vec<f64>,
-    lrs: Vec<f64>,
     total_size: f64,
     step_ratio: f64,
     gamma: f64,
@@ -219,14 +213,13 @@ struct Cyclic {
     scale_mode: ScaleMode,
     base_momentums: Vec<f64>,
     max_momentums: Vec<f64>,
-    momentum: Option<Vec<f64>>,
-    last_epoch: i64,
 }
 
 impl Cyclic {
     /// PyTorch `get_lr()` at `last_epoch`.
     fn update(&mut self) {
-        let t = self.last_epoch as f64;
+        let core = &mut self.core;
+        let t = core.last_epoch as f64;
         let cycle = (1.0 + t / self.total_size).floor();
         let x = 1.0 + t / self.total_size - cycle;
         let scale_factor = if x <= self.step_ratio {
@@ -239,11 +232,11 @@ impl Cyclic {
             ScaleMode::Iterations => t,
         };
         let scale = self.scale_fn.eval(self.gamma, at);
-        for ((lr, base), max) in self.lrs.iter_mut().zip(&self.base_lrs).zip(&self.max_lrs) {
+        for ((lr, base), max) in core.lrs.iter_mut().zip(&core.base_lrs).zip(&self.max_lrs) {
             let base_height = (max - base) * scale_factor;
             *lr = base + base_height * scale;
         }
-        if let Some(m) = &mut self.momentum {
+        if let Some(m) = &mut core.momentum {
             for ((m, base), max) in m
                 .iter_mut()
                 .zip(&self.base_momentums)
@@ -256,7 +249,20 @@ impl Cyclic {
     }
 }
 
-crate::cycling::cycling_scheduler!(Cyclic, NAME);
+impl LrScheduler for Cyclic {
+    fn step(&mut self, _metric: Option<f64>) {
+        self.core.last_epoch += 1;
+        self.update();
+    }
+
+    fn core(&self) -> &ScheduleCore {
+        &self.core
+    }
+
+    fn core_mut(&mut self) -> &mut ScheduleCore {
+        &mut self.core
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::chainable::{ChainRule, Chainable};
+use crate::{ChainRule, Chainable};
 use crate::{LrScheduler, LrSchedulerConfig, SchedError};
 
 /// Config of `ExponentialLR` (`type = "ExponentialLR"`).

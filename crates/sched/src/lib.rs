@@ -42,9 +42,8 @@
 //! Your own schedule registers itself with `#[typetag::serde(name = "MySchedule")]` on its
 //! `impl LrSchedulerConfig` and is then usable by name from any config file.
 
-mod accessors;
 mod chainable;
-mod cycling;
+mod core;
 mod error;
 mod per_group;
 mod state;
@@ -71,8 +70,10 @@ use std::fmt::Debug;
 
 use dyn_clone::DynClone;
 
+pub use chainable::{ChainRule, Chainable};
 pub use chained_scheduler::ChainedScheduler;
 pub use constant_lr::ConstantLr;
+pub use core::ScheduleCore;
 pub use cosine_annealing_lr::CosineAnnealingLr;
 pub use cosine_annealing_warm_restarts::CosineAnnealingWarmRestarts;
 pub use cyclic_lr::{CyclicLr, CyclicMode, ScaleFn, ScaleMode};
@@ -136,55 +137,90 @@ dyn_clone::clone_trait_object!(LrSchedulerConfig);
 /// [`momentum`](LrScheduler::momentum)) and passes them to the optimizer: the schedule is the
 /// single source of truth for the learning rate.
 ///
-/// The last three methods ([`set_lrs`](LrScheduler::set_lrs),
-/// [`restart`](LrScheduler::restart), [`step_to`](LrScheduler::step_to)) are the hooks that
-/// let [`SequentialLr`], [`ChainedScheduler`] and [`LinearWarmup`] compose schedules that share
-/// one learning rate, as PyTorch's schedulers share the optimizer's `param_groups`.
+/// Three methods are required: `step` and access to the schedule's [`ScheduleCore`] (its
+/// current and base lrs, `last_epoch`, momentum). Everything else is provided from the core
+/// and is correct for a schedule whose only changing state is the core; a schedule with more
+/// state (counters, a best metric, nested schedules) overrides [`state`](LrScheduler::state)
+/// and [`load_state`](LrScheduler::load_state), and one with a closed form overrides
+/// [`step_to`](LrScheduler::step_to). A schedule that is a formula of the step is simplest
+/// as a [`ChainRule`] run by [`Chainable`].
+///
+/// The composition hooks ([`set_lrs`](LrScheduler::set_lrs),
+/// [`restart`](LrScheduler::restart), [`step_to`](LrScheduler::step_to)) let
+/// [`SequentialLr`], [`ChainedScheduler`] and [`LinearWarmup`] share one learning rate
+/// between nested schedules exactly as PyTorch's do.
 pub trait LrScheduler: DynClone + Debug + Send + Sync {
     /// Advances one step (PyTorch `scheduler.step()`, or `scheduler.step(metric)` for
-    /// `ReduceLROnPlateau`). Schedules that do not observe metrics ignore `metric`;
-    /// [`ReduceLrOnPlateau`] ignores a step without one.
+    /// `ReduceLROnPlateau`): increments `last_epoch` and sets the new lrs in the core.
+    /// Schedules that do not observe metrics ignore `metric`; [`ReduceLrOnPlateau`] ignores a
+    /// step without one.
     fn step(&mut self, metric: Option<f64>);
 
+    /// The schedule's shared values.
+    fn core(&self) -> &ScheduleCore;
+
+    /// The schedule's shared values, to change.
+    fn core_mut(&mut self) -> &mut ScheduleCore;
+
     /// The current learning rate of every parameter group (PyTorch `get_last_lr()`).
-    fn lrs(&self) -> Vec<f64>;
+    fn lrs(&self) -> Vec<f64> {
+        self.core().lrs.clone()
+    }
 
     /// The momentum to set on every parameter group, for schedules that cycle it
     /// ([`CyclicLr`], [`OneCycleLr`] with `cycle_momentum`); `None` otherwise. The optimizer
     /// applies it as its `momentum` (SGD, RMSprop) or as Adam's `beta1`, as PyTorch does.
     fn momentum(&self) -> Option<Vec<f64>> {
-        None
+        self.core().momentum.clone()
     }
 
     /// The base learning rates (PyTorch `scheduler.base_lrs`).
-    fn base_lrs(&self) -> Vec<f64>;
+    fn base_lrs(&self) -> Vec<f64> {
+        self.core().base_lrs.clone()
+    }
 
     /// The number of steps taken since construction (PyTorch `last_epoch`; 0 after
     /// construction).
-    fn last_epoch(&self) -> i64;
+    fn last_epoch(&self) -> i64 {
+        self.core().last_epoch
+    }
 
     /// A serializable snapshot of everything that changes while stepping; load it into a fresh
-    /// schedule built from the same config to continue exactly.
-    fn state(&self) -> SchedulerState;
+    /// schedule built from the same config to continue exactly. The default saves the core.
+    fn state(&self) -> SchedulerState {
+        self.core().state()
+    }
 
-    /// Restores a snapshot taken by [`state`](LrScheduler::state).
+    /// Restores a snapshot taken by [`state`](LrScheduler::state). The default restores the
+    /// core.
     ///
     /// # Errors
     /// [`SchedError::State`] if the snapshot belongs to another schedule type or lacks a value.
-    fn load_state(&mut self, state: &SchedulerState) -> Result<(), SchedError>;
+    fn load_state(&mut self, state: &SchedulerState) -> Result<(), SchedError> {
+        self.core_mut().load(state)
+    }
 
     /// Composition hook: overwrites the current learning rates (the optimizer's
     /// `param_group["lr"]`, which PyTorch schedulers read back in their recursive form).
-    fn set_lrs(&mut self, lrs: &[f64]);
+    fn set_lrs(&mut self, lrs: &[f64]) {
+        self.core_mut().lrs.copy_from_slice(lrs);
+    }
 
     /// Composition hook: rewinds to before construction and performs the constructor's initial
-    /// step on the current learning rates (PyTorch `_initial_step()`).
-    fn restart(&mut self);
+    /// step on the current learning rates (PyTorch `_initial_step()`). The default sets
+    /// `last_epoch` to -1 and steps once.
+    fn restart(&mut self) {
+        self.core_mut().last_epoch = -1;
+        self.step(None);
+    }
 
-    /// Composition hook: jumps to `epoch` with the schedule's closed form where it has one
-    /// (PyTorch's deprecated `scheduler.step(epoch)`, which `SequentialLR` calls with 0 at each
-    /// milestone).
-    fn step_to(&mut self, epoch: u64);
+    /// Composition hook: jumps to `epoch` (PyTorch's deprecated `scheduler.step(epoch)`, which
+    /// `SequentialLR` calls with 0 at each milestone). The default is PyTorch's path for a
+    /// schedule without a closed form: `last_epoch = epoch`, then the step's formula.
+    fn step_to(&mut self, epoch: u64) {
+        self.core_mut().last_epoch = epoch as i64 - 1;
+        self.step(None);
+    }
 }
 
 dyn_clone::clone_trait_object!(LrScheduler);

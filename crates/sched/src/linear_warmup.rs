@@ -18,7 +18,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{LrScheduler, LrSchedulerConfig, SchedError, SchedulerState};
+use crate::{LrScheduler, LrSchedulerConfig, SchedError, ScheduleCore, SchedulerState};
 
 /// Config of `LinearWarmup` (`type = "LinearWarmup"`; Tuna-specific).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -83,10 +83,9 @@ impl LrSchedulerConfig for LinearWarmup {
             warmup_steps: self.warmup_steps,
             start_factor: self.start_factor,
             inner,
-            base_lrs: base_lrs.to_vec(),
-            lrs: base_lrs.to_vec(),
-            t: 0,
+            core: ScheduleCore::new(NAME, base_lrs),
         };
+        s.core.last_epoch = 0;
         s.update();
         Ok(Box::new(s))
     }
@@ -108,75 +107,56 @@ struct Warmup {
     warmup_steps: i64,
     start_factor: f64,
     inner: Option<Box<dyn LrScheduler>>,
-    base_lrs: Vec<f64>,
-    lrs: Vec<f64>,
-    t: i64,
+    core: ScheduleCore,
 }
 
 impl Warmup {
     fn update(&mut self) {
-        if self.t < self.warmup_steps {
+        let core = &mut self.core;
+        if core.last_epoch < self.warmup_steps {
             let f = self.start_factor
-                + (1.0 - self.start_factor) * self.t as f64 / self.warmup_steps as f64;
-            for (lr, base) in self.lrs.iter_mut().zip(&self.base_lrs) {
+                + (1.0 - self.start_factor) * core.last_epoch as f64 / self.warmup_steps as f64;
+            for (lr, base) in core.lrs.iter_mut().zip(&core.base_lrs) {
                 *lr = base * f;
             }
         } else if let Some(inner) = &self.inner {
-            self.lrs = inner.lrs();
+            core.lrs = inner.lrs();
         } else {
-            self.lrs.clone_from(&self.base_lrs);
+            core.lrs.clone_from(&core.base_lrs);
         }
     }
 }
 
 impl LrScheduler for Warmup {
     fn step(&mut self, metric: Option<f64>) {
-        self.t += 1;
-        if self.t > self.warmup_steps {
+        self.core.last_epoch += 1;
+        if self.core.last_epoch > self.warmup_steps {
             if let Some(inner) = &mut self.inner {
-                inner.set_lrs(&self.lrs);
+                inner.set_lrs(&self.core.lrs);
                 inner.step(metric);
             }
         }
         self.update();
     }
 
-    fn lrs(&self) -> Vec<f64> {
-        self.lrs.clone()
+    fn core(&self) -> &ScheduleCore {
+        &self.core
+    }
+
+    fn core_mut(&mut self) -> &mut ScheduleCore {
+        &mut self.core
     }
 
     fn momentum(&self) -> Option<Vec<f64>> {
         self.inner.as_ref().and_then(|i| i.momentum())
     }
 
-    fn base_lrs(&self) -> Vec<f64> {
-        self.base_lrs.clone()
-    }
-
-    fn last_epoch(&self) -> i64 {
-        self.t
-    }
-
     fn state(&self) -> SchedulerState {
-        let mut s = SchedulerState::new(NAME, self.t, &self.base_lrs, &self.lrs);
-        s.children = self.inner.iter().map(|c| c.state()).collect();
-        s
+        self.core.state_with(self.inner.as_slice())
     }
 
     fn load_state(&mut self, state: &SchedulerState) -> Result<(), SchedError> {
-        state.expect(NAME, self.lrs.len())?;
-        state.expect_children(usize::from(self.inner.is_some()))?;
-        if let Some(inner) = &mut self.inner {
-            inner.load_state(&state.children[0])?;
-        }
-        self.t = state.last_epoch;
-        self.base_lrs = state.base_lrs.clone();
-        self.lrs = state.lrs.clone();
-        Ok(())
-    }
-
-    fn set_lrs(&mut self, lrs: &[f64]) {
-        self.lrs.copy_from_slice(lrs);
+        self.core.load_with(state, self.inner.as_mut_slice())
     }
 
     fn restart(&mut self) {
@@ -184,12 +164,12 @@ impl LrScheduler for Warmup {
     }
 
     fn step_to(&mut self, epoch: u64) {
-        self.t = epoch as i64;
+        self.core.last_epoch = epoch as i64;
         if let Some(inner) = &mut self.inner {
-            inner.set_lrs(&self.base_lrs);
+            inner.set_lrs(&self.core.base_lrs);
             inner.restart();
-            if self.t > self.warmup_steps {
-                inner.step_to((self.t - self.warmup_steps) as u64);
+            if self.core.last_epoch > self.warmup_steps {
+                inner.step_to((self.core.last_epoch - self.warmup_steps) as u64);
             }
         }
         self.update();

@@ -18,7 +18,7 @@ use std::f64::consts::PI;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{LrScheduler, LrSchedulerConfig, PerGroup, SchedError};
+use crate::{LrScheduler, LrSchedulerConfig, PerGroup, SchedError, ScheduleCore};
 
 /// The `anneal_strategy` of [`OneCycleLr`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -222,16 +222,16 @@ impl LrSchedulerConfig for OneCycleLr {
         } else {
             None
         };
+        let initial: Vec<f64> = groups.iter().map(|g| g.initial_lr).collect();
+        let mut core = ScheduleCore::new(NAME, &initial);
+        core.momentum = momentums.as_ref().map(|(_, max)| max.clone());
         let mut s = OneCycle {
-            base_lrs: groups.iter().map(|g| g.initial_lr).collect(),
-            lrs: groups.iter().map(|g| g.initial_lr).collect(),
-            momentum: momentums.as_ref().map(|(_, max)| max.clone()),
+            core,
             groups,
             momentums,
             phases,
             strategy: self.anneal_strategy,
             total_steps,
-            last_epoch: -1,
         };
         s.restart();
         Ok(Box::new(s))
@@ -274,22 +274,19 @@ struct Phase {
 /// The running schedule.
 #[derive(Debug, Clone)]
 struct OneCycle {
-    base_lrs: Vec<f64>,
-    lrs: Vec<f64>,
-    momentum: Option<Vec<f64>>,
+    core: ScheduleCore,
     groups: Vec<GroupLevels>,
     /// `(base_momentums, max_momentums)` when cycling momentum.
     momentums: Option<(Vec<f64>, Vec<f64>)>,
     phases: Vec<Phase>,
     strategy: AnnealStrategy,
     total_steps: i64,
-    last_epoch: i64,
 }
 
 impl OneCycle {
     fn update(&mut self) {
         // Hold the end of the cycle instead of raising (see the module docs).
-        let step_num = self.last_epoch.min(self.total_steps - 1) as f64;
+        let step_num = self.core.last_epoch.min(self.total_steps - 1) as f64;
         let mut start_step = 0.0;
         let mut found = (0, 0.0);
         for (i, phase) in self.phases.iter().enumerate() {
@@ -301,7 +298,8 @@ impl OneCycle {
         }
         let (i, pct) = found;
         let phase = &self.phases[i];
-        for (g, (lr, levels)) in self.lrs.iter_mut().zip(&self.groups).enumerate() {
+        let core = &mut self.core;
+        for (g, (lr, levels)) in core.lrs.iter_mut().zip(&self.groups).enumerate() {
             let level = |l: Level| match l {
                 Level::Initial => levels.initial_lr,
                 Level::Max => levels.max_lr,
@@ -312,7 +310,7 @@ impl OneCycle {
             *lr = self
                 .strategy
                 .anneal(level(phase.lr.0), level(phase.lr.1), pct);
-            if let Some(m) = &mut self.momentum {
+            if let Some(m) = &mut core.momentum {
                 m[g] = self
                     .strategy
                     .anneal(level(phase.momentum.0), level(phase.momentum.1), pct);
@@ -321,7 +319,20 @@ impl OneCycle {
     }
 }
 
-crate::cycling::cycling_scheduler!(OneCycle, NAME);
+impl LrScheduler for OneCycle {
+    fn step(&mut self, _metric: Option<f64>) {
+        self.core.last_epoch += 1;
+        self.update();
+    }
+
+    fn core(&self) -> &ScheduleCore {
+        &self.core
+    }
+
+    fn core_mut(&mut self) -> &mut ScheduleCore {
+        &mut self.core
+    }
+}
 
 #[cfg(test)]
 mod tests {

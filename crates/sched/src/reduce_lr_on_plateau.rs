@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{LrScheduler, LrSchedulerConfig, PerGroup, SchedError, SchedulerState};
+use crate::{LrScheduler, LrSchedulerConfig, PerGroup, SchedError, ScheduleCore, SchedulerState};
 
 /// The `mode` of [`ReduceLrOnPlateau`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,12 +112,10 @@ impl LrSchedulerConfig for ReduceLrOnPlateau {
         let mut s = Plateau {
             config: self.clone(),
             min_lrs: self.min_lr.resolve(base_lrs.len(), NAME, "min_lr")?,
-            base_lrs: base_lrs.to_vec(),
-            lrs: base_lrs.to_vec(),
+            core: ScheduleCore::new(NAME, base_lrs),
             best: 0.0,
             num_bad_epochs: 0,
             cooldown_counter: 0,
-            last_epoch: 0,
         };
         s.restart();
         Ok(Box::new(s))
@@ -128,13 +126,11 @@ impl LrSchedulerConfig for ReduceLrOnPlateau {
 #[derive(Debug, Clone)]
 struct Plateau {
     config: ReduceLrOnPlateau,
-    base_lrs: Vec<f64>,
+    core: ScheduleCore,
     min_lrs: Vec<f64>,
-    lrs: Vec<f64>,
     best: f64,
     num_bad_epochs: i64,
     cooldown_counter: i64,
-    last_epoch: i64,
 }
 
 impl Plateau {
@@ -156,7 +152,7 @@ impl Plateau {
     }
 
     fn reduce_lr(&mut self) {
-        for (lr, min_lr) in self.lrs.iter_mut().zip(&self.min_lrs) {
+        for (lr, min_lr) in self.core.lrs.iter_mut().zip(&self.min_lrs) {
             let old_lr = *lr;
             let new_lr = (old_lr * self.config.factor).max(*min_lr);
             if old_lr - new_lr > self.config.eps {
@@ -169,7 +165,7 @@ impl Plateau {
 impl LrScheduler for Plateau {
     fn step(&mut self, metric: Option<f64>) {
         let Some(current) = metric else { return };
-        self.last_epoch += 1;
+        self.core.last_epoch += 1;
         if self.is_better(current, self.best) {
             self.best = current;
             self.num_bad_epochs = 0;
@@ -187,39 +183,41 @@ impl LrScheduler for Plateau {
         }
     }
 
-    crate::accessors::scheduler_accessors!();
+    fn core(&self) -> &ScheduleCore {
+        &self.core
+    }
+
+    fn core_mut(&mut self) -> &mut ScheduleCore {
+        &mut self.core
+    }
 
     fn state(&self) -> SchedulerState {
-        SchedulerState::new(NAME, self.last_epoch, &self.base_lrs, &self.lrs)
+        self.core
+            .state()
             .with_counter("num_bad_epochs", self.num_bad_epochs)
             .with_counter("cooldown_counter", self.cooldown_counter)
             .with_value("best", self.best)
     }
 
     fn load_state(&mut self, state: &SchedulerState) -> Result<(), SchedError> {
-        state.expect(NAME, self.lrs.len())?;
+        let mut core = self.core.clone();
+        core.load(state)?;
         self.num_bad_epochs = state.counter("num_bad_epochs")?;
         self.cooldown_counter = state.counter("cooldown_counter")?;
         self.best = state.value_or("best", self.mode_worse());
-        self.last_epoch = state.last_epoch;
-        self.base_lrs = state.base_lrs.clone();
-        self.lrs = state.lrs.clone();
+        self.core = core;
         Ok(())
-    }
-
-    fn set_lrs(&mut self, lrs: &[f64]) {
-        self.lrs.copy_from_slice(lrs);
     }
 
     fn restart(&mut self) {
         self.best = self.mode_worse();
         self.num_bad_epochs = 0;
         self.cooldown_counter = 0;
-        self.last_epoch = 0;
+        self.core.last_epoch = 0;
     }
 
     fn step_to(&mut self, epoch: u64) {
-        self.last_epoch = epoch as i64;
+        self.core.last_epoch = epoch as i64;
     }
 }
 

@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{LrScheduler, LrSchedulerConfig, SchedError};
+use crate::{LrScheduler, LrSchedulerConfig, SchedError, ScheduleCore, SchedulerState};
 
 /// Config of `SequentialLR` (`type = "SequentialLR"`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -116,13 +116,12 @@ impl LrSchedulerConfig for SequentialLr {
         self.validate()?;
         crate::check_base_lrs(base_lrs)?;
         let (children, _, momentum) = build_children(NAME, &self.schedulers, base_lrs)?;
+        let mut core = ScheduleCore::new(NAME, base_lrs);
+        core.momentum = momentum;
         let mut s = Sequential {
             children,
             milestones: self.milestones.clone(),
-            base_lrs: base_lrs.to_vec(),
-            lrs: base_lrs.to_vec(),
-            momentum,
-            last_epoch: 0,
+            core,
         };
         s.restart();
         Ok(Box::new(s))
@@ -138,28 +137,26 @@ impl LrSchedulerConfig for SequentialLr {
 struct Sequential {
     children: Vec<Box<dyn LrScheduler>>,
     milestones: Vec<i64>,
-    base_lrs: Vec<f64>,
-    lrs: Vec<f64>,
-    momentum: Option<Vec<f64>>,
-    last_epoch: i64,
+    core: ScheduleCore,
 }
 
 impl Sequential {
     fn take_from(&mut self, idx: usize) {
-        self.lrs = self.children[idx].lrs();
+        self.core.lrs = self.children[idx].lrs();
         if let Some(m) = self.children[idx].momentum() {
-            self.momentum = Some(m);
+            self.core.momentum = Some(m);
         }
     }
 }
 
 impl LrScheduler for Sequential {
     fn step(&mut self, metric: Option<f64>) {
-        self.last_epoch += 1;
-        let idx = self.milestones.partition_point(|&m| m <= self.last_epoch);
+        self.core.last_epoch += 1;
+        let epoch = self.core.last_epoch;
+        let idx = self.milestones.partition_point(|&m| m <= epoch);
         let child = &mut self.children[idx];
-        child.set_lrs(&self.lrs);
-        if idx > 0 && self.milestones[idx - 1] == self.last_epoch {
+        child.set_lrs(&self.core.lrs);
+        if idx > 0 && self.milestones[idx - 1] == epoch {
             child.step_to(0);
         } else {
             child.step(metric);
@@ -167,20 +164,28 @@ impl LrScheduler for Sequential {
         self.take_from(idx);
     }
 
-    crate::accessors::scheduler_accessors!(momentum);
+    fn core(&self) -> &ScheduleCore {
+        &self.core
+    }
 
-    crate::accessors::composite_state!(NAME);
+    fn core_mut(&mut self) -> &mut ScheduleCore {
+        &mut self.core
+    }
 
-    fn set_lrs(&mut self, lrs: &[f64]) {
-        self.lrs.copy_from_slice(lrs);
+    fn state(&self) -> SchedulerState {
+        self.core.state_with(&self.children)
+    }
+
+    fn load_state(&mut self, state: &SchedulerState) -> Result<(), SchedError> {
+        self.core.load_with(state, &mut self.children)
     }
 
     fn restart(&mut self) {
         // PyTorch: reset the lr to initial_lr, undo the sub-schedulers' steps, and perform
         // the first sub-scheduler's initial step.
-        self.lrs = self.base_lrs.clone();
-        self.last_epoch = 0;
-        self.children[0].set_lrs(&self.lrs);
+        self.core.lrs.clone_from(&self.core.base_lrs);
+        self.core.last_epoch = 0;
+        self.children[0].set_lrs(&self.core.lrs);
         self.children[0].restart();
         self.take_from(0);
     }

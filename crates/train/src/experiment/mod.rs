@@ -301,6 +301,76 @@ fn type_of(v: &Value) -> Option<&str> {
     v.get("type").and_then(Value::as_str)
 }
 
+/// Reports every top-level key that is not a known section.
+fn unknown_sections(root: &Map<String, Value>, problems: &mut Vec<String>) {
+    for key in root.keys() {
+        if !SECTIONS.contains(&key.as_str()) {
+            problems.push(format!(
+                "{key}: unknown section; known: {}",
+                SECTIONS.join(", ")
+            ));
+        }
+    }
+}
+
+/// The experiment's `name`, `description` and `seed` (0 when absent).
+fn header(
+    root: &Map<String, Value>,
+    problems: &mut Vec<String>,
+) -> (Option<String>, Option<String>, u64) {
+    let mut text = |k: &str| match root.get(k) {
+        None => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(v) => {
+            problems.push(format!("{k}: expected a string, got {}", kind(v)));
+            None
+        }
+    };
+    let (name, description) = (text("name"), text("description"));
+    let seed = match root.get("seed") {
+        None => 0,
+        Some(v) => v.as_u64().unwrap_or_else(|| {
+            problems.push(format!("seed: expected a non-negative integer, got {v}"));
+            0
+        }),
+    };
+    (name, description, seed)
+}
+
+/// The section `k`, or a "missing section" problem.
+fn required<'v>(
+    root: &'v Map<String, Value>,
+    k: &str,
+    problems: &mut Vec<String>,
+) -> Option<&'v Value> {
+    let v = root.get(k);
+    if v.is_none() {
+        problems.push(format!("{k}: missing section `[{k}]`"));
+    }
+    v
+}
+
+/// The plugin list `key` (`[[regularizers]]`, `[[constraints]]`), each entry validated and
+/// its problems located as `key[i].field`.
+fn checked_list<T: ?Sized>(
+    key: &str,
+    root: &Map<String, Value>,
+    problems: &mut Vec<String>,
+    validate: impl Fn(&T) -> Result<(), String>,
+) -> Vec<Box<T>>
+where
+    Box<T>: serde::de::DeserializeOwned,
+{
+    let list = plugin_list::<T>(key, root, problems);
+    for (i, item) in list.iter().enumerate() {
+        if let Err(e) = validate(item) {
+            let t = root[key][i].get("type").and_then(Value::as_str);
+            problems.push(locate(&format!("{key}[{i}]"), t, &e));
+        }
+    }
+    list
+}
+
 /// Deserializes a typetag plugin from `v`, naming `path` and the plugin type in the error.
 fn plugin<T: ?Sized>(path: &str, v: &Value, problems: &mut Vec<String>) -> Option<Box<T>>
 where
@@ -550,85 +620,36 @@ impl Experiment {
                 format!("expected a table of sections, got {}", kind(&value)),
             ));
         };
-        for key in root.keys() {
-            if !SECTIONS.contains(&key.as_str()) {
-                problems.push(format!(
-                    "{key}: unknown section; known: {}",
-                    SECTIONS.join(", ")
-                ));
-            }
-        }
-        let text = |k: &str, problems: &mut Vec<String>| match root.get(k) {
-            None => None,
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(v) => {
-                problems.push(format!("{k}: expected a string, got {}", kind(v)));
-                None
-            }
-        };
-        let name = text("name", &mut problems);
-        let description = text("description", &mut problems);
-        let seed = match root.get("seed") {
-            None => 0,
-            Some(v) => v.as_u64().unwrap_or_else(|| {
-                problems.push(format!("seed: expected a non-negative integer, got {}", v));
-                0
-            }),
-        };
-
-        let required = |k: &str, problems: &mut Vec<String>| {
-            let v = root.get(k);
-            if v.is_none() {
-                problems.push(format!("{k}: missing section `[{k}]`"));
-            }
-            v
-        };
-
-        let data = required("data", &mut problems)
+        unknown_sections(root, &mut problems);
+        let (name, description, seed) = header(root, &mut problems);
+        let data = required(root, "data", &mut problems)
             .and_then(|v| plugin::<dyn DataConfig>("data", v, &mut problems));
-        if let Some(d) = &data {
-            if let Err(e) = d.validate() {
-                problems.push(e.to_string());
-            }
+        if let Some(Err(e)) = data.as_ref().map(|d| d.validate()) {
+            problems.push(e.to_string());
         }
-
         let loader: LoaderConfig = plain("loader", root.get("loader"), &mut problems);
         if let Err(e) = loader.validate() {
             problems.push(e.to_string());
         }
-
-        let model = required("model", &mut problems).and_then(|v| model_spec(v, &mut problems));
-
-        let loss = required("loss", &mut problems)
+        let model =
+            required(root, "model", &mut problems).and_then(|v| model_spec(v, &mut problems));
+        let loss = required(root, "loss", &mut problems)
             .and_then(|v| plugin::<dyn Loss>("loss", v, &mut problems));
-        if let (Some(l), Some(v)) = (&loss, root.get("loss")) {
-            if let Err(e) = l.validate() {
-                problems.push(locate("loss", type_of(v), &e.to_string()));
-            }
+        if let (Some(Err(e)), Some(v)) = (loss.as_ref().map(|l| l.validate()), root.get("loss")) {
+            problems.push(locate("loss", type_of(v), &e.to_string()));
         }
-
-        let optimizer =
-            required("optimizer", &mut problems).and_then(|v| optimizer_section(v, &mut problems));
-
+        let optimizer = required(root, "optimizer", &mut problems)
+            .and_then(|v| optimizer_section(v, &mut problems));
         let scheduler = root
             .get("scheduler")
             .and_then(|v| scheduler_section(v, &mut problems));
-
-        let regularizers = plugin_list::<dyn Regularizer>("regularizers", root, &mut problems);
-        for (i, r) in regularizers.iter().enumerate() {
-            if let Err(e) = r.validate() {
-                let t = root["regularizers"][i].get("type").and_then(Value::as_str);
-                problems.push(locate(&format!("regularizers[{i}]"), t, &e.to_string()));
-            }
-        }
-        let constraints = plugin_list::<dyn Constraint>("constraints", root, &mut problems);
-        for (i, c) in constraints.iter().enumerate() {
-            if let Err(e) = c.validate() {
-                let t = root["constraints"][i].get("type").and_then(Value::as_str);
-                problems.push(locate(&format!("constraints[{i}]"), t, &e.to_string()));
-            }
-        }
-
+        let regularizers =
+            checked_list::<dyn Regularizer>("regularizers", root, &mut problems, |r| {
+                r.validate().map_err(|e| e.to_string())
+            });
+        let constraints = checked_list::<dyn Constraint>("constraints", root, &mut problems, |c| {
+            c.validate().map_err(|e| e.to_string())
+        });
         let train: TrainConfig = plain("train", root.get("train"), &mut problems);
         train.check(&mut problems);
 
