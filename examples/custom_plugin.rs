@@ -10,7 +10,7 @@ use tuna::autograd::{Tape, Var};
 use tuna::loss::{Loss, LossError};
 use tuna::nn::{Linear, Module};
 use tuna::optim::{
-    GroupedOptimizer, OptimError, Optimizer, OptimizerConfig, ParamGroupConfig, ParamState,
+    GroupedOptimizer, OptimError, Optimizer, OptimizerConfig, ParamGroupConfig, StepState,
     UpdateRule,
 };
 use tuna::sched::{ChainRule, Chainable, LrScheduler, LrSchedulerConfig, SchedError};
@@ -87,10 +87,11 @@ impl UpdateRule for SignSgd {
     fn set_lr(&mut self, lr: f64) {
         self.lr = lr;
     }
-    fn init_state(&self, _param: &Tensor) -> ParamState {
-        ParamState::default()
+    type State = StepState;
+    fn init_state(&self, _param: &Tensor) -> StepState {
+        StepState::default()
     }
-    fn update(&self, param: &mut Tensor, grad: &Tensor, state: &mut ParamState) {
+    fn update(&self, param: &mut Tensor, grad: &Tensor, state: &mut StepState) {
         state.step += 1;
         param.add_scaled_(&grad.sign(), -self.lr);
     }

@@ -18,7 +18,8 @@ use crate::config::{OptimizerConfig, ParamGroupConfig};
 use crate::error::{non_negative, torch_flags, unit_closed, unit_half_open, OptimError};
 #[allow(unused_imports)]
 use crate::optimizer::{
-    float_dispatch, hyper_accessors, GroupedOptimizer, Optimizer, ParamState, UpdateRule,
+    float_dispatch, hyper_accessors, GroupedOptimizer, Optimizer, RuleState, StateRecord,
+    UpdateRule,
 };
 
 /// Config of [`Adadelta`] (`type = "Adadelta"`); fields and defaults are `torch.optim.Adadelta`'s.
@@ -62,8 +63,36 @@ impl Default for AdadeltaConfig {
 /// The runtime Adadelta optimizer.
 pub type Adadelta = GroupedOptimizer<AdadeltaConfig>;
 
-/// Per-parameter Adadelta state: `square_avg`, `acc_delta`.
-pub type AdadeltaState = ParamState;
+/// Adadelta's state of one parameter.
+#[derive(Clone, Debug)]
+pub struct AdadeltaState {
+    /// Updates applied.
+    pub step: u64,
+    /// Running average of the squared gradient (`square_avg`).
+    pub square_avg: Tensor,
+    /// Running average of the squared update (`acc_delta`).
+    pub acc_delta: Tensor,
+}
+
+impl RuleState for AdadeltaState {
+    fn step(&self) -> u64 {
+        self.step
+    }
+
+    fn to_record(&self) -> StateRecord {
+        StateRecord::new(self.step)
+            .with("square_avg", &self.square_avg)
+            .with("acc_delta", &self.acc_delta)
+    }
+
+    fn from_record(mut r: StateRecord) -> Result<Self, OptimError> {
+        Ok(AdadeltaState {
+            step: r.step,
+            square_avg: r.tensor("square_avg")?,
+            acc_delta: r.tensor("acc_delta")?,
+        })
+    }
+}
 
 #[typetag::serde(name = "Adadelta")]
 impl OptimizerConfig for AdadeltaConfig {
@@ -94,20 +123,24 @@ impl UpdateRule for AdadeltaConfig {
 
     hyper_accessors!(lr);
 
-    fn init_state(&self, param: &Tensor) -> ParamState {
-        ParamState::zeros_like(param, &["square_avg", "acc_delta"])
+    type State = AdadeltaState;
+
+    fn init_state(&self, param: &Tensor) -> AdadeltaState {
+        AdadeltaState {
+            step: 0,
+            square_avg: param.zeros_like(),
+            acc_delta: param.zeros_like(),
+        }
     }
 
-    fn update(&self, param: &mut Tensor, grad: &Tensor, state: &mut ParamState) {
+    fn update(&self, param: &mut Tensor, grad: &Tensor, state: &mut AdadeltaState) {
         state.step += 1;
-        let mut sq = state.take("square_avg");
-        let mut acc = state.take("acc_delta");
+        let sq = &mut state.square_avg;
+        let acc = &mut state.acc_delta;
         float_dispatch!(param.dtype(), T => {
             let c = [T::of(if self.maximize { -1.0 } else { 1.0 }), T::of(self.weight_decay), T::of(self.rho), T::of(1.0 - self.rho), T::of(self.eps), T::of(self.lr)];
             kernel(param.data_mut::<T>(), grad.as_slice::<T>().expect("contiguous grad"), sq.data_mut::<T>(), acc.data_mut::<T>(), c);
         });
-        state.put("square_avg", sq);
-        state.put("acc_delta", acc);
     }
 }
 

@@ -23,7 +23,8 @@ use tuna_tensor::{FloatElement, Tensor};
 use crate::config::{OptimizerConfig, ParamGroupConfig};
 use crate::error::{non_negative, OptimError};
 use crate::optimizer::{
-    float_dispatch, hyper_accessors, GroupedOptimizer, Optimizer, ParamState, UpdateRule,
+    float_dispatch, hyper_accessors, GroupedOptimizer, Optimizer, RuleState, StateRecord,
+    UpdateRule,
 };
 
 /// Config of [`Adafactor`] (`type = "Adafactor"`); fields and defaults are
@@ -67,9 +68,62 @@ impl Default for AdafactorConfig {
 /// The runtime Adafactor optimizer.
 pub type Adafactor = GroupedOptimizer<AdafactorConfig>;
 
-/// Per-parameter state: `row_var` (shape `[..., R, 1]`) and `col_var` (`[..., 1, C]`) for
-/// parameters of two or more dimensions, `variance` for the others.
-pub type AdafactorState = ParamState;
+/// Adafactor's estimate of the squared gradient of one parameter.
+#[derive(Clone, Debug)]
+pub enum SecondMoment {
+    /// For parameters of two or more dimensions: row means `row_var` (shape `[..., R, 1]`)
+    /// and column means `col_var` (`[..., 1, C]`).
+    Factored {
+        /// Row factor.
+        row_var: Tensor,
+        /// Column factor.
+        col_var: Tensor,
+    },
+    /// For vectors and scalars: the full `variance`.
+    Full {
+        /// The running average of the squared gradient.
+        variance: Tensor,
+    },
+}
+
+/// Adafactor's state of one parameter.
+#[derive(Clone, Debug)]
+pub struct AdafactorState {
+    /// Updates applied.
+    pub step: u64,
+    /// The squared-gradient estimate.
+    pub second_moment: SecondMoment,
+}
+
+impl RuleState for AdafactorState {
+    fn step(&self) -> u64 {
+        self.step
+    }
+
+    fn to_record(&self) -> StateRecord {
+        let r = StateRecord::new(self.step);
+        match &self.second_moment {
+            SecondMoment::Factored { row_var, col_var } => {
+                r.with("row_var", row_var).with("col_var", col_var)
+            }
+            SecondMoment::Full { variance } => r.with("variance", variance),
+        }
+    }
+
+    fn from_record(mut r: StateRecord) -> Result<Self, OptimError> {
+        let second_moment = match r.optional_tensor("variance") {
+            Some(variance) => SecondMoment::Full { variance },
+            None => SecondMoment::Factored {
+                row_var: r.tensor("row_var")?,
+                col_var: r.tensor("col_var")?,
+            },
+        };
+        Ok(AdafactorState {
+            step: r.step,
+            second_moment,
+        })
+    }
+}
 
 #[typetag::serde(name = "Adafactor")]
 impl OptimizerConfig for AdafactorConfig {
@@ -115,32 +169,34 @@ impl UpdateRule for AdafactorConfig {
 
     hyper_accessors!(lr);
 
-    fn init_state(&self, param: &Tensor) -> ParamState {
-        let mut s = ParamState::default();
+    type State = AdafactorState;
+
+    fn init_state(&self, param: &Tensor) -> AdafactorState {
         let shape = param.shape();
-        if shape.len() > 1 {
+        let second_moment = if shape.len() > 1 {
             let mut row = shape.to_vec();
             *row.last_mut().expect("rank > 1") = 1;
             let mut col = shape.to_vec();
             col[shape.len() - 2] = 1;
-            s.put("row_var", Tensor::zeros(&row, param.dtype()));
-            s.put("col_var", Tensor::zeros(&col, param.dtype()));
+            SecondMoment::Factored {
+                row_var: Tensor::zeros(&row, param.dtype()),
+                col_var: Tensor::zeros(&col, param.dtype()),
+            }
         } else {
-            s.put("variance", param.zeros_like());
+            SecondMoment::Full {
+                variance: param.zeros_like(),
+            }
+        };
+        AdafactorState {
+            step: 0,
+            second_moment,
         }
-        s
     }
 
-    fn update(&self, param: &mut Tensor, grad: &Tensor, state: &mut ParamState) {
+    fn update(&self, param: &mut Tensor, grad: &Tensor, state: &mut AdafactorState) {
         state.step += 1;
         let t = state.step as f64;
         let shape = param.shape().to_vec();
-        let factored = shape.len() > 1;
-        let (mut a, mut b) = if factored {
-            (state.take("row_var"), state.take("col_var"))
-        } else {
-            (state.take("variance"), Tensor::zeros(&[0], param.dtype()))
-        };
         float_dispatch!(param.dtype(), T => {
             let h = Hyper {
                 one_minus_beta2: t.powf(self.beta2_decay),
@@ -153,19 +209,14 @@ impl UpdateRule for AdafactorConfig {
             };
             let p = param.data_mut::<T>();
             let g = grad.as_slice::<T>().expect("contiguous grad");
-            if factored {
-                let (r, c) = (shape[shape.len() - 2], shape[shape.len() - 1]);
-                kernel_factored(p, g, a.data_mut::<T>(), b.data_mut::<T>(), r, c, &h);
-            } else {
-                kernel_1d(p, g, a.data_mut::<T>(), &h);
+            match &mut state.second_moment {
+                SecondMoment::Factored { row_var, col_var } => {
+                    let (r, c) = (shape[shape.len() - 2], shape[shape.len() - 1]);
+                    kernel_factored(p, g, row_var.data_mut::<T>(), col_var.data_mut::<T>(), r, c, &h);
+                }
+                SecondMoment::Full { variance } => kernel_1d(p, g, variance.data_mut::<T>(), &h),
             }
         });
-        if factored {
-            state.put("row_var", a);
-            state.put("col_var", b);
-        } else {
-            state.put("variance", a);
-        }
     }
 }
 

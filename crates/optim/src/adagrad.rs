@@ -15,7 +15,8 @@ use tuna_tensor::{FloatElement, Tensor};
 use crate::config::{OptimizerConfig, ParamGroupConfig};
 use crate::error::{non_negative, torch_flags, OptimError};
 use crate::optimizer::{
-    float_dispatch, hyper_accessors, GroupedOptimizer, Optimizer, ParamState, UpdateRule,
+    float_dispatch, hyper_accessors, GroupedOptimizer, Optimizer, RuleState, StateRecord,
+    UpdateRule,
 };
 
 /// Config of [`Adagrad`] (`type = "Adagrad"`); fields and defaults are
@@ -64,8 +65,31 @@ impl Default for AdagradConfig {
 /// The runtime Adagrad optimizer.
 pub type Adagrad = GroupedOptimizer<AdagradConfig>;
 
-/// Per-parameter state: `sum`.
-pub type AdagradState = ParamState;
+/// Adagrad's state of one parameter.
+#[derive(Clone, Debug)]
+pub struct AdagradState {
+    /// Updates applied.
+    pub step: u64,
+    /// Sum of squared gradients (`sum`).
+    pub sum: Tensor,
+}
+
+impl RuleState for AdagradState {
+    fn step(&self) -> u64 {
+        self.step
+    }
+
+    fn to_record(&self) -> StateRecord {
+        StateRecord::new(self.step).with("sum", &self.sum)
+    }
+
+    fn from_record(mut r: StateRecord) -> Result<Self, OptimError> {
+        Ok(AdagradState {
+            step: r.step,
+            sum: r.tensor("sum")?,
+        })
+    }
+}
 
 #[typetag::serde(name = "Adagrad")]
 impl OptimizerConfig for AdagradConfig {
@@ -101,16 +125,19 @@ impl UpdateRule for AdagradConfig {
 
     hyper_accessors!(lr);
 
-    fn init_state(&self, param: &Tensor) -> ParamState {
-        let mut s = ParamState::default();
-        s.put("sum", param.full_like(self.initial_accumulator_value));
-        s
+    type State = AdagradState;
+
+    fn init_state(&self, param: &Tensor) -> AdagradState {
+        AdagradState {
+            step: 0,
+            sum: param.full_like(self.initial_accumulator_value),
+        }
     }
 
-    fn update(&self, param: &mut Tensor, grad: &Tensor, state: &mut ParamState) {
+    fn update(&self, param: &mut Tensor, grad: &Tensor, state: &mut AdagradState) {
         state.step += 1;
         let clr = self.lr / (1.0 + (state.step - 1) as f64 * self.lr_decay);
-        let mut sum = state.take("sum");
+        let sum = &mut state.sum;
         float_dispatch!(param.dtype(), T => {
             let (gsign, wd, eps, clr) = (
                 T::of(if self.maximize { -1.0 } else { 1.0 }),
@@ -123,7 +150,6 @@ impl UpdateRule for AdagradConfig {
             let s = sum.data_mut::<T>();
             kernel(p, g, s, gsign, wd, eps, clr);
         });
-        state.put("sum", sum);
     }
 }
 

@@ -21,7 +21,8 @@ use tuna_tensor::{FloatElement, Tensor};
 use crate::config::{OptimizerConfig, ParamGroupConfig};
 use crate::error::{adam_family, torch_flags, OptimError};
 use crate::optimizer::{
-    float_dispatch, hyper_accessors, GroupedOptimizer, Optimizer, ParamState, UpdateRule,
+    float_dispatch, hyper_accessors, GroupedOptimizer, Optimizer, RuleState, StateRecord,
+    UpdateRule,
 };
 
 /// Config of [`Adam`] (`type = "Adam"`); fields and defaults are `torch.optim.Adam`'s.
@@ -75,8 +76,82 @@ impl Default for AdamConfig {
 /// The runtime Adam optimizer.
 pub type Adam = GroupedOptimizer<AdamConfig>;
 
-/// Per-parameter Adam state: `exp_avg`, `exp_avg_sq` and, with amsgrad, `max_exp_avg_sq`.
-pub type AdamState = ParamState;
+/// Adam's (and AdamW's) state of one parameter (PyTorch `optimizer.state[p]`).
+#[derive(Clone, Debug)]
+pub struct AdamState {
+    /// Updates applied.
+    pub step: u64,
+    /// First moment estimate `m`.
+    pub exp_avg: Tensor,
+    /// Second moment estimate `v`.
+    pub exp_avg_sq: Tensor,
+    /// The running maximum of `v` (`amsgrad` only).
+    pub max_exp_avg_sq: Option<Tensor>,
+}
+
+impl RuleState for AdamState {
+    fn step(&self) -> u64 {
+        self.step
+    }
+
+    fn to_record(&self) -> StateRecord {
+        StateRecord::new(self.step)
+            .with("exp_avg", &self.exp_avg)
+            .with("exp_avg_sq", &self.exp_avg_sq)
+            .with_optional("max_exp_avg_sq", self.max_exp_avg_sq.as_ref())
+    }
+
+    fn from_record(mut r: StateRecord) -> Result<Self, OptimError> {
+        Ok(AdamState {
+            step: r.step,
+            exp_avg: r.tensor("exp_avg")?,
+            exp_avg_sq: r.tensor("exp_avg_sq")?,
+            max_exp_avg_sq: r.optional_tensor("max_exp_avg_sq"),
+        })
+    }
+}
+
+/// The first and second moment estimates alone (RAdam's and LAMB's state of one parameter).
+#[derive(Clone, Debug)]
+pub struct MomentState {
+    /// Updates applied.
+    pub step: u64,
+    /// First moment estimate `m`.
+    pub exp_avg: Tensor,
+    /// Second moment estimate `v`.
+    pub exp_avg_sq: Tensor,
+}
+
+impl MomentState {
+    /// Zero moments shaped like `param`.
+    pub fn zeros_like(param: &Tensor) -> Self {
+        MomentState {
+            step: 0,
+            exp_avg: param.zeros_like(),
+            exp_avg_sq: param.zeros_like(),
+        }
+    }
+}
+
+impl RuleState for MomentState {
+    fn step(&self) -> u64 {
+        self.step
+    }
+
+    fn to_record(&self) -> StateRecord {
+        StateRecord::new(self.step)
+            .with("exp_avg", &self.exp_avg)
+            .with("exp_avg_sq", &self.exp_avg_sq)
+    }
+
+    fn from_record(mut r: StateRecord) -> Result<Self, OptimError> {
+        Ok(MomentState {
+            step: r.step,
+            exp_avg: r.tensor("exp_avg")?,
+            exp_avg_sq: r.tensor("exp_avg_sq")?,
+        })
+    }
+}
 
 #[typetag::serde(name = "Adam")]
 impl OptimizerConfig for AdamConfig {
@@ -109,14 +184,13 @@ pub(crate) fn check_adam(t: &str, h: &AdamHyper, differentiable: bool) -> Result
     torch_flags(t, differentiable)
 }
 
-pub(crate) fn adam_init(amsgrad: bool, param: &Tensor) -> ParamState {
-    let mut s = ParamState::default();
-    s.put("exp_avg", param.zeros_like());
-    s.put("exp_avg_sq", param.zeros_like());
-    if amsgrad {
-        s.put("max_exp_avg_sq", param.zeros_like());
+pub(crate) fn adam_init(amsgrad: bool, param: &Tensor) -> AdamState {
+    AdamState {
+        step: 0,
+        exp_avg: param.zeros_like(),
+        exp_avg_sq: param.zeros_like(),
+        max_exp_avg_sq: amsgrad.then(|| param.zeros_like()),
     }
-    s
 }
 
 /// Per-step constants of the fused Adam loop.
@@ -132,23 +206,21 @@ struct AdamCoefs<T> {
     step_size: T,
 }
 
-pub(crate) fn adam_update(
-    h: &AdamHyper,
-    param: &mut Tensor,
-    grad: &Tensor,
-    state: &mut ParamState,
-) {
+pub(crate) fn adam_update(h: &AdamHyper, param: &mut Tensor, grad: &Tensor, state: &mut AdamState) {
     state.step += 1;
     let t = state.step as f64;
     let (b1, b2) = h.betas;
     let bc1 = 1.0 - b1.powf(t);
     let bc2 = 1.0 - b2.powf(t);
-    let mut m = state.take("exp_avg");
-    let mut v = state.take("exp_avg_sq");
-    let mut vmax = state.tensors.remove("max_exp_avg_sq");
-    if h.amsgrad && vmax.is_none() {
-        vmax = Some(param.zeros_like());
+    if h.amsgrad && state.max_exp_avg_sq.is_none() {
+        state.max_exp_avg_sq = Some(param.zeros_like());
     }
+    let AdamState {
+        exp_avg: m,
+        exp_avg_sq: v,
+        max_exp_avg_sq: vmax,
+        ..
+    } = state;
     float_dispatch!(param.dtype(), T => {
         let c = AdamCoefs::<T> {
             p_scale: T::of(if h.decoupled { 1.0 - h.lr * h.weight_decay } else { 1.0 }),
@@ -163,18 +235,13 @@ pub(crate) fn adam_update(
         };
         let p = param.data_mut::<T>();
         let g = grad.as_slice::<T>().expect("contiguous grad");
-        match (&mut vmax, h.amsgrad) {
+        match (vmax, h.amsgrad) {
             (Some(vm), true) => {
                 adam_kernel_amsgrad(p, g, m.data_mut::<T>(), v.data_mut::<T>(), vm.data_mut::<T>(), &c)
             }
             _ => adam_kernel(p, g, m.data_mut::<T>(), v.data_mut::<T>(), &c),
         }
     });
-    state.put("exp_avg", m);
-    state.put("exp_avg_sq", v);
-    if let Some(vm) = vmax {
-        state.put("max_exp_avg_sq", vm);
-    }
 }
 
 /// One pass: reads p, g, m, v; writes p, m, v. Branch-free so it vectorizes. The loop is
@@ -284,11 +351,13 @@ impl UpdateRule for AdamConfig {
 
     hyper_accessors!(lr, momentum = betas.0);
 
-    fn init_state(&self, param: &Tensor) -> ParamState {
+    type State = AdamState;
+
+    fn init_state(&self, param: &Tensor) -> AdamState {
         adam_init(self.amsgrad, param)
     }
 
-    fn update(&self, param: &mut Tensor, grad: &Tensor, state: &mut ParamState) {
+    fn update(&self, param: &mut Tensor, grad: &Tensor, state: &mut AdamState) {
         adam_update(&self.hyper(), param, grad, state)
     }
 }

@@ -19,7 +19,8 @@ use crate::error::{
 };
 #[allow(unused_imports)]
 use crate::optimizer::{
-    float_dispatch, hyper_accessors, GroupedOptimizer, Optimizer, ParamState, UpdateRule,
+    float_dispatch, hyper_accessors, GroupedOptimizer, Optimizer, RuleState, StateRecord,
+    UpdateRule,
 };
 
 /// Config of [`Adamax`] (`type = "Adamax"`); fields and defaults are `torch.optim.Adamax`'s.
@@ -63,8 +64,36 @@ impl Default for AdamaxConfig {
 /// The runtime Adamax optimizer.
 pub type Adamax = GroupedOptimizer<AdamaxConfig>;
 
-/// Per-parameter Adamax state: `exp_avg`, `exp_inf`.
-pub type AdamaxState = ParamState;
+/// Adamax's state of one parameter.
+#[derive(Clone, Debug)]
+pub struct AdamaxState {
+    /// Updates applied.
+    pub step: u64,
+    /// First moment estimate (PyTorch `exp_avg`).
+    pub exp_avg: Tensor,
+    /// Exponentially weighted infinity norm (`exp_inf`).
+    pub exp_inf: Tensor,
+}
+
+impl RuleState for AdamaxState {
+    fn step(&self) -> u64 {
+        self.step
+    }
+
+    fn to_record(&self) -> StateRecord {
+        StateRecord::new(self.step)
+            .with("exp_avg", &self.exp_avg)
+            .with("exp_inf", &self.exp_inf)
+    }
+
+    fn from_record(mut r: StateRecord) -> Result<Self, OptimError> {
+        Ok(AdamaxState {
+            step: r.step,
+            exp_avg: r.tensor("exp_avg")?,
+            exp_inf: r.tensor("exp_inf")?,
+        })
+    }
+}
 
 #[typetag::serde(name = "Adamax")]
 impl OptimizerConfig for AdamaxConfig {
@@ -92,21 +121,25 @@ impl UpdateRule for AdamaxConfig {
 
     hyper_accessors!(lr, momentum = betas.0);
 
-    fn init_state(&self, param: &Tensor) -> ParamState {
-        ParamState::zeros_like(param, &["exp_avg", "exp_inf"])
+    type State = AdamaxState;
+
+    fn init_state(&self, param: &Tensor) -> AdamaxState {
+        AdamaxState {
+            step: 0,
+            exp_avg: param.zeros_like(),
+            exp_inf: param.zeros_like(),
+        }
     }
 
-    fn update(&self, param: &mut Tensor, grad: &Tensor, state: &mut ParamState) {
+    fn update(&self, param: &mut Tensor, grad: &Tensor, state: &mut AdamaxState) {
         state.step += 1;
         let clr = self.lr / (1.0 - self.betas.0.powf(state.step as f64));
-        let mut m = state.take("exp_avg");
-        let mut u = state.take("exp_inf");
+        let m = &mut state.exp_avg;
+        let u = &mut state.exp_inf;
         float_dispatch!(param.dtype(), T => {
             let c = [T::of(if self.maximize { -1.0 } else { 1.0 }), T::of(self.weight_decay), T::of(1.0 - self.betas.0), T::of(self.betas.1), T::of(self.eps), T::of(clr)];
             kernel(param.data_mut::<T>(), grad.as_slice::<T>().expect("contiguous grad"), m.data_mut::<T>(), u.data_mut::<T>(), c);
         });
-        state.put("exp_avg", m);
-        state.put("exp_inf", u);
     }
 }
 

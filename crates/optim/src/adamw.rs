@@ -6,10 +6,10 @@ use serde::{Deserialize, Serialize};
 use tuna_autograd::NamedParam;
 use tuna_tensor::Tensor;
 
-use crate::adam::{adam_init, adam_update, check_adam, AdamHyper};
+use crate::adam::{adam_init, adam_update, check_adam, AdamHyper, AdamState};
 use crate::config::{OptimizerConfig, ParamGroupConfig};
 use crate::error::OptimError;
-use crate::optimizer::{hyper_accessors, GroupedOptimizer, Optimizer, ParamState, UpdateRule};
+use crate::optimizer::{hyper_accessors, GroupedOptimizer, Optimizer, UpdateRule};
 
 /// Config of [`AdamW`] (`type = "AdamW"`); fields and defaults are `torch.optim.AdamW`'s.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -59,8 +59,8 @@ impl Default for AdamWConfig {
 /// The runtime AdamW optimizer.
 pub type AdamW = GroupedOptimizer<AdamWConfig>;
 
-/// Per-parameter AdamW state: `exp_avg`, `exp_avg_sq` and, with amsgrad, `max_exp_avg_sq`.
-pub type AdamWState = ParamState;
+/// AdamW's state of one parameter: Adam's.
+pub type AdamWState = AdamState;
 
 #[typetag::serde(name = "AdamW")]
 impl OptimizerConfig for AdamWConfig {
@@ -100,11 +100,13 @@ impl UpdateRule for AdamWConfig {
 
     hyper_accessors!(lr, momentum = betas.0);
 
-    fn init_state(&self, param: &Tensor) -> ParamState {
+    type State = AdamState;
+
+    fn init_state(&self, param: &Tensor) -> AdamState {
         adam_init(self.amsgrad, param)
     }
 
-    fn update(&self, param: &mut Tensor, grad: &Tensor, state: &mut ParamState) {
+    fn update(&self, param: &mut Tensor, grad: &Tensor, state: &mut AdamState) {
         adam_update(&self.hyper(), param, grad, state)
     }
 }

@@ -18,7 +18,8 @@ use crate::config::{OptimizerConfig, ParamGroupConfig};
 use crate::error::{non_negative, torch_flags, unit_closed, unit_half_open, OptimError};
 #[allow(unused_imports)]
 use crate::optimizer::{
-    float_dispatch, hyper_accessors, GroupedOptimizer, Optimizer, ParamState, UpdateRule,
+    float_dispatch, hyper_accessors, GroupedOptimizer, Optimizer, RuleState, StateRecord,
+    UpdateRule,
 };
 
 /// Config of [`Asgd`] (`type = "ASGD"`); fields and defaults are `torch.optim.ASGD`'s.
@@ -65,8 +66,40 @@ impl Default for AsgdConfig {
 /// The runtime ASGD optimizer.
 pub type Asgd = GroupedOptimizer<AsgdConfig>;
 
-/// Per-parameter ASGD state: the averaged parameter `ax` and the scalars `eta` and `mu`.
-pub type AsgdState = ParamState;
+/// ASGD's state of one parameter.
+#[derive(Clone, Debug)]
+pub struct AsgdState {
+    /// Updates applied.
+    pub step: u64,
+    /// The averaged parameter (`ax`).
+    pub ax: Tensor,
+    /// The current step size (`eta`).
+    pub eta: f64,
+    /// The averaging coefficient (`mu`).
+    pub mu: f64,
+}
+
+impl RuleState for AsgdState {
+    fn step(&self) -> u64 {
+        self.step
+    }
+
+    fn to_record(&self) -> StateRecord {
+        StateRecord::new(self.step)
+            .with("ax", &self.ax)
+            .with_scalar("eta", self.eta)
+            .with_scalar("mu", self.mu)
+    }
+
+    fn from_record(mut r: StateRecord) -> Result<Self, OptimError> {
+        Ok(AsgdState {
+            step: r.step,
+            ax: r.tensor("ax")?,
+            eta: r.scalar("eta")?,
+            mu: r.scalar("mu")?,
+        })
+    }
+}
 
 #[typetag::serde(name = "ASGD")]
 impl OptimizerConfig for AsgdConfig {
@@ -98,30 +131,28 @@ impl UpdateRule for AsgdConfig {
 
     hyper_accessors!(lr);
 
-    fn init_state(&self, param: &Tensor) -> ParamState {
-        let mut s = ParamState::default();
-        s.put("ax", param.zeros_like());
-        s.set_scalar("eta", f32r(self.lr));
-        s.set_scalar("mu", 1.0);
-        s
+    type State = AsgdState;
+
+    fn init_state(&self, param: &Tensor) -> AsgdState {
+        AsgdState {
+            step: 0,
+            ax: param.zeros_like(),
+            eta: f32r(self.lr),
+            mu: 1.0,
+        }
     }
 
-    fn update(&self, param: &mut Tensor, grad: &Tensor, state: &mut ParamState) {
+    fn update(&self, param: &mut Tensor, grad: &Tensor, state: &mut AsgdState) {
         state.step += 1;
         let t = state.step as f64;
-        let eta = state.scalar("eta", f32r(self.lr));
-        let mu = state.scalar("mu", 1.0);
-        let mut ax = state.take("ax");
+        let (eta, mu) = (state.eta, state.mu);
+        let ax = &mut state.ax;
         float_dispatch!(param.dtype(), T => {
             let c = [T::of(if self.maximize { -1.0 } else { 1.0 }), T::of(self.weight_decay), T::of(1.0 - self.lambd * eta), T::of(eta), T::of(mu)];
             kernel(param.data_mut::<T>(), grad.as_slice::<T>().expect("contiguous grad"), ax.data_mut::<T>(), mu == 1.0, c);
         });
-        state.put("ax", ax);
-        state.set_scalar(
-            "eta",
-            f32r(self.lr / (1.0 + self.lambd * self.lr * t).powf(self.alpha)),
-        );
-        state.set_scalar("mu", f32r(1.0 / (t - self.t0).max(1.0)));
+        state.eta = f32r(self.lr / (1.0 + self.lambd * self.lr * t).powf(self.alpha));
+        state.mu = f32r(1.0 / (t - self.t0).max(1.0));
     }
 }
 

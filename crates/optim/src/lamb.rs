@@ -16,11 +16,10 @@ use serde::{Deserialize, Serialize};
 use tuna_autograd::NamedParam;
 use tuna_tensor::{FloatElement, Tensor};
 
+use crate::adam::MomentState;
 use crate::config::{OptimizerConfig, ParamGroupConfig};
 use crate::error::{adam_family, OptimError};
-use crate::optimizer::{
-    float_dispatch, hyper_accessors, GroupedOptimizer, Optimizer, ParamState, UpdateRule,
-};
+use crate::optimizer::{float_dispatch, hyper_accessors, GroupedOptimizer, Optimizer, UpdateRule};
 
 /// Config of [`Lamb`] (`type = "LAMB"`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -50,8 +49,8 @@ impl Default for LambConfig {
 /// The runtime LAMB optimizer.
 pub type Lamb = GroupedOptimizer<LambConfig>;
 
-/// Per-parameter LAMB state: `exp_avg`, `exp_avg_sq`.
-pub type LambState = ParamState;
+/// LAMB's state of one parameter: the two moment estimates.
+pub type LambState = MomentState;
 
 #[typetag::serde(name = "LAMB")]
 impl OptimizerConfig for LambConfig {
@@ -78,16 +77,18 @@ impl UpdateRule for LambConfig {
 
     hyper_accessors!(lr, momentum = betas.0);
 
-    fn init_state(&self, param: &Tensor) -> ParamState {
-        ParamState::zeros_like(param, &["exp_avg", "exp_avg_sq"])
+    type State = MomentState;
+
+    fn init_state(&self, param: &Tensor) -> MomentState {
+        MomentState::zeros_like(param)
     }
 
-    fn update(&self, param: &mut Tensor, grad: &Tensor, state: &mut ParamState) {
+    fn update(&self, param: &mut Tensor, grad: &Tensor, state: &mut MomentState) {
         state.step += 1;
         let t = state.step as f64;
         let (b1, b2) = self.betas;
-        let mut m = state.take("exp_avg");
-        let mut v = state.take("exp_avg_sq");
+        let m = &mut state.exp_avg;
+        let v = &mut state.exp_avg_sq;
         float_dispatch!(param.dtype(), T => {
             let c = [
                 T::of(b1),
@@ -108,8 +109,6 @@ impl UpdateRule for LambConfig {
                 c,
             );
         });
-        state.put("exp_avg", m);
-        state.put("exp_avg_sq", v);
     }
 }
 

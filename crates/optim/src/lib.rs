@@ -66,7 +66,7 @@ mod testing;
 pub use adadelta::{Adadelta, AdadeltaConfig};
 pub use adafactor::{Adafactor, AdafactorConfig};
 pub use adagrad::{Adagrad, AdagradConfig};
-pub use adam::{Adam, AdamConfig};
+pub use adam::{Adam, AdamConfig, AdamState, MomentState};
 pub use adamax::{Adamax, AdamaxConfig};
 pub use adamw::{AdamW, AdamWConfig};
 pub use asgd::{Asgd, AsgdConfig};
@@ -78,7 +78,8 @@ pub use lion::{Lion, LionConfig};
 pub use muon::{AdjustLrFn, Muon, MuonConfig};
 pub use nadam::{NAdam, NAdamConfig};
 pub use optimizer::{
-    CombinedOptimizer, GroupedOptimizer, Optimizer, ParamGroupInfo, ParamState, UpdateRule,
+    CombinedOptimizer, GroupedOptimizer, Optimizer, ParamGroupInfo, RuleState, StateRecord,
+    StepState, UpdateRule,
 };
 pub use radam::{RAdam, RAdamConfig};
 pub use rmsprop::{RmsProp, RmsPropConfig};

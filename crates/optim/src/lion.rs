@@ -14,7 +14,8 @@ use tuna_tensor::{FloatElement, Tensor};
 use crate::config::{OptimizerConfig, ParamGroupConfig};
 use crate::error::{non_negative, unit_closed, OptimError};
 use crate::optimizer::{
-    float_dispatch, hyper_accessors, GroupedOptimizer, Optimizer, ParamState, UpdateRule,
+    float_dispatch, hyper_accessors, GroupedOptimizer, Optimizer, RuleState, StateRecord,
+    UpdateRule,
 };
 use crate::rprop::sign;
 
@@ -43,8 +44,31 @@ impl Default for LionConfig {
 /// The runtime Lion optimizer.
 pub type Lion = GroupedOptimizer<LionConfig>;
 
-/// Per-parameter Lion state: `exp_avg`.
-pub type LionState = ParamState;
+/// Lion's state of one parameter.
+#[derive(Clone, Debug)]
+pub struct LionState {
+    /// Updates applied.
+    pub step: u64,
+    /// First moment estimate (PyTorch `exp_avg`).
+    pub exp_avg: Tensor,
+}
+
+impl RuleState for LionState {
+    fn step(&self) -> u64 {
+        self.step
+    }
+
+    fn to_record(&self) -> StateRecord {
+        StateRecord::new(self.step).with("exp_avg", &self.exp_avg)
+    }
+
+    fn from_record(mut r: StateRecord) -> Result<Self, OptimError> {
+        Ok(LionState {
+            step: r.step,
+            exp_avg: r.tensor("exp_avg")?,
+        })
+    }
+}
 
 #[typetag::serde(name = "Lion")]
 impl OptimizerConfig for LionConfig {
@@ -74,13 +98,18 @@ impl UpdateRule for LionConfig {
 
     hyper_accessors!(lr, momentum = betas.0);
 
-    fn init_state(&self, param: &Tensor) -> ParamState {
-        ParamState::zeros_like(param, &["exp_avg"])
+    type State = LionState;
+
+    fn init_state(&self, param: &Tensor) -> LionState {
+        LionState {
+            step: 0,
+            exp_avg: param.zeros_like(),
+        }
     }
 
-    fn update(&self, param: &mut Tensor, grad: &Tensor, state: &mut ParamState) {
+    fn update(&self, param: &mut Tensor, grad: &Tensor, state: &mut LionState) {
         state.step += 1;
-        let mut m = state.take("exp_avg");
+        let m = &mut state.exp_avg;
         float_dispatch!(param.dtype(), T => {
             let (b1, b2) = self.betas;
             let c = [
@@ -98,7 +127,6 @@ impl UpdateRule for LionConfig {
                 c,
             );
         });
-        state.put("exp_avg", m);
     }
 }
 

@@ -32,8 +32,8 @@ use tuna_tensor::{FloatElement, Tensor};
 use crate::config::{OptimizerConfig, ParamGroupConfig};
 use crate::error::{non_negative, unit_half_open, OptimError};
 use crate::optimizer::{
-    float_dispatch, hyper_accessors, CombinedOptimizer, GroupedOptimizer, Optimizer, ParamState,
-    UpdateRule,
+    float_dispatch, hyper_accessors, CombinedOptimizer, GroupedOptimizer, Optimizer, RuleState,
+    StateRecord, UpdateRule,
 };
 
 /// How Muon scales the learning rate by the parameter's shape `[A, B]` (`adjust_lr_fn`).
@@ -103,8 +103,31 @@ impl Default for MuonConfig {
 /// The runtime Muon optimizer (over the 2-D parameters; see [`MuonConfig::other`]).
 pub type Muon = GroupedOptimizer<MuonConfig>;
 
-/// Per-parameter Muon state: `momentum_buffer`.
-pub type MuonState = ParamState;
+/// Muon's state of one parameter.
+#[derive(Clone, Debug)]
+pub struct MuonState {
+    /// Updates applied.
+    pub step: u64,
+    /// Momentum buffer (`momentum_buffer`).
+    pub momentum_buffer: Tensor,
+}
+
+impl RuleState for MuonState {
+    fn step(&self) -> u64 {
+        self.step
+    }
+
+    fn to_record(&self) -> StateRecord {
+        StateRecord::new(self.step).with("momentum_buffer", &self.momentum_buffer)
+    }
+
+    fn from_record(mut r: StateRecord) -> Result<Self, OptimError> {
+        Ok(MuonState {
+            step: r.step,
+            momentum_buffer: r.tensor("momentum_buffer")?,
+        })
+    }
+}
 
 #[typetag::serde(name = "Muon")]
 impl OptimizerConfig for MuonConfig {
@@ -202,11 +225,16 @@ impl UpdateRule for MuonConfig {
         }
     }
 
-    fn init_state(&self, param: &Tensor) -> ParamState {
-        ParamState::zeros_like(param, &["momentum_buffer"])
+    type State = MuonState;
+
+    fn init_state(&self, param: &Tensor) -> MuonState {
+        MuonState {
+            step: 0,
+            momentum_buffer: param.zeros_like(),
+        }
     }
 
-    fn update(&self, param: &mut Tensor, grad: &Tensor, state: &mut ParamState) {
+    fn update(&self, param: &mut Tensor, grad: &Tensor, state: &mut MuonState) {
         state.step += 1;
         let (rows, cols) = (param.shape()[0], param.shape()[1]);
         let ratio = match self.adjust_lr_fn {
@@ -214,7 +242,7 @@ impl UpdateRule for MuonConfig {
             Some(AdjustLrFn::MatchRmsAdamw) => 0.2 * (rows.max(cols) as f64).sqrt(),
         };
         let adjusted_lr = self.lr * ratio;
-        let mut buf = state.take("momentum_buffer");
+        let buf = &mut state.momentum_buffer;
         float_dispatch!(param.dtype(), T => {
             let g = grad.as_slice::<T>().expect("contiguous grad");
             let mu = T::of(self.momentum);
@@ -232,7 +260,6 @@ impl UpdateRule for MuonConfig {
                 *pi = *pi * decay - lr * T::of(f64::from(oi));
             }
         });
-        state.put("momentum_buffer", buf);
     }
 }
 

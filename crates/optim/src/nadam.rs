@@ -20,7 +20,8 @@ use crate::error::{
 };
 #[allow(unused_imports)]
 use crate::optimizer::{
-    float_dispatch, hyper_accessors, GroupedOptimizer, Optimizer, ParamState, UpdateRule,
+    float_dispatch, hyper_accessors, GroupedOptimizer, Optimizer, RuleState, StateRecord,
+    UpdateRule,
 };
 
 /// Config of [`NAdam`] (`type = "NAdam"`); fields and defaults are `torch.optim.NAdam`'s.
@@ -70,8 +71,41 @@ impl Default for NAdamConfig {
 /// The runtime NAdam optimizer.
 pub type NAdam = GroupedOptimizer<NAdamConfig>;
 
-/// Per-parameter NAdam state: `exp_avg`, `exp_avg_sq` and the scalar `mu_product`.
-pub type NAdamState = ParamState;
+/// NAdam's state of one parameter.
+#[derive(Clone, Debug)]
+pub struct NAdamState {
+    /// Updates applied.
+    pub step: u64,
+    /// First moment estimate (`exp_avg`).
+    pub exp_avg: Tensor,
+    /// Second moment estimate (`exp_avg_sq`).
+    pub exp_avg_sq: Tensor,
+    /// The product of the momentum coefficients so far (`mu_product`, rounded to f32 as
+    /// PyTorch keeps it).
+    pub mu_product: f64,
+}
+
+impl RuleState for NAdamState {
+    fn step(&self) -> u64 {
+        self.step
+    }
+
+    fn to_record(&self) -> StateRecord {
+        StateRecord::new(self.step)
+            .with("exp_avg", &self.exp_avg)
+            .with("exp_avg_sq", &self.exp_avg_sq)
+            .with_scalar("mu_product", self.mu_product)
+    }
+
+    fn from_record(mut r: StateRecord) -> Result<Self, OptimError> {
+        Ok(NAdamState {
+            step: r.step,
+            exp_avg: r.tensor("exp_avg")?,
+            exp_avg_sq: r.tensor("exp_avg_sq")?,
+            mu_product: r.scalar("mu_product")?,
+        })
+    }
+}
 
 #[typetag::serde(name = "NAdam")]
 impl OptimizerConfig for NAdamConfig {
@@ -100,15 +134,18 @@ impl UpdateRule for NAdamConfig {
 
     hyper_accessors!(lr, momentum = betas.0);
 
-    fn init_state(&self, param: &Tensor) -> ParamState {
-        let mut s = ParamState::default();
-        s.put("exp_avg", param.zeros_like());
-        s.put("exp_avg_sq", param.zeros_like());
-        s.set_scalar("mu_product", 1.0);
-        s
+    type State = NAdamState;
+
+    fn init_state(&self, param: &Tensor) -> NAdamState {
+        NAdamState {
+            step: 0,
+            exp_avg: param.zeros_like(),
+            exp_avg_sq: param.zeros_like(),
+            mu_product: 1.0,
+        }
     }
 
-    fn update(&self, param: &mut Tensor, grad: &Tensor, state: &mut ParamState) {
+    fn update(&self, param: &mut Tensor, grad: &Tensor, state: &mut NAdamState) {
         state.step += 1;
         let t = state.step as f64;
         let (b1, b2) = self.betas;
@@ -117,12 +154,11 @@ impl UpdateRule for NAdamConfig {
         let mu_next = b1 * (1.0 - 0.5 * 0.96f64.powf((t + 1.0) * self.momentum_decay));
         // PyTorch keeps `mu_product` in a float32 scalar tensor (the default scalar dtype):
         // round it the same way for parity.
-        let mu_product = f64::from(state.scalar("mu_product", 1.0) as f32 * mu as f32);
-        state.set_scalar("mu_product", mu_product);
+        let mu_product = f64::from(state.mu_product as f32 * mu as f32);
+        state.mu_product = mu_product;
         let mu_product_next = mu_product * mu_next;
         let decoupled = self.decoupled_weight_decay;
-        let mut m = state.take("exp_avg");
-        let mut v = state.take("exp_avg_sq");
+        let (m, v) = (&mut state.exp_avg, &mut state.exp_avg_sq);
         float_dispatch!(param.dtype(), T => {
             let c = [
                 T::of(if decoupled { 1.0 - self.lr * self.weight_decay } else { 1.0 }),
@@ -138,8 +174,6 @@ impl UpdateRule for NAdamConfig {
             ];
             kernel(param.data_mut::<T>(), grad.as_slice::<T>().expect("contiguous grad"), m.data_mut::<T>(), v.data_mut::<T>(), c);
         });
-        state.put("exp_avg", m);
-        state.put("exp_avg_sq", v);
     }
 }
 

@@ -115,10 +115,13 @@ pub struct ParamGroupInfo {
     pub options: serde_json::Value,
 }
 
-/// The state of one parameter: its step count, scalar state (ASGD's `eta`, NAdam's
-/// `mu_product`) and state tensors (`exp_avg`, `momentum_buffer`, ...).
+/// The saved form of one parameter's optimizer state: its step count, scalar state (ASGD's
+/// `eta`, NAdam's `mu_product`) and state tensors (`exp_avg`, `momentum_buffer`, ...) by key,
+/// as checkpoints hold them (tensor `"{param}.{key}"`, PyTorch's `optimizer.state[p][key]`).
+/// An update rule works on its own typed [`RuleState`] and converts to and from this record
+/// only to save and load.
 #[derive(Clone, Debug, Default)]
-pub struct ParamState {
+pub struct StateRecord {
     /// Number of updates applied to this parameter (PyTorch `state["step"]`).
     pub step: u64,
     /// Scalar state by key.
@@ -127,41 +130,101 @@ pub struct ParamState {
     pub tensors: BTreeMap<String, Tensor>,
 }
 
-impl ParamState {
-    /// Removes and returns the tensor `key` (put it back with [`ParamState::put`]).
+impl StateRecord {
+    /// An empty record at `step`.
+    pub fn new(step: u64) -> Self {
+        StateRecord {
+            step,
+            ..Default::default()
+        }
+    }
+
+    /// Adds the tensor `key`.
+    pub fn with(mut self, key: &str, t: &Tensor) -> Self {
+        self.tensors.insert(key.to_string(), t.clone());
+        self
+    }
+
+    /// Adds the tensor `key` if there is one.
+    pub fn with_optional(self, key: &str, t: Option<&Tensor>) -> Self {
+        match t {
+            Some(t) => self.with(key, t),
+            None => self,
+        }
+    }
+
+    /// Adds the scalar `key`.
+    pub fn with_scalar(mut self, key: &str, v: f64) -> Self {
+        self.scalars.insert(key.to_string(), v);
+        self
+    }
+
+    /// Removes and returns the tensor `key`.
     ///
-    /// # Panics
-    /// If there is no such tensor: [`UpdateRule::init_state`] must create every key.
-    #[track_caller]
-    pub fn take(&mut self, key: &str) -> Tensor {
+    /// # Errors
+    /// [`OptimError::StateMismatch`] naming the key if the record has no such tensor.
+    pub fn tensor(&mut self, key: &str) -> Result<Tensor, OptimError> {
         self.tensors
             .remove(key)
-            .unwrap_or_else(|| panic!("optimizer state has no tensor `{key}`"))
+            .ok_or_else(|| OptimError::StateMismatch(vec![format!("missing state tensor `{key}`")]))
     }
 
-    /// A fresh state holding a zero tensor shaped like `param` under each of `keys` (the
-    /// usual [`UpdateRule::init_state`]).
-    pub fn zeros_like(param: &Tensor, keys: &[&str]) -> Self {
-        let mut s = ParamState::default();
-        for k in keys {
-            s.put(k, param.zeros_like());
-        }
-        s
+    /// Removes and returns the tensor `key`, if present (state that exists only for some
+    /// settings, as Adam's `max_exp_avg_sq` with `amsgrad`).
+    pub fn optional_tensor(&mut self, key: &str) -> Option<Tensor> {
+        self.tensors.remove(key)
     }
 
-    /// Stores the tensor `key`.
-    pub fn put(&mut self, key: &str, t: Tensor) {
-        self.tensors.insert(key.to_string(), t);
+    /// The scalar `key`.
+    ///
+    /// # Errors
+    /// [`OptimError::StateMismatch`] naming the key if the record has no such scalar.
+    pub fn scalar(&self, key: &str) -> Result<f64, OptimError> {
+        self.scalars
+            .get(key)
+            .copied()
+            .ok_or_else(|| OptimError::StateMismatch(vec![format!("missing state scalar `{key}`")]))
+    }
+}
+
+/// The typed state of one parameter under one [`UpdateRule`] (Adam's `exp_avg` and
+/// `exp_avg_sq`, SGD's momentum buffer, ...): what the rule's update reads and writes, by
+/// field, with no string keys on the update path. Converts to and from the [`StateRecord`]
+/// that checkpoints hold.
+pub trait RuleState: Clone + Debug + Send + Sync + 'static {
+    /// Number of updates applied (PyTorch `state["step"]`).
+    fn step(&self) -> u64;
+
+    /// The state as a record (tensors and scalars under PyTorch's state keys).
+    fn to_record(&self) -> StateRecord;
+
+    /// The state from a record written by [`to_record`](RuleState::to_record) (the optimizer
+    /// has already checked the tensors' keys, shapes and dtypes against a fresh state).
+    ///
+    /// # Errors
+    /// [`OptimError::StateMismatch`] if a tensor or scalar is missing.
+    fn from_record(record: StateRecord) -> Result<Self, OptimError>;
+}
+
+/// The state of a rule that keeps nothing but the step count (signSGD, plain SGD-like
+/// rules written by users).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StepState {
+    /// Number of updates applied.
+    pub step: u64,
+}
+
+impl RuleState for StepState {
+    fn step(&self) -> u64 {
+        self.step
     }
 
-    /// The scalar `key`, or `default` if absent.
-    pub fn scalar(&self, key: &str, default: f64) -> f64 {
-        self.scalars.get(key).copied().unwrap_or(default)
+    fn to_record(&self) -> StateRecord {
+        StateRecord::new(self.step)
     }
 
-    /// Sets the scalar `key`.
-    pub fn set_scalar(&mut self, key: &str, v: f64) {
-        self.scalars.insert(key.to_string(), v);
+    fn from_record(record: StateRecord) -> Result<Self, OptimError> {
+        Ok(StepState { step: record.step })
     }
 }
 
@@ -203,12 +266,15 @@ pub trait UpdateRule: Clone + Debug + Send + Sync + Serialize + DeserializeOwned
         Ok(())
     }
 
+    /// The rule's state of one parameter.
+    type State: RuleState;
+
     /// The initial state of a parameter (all state tensors, created at its first step).
-    fn init_state(&self, param: &Tensor) -> ParamState;
+    fn init_state(&self, param: &Tensor) -> Self::State;
 
     /// Applies one update to `param` from `grad` (same shape and dtype, contiguous, f32 or
-    /// f64), advancing `state` (the rule increments `state.step` itself).
-    fn update(&self, param: &mut Tensor, grad: &Tensor, state: &mut ParamState);
+    /// f64), advancing `state` (the rule increments its step itself).
+    fn update(&self, param: &mut Tensor, grad: &Tensor, state: &mut Self::State);
 }
 
 /// Runs `$body` with `$T` bound to `f32` or `f64` according to `$dtype`.
@@ -270,7 +336,7 @@ struct Group<R> {
 #[derive(Clone, Debug)]
 pub struct GroupedOptimizer<R: UpdateRule> {
     groups: Vec<Group<R>>,
-    state: BTreeMap<String, ParamState>,
+    state: BTreeMap<String, R::State>,
 }
 
 impl<R: UpdateRule> GroupedOptimizer<R> {
@@ -329,7 +395,7 @@ impl<R: UpdateRule> GroupedOptimizer<R> {
     }
 
     /// The state of parameter `name`, if it has been stepped.
-    pub fn param_state(&self, name: &str) -> Option<&ParamState> {
+    pub fn param_state(&self, name: &str) -> Option<&R::State> {
         self.state.get(name)
     }
 }
@@ -453,6 +519,7 @@ impl<R: UpdateRule> Optimizer for GroupedOptimizer<R> {
             tensors: BTreeMap::new(),
         };
         for (name, s) in &self.state {
+            let s = s.to_record();
             st.params.insert(
                 name.clone(),
                 ParamStateMeta {
@@ -504,13 +571,13 @@ impl<R: UpdateRule> Optimizer for GroupedOptimizer<R> {
                 current.insert(n.as_str(), (&g.config, p.value()));
             }
         }
-        let mut new_state: BTreeMap<String, ParamState> = BTreeMap::new();
+        let mut new_state: BTreeMap<String, StateRecord> = BTreeMap::new();
         for (name, meta) in &state.params {
             match current.get(name.as_str()) {
                 None => problems.push(format!("state for unknown parameter `{name}`")),
                 Some((cfg, value)) => {
-                    let expected = cfg.init_state(value);
-                    let mut ps = ParamState {
+                    let expected = cfg.init_state(value).to_record();
+                    let mut ps = StateRecord {
                         step: meta.step,
                         scalars: meta.scalars.clone(),
                         tensors: BTreeMap::new(),
@@ -558,7 +625,19 @@ impl<R: UpdateRule> Optimizer for GroupedOptimizer<R> {
         for (g, c) in self.groups.iter_mut().zip(configs) {
             g.config = c;
         }
-        self.state = new_state;
+        let mut typed = BTreeMap::new();
+        for (name, record) in new_state {
+            let state = R::State::from_record(record).map_err(|e| match e {
+                OptimError::StateMismatch(p) => OptimError::StateMismatch(
+                    p.into_iter()
+                        .map(|m| format!("parameter `{name}`: {m}"))
+                        .collect(),
+                ),
+                other => other,
+            })?;
+            typed.insert(name, state);
+        }
+        self.state = typed;
         Ok(())
     }
 }

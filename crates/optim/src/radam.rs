@@ -14,15 +14,14 @@ use serde::{Deserialize, Serialize};
 use tuna_autograd::NamedParam;
 use tuna_tensor::{FloatElement, Tensor};
 
+#[allow(unused_imports)]
+use crate::adam::MomentState;
 use crate::config::{OptimizerConfig, ParamGroupConfig};
 #[allow(unused_imports)]
 use crate::error::{
     adam_family, non_negative, torch_flags, unit_closed, unit_half_open, OptimError,
 };
-#[allow(unused_imports)]
-use crate::optimizer::{
-    float_dispatch, hyper_accessors, GroupedOptimizer, Optimizer, ParamState, UpdateRule,
-};
+use crate::optimizer::{float_dispatch, hyper_accessors, GroupedOptimizer, Optimizer, UpdateRule};
 
 /// Config of [`RAdam`] (`type = "RAdam"`); fields and defaults are `torch.optim.RAdam`'s.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -68,8 +67,8 @@ impl Default for RAdamConfig {
 /// The runtime RAdam optimizer.
 pub type RAdam = GroupedOptimizer<RAdamConfig>;
 
-/// Per-parameter RAdam state: `exp_avg`, `exp_avg_sq`.
-pub type RAdamState = ParamState;
+/// RAdam's state of one parameter: the two moment estimates.
+pub type RAdamState = MomentState;
 
 #[typetag::serde(name = "RAdam")]
 impl OptimizerConfig for RAdamConfig {
@@ -97,11 +96,13 @@ impl UpdateRule for RAdamConfig {
 
     hyper_accessors!(lr, momentum = betas.0);
 
-    fn init_state(&self, param: &Tensor) -> ParamState {
-        ParamState::zeros_like(param, &["exp_avg", "exp_avg_sq"])
+    type State = MomentState;
+
+    fn init_state(&self, param: &Tensor) -> MomentState {
+        MomentState::zeros_like(param)
     }
 
-    fn update(&self, param: &mut Tensor, grad: &Tensor, state: &mut ParamState) {
+    fn update(&self, param: &mut Tensor, grad: &Tensor, state: &mut MomentState) {
         state.step += 1;
         let t = state.step as f64;
         let (b1, b2) = self.betas;
@@ -119,8 +120,8 @@ impl UpdateRule for RAdamConfig {
             (false, self.lr / bc1)
         };
         let decoupled = self.decoupled_weight_decay;
-        let mut m = state.take("exp_avg");
-        let mut v = state.take("exp_avg_sq");
+        let m = &mut state.exp_avg;
+        let v = &mut state.exp_avg_sq;
         float_dispatch!(param.dtype(), T => {
             let c = [
                 T::of(if decoupled { 1.0 - self.lr * self.weight_decay } else { 1.0 }),
@@ -134,8 +135,6 @@ impl UpdateRule for RAdamConfig {
             ];
             kernel(param.data_mut::<T>(), grad.as_slice::<T>().expect("contiguous grad"), m.data_mut::<T>(), v.data_mut::<T>(), rectified, c);
         });
-        state.put("exp_avg", m);
-        state.put("exp_avg_sq", v);
     }
 }
 

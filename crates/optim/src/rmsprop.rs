@@ -17,7 +17,8 @@ use tuna_tensor::{FloatElement, Tensor};
 use crate::config::{OptimizerConfig, ParamGroupConfig};
 use crate::error::{non_negative, torch_flags, OptimError};
 use crate::optimizer::{
-    float_dispatch, hyper_accessors, GroupedOptimizer, Optimizer, ParamState, UpdateRule,
+    float_dispatch, hyper_accessors, GroupedOptimizer, Optimizer, RuleState, StateRecord,
+    UpdateRule,
 };
 
 /// Config of [`RmsProp`] (`type = "RMSprop"`); fields and defaults are
@@ -68,8 +69,40 @@ impl Default for RmsPropConfig {
 /// The runtime RMSprop optimizer.
 pub type RmsProp = GroupedOptimizer<RmsPropConfig>;
 
-/// Per-parameter state: `square_avg`, plus `momentum_buffer` and `grad_avg` when used.
-pub type RmsPropState = ParamState;
+/// RMSprop's state of one parameter.
+#[derive(Clone, Debug)]
+pub struct RmsPropState {
+    /// Updates applied.
+    pub step: u64,
+    /// Running average of the squared gradient (`square_avg`).
+    pub square_avg: Tensor,
+    /// Momentum buffer (`momentum_buffer`, with `momentum > 0`).
+    pub momentum_buffer: Option<Tensor>,
+    /// Running average of the gradient (`grad_avg`, when `centered`).
+    pub grad_avg: Option<Tensor>,
+}
+
+impl RuleState for RmsPropState {
+    fn step(&self) -> u64 {
+        self.step
+    }
+
+    fn to_record(&self) -> StateRecord {
+        StateRecord::new(self.step)
+            .with("square_avg", &self.square_avg)
+            .with_optional("momentum_buffer", self.momentum_buffer.as_ref())
+            .with_optional("grad_avg", self.grad_avg.as_ref())
+    }
+
+    fn from_record(mut r: StateRecord) -> Result<Self, OptimError> {
+        Ok(RmsPropState {
+            step: r.step,
+            square_avg: r.tensor("square_avg")?,
+            momentum_buffer: r.optional_tensor("momentum_buffer"),
+            grad_avg: r.optional_tensor("grad_avg"),
+        })
+    }
+}
 
 #[typetag::serde(name = "RMSprop")]
 impl OptimizerConfig for RmsPropConfig {
@@ -101,35 +134,38 @@ impl UpdateRule for RmsPropConfig {
 
     hyper_accessors!(lr, momentum = momentum);
 
-    fn init_state(&self, param: &Tensor) -> ParamState {
-        let mut s = ParamState::default();
-        s.put("square_avg", param.zeros_like());
-        if self.momentum > 0.0 {
-            s.put("momentum_buffer", param.zeros_like());
+    type State = RmsPropState;
+
+    fn init_state(&self, param: &Tensor) -> RmsPropState {
+        RmsPropState {
+            step: 0,
+            square_avg: param.zeros_like(),
+            momentum_buffer: (self.momentum > 0.0).then(|| param.zeros_like()),
+            grad_avg: self.centered.then(|| param.zeros_like()),
         }
-        if self.centered {
-            s.put("grad_avg", param.zeros_like());
-        }
-        s
     }
 
-    fn update(&self, param: &mut Tensor, grad: &Tensor, state: &mut ParamState) {
+    fn update(&self, param: &mut Tensor, grad: &Tensor, state: &mut RmsPropState) {
         state.step += 1;
-        let mut sq = state.take("square_avg");
-        let mut buf = state.tensors.remove("momentum_buffer").unwrap_or_else(|| {
-            if self.momentum > 0.0 {
-                param.zeros_like()
-            } else {
-                Tensor::zeros(&[0], param.dtype())
-            }
-        });
-        let mut ga = state.tensors.remove("grad_avg").unwrap_or_else(|| {
-            if self.centered {
-                param.zeros_like()
-            } else {
-                Tensor::zeros(&[0], param.dtype())
-            }
-        });
+        // Buffers follow the current settings (momentum may be switched on by a schedule).
+        if self.momentum > 0.0 {
+            state
+                .momentum_buffer
+                .get_or_insert_with(|| param.zeros_like());
+        } else {
+            state.momentum_buffer = None;
+        }
+        if self.centered {
+            state.grad_avg.get_or_insert_with(|| param.zeros_like());
+        } else {
+            state.grad_avg = None;
+        }
+        let RmsPropState {
+            square_avg: sq,
+            momentum_buffer: buf,
+            grad_avg: ga,
+            ..
+        } = state;
         float_dispatch!(param.dtype(), T => {
             let c = [
                 T::of(if self.maximize { -1.0 } else { 1.0 }),
@@ -143,17 +179,10 @@ impl UpdateRule for RmsPropConfig {
             let p = param.data_mut::<T>();
             let g = grad.as_slice::<T>().expect("contiguous grad");
             let sq = sq.data_mut::<T>();
-            let buf = if self.momentum > 0.0 { Some(buf.data_mut::<T>()) } else { None };
-            let ga = if self.centered { Some(ga.data_mut::<T>()) } else { None };
+            let buf = buf.as_mut().map(|b| b.data_mut::<T>());
+            let ga = ga.as_mut().map(|a| a.data_mut::<T>());
             kernel(p, g, sq, buf, ga, c);
         });
-        state.put("square_avg", sq);
-        if self.momentum > 0.0 {
-            state.put("momentum_buffer", buf);
-        }
-        if self.centered {
-            state.put("grad_avg", ga);
-        }
     }
 }
 

@@ -17,7 +17,8 @@ use crate::config::{OptimizerConfig, ParamGroupConfig};
 use crate::error::{non_negative, torch_flags, unit_closed, unit_half_open, OptimError};
 #[allow(unused_imports)]
 use crate::optimizer::{
-    float_dispatch, hyper_accessors, GroupedOptimizer, Optimizer, ParamState, UpdateRule,
+    float_dispatch, hyper_accessors, GroupedOptimizer, Optimizer, RuleState, StateRecord,
+    UpdateRule,
 };
 
 /// Config of [`Rprop`] (`type = "Rprop"`); fields and defaults are `torch.optim.Rprop`'s.
@@ -58,8 +59,36 @@ impl Default for RpropConfig {
 /// The runtime Rprop optimizer.
 pub type Rprop = GroupedOptimizer<RpropConfig>;
 
-/// Per-parameter Rprop state: `prev` and `step_size`.
-pub type RpropState = ParamState;
+/// Rprop's state of one parameter.
+#[derive(Clone, Debug)]
+pub struct RpropState {
+    /// Updates applied.
+    pub step: u64,
+    /// The previous gradient (`prev`).
+    pub prev: Tensor,
+    /// Per-element step sizes (`step_size`).
+    pub step_size: Tensor,
+}
+
+impl RuleState for RpropState {
+    fn step(&self) -> u64 {
+        self.step
+    }
+
+    fn to_record(&self) -> StateRecord {
+        StateRecord::new(self.step)
+            .with("prev", &self.prev)
+            .with("step_size", &self.step_size)
+    }
+
+    fn from_record(mut r: StateRecord) -> Result<Self, OptimError> {
+        Ok(RpropState {
+            step: r.step,
+            prev: r.tensor("prev")?,
+            step_size: r.tensor("step_size")?,
+        })
+    }
+}
 
 #[typetag::serde(name = "Rprop")]
 impl OptimizerConfig for RpropConfig {
@@ -113,23 +142,24 @@ impl UpdateRule for RpropConfig {
 
     hyper_accessors!(lr);
 
-    fn init_state(&self, param: &Tensor) -> ParamState {
-        let mut s = ParamState::default();
-        s.put("prev", param.zeros_like());
-        s.put("step_size", param.full_like(self.lr));
-        s
+    type State = RpropState;
+
+    fn init_state(&self, param: &Tensor) -> RpropState {
+        RpropState {
+            step: 0,
+            prev: param.zeros_like(),
+            step_size: param.full_like(self.lr),
+        }
     }
 
-    fn update(&self, param: &mut Tensor, grad: &Tensor, state: &mut ParamState) {
+    fn update(&self, param: &mut Tensor, grad: &Tensor, state: &mut RpropState) {
         state.step += 1;
-        let mut prev = state.take("prev");
-        let mut ss = state.take("step_size");
+        let prev = &mut state.prev;
+        let ss = &mut state.step_size;
         float_dispatch!(param.dtype(), T => {
             let c = [T::of(if self.maximize { -1.0 } else { 1.0 }), T::of(self.etas.0), T::of(self.etas.1), T::of(self.step_sizes.0), T::of(self.step_sizes.1)];
             kernel(param.data_mut::<T>(), grad.as_slice::<T>().expect("contiguous grad"), prev.data_mut::<T>(), ss.data_mut::<T>(), c);
         });
-        state.put("prev", prev);
-        state.put("step_size", ss);
     }
 }
 

@@ -19,7 +19,8 @@ use tuna_tensor::{FloatElement, Tensor};
 use crate::config::{OptimizerConfig, ParamGroupConfig};
 use crate::error::{non_negative, torch_flags, OptimError};
 use crate::optimizer::{
-    float_dispatch, hyper_accessors, GroupedOptimizer, Optimizer, ParamState, UpdateRule,
+    float_dispatch, hyper_accessors, GroupedOptimizer, Optimizer, RuleState, StateRecord,
+    UpdateRule,
 };
 
 /// Config of [`Sgd`] (`type = "SGD"`); fields and defaults are `torch.optim.SGD`'s.
@@ -67,8 +68,31 @@ impl Default for SgdConfig {
 /// The runtime SGD optimizer.
 pub type Sgd = GroupedOptimizer<SgdConfig>;
 
-/// Per-parameter SGD state: `momentum_buffer` (when `momentum != 0`).
-pub type SgdState = ParamState;
+/// SGD's state of one parameter.
+#[derive(Clone, Debug)]
+pub struct SgdState {
+    /// Updates applied.
+    pub step: u64,
+    /// Momentum buffer (`momentum_buffer`, when `momentum != 0`).
+    pub momentum_buffer: Option<Tensor>,
+}
+
+impl RuleState for SgdState {
+    fn step(&self) -> u64 {
+        self.step
+    }
+
+    fn to_record(&self) -> StateRecord {
+        StateRecord::new(self.step).with_optional("momentum_buffer", self.momentum_buffer.as_ref())
+    }
+
+    fn from_record(mut r: StateRecord) -> Result<Self, OptimError> {
+        Ok(SgdState {
+            step: r.step,
+            momentum_buffer: r.optional_tensor("momentum_buffer"),
+        })
+    }
+}
 
 #[typetag::serde(name = "SGD")]
 impl OptimizerConfig for SgdConfig {
@@ -109,23 +133,30 @@ impl UpdateRule for SgdConfig {
 
     hyper_accessors!(lr, momentum = momentum);
 
-    fn init_state(&self, param: &Tensor) -> ParamState {
-        let mut s = ParamState::default();
-        if self.momentum != 0.0 {
-            s.put("momentum_buffer", param.zeros_like());
+    type State = SgdState;
+
+    fn init_state(&self, param: &Tensor) -> SgdState {
+        SgdState {
+            step: 0,
+            momentum_buffer: (self.momentum != 0.0).then(|| param.zeros_like()),
         }
-        s
     }
 
-    fn update(&self, param: &mut Tensor, grad: &Tensor, state: &mut ParamState) {
+    fn update(&self, param: &mut Tensor, grad: &Tensor, state: &mut SgdState) {
         let first = state.step == 0;
         state.step += 1;
         let has_buf = self.momentum != 0.0;
         // A buffer is missing if momentum was switched on after the first step: start it then.
-        let (mut buf, fresh) = match state.tensors.remove("momentum_buffer") {
-            Some(b) if has_buf => (b, first),
-            _ if has_buf => (param.zeros_like(), true),
-            _ => (Tensor::zeros(&[0], param.dtype()), false),
+        let fresh = match &state.momentum_buffer {
+            Some(_) if has_buf => first,
+            _ if has_buf => {
+                state.momentum_buffer = Some(param.zeros_like());
+                true
+            }
+            _ => {
+                state.momentum_buffer = None;
+                false
+            }
         };
         float_dispatch!(param.dtype(), T => {
             let c = Coefs::<T> {
@@ -137,15 +168,11 @@ impl UpdateRule for SgdConfig {
             };
             let p = param.data_mut::<T>();
             let g = grad.as_slice::<T>().expect("contiguous grad");
-            if has_buf {
-                kernel_momentum(p, g, buf.data_mut::<T>(), &c, fresh, self.nesterov);
-            } else {
-                kernel_plain(p, g, &c);
+            match &mut state.momentum_buffer {
+                Some(buf) => kernel_momentum(p, g, buf.data_mut::<T>(), &c, fresh, self.nesterov),
+                None => kernel_plain(p, g, &c),
             }
         });
-        if has_buf {
-            state.put("momentum_buffer", buf);
-        }
     }
 }
 

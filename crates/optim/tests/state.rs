@@ -227,3 +227,52 @@ fn mismatches_are_all_reported() {
         "{err}"
     );
 }
+
+#[test]
+fn a_missing_state_scalar_is_an_error_naming_the_parameter() {
+    let ps = model(None);
+    let mut opt = cfg(r#"{"type": "NAdam", "lr": 0.05}"#)
+        .build(ps.clone(), &[])
+        .unwrap();
+    run(opt.as_mut(), &ps, 0..2);
+    let mut st = opt.state_dict();
+    st.params
+        .get_mut("0.weight")
+        .unwrap()
+        .scalars
+        .remove("mu_product");
+    let mut fresh = cfg(r#"{"type": "NAdam", "lr": 0.05}"#)
+        .build(model(None), &[])
+        .unwrap();
+    let err = fresh.load_state_dict(&st).unwrap_err().to_string();
+    assert!(
+        err.contains("parameter `0.weight`: missing state scalar `mu_product`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_state_of_a_parameter_is_typed() {
+    use tuna_optim::{Adam, AdamConfig, RuleState};
+    let ps = model(None);
+    let mut adam = Adam::new(
+        &AdamConfig {
+            amsgrad: true,
+            ..Default::default()
+        },
+        ps.clone(),
+        &[],
+    )
+    .unwrap();
+    run(&mut adam, &ps, 0..3);
+    let state = adam.param_state("0.weight").expect("stepped");
+    assert_eq!(state.step(), 3);
+    assert_eq!(state.exp_avg.shape(), [3, 4]);
+    let vmax = state
+        .max_exp_avg_sq
+        .as_ref()
+        .expect("amsgrad keeps the maximum");
+    let (v, vmax) = (state.exp_avg_sq.to_vec::<f32>(), vmax.to_vec::<f32>());
+    assert!(v.iter().zip(&vmax).all(|(v, m)| v <= m));
+    assert_eq!(adam.param_state("norm.weight").unwrap().step, 2);
+}
