@@ -815,7 +815,7 @@ fn recorder_cost(runs: &[(f64, f64)]) -> String {
     };
     format!(
         "The signals recorder's own time as a share of step time: runs with at least 1 s of steps: {}; \
-         shorter runs (milliseconds per epoch, where fixed costs dominate: the data profile, the probes of the first and the final epoch): {}. The runs of at least 1 s are 3-10 epochs on 150-3,000 MNIST images, where one probe (up to 768 forward passes) is 4-13 % of an epoch's compute; on a long run the periodic probes keep near 1 % (`signals::probe_period`).\n",
+         shorter runs (milliseconds per epoch, where fixed costs dominate: the data profile, the probes of the first and the final epoch): {}. The runs of at least 1 s are 3-10 epochs on 150-3,000 MNIST images, where the probes of the first and the final epoch (256 forward passes each, with per-layer statistics; the class counts come from the evaluation pass at no extra cost) are a fixed cost that a short run cannot spread; on a long run the periodic probes keep near 1 % (`signals::probe_period`).\n",
         describe(true),
         describe(false)
     )

@@ -6,6 +6,7 @@ use std::time::Duration;
 use tuna_autograd::NamedParam;
 use tuna_nn::Module;
 
+use crate::metrics::MetricAccumulator;
 use crate::record::EpochRecord;
 use crate::summary::RunSummary;
 
@@ -111,6 +112,11 @@ pub trait Callback: Send {
     fn on_batch_end(&mut self, _step: &StepInfo, _model: &dyn Module) -> Flow {
         Flow::Continue
     }
+
+    /// After each epoch's pass over the validation split, with its running metric
+    /// statistics (the confusion counts of a classification task, for one); before
+    /// [`Callback::on_eval_epoch_end`]. Not called without a validation split.
+    fn on_validation(&mut self, _epoch: usize, _metrics: &MetricAccumulator) {}
 
     /// After each epoch's evaluation, with the model in eval mode (dropout off, batch norm on
     /// its running statistics): the place to run extra forward passes for inspection without

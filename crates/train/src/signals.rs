@@ -33,13 +33,14 @@ use tuna_tensor::{DType, Tensor};
 
 use crate::callback::{Callback, Flow, RunInfo, StepInfo};
 use crate::diagnose::DiagnoseError;
+use crate::metrics::MetricAccumulator;
 use crate::record::{EpochRecord, Value};
 use crate::trainer::TaskInfo;
 
 mod probe;
 mod profile;
 
-pub use probe::{ClassStats, FitStats, Saturation, SATURATED_WITHIN, VAL_PROBE_SAMPLES};
+pub use probe::{ClassStats, FitStats, Saturation, SATURATED_WITHIN};
 pub use profile::{read_profile, DataProfile, InputProfile, TargetProfile, PROFILE_SAMPLES};
 
 /// Steps per epoch on which gradient and update norms are measured.
@@ -199,7 +200,8 @@ struct ParamAcc {
 pub struct SignalsRecorder {
     path: Option<PathBuf>,
     probe: Option<tuna_data::Batch>,
-    val_probe: Option<tuna_data::Batch>,
+    /// The confusion counts of the latest validation pass.
+    val_counts: Option<Vec<Vec<u64>>>,
     info: TaskInfo,
     profile: Option<DataProfile>,
     /// The periodic probe interval, and whether this epoch is the final one ([`probe_due`]).
@@ -304,7 +306,7 @@ impl SignalsRecorder {
         SignalsRecorder {
             path,
             probe,
-            val_probe: None,
+            val_counts: None,
             info: TaskInfo::default(),
             profile,
             period: 1,
@@ -329,9 +331,10 @@ impl SignalsRecorder {
         }
     }
 
-    /// Also probes up to [`VAL_PROBE_SAMPLES`] samples of the validation split for class
-    /// counts, reading the model's outputs as `info` says (logits or probabilities, a
-    /// language model).
+    /// Notes the validation split's size for the data profile and how the model's outputs
+    /// read (`info`: logits or probabilities, a language model). The class counts come from
+    /// the trainer's own validation pass ([`Callback::on_validation`]), at no extra forward
+    /// pass.
     pub fn with_validation(
         mut self,
         validation: Option<&Arc<dyn Dataset>>,
@@ -339,7 +342,6 @@ impl SignalsRecorder {
     ) -> Self {
         let started = std::time::Instant::now();
         self.info = info.clone();
-        self.val_probe = validation.and_then(|d| probe_batch(d, VAL_PROBE_SAMPLES));
         if let (Some(p), Some(v)) = (&mut self.profile, validation) {
             p.validation_samples = v.len();
         }
@@ -384,11 +386,8 @@ impl SignalsRecorder {
 impl Callback for SignalsRecorder {
     fn on_train_begin(&mut self, info: &RunInfo) {
         self.every = (info.batches_per_epoch / SAMPLES_PER_EPOCH).max(1);
-        let probed = |b: &Option<tuna_data::Batch>| b.as_ref().map_or(0, |b| b.len());
-        self.period = probe_period(
-            probed(&self.probe) + probed(&self.val_probe),
-            info.samples_per_epoch,
-        );
+        let probed = self.probe.as_ref().map_or(0, |b| b.len());
+        self.period = probe_period(probed, info.samples_per_epoch);
         if let (Some(path), Some(p)) = (self.profile_path(), &self.profile) {
             if let Ok(text) = serde_json::to_string_pretty(p) {
                 let _ = std::fs::write(path, text);
@@ -489,6 +488,14 @@ impl Callback for SignalsRecorder {
         self.last = true;
     }
 
+    fn on_validation(&mut self, _epoch: usize, metrics: &MetricAccumulator) {
+        self.val_counts = if self.info.language_model {
+            None
+        } else {
+            metrics.class_counts()
+        };
+    }
+
     fn on_eval_epoch_end(&mut self, epoch: usize, model: &dyn Module) {
         // In eval mode the probe draws no dropout mask and updates no running statistic, so
         // recording never changes the training trajectory.
@@ -503,9 +510,7 @@ impl Callback for SignalsRecorder {
                 (r.dead, r.saturation, r.times, r.fit);
             self.probed = true;
         }
-        if let Some(batch) = &self.val_probe {
-            self.classes = probe::probe_classes(model, batch, &self.info);
-        }
+        self.classes = self.val_counts.take().map(ClassStats::from_counts);
         self.own += t.elapsed().as_secs_f64();
     }
 

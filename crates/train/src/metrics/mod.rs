@@ -536,6 +536,16 @@ impl MetricAccumulator {
         }
     }
 
+    /// The confusion counts of a classification pass (rows = true class, columns =
+    /// predicted class), whether or not `confusion_matrix` is in the set; `None` for
+    /// regression and language models.
+    pub fn class_counts(&self) -> Option<Vec<Vec<u64>>> {
+        match &self.state {
+            State::Classification(c) => Some(c.matrix()),
+            _ => None,
+        }
+    }
+
     /// Adds the samples `other` has seen (another worker's or shard's pass): the result
     /// equals one accumulator updated with both passes' batches.
     ///

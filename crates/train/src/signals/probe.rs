@@ -48,8 +48,8 @@ pub struct FitStats {
     pub confidence: f64,
 }
 
-/// The confusion matrix of the model on (up to [`VAL_PROBE_SAMPLES`]) validation samples:
-/// `confusion[true][predicted]`.
+/// The confusion matrix of the model on the validation split (the trainer's evaluation
+/// pass): `confusion[true][predicted]`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ClassStats {
     /// Samples counted.
@@ -59,6 +59,18 @@ pub struct ClassStats {
 }
 
 impl ClassStats {
+    /// The stats of confusion counts `[true][predicted]`.
+    pub fn from_counts(counts: Vec<Vec<u64>>) -> Self {
+        let confusion: Vec<Vec<usize>> = counts
+            .into_iter()
+            .map(|row| row.into_iter().map(|c| c as usize).collect())
+            .collect();
+        ClassStats {
+            samples: confusion.iter().flatten().sum(),
+            confusion,
+        }
+    }
+
     /// Recall of every class that has samples (`None` for a class without).
     pub fn recalls(&self) -> Vec<Option<f64>> {
         self.confusion
@@ -78,9 +90,6 @@ impl ClassStats {
         (!recalls.is_empty()).then(|| recalls.iter().sum::<f64>() / recalls.len() as f64)
     }
 }
-
-/// Validation samples in the class-count probe.
-pub const VAL_PROBE_SAMPLES: usize = 512;
 
 /// What one probe pass measured.
 #[derive(Default)]
@@ -255,31 +264,6 @@ fn fit_stats(out: &Tensor, targets: &Tensor, info: &TaskInfo) -> Option<FitStats
     s.accuracy = right as f64 / s.samples.max(1) as f64;
     s.confidence = conf / s.samples.max(1) as f64;
     Some(s)
-}
-
-/// The confusion matrix of the model on the validation probe.
-pub(crate) fn probe_classes(
-    model: &dyn Module,
-    batch: &Batch,
-    info: &TaskInfo,
-) -> Option<ClassStats> {
-    let out = no_grad(|| {
-        let tape = Tape::new();
-        model
-            .forward_with(tape.constant(batch.inputs.clone()), &context(batch))
-            .value()
-    });
-    let (p, c) = probabilities(&out, &batch.targets, info)?;
-    let mut confusion = vec![vec![0usize; c]; c];
-    let labels = batch.targets.contiguous_data::<i64>();
-    for (row, y) in p.chunks_exact(c).zip(labels.iter()) {
-        let y = usize::try_from(*y).ok().filter(|y| *y < c)?;
-        confusion[y][argmax(row)] += 1;
-    }
-    Some(ClassStats {
-        samples: batch.len(),
-        confusion,
-    })
 }
 
 #[cfg(test)]

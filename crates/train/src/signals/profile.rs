@@ -75,44 +75,52 @@ pub struct DataProfile {
     pub conflicts: usize,
 }
 
-/// Running mean and variance (Welford).
+/// Running mean and variance from sums shifted by the first value (no division per value,
+/// and no cancellation when the mean is large against the spread).
 #[derive(Clone, Copy, Default)]
 struct Moments {
     n: f64,
-    mean: f64,
-    m2: f64,
+    shift: f64,
+    sum: f64,
+    sum_sq: f64,
 }
 
 impl Moments {
     fn push(&mut self, x: f64) {
+        if self.n == 0.0 {
+            self.shift = x;
+        }
+        let d = x - self.shift;
         self.n += 1.0;
-        let d = x - self.mean;
-        self.mean += d / self.n;
-        self.m2 += d * (x - self.mean);
+        self.sum += d;
+        self.sum_sq += d * d;
+    }
+    fn mean(&self) -> f64 {
+        if self.n > 0.0 {
+            self.shift + self.sum / self.n
+        } else {
+            0.0
+        }
     }
     fn std(&self) -> f64 {
         if self.n > 0.0 {
-            (self.m2 / self.n).sqrt()
+            let m = self.sum / self.n;
+            (self.sum_sq / self.n - m * m).max(0.0).sqrt()
         } else {
             0.0
         }
     }
 }
 
-/// FNV-1a 64 of a sample's input (its bit patterns), for finding duplicates.
+/// A 64-bit hash of a sample's input (its bit patterns, one value at a time, FxHash's
+/// mixing), for finding duplicates.
 fn hash_input(input: &Input<'_>) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |bytes: &[u8]| {
-        for b in bytes {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    };
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mix = |h: u64, w: u64| (h.rotate_left(5) ^ w).wrapping_mul(K);
     match input {
-        Input::Dense(v) => v.iter().for_each(|x| eat(&x.to_bits().to_le_bytes())),
-        Input::Tokens(t) => t.iter().for_each(|x| eat(&x.to_le_bytes())),
+        Input::Dense(v) => v.iter().fold(0, |h, x| mix(h, u64::from(x.to_bits()))),
+        Input::Tokens(t) => t.iter().fold(1, |h, x| mix(h, *x as u64)),
     }
-    h
 }
 
 impl DataProfile {
@@ -178,7 +186,7 @@ impl DataProfile {
             });
         }
         let profiled = labels.len();
-        input.mean = all.mean;
+        input.mean = all.mean();
         input.std = all.std();
         let stds: Vec<f64> = per_feature.iter().map(Moments::std).collect();
         input.feature_std_max = stds.iter().copied().fold(0.0, f64::max);
@@ -190,11 +198,14 @@ impl DataProfile {
         if !input.feature_std_min.is_finite() {
             input.feature_std_min = 0.0;
         }
-        input.feature_mean_abs_max = per_feature.iter().map(|m| m.mean.abs()).fold(0.0, f64::max);
+        input.feature_mean_abs_max = per_feature
+            .iter()
+            .map(|m| m.mean().abs())
+            .fold(0.0, f64::max);
         if matches!(train.input_kind(), InputKind::Tokens { .. }) {
             input.mean_len = tokens as f64 / profiled.max(1) as f64;
         }
-        target.mean = values.iter().map(|m| m.mean).collect();
+        target.mean = values.iter().map(Moments::mean).collect();
         target.std = values.iter().map(Moments::std).collect();
         let (duplicates, conflicts) = duplicate_conflicts(&groups, &labels);
         DataProfile {
@@ -242,6 +253,17 @@ fn duplicate_conflicts(
 mod tests {
     use super::*;
     use tuna_data::TensorDataset;
+
+    #[test]
+    fn moments_keep_a_small_spread_on_a_large_mean() {
+        let mut m = Moments::default();
+        for k in 0..10_000 {
+            m.push(1e9 + f64::from(k % 2) * 2.0 - 1.0);
+        }
+        assert!((m.mean() - 1e9).abs() < 1e-6, "{}", m.mean());
+        assert!((m.std() - 1.0).abs() < 1e-9, "{}", m.std());
+        assert_eq!(Moments::default().std(), 0.0);
+    }
 
     #[test]
     fn profile_measures_scale_duplicates_and_conflicts() {

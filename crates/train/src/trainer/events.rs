@@ -49,6 +49,7 @@ impl Trainer {
             for (k, v) in acc.finish() {
                 record.set(format!("val_{k}"), v);
             }
+            self.events.each_callback(|c| c.on_validation(epoch, &acc));
         }
         // Early stopping decides first, so that callbacks know the final epoch.
         if let Some(e) = &mut self.net.early {
