@@ -219,8 +219,8 @@ pub fn run() -> (f64, f64) {
     (first, last)
 }
 
-/// The user schedule inside a built-in composite: two steps of `InverseSqrtLR` warmup
-/// (`warmup_steps = 2`), then `ExponentialLR` from the base lr at step 3, as PyTorch's
+/// The user schedule inside a built-in composite: `InverseSqrtLR` (`warmup_steps = 2`) for
+/// steps 0-2, then `ExponentialLR` from the base lr at step 3, as PyTorch's
 /// `SequentialLR` does. Returns the lr of the first 6 steps.
 pub fn schedule_in_sequence() -> Vec<f64> {
     tuna::link_all();

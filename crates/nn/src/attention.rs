@@ -229,6 +229,7 @@ impl MultiheadAttention {
 
     /// The input projections `q, k, v = x W_q + b_q, ...`: one GEMM for self-attention with
     /// the packed `in_proj_weight`, three otherwise.
+    #[track_caller]
     fn project<'t>(
         &self,
         q_in: Var<'t>,
@@ -270,6 +271,7 @@ impl MultiheadAttention {
 
     /// Appends `bias_k`/`bias_v` and the zero-attention key where configured and splits the
     /// embedding into heads: `(N, L, E)` → `(N, H, L, E/H)`. The biases grow with the keys.
+    #[track_caller]
     fn split_heads<'t>(
         &self,
         q: Var<'t>,
@@ -303,6 +305,7 @@ impl MultiheadAttention {
     /// `softmax(q kᵀ / sqrt(d) + bias) v` per head, with attention dropout in training:
     /// the fused kernel when the weights are not needed, the weights `(N, H, L, S)` too
     /// otherwise.
+    #[track_caller]
     fn attend<'t>(
         &self,
         q: Var<'t>,
@@ -437,6 +440,7 @@ fn key_padding_bias(mask: &Tensor, unbatched: bool, n: usize, s: usize, dtype: D
 
 /// `softmax(scores + bias)` over the keys; a query whose every key is masked gets zero
 /// weights instead of NaN (found from the small bias, not the scores).
+#[track_caller]
 fn masked_softmax<'t>(scores: Var<'t>, bias: Option<Tensor>) -> Var<'t> {
     let Some(b) = bias else {
         return scores.softmax(-1);

@@ -577,6 +577,11 @@ impl<R: UpdateRule> Optimizer for GroupedOptimizer<R> {
                 None => problems.push(format!("state for unknown parameter `{name}`")),
                 Some((cfg, value)) => {
                     let expected = cfg.init_state(value).to_record();
+                    for key in expected.scalars.keys() {
+                        if !meta.scalars.contains_key(key) {
+                            problems.push(format!("missing state scalar `{name}.{key}`"));
+                        }
+                    }
                     let mut ps = StateRecord {
                         step: meta.step,
                         scalars: meta.scalars.clone(),
@@ -619,23 +624,30 @@ impl<R: UpdateRule> Optimizer for GroupedOptimizer<R> {
                 problems.push(format!("unexpected state tensor `{full}`"));
             }
         }
+        let mut typed = BTreeMap::new();
+        // Every key, shape and dtype matches a fresh state: converting can only fail on a rule
+        // whose record says more than its fresh state (reported the same way).
+        let records = if problems.is_empty() {
+            new_state
+        } else {
+            BTreeMap::new()
+        };
+        for (name, record) in records {
+            match R::State::from_record(record) {
+                Ok(state) => {
+                    typed.insert(name, state);
+                }
+                Err(OptimError::StateMismatch(p)) => {
+                    problems.extend(p.into_iter().map(|m| format!("parameter `{name}`: {m}")));
+                }
+                Err(other) => problems.push(format!("parameter `{name}`: {other}")),
+            }
+        }
         if !problems.is_empty() {
             return Err(OptimError::StateMismatch(problems));
         }
         for (g, c) in self.groups.iter_mut().zip(configs) {
             g.config = c;
-        }
-        let mut typed = BTreeMap::new();
-        for (name, record) in new_state {
-            let state = R::State::from_record(record).map_err(|e| match e {
-                OptimError::StateMismatch(p) => OptimError::StateMismatch(
-                    p.into_iter()
-                        .map(|m| format!("parameter `{name}`: {m}"))
-                        .collect(),
-                ),
-                other => other,
-            })?;
-            typed.insert(name, state);
         }
         self.state = typed;
         Ok(())

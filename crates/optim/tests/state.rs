@@ -244,11 +244,15 @@ fn a_missing_state_scalar_is_an_error_naming_the_parameter() {
     let mut fresh = cfg(r#"{"type": "NAdam", "lr": 0.05}"#)
         .build(model(None), &[])
         .unwrap();
+    let before = fresh.param_groups();
     let err = fresh.load_state_dict(&st).unwrap_err().to_string();
     assert!(
-        err.contains("parameter `0.weight`: missing state scalar `mu_product`"),
+        err.contains("missing state scalar `0.weight.mu_product`"),
         "{err}"
     );
+    // nothing changed: the groups keep their settings and the optimizer its (empty) state
+    assert_eq!(fresh.param_groups(), before);
+    assert!(fresh.state_dict().params.is_empty());
 }
 
 #[test]

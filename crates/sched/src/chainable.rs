@@ -11,8 +11,10 @@ use crate::{LrScheduler, SchedError, ScheduleCore, SchedulerState};
 /// A schedule as a formula of the step, for one parameter group: implement
 /// [`closed_form`](ChainRule::closed_form) (and [`chained`](ChainRule::chained) when the
 /// schedule multiplies the current lr, as PyTorch's chainable schedules do), then build it
-/// with [`Chainable::boxed`]. The result composes correctly inside [`SequentialLr`] and
-/// [`ChainedScheduler`] and resumes exactly.
+/// with [`Chainable::boxed`]. The result resumes exactly and composes inside [`SequentialLr`]
+/// and [`LinearWarmup`]; inside [`ChainedScheduler`] a rule with only the closed form replaces
+/// the lr the schedules before it set (PyTorch `LambdaLR`), one that overrides
+/// [`chained`](ChainRule::chained) scales it.
 ///
 /// ```
 /// use tuna_sched::{ChainRule, Chainable, LrScheduler};
@@ -37,6 +39,7 @@ use crate::{LrScheduler, SchedError, ScheduleCore, SchedulerState};
 ///
 /// [`SequentialLr`]: crate::SequentialLr
 /// [`ChainedScheduler`]: crate::ChainedScheduler
+/// [`LinearWarmup`]: crate::LinearWarmup
 pub trait ChainRule: Clone + Debug + Send + Sync + 'static {
     /// The schedule's name in saved states and errors (the PyTorch class name for built-ins).
     const NAME: &'static str;

@@ -46,8 +46,19 @@ impl ScheduleCore {
     ///
     /// # Errors
     /// [`SchedError::State`] if the snapshot names another schedule, has another number of
-    /// groups, or disagrees on whether momentum is cycled.
+    /// groups, or disagrees on whether momentum is cycled; nothing is changed then.
     pub fn load(&mut self, state: &SchedulerState) -> Result<(), SchedError> {
+        self.check(state)?;
+        self.last_epoch = state.last_epoch;
+        self.base_lrs.clone_from(&state.base_lrs);
+        self.lrs.clone_from(&state.lrs);
+        self.momentum.clone_from(&state.momentum);
+        Ok(())
+    }
+
+    /// Whether a snapshot fits this schedule: its name, its number of groups, and whether it
+    /// cycles momentum.
+    fn check(&self, state: &SchedulerState) -> Result<(), SchedError> {
         state.expect(self.name, self.lrs.len())?;
         if state.momentum.is_some() != self.momentum.is_some() {
             return Err(SchedError::State(format!(
@@ -55,10 +66,6 @@ impl ScheduleCore {
                 self.name
             )));
         }
-        self.last_epoch = state.last_epoch;
-        self.base_lrs.clone_from(&state.base_lrs);
-        self.lrs.clone_from(&state.lrs);
-        self.momentum.clone_from(&state.momentum);
         Ok(())
     }
 
@@ -73,17 +80,20 @@ impl ScheduleCore {
     ///
     /// # Errors
     /// As [`load`](Self::load), or when the number of nested states differs or a child's
-    /// state does not load.
+    /// state does not load; nothing is changed then.
     pub fn load_with(
         &mut self,
         state: &SchedulerState,
         children: &mut [Box<dyn LrScheduler>],
     ) -> Result<(), SchedError> {
-        state.expect(self.name, self.lrs.len())?;
+        self.check(state)?;
         state.expect_children(children.len())?;
-        for (child, s) in children.iter_mut().zip(&state.children) {
+        // Load into copies, so that a child that fails leaves every schedule as it was.
+        let mut loaded = children.to_vec();
+        for (child, s) in loaded.iter_mut().zip(&state.children) {
             child.load_state(s)?;
         }
+        children.clone_from_slice(&loaded);
         self.load(state)
     }
 }

@@ -139,9 +139,12 @@ dyn_clone::clone_trait_object!(LrSchedulerConfig);
 ///
 /// Three methods are required: `step` and access to the schedule's [`ScheduleCore`] (its
 /// current and base lrs, `last_epoch`, momentum). Everything else is provided from the core
-/// and is correct for a schedule whose only changing state is the core; a schedule with more
-/// state (counters, a best metric, nested schedules) overrides [`state`](LrScheduler::state)
-/// and [`load_state`](LrScheduler::load_state), and one with a closed form overrides
+/// and is correct for a schedule whose only changing state is the core and that moves on every
+/// step; a schedule with more state (counters, a best metric, nested schedules) overrides
+/// [`state`](LrScheduler::state), [`load_state`](LrScheduler::load_state) and
+/// [`restart`](LrScheduler::restart) (which must reset that state too), one that ignores some
+/// steps (a metric-driven schedule) also [`restart`](LrScheduler::restart) and
+/// [`step_to`](LrScheduler::step_to), and one with a closed form overrides
 /// [`step_to`](LrScheduler::step_to). A schedule that is a formula of the step is simplest
 /// as a [`ChainRule`] run by [`Chainable`].
 ///
@@ -195,7 +198,8 @@ pub trait LrScheduler: DynClone + Debug + Send + Sync {
     /// core.
     ///
     /// # Errors
-    /// [`SchedError::State`] if the snapshot belongs to another schedule type or lacks a value.
+    /// [`SchedError::State`] if the snapshot belongs to another schedule type, has another
+    /// number of groups, disagrees on whether momentum is cycled, or lacks a value.
     fn load_state(&mut self, state: &SchedulerState) -> Result<(), SchedError> {
         self.core_mut().load(state)
     }

@@ -10,7 +10,8 @@
 //! Cost: gradient and update norms are taken on at most [`SAMPLES_PER_EPOCH`] evenly spaced
 //! steps per epoch, on an evenly strided sample of about [`EXACT_UP_TO`] elements of each
 //! larger tensor; dead units, saturation, label agreement and per-layer forward times on one
-//! probe batch, class counts on one validation batch, on the epochs [`probe_due`] names: the
+//! probe batch (class counts come free from the trainer's validation pass), on the epochs
+//! [`probe_due`] names: the
 //! first, every [`probe_period`] epochs (so that the probes' forward passes stay near
 //! [`COST_BUDGET`] of training) and the final one (the last planned epoch, or early
 //! stopping's). The schedule depends only on the run, never on measured time, so a run
@@ -174,7 +175,8 @@ pub struct EpochSignals {
     /// The outputs against the labels on the training probe (classification).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub train_fit: Option<FitStats>,
-    /// Class counts on the validation probe (classification).
+    /// Class counts on the validation split, from the trainer's evaluation pass
+    /// (classification).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub val_classes: Option<ClassStats>,
     /// Forward time of each top-level layer of a `Sequential` on the probe batch, by index:
@@ -616,8 +618,8 @@ mod tests {
 
     #[test]
     fn the_probe_schedule_depends_only_on_the_run_shape() {
-        // MNIST-sized: 256 + 512 probe samples against 7,200 training samples an epoch
-        assert_eq!(probe_period(768, 7200), 4);
+        // MNIST-sized: 256 probe samples against 7,200 training samples an epoch
+        assert_eq!(probe_period(256, 7200), 2);
         // a table smaller than the probe: periodic probes would cost more than training
         assert_eq!(probe_period(120, 90), 45);
         assert_eq!(probe_period(0, 0), 1);

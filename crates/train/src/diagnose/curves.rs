@@ -182,7 +182,7 @@ impl<'a> View<'a> {
     }
 
     /// The mean per-class validation recall (balanced accuracy) at the last epoch: from its
-    /// class probe, else from the `val_recall` metric (macro-averaged) when it is recorded.
+    /// class counts, else from the `val_recall` metric (macro-averaged) when it is recorded.
     pub fn balanced_recall(&self) -> Option<f64> {
         let probed = self
             .signals

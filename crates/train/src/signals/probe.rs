@@ -1,8 +1,8 @@
-//! The per-epoch probe: a fixed batch of training samples (and one of validation samples)
-//! run through the model in eval mode — dead ReLUs, saturated Sigmoid/Tanh units, forward time
-//! per top-level layer, how confidently the model's outputs agree with the training labels
-//! (the signature of label noise), and per-class counts on validation (what an accuracy
-//! hides about a minority class).
+//! The per-epoch probe: a fixed batch of training samples run through the model in eval mode
+//! — dead ReLUs, saturated Sigmoid/Tanh units, forward time per top-level layer, how
+//! confidently the model's outputs agree with the training labels (the signature of label
+//! noise) — and the per-class counts on validation (what an accuracy hides about a minority
+//! class), which the trainer's validation pass supplies.
 
 use std::collections::BTreeMap;
 

@@ -112,15 +112,23 @@ impl Moments {
     }
 }
 
-/// A 64-bit hash of a sample's input (its bit patterns, one value at a time, FxHash's
-/// mixing), for finding duplicates.
+/// A 64-bit hash of a sample's input (its length, then its bit patterns one value at a time
+/// with FxHash's mixing, then a final avalanche), for finding duplicates.
 fn hash_input(input: &Input<'_>) -> u64 {
     const K: u64 = 0x517c_c1b7_2722_0a95;
     let mix = |h: u64, w: u64| (h.rotate_left(5) ^ w).wrapping_mul(K);
-    match input {
-        Input::Dense(v) => v.iter().fold(0, |h, x| mix(h, u64::from(x.to_bits()))),
-        Input::Tokens(t) => t.iter().fold(1, |h, x| mix(h, *x as u64)),
-    }
+    let h = match input {
+        Input::Dense(v) => v.iter().fold(mix(1, v.len() as u64), |h, x| {
+            mix(h, u64::from(x.to_bits()))
+        }),
+        Input::Tokens(t) => t
+            .iter()
+            .fold(mix(2, t.len() as u64), |h, x| mix(h, *x as u64)),
+    };
+    // splitmix64's finalizer
+    let h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    let h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
 }
 
 impl DataProfile {
