@@ -7,7 +7,9 @@
 #![allow(missing_docs)] // criterion_group! generates undocumented items
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use tuna::nn::{BuildContext, Lstm, LstmSpec, Module, MultiheadAttention, MultiheadAttentionSpec};
+use tuna::nn::{
+    BuildContext, Lstm, LstmConfig, Module, MultiheadAttention, MultiheadAttentionConfig,
+};
 use tuna::{Tape, Tensor};
 
 fn zero_grads(m: &dyn Module) {
@@ -18,7 +20,7 @@ fn zero_grads(m: &dyn Module) {
 
 fn lstm(c: &mut Criterion) {
     let (seq, batch, input, hidden) = (32usize, 32usize, 128usize, 128usize);
-    let lstm = Lstm::new(&LstmSpec::new(input, hidden), &mut BuildContext::new(0)).unwrap();
+    let lstm = Lstm::new(&LstmConfig::new(input, hidden), &mut BuildContext::new(0)).unwrap();
     let mut g = tuna::tensor::Generator::new(1);
     let x = Tensor::uniform(&[seq, batch, input], -1.0, 1.0, tuna::DType::F32, &mut g);
     c.bench_function("lstm_h128_seq32_b32_fwd_bwd", |b| {
@@ -34,7 +36,7 @@ fn lstm(c: &mut Criterion) {
 
 fn attention(c: &mut Criterion) {
     let (seq, batch, d, heads) = (64usize, 32usize, 64usize, 4usize);
-    let mut spec = MultiheadAttentionSpec::new(d, heads);
+    let mut spec = MultiheadAttentionConfig::new(d, heads);
     spec.batch_first = true;
     let mha = MultiheadAttention::new(&spec, &mut BuildContext::new(0)).unwrap();
     let mut g = tuna::tensor::Generator::new(2);

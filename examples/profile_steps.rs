@@ -31,8 +31,8 @@ fn main() {
     };
     let last = match which.as_str() {
         "lstm" => {
-            use tuna::nn::{BuildContext, Lstm, LstmSpec, Module};
-            let lstm = Lstm::new(&LstmSpec::new(128, 128), &mut BuildContext::new(0)).unwrap();
+            use tuna::nn::{BuildContext, Lstm, LstmConfig, Module};
+            let lstm = Lstm::new(&LstmConfig::new(128, 128), &mut BuildContext::new(0)).unwrap();
             let mut g = tuna::tensor::Generator::new(1);
             let x = Tensor::uniform(&[32, 32, 128], -1.0, 1.0, tuna::DType::F32, &mut g);
             (0..steps)
@@ -51,8 +51,8 @@ fn main() {
                 .last()
         }
         "mha" => {
-            use tuna::nn::{BuildContext, Module, MultiheadAttention, MultiheadAttentionSpec};
-            let mut spec = MultiheadAttentionSpec::new(64, 4);
+            use tuna::nn::{BuildContext, Module, MultiheadAttention, MultiheadAttentionConfig};
+            let mut spec = MultiheadAttentionConfig::new(64, 4);
             spec.batch_first = true;
             let mha = MultiheadAttention::new(&spec, &mut BuildContext::new(0)).unwrap();
             let mut g = tuna::tensor::Generator::new(2);

@@ -4,14 +4,15 @@
 //! Run with `cargo run --release --example sequence_models`.
 
 use tuna::nn::{
-    BuildContext, LayerSpec, Lstm, MultiheadAttention, MultiheadAttentionSpec, TransformerEncoder,
+    BuildContext, LayerConfig, Lstm, MultiheadAttention, MultiheadAttentionConfig,
+    TransformerEncoder,
 };
 use tuna::{DType, Tape, Tensor};
 
 /// Builds and runs each model once (also run as a test by `tests/examples_run.rs`).
 pub fn main() {
     // ANCHOR: lstm
-    let spec: Box<dyn LayerSpec> = toml::from_str(
+    let spec: Box<dyn LayerConfig> = toml::from_str(
         r#"
         type = "LSTM"
         input_size = 8
@@ -43,7 +44,7 @@ pub fn main() {
     // ANCHOR_END: lstm
 
     // ANCHOR: attention
-    let mut spec = MultiheadAttentionSpec::new(16, 4);
+    let mut spec = MultiheadAttentionConfig::new(16, 4);
     spec.batch_first = true;
     let mha = MultiheadAttention::new(&spec, &mut BuildContext::new(1)).expect("valid options");
     let tape = Tape::new();
@@ -63,7 +64,7 @@ pub fn main() {
                                                           // ANCHOR_END: attention
 
     // ANCHOR: transformer
-    let spec: Box<dyn LayerSpec> = toml::from_str(
+    let spec: Box<dyn LayerConfig> = toml::from_str(
         r#"
         type = "TransformerEncoder"
         num_layers = 2

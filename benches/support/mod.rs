@@ -42,7 +42,7 @@ pub fn tensor(data: Vec<f32>, shape: &[usize]) -> Tensor {
 
 use tuna::autograd::Tape;
 use tuna::loss::Loss;
-use tuna::nn::{build_checked, load_state_dict, LayerSpec, Module};
+use tuna::nn::{build_checked, load_state_dict, LayerConfig, Module};
 use tuna::optim::{Optimizer, OptimizerConfig, SgdConfig};
 
 /// A benchmark model built from the real stack: a config-built `tuna-nn` model with the
@@ -57,7 +57,7 @@ pub struct Workload {
 
 impl Workload {
     fn new(spec_json: &str, input_shape: &[usize], weights: Vec<(String, Tensor)>) -> Self {
-        let spec: Box<dyn LayerSpec> = serde_json::from_str(spec_json).expect("model spec");
+        let spec: Box<dyn LayerConfig> = serde_json::from_str(spec_json).expect("model spec");
         let net = build_checked(spec.as_ref(), input_shape, 0).expect("model builds");
         load_state_dict(net.as_ref(), &weights, true).expect("shared initialization");
         let loss: Box<dyn Loss> =
@@ -136,7 +136,7 @@ impl Workload {
         let text = std::fs::read_to_string(file).expect("resnet-cifar.toml");
         let exp: toml::Value = toml::from_str(&text).expect("TOML");
         let spec = serde_json::to_string(&exp["model"]).expect("model as JSON");
-        let spec: Box<dyn LayerSpec> = serde_json::from_str(&spec).expect("model spec");
+        let spec: Box<dyn LayerConfig> = serde_json::from_str(&spec).expect("model spec");
         let net = build_checked(spec.as_ref(), &[batch, 3, 32, 32], 0).expect("model builds");
         let loss: Box<dyn Loss> =
             serde_json::from_str(r#"{"type": "CrossEntropyLoss"}"#).expect("loss");

@@ -5,9 +5,9 @@ use serde::{Deserialize, Serialize};
 use tuna_autograd::Var;
 use tuna_tensor::GeluApprox;
 
+use crate::config::{BuildContext, LayerConfig};
 use crate::error::NnError;
 use crate::module::{Module, ModuleVisitor};
-use crate::spec::{BuildContext, LayerSpec};
 
 fn default_slope() -> f64 {
     0.01
@@ -40,7 +40,7 @@ macro_rules! activation {
         }
 
         #[typetag::serde(name = $tag)]
-        impl LayerSpec for $name {
+        impl LayerConfig for $name {
             fn build(&self, _ctx: &mut BuildContext) -> Result<Box<dyn Module>, NnError> {
                 Ok(Box::new(self.clone()))
             }

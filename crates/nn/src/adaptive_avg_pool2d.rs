@@ -4,9 +4,9 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use tuna_autograd::Var;
 
+use crate::config::{BuildContext, LayerConfig};
 use crate::error::NnError;
 use crate::module::{Module, ModuleVisitor};
-use crate::spec::{BuildContext, LayerSpec};
 use crate::util::shape_err;
 
 #[derive(Deserialize)]
@@ -69,7 +69,7 @@ impl Module for AdaptiveAvgPool2d {
 }
 
 #[typetag::serde(name = "AdaptiveAvgPool2d")]
-impl LayerSpec for AdaptiveAvgPool2d {
+impl LayerConfig for AdaptiveAvgPool2d {
     fn validate(&self) -> Result<(), NnError> {
         if self.output_size.contains(&Some(0)) {
             return Err(NnError::config(

@@ -8,12 +8,12 @@ use serde::{Deserialize, Serialize};
 use tuna_autograd::{functional, Param, Var};
 use tuna_tensor::{DType, Generator, Tensor};
 
+use crate::config::{BuildContext, LayerConfig};
 use crate::error::NnError;
 use crate::forward_context::ForwardContext;
 use crate::init;
 use crate::linear::Linear;
 use crate::module::{join_name, Module, ModuleItem, ModuleVisitor};
-use crate::spec::{BuildContext, LayerSpec};
 
 /// Multi-head attention (`torch.nn.MultiheadAttention`), with PyTorch's parameters and
 /// names: `in_proj_weight` `[3E, E]` (q, k, v stacked) or, when `kdim`/`vdim` differ from
@@ -77,7 +77,7 @@ impl MultiheadAttention {
     ///
     /// # Errors
     /// An invalid option, naming the field.
-    pub fn new(spec: &MultiheadAttentionSpec, ctx: &mut BuildContext) -> Result<Self, NnError> {
+    pub fn new(spec: &MultiheadAttentionConfig, ctx: &mut BuildContext) -> Result<Self, NnError> {
         spec.validate()?;
         let e = spec.embed_dim;
         let (kdim, vdim) = (spec.kdim.unwrap_or(e), spec.vdim.unwrap_or(e));
@@ -571,7 +571,7 @@ impl Module for MultiheadAttention {
 /// batch_first=False)`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct MultiheadAttentionSpec {
+pub struct MultiheadAttentionConfig {
     /// Model dimension `E` (`embed_dim`).
     pub embed_dim: usize,
     /// Parallel heads; must divide `embed_dim` (`num_heads`).
@@ -606,10 +606,10 @@ pub struct MultiheadAttentionSpec {
     pub causal: bool,
 }
 
-impl MultiheadAttentionSpec {
+impl MultiheadAttentionConfig {
     /// A spec with PyTorch's defaults for everything but the sizes.
     pub fn new(embed_dim: usize, num_heads: usize) -> Self {
-        MultiheadAttentionSpec {
+        MultiheadAttentionConfig {
             embed_dim,
             num_heads,
             dropout: 0.0,
@@ -625,7 +625,7 @@ impl MultiheadAttentionSpec {
 }
 
 #[typetag::serde(name = "MultiheadAttention")]
-impl LayerSpec for MultiheadAttentionSpec {
+impl LayerConfig for MultiheadAttentionConfig {
     fn validate(&self) -> Result<(), NnError> {
         const L: &str = "MultiheadAttention";
         if self.embed_dim == 0 {
@@ -943,7 +943,7 @@ mod tests {
     fn the_fused_path_drops_the_same_weights_as_the_unfused_one() {
         let mut ctx = BuildContext::new(5);
         ctx.dtype = DType::F64;
-        let mut spec = MultiheadAttentionSpec::new(8, 2);
+        let mut spec = MultiheadAttentionConfig::new(8, 2);
         spec.batch_first = true;
         spec.dropout = 0.3;
         let mha = MultiheadAttention::new(&spec, &mut ctx).unwrap();

@@ -4,10 +4,10 @@ use serde::{Deserialize, Serialize};
 use tuna_autograd::Var;
 use tuna_tensor::AvgPool2dOptions;
 
+use crate::config::{BuildContext, LayerConfig};
 use crate::error::NnError;
 use crate::max_pool2d::{pool_shape, validate_pool};
 use crate::module::{Module, ModuleVisitor};
-use crate::spec::{BuildContext, LayerSpec};
 use crate::util::{de_opt_pair, de_pair, pair_0, yes};
 
 /// 2-D average pooling over `(N, C, H, W)` or `(C, H, W)` (`torch.nn.AvgPool2d(kernel_size,
@@ -72,7 +72,7 @@ impl Module for AvgPool2d {
 }
 
 #[typetag::serde(name = "AvgPool2d")]
-impl LayerSpec for AvgPool2d {
+impl LayerConfig for AvgPool2d {
     fn validate(&self) -> Result<(), NnError> {
         validate_pool("AvgPool2d", self.kernel_size, self.stride, self.padding)?;
         if self.divisor_override == Some(0) {

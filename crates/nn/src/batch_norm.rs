@@ -5,9 +5,9 @@ use serde::{Deserialize, Serialize};
 use tuna_autograd::{functional, Param, Var};
 use tuna_tensor::{DType, Tensor};
 
+use crate::config::{BuildContext, LayerConfig};
 use crate::error::NnError;
 use crate::module::{join_name, Buffer, Module, ModuleItem, ModuleVisitor};
-use crate::spec::{BuildContext, LayerSpec};
 use crate::util::{check_eps, eps_default, positive, shape_err, yes};
 
 /// Batch normalization over the channel dim 1 (`torch.nn.BatchNorm1d` / `BatchNorm2d`):
@@ -219,7 +219,7 @@ macro_rules! batch_norm_spec {
         }
 
         #[typetag::serde(name = $tag)]
-        impl LayerSpec for $name {
+        impl LayerConfig for $name {
             fn validate(&self) -> Result<(), NnError> {
                 positive($tag, "num_features", self.num_features)?;
                 check_eps($tag, self.eps)?;
@@ -264,13 +264,13 @@ macro_rules! batch_norm_spec {
 batch_norm_spec!(
     /// Config of [`BatchNorm`] over `(N, C)` or `(N, C, L)` (`torch.nn.BatchNorm1d(num_features,
     /// eps=1e-05, momentum=0.1, affine=True, track_running_stats=True, bias=True)`).
-    BatchNorm1dSpec,
+    BatchNorm1dConfig,
     "BatchNorm1d"
 );
 
 batch_norm_spec!(
     /// Config of [`BatchNorm`] over `(N, C, H, W)` (`torch.nn.BatchNorm2d(num_features,
     /// eps=1e-05, momentum=0.1, affine=True, track_running_stats=True, bias=True)`).
-    BatchNorm2dSpec,
+    BatchNorm2dConfig,
     "BatchNorm2d"
 );

@@ -4,10 +4,10 @@ use serde::{Deserialize, Serialize};
 use tuna_autograd::{Param, Var};
 use tuna_tensor::{DType, Generator};
 
+use crate::config::{BuildContext, LayerConfig};
 use crate::error::NnError;
 use crate::init;
 use crate::module::{join_name, Module, ModuleItem, ModuleVisitor};
-use crate::spec::{BuildContext, LayerSpec};
 use crate::util::{positive, shape_err, yes};
 
 /// A bilinear map of two inputs, `y_o = Σ_ij x1_i · W_oij · x2_j + b_o`
@@ -100,7 +100,7 @@ impl Module for Bilinear {
 /// bias=True)`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct BilinearSpec {
+pub struct BilinearConfig {
     /// Size of the first input (`in1_features`).
     pub in1_features: usize,
     /// Size of the second input (`in2_features`).
@@ -113,7 +113,7 @@ pub struct BilinearSpec {
 }
 
 #[typetag::serde(name = "Bilinear")]
-impl LayerSpec for BilinearSpec {
+impl LayerConfig for BilinearConfig {
     fn validate(&self) -> Result<(), NnError> {
         positive("Bilinear", "in1_features", self.in1_features)?;
         positive("Bilinear", "in2_features", self.in2_features)?;

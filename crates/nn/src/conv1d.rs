@@ -4,11 +4,11 @@ use serde::{Deserialize, Serialize};
 use tuna_autograd::{Param, Var};
 use tuna_tensor::{Conv1dOptions, DType, Generator, Padding1d, Padding2d};
 
+use crate::config::{BuildContext, LayerConfig};
 use crate::conv2d::{padding_pairs, validate_conv};
 use crate::error::NnError;
 use crate::init;
 use crate::module::{join_name, Module, ModuleItem, ModuleVisitor};
-use crate::spec::{BuildContext, LayerSpec};
 use crate::util::{de_single, one, shape_err, window_out, yes, PaddingMode};
 
 /// A 1-D convolution (`torch.nn.Conv1d`).
@@ -103,7 +103,7 @@ impl Module for Conv1d {
 /// padding=0, dilation=1, groups=1, bias=True, padding_mode='zeros')`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Conv1dSpec {
+pub struct Conv1dConfig {
     /// Input channels (`in_channels`).
     pub in_channels: usize,
     /// Output channels (`out_channels`).
@@ -132,7 +132,7 @@ pub struct Conv1dSpec {
 }
 
 #[typetag::serde(name = "Conv1d")]
-impl LayerSpec for Conv1dSpec {
+impl LayerConfig for Conv1dConfig {
     fn validate(&self) -> Result<(), NnError> {
         validate_conv(
             "Conv1d",

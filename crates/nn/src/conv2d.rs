@@ -4,10 +4,10 @@ use serde::{Deserialize, Serialize};
 use tuna_autograd::{Param, Var};
 use tuna_tensor::{Conv2dOptions, DType, Generator, Padding2d};
 
+use crate::config::{BuildContext, LayerConfig};
 use crate::error::NnError;
 use crate::init;
 use crate::module::{join_name, Module, ModuleItem, ModuleVisitor};
-use crate::spec::{BuildContext, LayerSpec};
 use crate::util::{
     all_positive, de_pair, one, pair_1, positive, shape_err, window_out, yes, PaddingMode,
 };
@@ -122,7 +122,7 @@ impl Module for Conv2d {
 /// take an int or a pair; `padding` also takes `"same"` or `"valid"`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Conv2dSpec {
+pub struct Conv2dConfig {
     /// Input channels (`in_channels`).
     pub in_channels: usize,
     /// Output channels (`out_channels`).
@@ -150,10 +150,10 @@ pub struct Conv2dSpec {
     pub padding_mode: PaddingMode,
 }
 
-impl Conv2dSpec {
+impl Conv2dConfig {
     /// A spec with PyTorch's defaults for everything but the three required arguments.
     pub fn new(in_channels: usize, out_channels: usize, kernel_size: usize) -> Self {
-        Conv2dSpec {
+        Conv2dConfig {
             in_channels,
             out_channels,
             kernel_size: [kernel_size; 2],
@@ -219,7 +219,7 @@ pub(crate) fn validate_conv(
 }
 
 #[typetag::serde(name = "Conv2d")]
-impl LayerSpec for Conv2dSpec {
+impl LayerConfig for Conv2dConfig {
     fn validate(&self) -> Result<(), NnError> {
         validate_conv(
             "Conv2d",

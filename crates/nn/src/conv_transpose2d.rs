@@ -5,11 +5,11 @@ use serde::{Deserialize, Serialize};
 use tuna_autograd::{Param, Var};
 use tuna_tensor::{ConvTranspose2dOptions, DType, Generator};
 
+use crate::config::{BuildContext, LayerConfig};
 use crate::conv2d::validate_conv;
 use crate::error::NnError;
 use crate::init;
 use crate::module::{join_name, Module, ModuleItem, ModuleVisitor};
-use crate::spec::{BuildContext, LayerSpec};
 use crate::util::{de_pair, one, pair_0, pair_1, shape_err, yes, PaddingMode};
 
 /// A transposed 2-D convolution (`torch.nn.ConvTranspose2d`): the gradient of `Conv2d` with
@@ -87,7 +87,7 @@ impl Module for ConvTranspose2d {
 /// padding_mode='zeros')`; as in PyTorch only `zeros` padding is supported).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ConvTranspose2dSpec {
+pub struct ConvTranspose2dConfig {
     /// Input channels (`in_channels`).
     pub in_channels: usize,
     /// Output channels (`out_channels`).
@@ -119,7 +119,7 @@ pub struct ConvTranspose2dSpec {
 }
 
 #[typetag::serde(name = "ConvTranspose2d")]
-impl LayerSpec for ConvTranspose2dSpec {
+impl LayerConfig for ConvTranspose2dConfig {
     fn validate(&self) -> Result<(), NnError> {
         validate_conv(
             "ConvTranspose2d",

@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 use tuna_autograd::{functional, Var};
 use tuna_tensor::Generator;
 
+use crate::config::{BuildContext, LayerConfig};
 use crate::error::NnError;
 use crate::module::{join_name, Module, ModuleItem, ModuleVisitor};
-use crate::spec::{BuildContext, LayerSpec};
 
 /// Zeroes each element with probability `p` during training and scales the rest by
 /// `1/(1-p)` (`torch.nn.Dropout`). Its masks come from a generator derived from the model
@@ -55,7 +55,7 @@ impl Module for Dropout {
 /// Config of [`Dropout`] (`torch.nn.Dropout(p=0.5, inplace=False)`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DropoutSpec {
+pub struct DropoutConfig {
     /// Probability of zeroing an element (`p`, default 0.5).
     #[serde(default = "half")]
     pub p: f64,
@@ -69,7 +69,7 @@ fn half() -> f64 {
 }
 
 #[typetag::serde(name = "Dropout")]
-impl LayerSpec for DropoutSpec {
+impl LayerConfig for DropoutConfig {
     fn validate(&self) -> Result<(), NnError> {
         if !(0.0..=1.0).contains(&self.p) {
             return Err(NnError::config(

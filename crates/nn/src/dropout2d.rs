@@ -6,9 +6,9 @@ use serde::{Deserialize, Serialize};
 use tuna_autograd::{functional, Var};
 use tuna_tensor::Generator;
 
+use crate::config::{BuildContext, LayerConfig};
 use crate::error::NnError;
 use crate::module::{join_name, Module, ModuleItem, ModuleVisitor};
-use crate::spec::{BuildContext, LayerSpec};
 use crate::util::shape_err;
 
 /// Zeroes each channel of an `(N, C, H, W)` or `(C, H, W)` input with probability `p` during
@@ -59,7 +59,7 @@ fn half() -> f64 {
 /// Config of [`Dropout2d`] (`torch.nn.Dropout2d(p=0.5, inplace=False)`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Dropout2dSpec {
+pub struct Dropout2dConfig {
     /// Probability of zeroing a channel (`p`, default 0.5).
     #[serde(default = "half")]
     pub p: f64,
@@ -69,7 +69,7 @@ pub struct Dropout2dSpec {
 }
 
 #[typetag::serde(name = "Dropout2d")]
-impl LayerSpec for Dropout2dSpec {
+impl LayerConfig for Dropout2dConfig {
     fn validate(&self) -> Result<(), NnError> {
         if !(0.0..=1.0).contains(&self.p) {
             return Err(NnError::config(

@@ -4,10 +4,10 @@ use serde::{Deserialize, Serialize};
 use tuna_autograd::{Param, Var};
 use tuna_tensor::{DType, Generator, Tensor};
 
+use crate::config::{BuildContext, DataInfo, LayerConfig};
 use crate::error::NnError;
 use crate::init;
 use crate::module::{join_name, Module, ModuleItem, ModuleVisitor};
-use crate::spec::{BuildContext, DataInfo, LayerSpec};
 use crate::util::positive;
 
 /// A `[num_embeddings, embedding_dim]` table looked up by an i64 index tensor of any shape
@@ -132,7 +132,7 @@ fn two() -> f64 {
 ///
 /// `num_embeddings` may be left out when the data gives token ids: the trainer fills it with
 /// the size of the vocabulary fitted on the training split
-/// ([`LayerSpec::fill_from_data`]), and the run's resolved config holds the number.
+/// ([`LayerConfig::fill_from_data`]), and the run's resolved config holds the number.
 ///
 /// ```toml
 /// layers = [
@@ -142,7 +142,7 @@ fn two() -> f64 {
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct EmbeddingSpec {
+pub struct EmbeddingConfig {
     /// Table size (`num_embeddings`); filled from the data's vocabulary if left out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_embeddings: Option<usize>,
@@ -165,11 +165,11 @@ pub struct EmbeddingSpec {
     pub sparse: bool,
 }
 
-impl EmbeddingSpec {
+impl EmbeddingConfig {
     /// A spec with PyTorch's defaults for everything but the sizes (`None`: filled from the
     /// data's vocabulary).
     pub fn new(num_embeddings: Option<usize>, embedding_dim: usize) -> Self {
-        EmbeddingSpec {
+        EmbeddingConfig {
             num_embeddings,
             embedding_dim,
             padding_idx: None,
@@ -194,7 +194,7 @@ impl EmbeddingSpec {
 }
 
 #[typetag::serde(name = "Embedding")]
-impl LayerSpec for EmbeddingSpec {
+impl LayerConfig for EmbeddingConfig {
     fn validate(&self) -> Result<(), NnError> {
         let n = self.table_size()?;
         positive("Embedding", "num_embeddings", n)?;

@@ -3,9 +3,9 @@
 use serde::{Deserialize, Serialize};
 use tuna_autograd::Var;
 
+use crate::config::{BuildContext, LayerConfig};
 use crate::error::NnError;
 use crate::module::{Module, ModuleVisitor};
-use crate::spec::{BuildContext, LayerSpec};
 
 /// Flattens dims `start_dim..=end_dim` into one (`torch.nn.Flatten`, defaults 1 and -1, so the
 /// batch dim is kept).
@@ -47,7 +47,7 @@ impl Module for Flatten {
 }
 
 #[typetag::serde(name = "Flatten")]
-impl LayerSpec for Flatten {
+impl LayerConfig for Flatten {
     fn build(&self, _ctx: &mut BuildContext) -> Result<Box<dyn Module>, NnError> {
         Ok(Box::new(self.clone()))
     }

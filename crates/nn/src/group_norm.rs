@@ -4,9 +4,9 @@ use serde::{Deserialize, Serialize};
 use tuna_autograd::{functional, Param, Var};
 use tuna_tensor::{DType, Tensor};
 
+use crate::config::{BuildContext, LayerConfig};
 use crate::error::NnError;
 use crate::module::{join_name, Module, ModuleItem, ModuleVisitor};
-use crate::spec::{BuildContext, LayerSpec};
 use crate::util::{check_eps, eps_default, positive, shape_err, yes};
 
 /// Group normalization (`torch.nn.GroupNorm`): the `C` channels of an `(N, C, *)` input are
@@ -82,7 +82,7 @@ impl GroupNorm {
 /// affine=True)`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct GroupNormSpec {
+pub struct GroupNormConfig {
     /// Number of groups (`num_groups`); must divide `num_channels`.
     pub num_groups: usize,
     /// Number of channels (`num_channels`).
@@ -96,7 +96,7 @@ pub struct GroupNormSpec {
 }
 
 #[typetag::serde(name = "GroupNorm")]
-impl LayerSpec for GroupNormSpec {
+impl LayerConfig for GroupNormConfig {
     fn validate(&self) -> Result<(), NnError> {
         positive("GroupNorm", "num_groups", self.num_groups)?;
         positive("GroupNorm", "num_channels", self.num_channels)?;

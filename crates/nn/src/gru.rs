@@ -12,12 +12,12 @@
 use serde::{Deserialize, Serialize};
 use tuna_autograd::Var;
 
+use crate::config::{BuildContext, LayerConfig};
 use crate::error::NnError;
 use crate::forward_context::ForwardContext;
 use crate::lstm::one;
 use crate::module::{Module, ModuleVisitor};
 use crate::recurrent::{yes, CellKind, RecurrentCore, RecurrentOptions};
-use crate::spec::{BuildContext, LayerSpec};
 
 /// A multi-layer GRU (`torch.nn.GRU`), with PyTorch's parameter names (`weight_ih_l{k}`
 /// `[3H, in]`, `weight_hh_l{k}` `[3H, H]`, `bias_ih_l{k}`, `bias_hh_l{k}`, `_reverse` for the
@@ -37,7 +37,7 @@ impl Gru {
     ///
     /// # Errors
     /// An invalid option, naming the field.
-    pub fn new(spec: &GruSpec, ctx: &mut BuildContext) -> Result<Self, NnError> {
+    pub fn new(spec: &GruConfig, ctx: &mut BuildContext) -> Result<Self, NnError> {
         spec.validate()?;
         Ok(Gru {
             core: RecurrentCore::new(CellKind::Gru, spec.options(), ctx),
@@ -112,7 +112,7 @@ impl Module for Gru {
 /// batch_first=False, dropout=0.0, bidirectional=False)`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct GruSpec {
+pub struct GruConfig {
     /// Features per input step (`input_size`).
     pub input_size: usize,
     /// Features of the hidden state (`hidden_size`).
@@ -134,10 +134,10 @@ pub struct GruSpec {
     pub bidirectional: bool,
 }
 
-impl GruSpec {
+impl GruConfig {
     /// A spec with PyTorch's defaults for everything but the sizes.
     pub fn new(input_size: usize, hidden_size: usize) -> Self {
-        GruSpec {
+        GruConfig {
             input_size,
             hidden_size,
             num_layers: 1,
@@ -163,7 +163,7 @@ impl GruSpec {
 }
 
 #[typetag::serde(name = "GRU")]
-impl LayerSpec for GruSpec {
+impl LayerConfig for GruConfig {
     fn validate(&self) -> Result<(), NnError> {
         self.options().validate("GRU")
     }

@@ -4,9 +4,9 @@ use serde::{Deserialize, Serialize};
 use tuna_autograd::{functional, Param, Var};
 use tuna_tensor::{DType, Tensor};
 
+use crate::config::{BuildContext, LayerConfig};
 use crate::error::NnError;
 use crate::module::{join_name, Module, ModuleItem, ModuleVisitor};
-use crate::spec::{BuildContext, LayerSpec};
 use crate::util::{all_positive, check_eps, de_list, eps_default, shape_err, yes};
 
 /// Layer normalization over the last `normalized_shape.len()` dims (`torch.nn.LayerNorm`):
@@ -74,7 +74,7 @@ impl Module for LayerNorm {
 /// elementwise_affine=True, bias=True)`); `normalized_shape` is an int or a list.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct LayerNormSpec {
+pub struct LayerNormConfig {
     /// Trailing dims to normalize (`normalized_shape`).
     #[serde(deserialize_with = "de_list")]
     pub normalized_shape: Vec<usize>,
@@ -90,7 +90,7 @@ pub struct LayerNormSpec {
 }
 
 #[typetag::serde(name = "LayerNorm")]
-impl LayerSpec for LayerNormSpec {
+impl LayerConfig for LayerNormConfig {
     fn validate(&self) -> Result<(), NnError> {
         if self.normalized_shape.is_empty() {
             return Err(NnError::config(

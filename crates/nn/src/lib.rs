@@ -1,16 +1,16 @@
 //! # tuna-nn
 //!
 //! Models for Tuna: the [`Module`] trait, PyTorch's layers with PyTorch's constructor
-//! arguments and default initialization, [`init`] functions, serializable layer specs that
+//! arguments and default initialization, [`init`] functions, serializable layer configs that
 //! build models from experiment files (with shape checking before training), and state dicts
 //! keyed by PyTorch's names.
 //!
 //! ```
 //! use tuna_autograd::Tape;
-//! use tuna_nn::{build_checked, LayerSpec, Module};
+//! use tuna_nn::{build_checked, LayerConfig, Module};
 //! use tuna_tensor::{DType, Tensor};
 //!
-//! let spec: Box<dyn LayerSpec> = serde_json::from_str(r#"{
+//! let spec: Box<dyn LayerConfig> = serde_json::from_str(r#"{
 //!     "type": "Sequential",
 //!     "layers": [
 //!         {"type": "Linear", "in_features": 4, "out_features": 8},
@@ -30,14 +30,14 @@
 //!
 //! A text model takes a batch of i64 token ids padded at the end to its longest sample, with
 //! the real length of each sample in a [`ForwardContext`]; sizes left out of the config are
-//! filled from the data ([`LayerSpec::fill_from_data`]):
+//! filled from the data ([`LayerConfig::fill_from_data`]):
 //!
 //! ```
 //! use tuna_autograd::Tape;
-//! use tuna_nn::{build_checked, DataInfo, ForwardContext, LayerSpec, Module};
+//! use tuna_nn::{build_checked, DataInfo, ForwardContext, LayerConfig, Module};
 //! use tuna_tensor::Tensor;
 //!
-//! let mut spec: Box<dyn LayerSpec> = toml::from_str(r#"
+//! let mut spec: Box<dyn LayerConfig> = toml::from_str(r#"
 //!     type = "Sequential"
 //!     layers = [
 //!       { type = "Embedding", embedding_dim = 8, padding_idx = 0 },
@@ -63,6 +63,7 @@ pub mod attention;
 pub mod avg_pool2d;
 pub mod batch_norm;
 pub mod bilinear;
+pub mod config;
 pub mod conv1d;
 pub mod conv2d;
 pub mod conv_transpose2d;
@@ -87,7 +88,6 @@ pub mod rnn;
 pub mod safetensors_io;
 pub mod sequence_pool;
 pub mod sequential;
-pub mod spec;
 pub mod state;
 pub mod summary;
 pub mod transformer;
@@ -98,42 +98,42 @@ pub use activation::{
     Elu, Gelu, Identity, LeakyRelu, LogSoftmax, Relu, Sigmoid, Silu, Softmax, Softplus, Tanh,
 };
 pub use adaptive_avg_pool2d::AdaptiveAvgPool2d;
-pub use attention::{MultiheadAttention, MultiheadAttentionSpec};
+pub use attention::{MultiheadAttention, MultiheadAttentionConfig};
 pub use avg_pool2d::AvgPool2d;
-pub use batch_norm::{BatchNorm, BatchNorm1dSpec, BatchNorm2dSpec};
-pub use bilinear::{Bilinear, BilinearSpec};
-pub use conv1d::{Conv1d, Conv1dSpec};
-pub use conv2d::{Conv2d, Conv2dSpec};
-pub use conv_transpose2d::{ConvTranspose2d, ConvTranspose2dSpec};
-pub use dropout::{Dropout, DropoutSpec};
-pub use dropout2d::{Dropout2d, Dropout2dSpec};
-pub use embedding::{Embedding, EmbeddingSpec};
+pub use batch_norm::{BatchNorm, BatchNorm1dConfig, BatchNorm2dConfig};
+pub use bilinear::{Bilinear, BilinearConfig};
+pub use config::{build_checked, BuildContext, DataInfo, LayerConfig};
+pub use conv1d::{Conv1d, Conv1dConfig};
+pub use conv2d::{Conv2d, Conv2dConfig};
+pub use conv_transpose2d::{ConvTranspose2d, ConvTranspose2dConfig};
+pub use dropout::{Dropout, DropoutConfig};
+pub use dropout2d::{Dropout2d, Dropout2dConfig};
+pub use embedding::{Embedding, EmbeddingConfig};
 pub use error::NnError;
 pub use flatten::Flatten;
 pub use forward_context::ForwardContext;
-pub use group_norm::{GroupNorm, GroupNormSpec};
-pub use gru::{Gru, GruSpec};
-pub use layer_norm::{LayerNorm, LayerNormSpec};
-pub use linear::{Linear, LinearSpec};
-pub use lstm::{Lstm, LstmSpec};
+pub use group_norm::{GroupNorm, GroupNormConfig};
+pub use gru::{Gru, GruConfig};
+pub use layer_norm::{LayerNorm, LayerNormConfig};
+pub use linear::{Linear, LinearConfig};
+pub use lstm::{Lstm, LstmConfig};
 pub use max_pool2d::MaxPool2d;
 pub use module::{Buffer, Module, ModuleItem, ModuleVisitor, NamedBuffer};
-pub use positional_embedding::{PositionalEmbedding, PositionalEmbeddingSpec, PositionalKind};
-pub use residual::{Residual, ResidualSpec};
-pub use rnn::{Rnn, RnnNonlinearity, RnnSpec};
+pub use positional_embedding::{PositionalEmbedding, PositionalEmbeddingConfig, PositionalKind};
+pub use residual::{Residual, ResidualConfig};
+pub use rnn::{Rnn, RnnConfig, RnnNonlinearity};
 pub use safetensors_io::{deserialize_state, load_safetensors, save_safetensors, serialize_state};
-pub use sequence_pool::{PoolMode, SequencePool, SequencePoolSpec};
-pub use sequential::{Sequential, SequentialSpec};
-pub use spec::{build_checked, BuildContext, DataInfo, LayerSpec};
+pub use sequence_pool::{PoolMode, SequencePool, SequencePoolConfig};
+pub use sequential::{Sequential, SequentialConfig};
 pub use state::{load_state_dict, LoadReport};
 pub use summary::{summarize, summary, Summary, SummaryRow};
 pub use transformer::{
-    TransformerActivation, TransformerEncoder, TransformerEncoderLayer,
-    TransformerEncoderLayerSpec, TransformerEncoderSpec,
+    TransformerActivation, TransformerEncoder, TransformerEncoderConfig, TransformerEncoderLayer,
+    TransformerEncoderLayerConfig,
 };
 pub use unflatten::Unflatten;
 pub use util::PaddingMode;
 
-/// Forces this crate's typetag layer specs to be linked into the final binary (typetag
+/// Forces this crate's typetag layer configs to be linked into the final binary (typetag
 /// registers a type only if its crate is linked). The `tuna` umbrella calls it.
 pub fn link() {}

@@ -4,10 +4,10 @@ use serde::{Deserialize, Serialize};
 use tuna_autograd::{functional, Param, Var};
 use tuna_tensor::{DType, Generator};
 
+use crate::config::{BuildContext, DataInfo, LayerConfig};
 use crate::error::NnError;
 use crate::init;
 use crate::module::{join_name, Module, ModuleItem, ModuleVisitor};
-use crate::spec::{BuildContext, DataInfo, LayerSpec};
 
 /// A fully connected layer, `y = x·Wᵀ + b` over the last dim (`torch.nn.Linear`).
 ///
@@ -69,7 +69,7 @@ impl Module for Linear {
 /// Config of [`Linear`] (`torch.nn.Linear(in_features, out_features, bias=True)`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct LinearSpec {
+pub struct LinearConfig {
     /// Size of each input sample (`in_features`).
     pub in_features: usize,
     /// Size of each output sample (`out_features`). A model's last Linear may leave it out:
@@ -86,10 +86,10 @@ fn yes() -> bool {
     true
 }
 
-impl LinearSpec {
+impl LinearConfig {
     /// A spec with both sizes given.
     pub fn new(in_features: usize, out_features: usize) -> Self {
-        LinearSpec {
+        LinearConfig {
             in_features,
             out_features: Some(out_features),
             bias: true,
@@ -107,7 +107,7 @@ impl LinearSpec {
 }
 
 #[typetag::serde(name = "Linear")]
-impl LayerSpec for LinearSpec {
+impl LayerConfig for LinearConfig {
     fn validate(&self) -> Result<(), NnError> {
         if self.in_features == 0 {
             return Err(NnError::config(

@@ -11,11 +11,11 @@
 use serde::{Deserialize, Serialize};
 use tuna_autograd::Var;
 
+use crate::config::{BuildContext, LayerConfig};
 use crate::error::NnError;
 use crate::forward_context::ForwardContext;
 use crate::module::{Module, ModuleVisitor};
 use crate::recurrent::{yes, CellKind, RecurrentCore, RecurrentOptions};
-use crate::spec::{BuildContext, LayerSpec};
 
 /// A multi-layer LSTM (`torch.nn.LSTM`), with PyTorch's parameter names
 /// (`weight_ih_l{k}` `[4H, in]`, `weight_hh_l{k}` `[4H, H_out]`, `bias_ih_l{k}`,
@@ -36,7 +36,7 @@ impl Lstm {
     ///
     /// # Errors
     /// An invalid option, naming the field.
-    pub fn new(spec: &LstmSpec, ctx: &mut BuildContext) -> Result<Self, NnError> {
+    pub fn new(spec: &LstmConfig, ctx: &mut BuildContext) -> Result<Self, NnError> {
         spec.validate()?;
         Ok(Lstm {
             core: RecurrentCore::new(CellKind::Lstm, spec.options(), ctx),
@@ -125,7 +125,7 @@ impl Module for Lstm {
 /// batch_first=False, dropout=0.0, bidirectional=False, proj_size=0)`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct LstmSpec {
+pub struct LstmConfig {
     /// Features per input step (`input_size`).
     pub input_size: usize,
     /// Features of the hidden and cell state (`hidden_size`).
@@ -156,10 +156,10 @@ pub(crate) fn one() -> usize {
     1
 }
 
-impl LstmSpec {
+impl LstmConfig {
     /// A spec with PyTorch's defaults for everything but the sizes.
     pub fn new(input_size: usize, hidden_size: usize) -> Self {
-        LstmSpec {
+        LstmConfig {
             input_size,
             hidden_size,
             num_layers: 1,
@@ -186,7 +186,7 @@ impl LstmSpec {
 }
 
 #[typetag::serde(name = "LSTM")]
-impl LayerSpec for LstmSpec {
+impl LayerConfig for LstmConfig {
     fn validate(&self) -> Result<(), NnError> {
         self.options().validate("LSTM")
     }

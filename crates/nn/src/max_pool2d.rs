@@ -4,9 +4,9 @@ use serde::{Deserialize, Serialize};
 use tuna_autograd::Var;
 use tuna_tensor::MaxPool2dOptions;
 
+use crate::config::{BuildContext, LayerConfig};
 use crate::error::NnError;
 use crate::module::{Module, ModuleVisitor};
-use crate::spec::{BuildContext, LayerSpec};
 use crate::util::{all_positive, de_opt_pair, de_pair, pair_0, pair_1, pool_out, shape_err};
 
 /// 2-D max pooling over `(N, C, H, W)` or `(C, H, W)` (`torch.nn.MaxPool2d(kernel_size,
@@ -130,7 +130,7 @@ pub(crate) fn validate_pool(
 }
 
 #[typetag::serde(name = "MaxPool2d")]
-impl LayerSpec for MaxPool2d {
+impl LayerConfig for MaxPool2d {
     fn validate(&self) -> Result<(), NnError> {
         validate_pool("MaxPool2d", self.kernel_size, self.stride, self.padding)?;
         all_positive("MaxPool2d", "dilation", &self.dilation)?;

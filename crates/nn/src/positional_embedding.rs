@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 use tuna_autograd::{functional, Param, Var};
 use tuna_tensor::{DType, Generator, Tensor};
 
+use crate::config::{BuildContext, DataInfo, LayerConfig};
 use crate::error::NnError;
 use crate::init;
 use crate::module::{join_name, Module, ModuleItem, ModuleVisitor};
-use crate::spec::{BuildContext, DataInfo, LayerSpec};
 use crate::util::{positive, shape_err};
 
 /// Where a [`PositionalEmbedding`]'s vectors come from (`kind`).
@@ -71,7 +71,7 @@ impl PositionalEmbedding {
     ///
     /// # Errors
     /// An invalid option, naming the field (a missing `max_len` included).
-    pub fn new(spec: &PositionalEmbeddingSpec, ctx: &mut BuildContext) -> Result<Self, NnError> {
+    pub fn new(spec: &PositionalEmbeddingConfig, ctx: &mut BuildContext) -> Result<Self, NnError> {
         spec.validate()?;
         let max_len = spec.table_len()?;
         let shape = [max_len, spec.embedding_dim];
@@ -154,10 +154,10 @@ impl Module for PositionalEmbedding {
 /// ```
 ///
 /// `max_len` may be left out when the data gives token sequences of a bounded length: the
-/// trainer fills it with the data's `max_len` ([`LayerSpec::fill_from_data`]).
+/// trainer fills it with the data's `max_len` ([`LayerConfig::fill_from_data`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PositionalEmbeddingSpec {
+pub struct PositionalEmbeddingConfig {
     /// Features per position, the `E` of the input (`embedding_dim`).
     pub embedding_dim: usize,
     /// Longest sequence the layer accepts (`max_len`); filled from the data if left out.
@@ -171,10 +171,10 @@ pub struct PositionalEmbeddingSpec {
     pub dropout: f64,
 }
 
-impl PositionalEmbeddingSpec {
+impl PositionalEmbeddingConfig {
     /// A learned table without dropout; `max_len` `None` is filled from the data.
     pub fn new(embedding_dim: usize, max_len: Option<usize>) -> Self {
-        PositionalEmbeddingSpec {
+        PositionalEmbeddingConfig {
             embedding_dim,
             max_len,
             kind: PositionalKind::Learned,
@@ -195,7 +195,7 @@ impl PositionalEmbeddingSpec {
 }
 
 #[typetag::serde(name = "PositionalEmbedding")]
-impl LayerSpec for PositionalEmbeddingSpec {
+impl LayerConfig for PositionalEmbeddingConfig {
     fn validate(&self) -> Result<(), NnError> {
         const L: &str = "PositionalEmbedding";
         positive(L, "embedding_dim", self.embedding_dim)?;
@@ -270,7 +270,7 @@ mod tests {
 
     #[test]
     fn adds_the_first_l_positions() {
-        let mut spec = PositionalEmbeddingSpec::new(2, Some(5));
+        let mut spec = PositionalEmbeddingConfig::new(2, Some(5));
         let m = PositionalEmbedding::new(&spec, &mut BuildContext::new(0)).unwrap();
         let w = m.weight.as_ref().unwrap().value();
         assert_eq!(w.shape(), [5, 2]);
@@ -297,7 +297,7 @@ mod tests {
 
     #[test]
     fn max_len_is_filled_from_the_data_or_checked_against_it() {
-        let mut spec: Box<dyn LayerSpec> =
+        let mut spec: Box<dyn LayerConfig> =
             serde_json::from_str(r#"{"type": "PositionalEmbedding", "embedding_dim": 4}"#).unwrap();
         let e = spec.validate().unwrap_err().to_string();
         assert!(

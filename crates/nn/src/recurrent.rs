@@ -19,9 +19,9 @@ use std::sync::Mutex;
 use tuna_autograd::{functional, CustomOp, Param, Var};
 use tuna_tensor::{gemm_slices, pool, DType, Element, Generator, Tensor};
 
+use crate::config::BuildContext;
 use crate::error::NnError;
 use crate::module::{join_name, ModuleItem, ModuleVisitor};
-use crate::spec::BuildContext;
 
 /// Which recurrence a [`RecurrentCore`] runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,12 +4,12 @@
 use serde::{Deserialize, Serialize};
 use tuna_autograd::Var;
 
+use crate::config::{BuildContext, DataInfo, LayerConfig};
 use crate::error::NnError;
 use crate::forward_context::ForwardContext;
 use crate::module::join_name;
 use crate::module::{Module, ModuleVisitor};
-use crate::sequential::{Sequential, SequentialSpec};
-use crate::spec::{BuildContext, DataInfo, LayerSpec};
+use crate::sequential::{Sequential, SequentialConfig};
 use crate::util::shape_err;
 
 /// `y = shortcut(x) + inner(x)`, where `inner` is its layers applied in order and
@@ -102,30 +102,30 @@ impl Module for Residual {
 /// layers'.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ResidualSpec {
+pub struct ResidualConfig {
     /// The wrapped layers, in order.
-    pub layers: Vec<Box<dyn LayerSpec>>,
+    pub layers: Vec<Box<dyn LayerConfig>>,
     /// The projection applied to the input before the sum (default: none, the identity).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shortcut: Option<Vec<Box<dyn LayerSpec>>>,
+    pub shortcut: Option<Vec<Box<dyn LayerConfig>>>,
 }
 
-impl ResidualSpec {
-    fn as_sequential(&self) -> SequentialSpec {
-        SequentialSpec {
+impl ResidualConfig {
+    fn as_sequential(&self) -> SequentialConfig {
+        SequentialConfig {
             layers: self.layers.clone(),
         }
     }
 
-    fn shortcut_sequential(&self) -> Option<SequentialSpec> {
-        self.shortcut.as_ref().map(|layers| SequentialSpec {
+    fn shortcut_sequential(&self) -> Option<SequentialConfig> {
+        self.shortcut.as_ref().map(|layers| SequentialConfig {
             layers: layers.clone(),
         })
     }
 }
 
 #[typetag::serde(name = "Residual")]
-impl LayerSpec for ResidualSpec {
+impl LayerConfig for ResidualConfig {
     fn validate(&self) -> Result<(), NnError> {
         self.as_sequential().validate()?;
         match self.shortcut_sequential() {
@@ -146,7 +146,7 @@ impl LayerSpec for ResidualSpec {
     }
 
     fn build(&self, ctx: &mut BuildContext) -> Result<Box<dyn Module>, NnError> {
-        let build = |layers: &[Box<dyn LayerSpec>], ctx: &mut BuildContext| {
+        let build = |layers: &[Box<dyn LayerConfig>], ctx: &mut BuildContext| {
             layers
                 .iter()
                 .map(|l| l.build(ctx))

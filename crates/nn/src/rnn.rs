@@ -4,12 +4,12 @@
 use serde::{Deserialize, Serialize};
 use tuna_autograd::Var;
 
+use crate::config::{BuildContext, LayerConfig};
 use crate::error::NnError;
 use crate::forward_context::ForwardContext;
 use crate::lstm::one;
 use crate::module::{Module, ModuleVisitor};
 use crate::recurrent::{yes, CellKind, RecurrentCore, RecurrentOptions};
-use crate::spec::{BuildContext, LayerSpec};
 
 /// The nonlinearity of an [`Rnn`] (`nonlinearity = "tanh" | "relu"`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,7 +40,7 @@ impl Rnn {
     ///
     /// # Errors
     /// An invalid option, naming the field.
-    pub fn new(spec: &RnnSpec, ctx: &mut BuildContext) -> Result<Self, NnError> {
+    pub fn new(spec: &RnnConfig, ctx: &mut BuildContext) -> Result<Self, NnError> {
         spec.validate()?;
         let kind = match spec.nonlinearity {
             RnnNonlinearity::Tanh => CellKind::RnnTanh,
@@ -114,7 +114,7 @@ impl Module for Rnn {
 /// nonlinearity='tanh', bias=True, batch_first=False, dropout=0.0, bidirectional=False)`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RnnSpec {
+pub struct RnnConfig {
     /// Features per input step (`input_size`).
     pub input_size: usize,
     /// Features of the hidden state (`hidden_size`).
@@ -139,10 +139,10 @@ pub struct RnnSpec {
     pub bidirectional: bool,
 }
 
-impl RnnSpec {
+impl RnnConfig {
     /// A spec with PyTorch's defaults for everything but the sizes.
     pub fn new(input_size: usize, hidden_size: usize) -> Self {
-        RnnSpec {
+        RnnConfig {
             input_size,
             hidden_size,
             num_layers: 1,
@@ -169,7 +169,7 @@ impl RnnSpec {
 }
 
 #[typetag::serde(name = "RNN")]
-impl LayerSpec for RnnSpec {
+impl LayerConfig for RnnConfig {
     fn validate(&self) -> Result<(), NnError> {
         self.options().validate("RNN")
     }

@@ -5,10 +5,10 @@ use serde::{Deserialize, Serialize};
 use tuna_autograd::Var;
 use tuna_tensor::Tensor;
 
+use crate::config::{BuildContext, LayerConfig};
 use crate::error::NnError;
 use crate::forward_context::ForwardContext;
 use crate::module::{Module, ModuleVisitor};
-use crate::spec::{BuildContext, LayerSpec};
 use crate::util::shape_err;
 
 /// How [`SequencePool`] reduces the positions of a sequence (`mode`).
@@ -173,7 +173,7 @@ impl Module for SequencePool {
 /// bidirectional recurrent layer (so `"last"` is the final state of both directions).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SequencePoolSpec {
+pub struct SequencePoolConfig {
     /// The reduction (`"mean"`, `"max"`, `"first"`, `"last"`; default `"mean"`).
     #[serde(default)]
     pub mode: PoolMode,
@@ -184,7 +184,7 @@ pub struct SequencePoolSpec {
 }
 
 #[typetag::serde(name = "SequencePool")]
-impl LayerSpec for SequencePoolSpec {
+impl LayerConfig for SequencePoolConfig {
     fn build(&self, _ctx: &mut BuildContext) -> Result<Box<dyn Module>, NnError> {
         Ok(Box::new(SequencePool::new(self.mode, self.bidirectional)))
     }
@@ -270,7 +270,7 @@ mod tests {
 
     #[test]
     fn shapes_and_serde() {
-        let spec: Box<dyn LayerSpec> = serde_json::from_str(
+        let spec: Box<dyn LayerConfig> = serde_json::from_str(
             r#"{"type": "SequencePool", "mode": "last", "bidirectional": true}"#,
         )
         .unwrap();
@@ -282,7 +282,7 @@ mod tests {
         );
         let e = spec.output_shape("3", &[4, 7]).unwrap_err().to_string();
         assert!(e.contains("[N, L, F]"), "{e}");
-        let bad = serde_json::from_str::<Box<dyn LayerSpec>>(
+        let bad = serde_json::from_str::<Box<dyn LayerConfig>>(
             r#"{"type": "SequencePool", "mode": "median"}"#,
         )
         .unwrap_err()

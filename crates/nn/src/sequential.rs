@@ -1,13 +1,13 @@
 //! `Sequential`: layers applied in order (`torch.nn.Sequential`), from code or from a list of
-//! layer specs in a config.
+//! layer configs in a config.
 
 use serde::{Deserialize, Serialize};
 use tuna_autograd::Var;
 
+use crate::config::{BuildContext, DataInfo, LayerConfig};
 use crate::error::NnError;
 use crate::forward_context::ForwardContext;
 use crate::module::{join_name, Module, ModuleVisitor};
-use crate::spec::{BuildContext, DataInfo, LayerSpec};
 
 /// Layers applied in order; parameters are named by position (`0.weight`, `2.bias`), as in
 /// PyTorch, so state dicts move between the two unchanged.
@@ -112,13 +112,13 @@ fn in_layer(i: usize, e: NnError) -> NnError {
 /// Config of [`Sequential`]: `{ type = "Sequential", layers = [ { type = "Linear", ... }, ... ] }`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SequentialSpec {
+pub struct SequentialConfig {
     /// The layers, in order.
-    pub layers: Vec<Box<dyn LayerSpec>>,
+    pub layers: Vec<Box<dyn LayerConfig>>,
 }
 
 #[typetag::serde(name = "Sequential")]
-impl LayerSpec for SequentialSpec {
+impl LayerConfig for SequentialConfig {
     fn validate(&self) -> Result<(), NnError> {
         for (i, l) in self.layers.iter().enumerate() {
             l.validate().map_err(|e| in_layer(i, e))?;

@@ -5,9 +5,9 @@ use std::fmt;
 use tuna_autograd::{NoGradGuard, Tape};
 use tuna_tensor::{DType, Tensor};
 
+use crate::config::{BuildContext, LayerConfig};
 use crate::error::NnError;
 use crate::module::Module;
-use crate::spec::{BuildContext, LayerSpec};
 
 /// One row of a [`Summary`].
 #[derive(Clone, Debug, PartialEq)]
@@ -48,7 +48,7 @@ pub struct Summary {
 ///
 /// # Errors
 /// An invalid option or the first layer that does not fit `input_shape`.
-pub fn summary(spec: &dyn LayerSpec, input_shape: &[usize]) -> Result<Summary, NnError> {
+pub fn summary(spec: &dyn LayerConfig, input_shape: &[usize]) -> Result<Summary, NnError> {
     spec.validate()?;
     spec.output_shape("model", input_shape)?;
     let mut module = spec.build(&mut BuildContext::new(0))?;

@@ -13,13 +13,13 @@ use serde::{Deserialize, Serialize};
 use tuna_autograd::{functional, Var};
 use tuna_tensor::{GeluApprox, Generator, Tensor};
 
-use crate::attention::{self_padding_mask, MultiheadAttention, MultiheadAttentionSpec};
+use crate::attention::{self_padding_mask, MultiheadAttention, MultiheadAttentionConfig};
+use crate::config::{BuildContext, LayerConfig};
 use crate::error::NnError;
 use crate::forward_context::ForwardContext;
 use crate::layer_norm::LayerNorm;
 use crate::linear::Linear;
 use crate::module::{join_name, Module, ModuleItem, ModuleVisitor};
-use crate::spec::{BuildContext, LayerSpec};
 
 /// The feed-forward activation of a [`TransformerEncoderLayer`] (`activation`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,12 +63,12 @@ impl TransformerEncoderLayer {
     /// # Errors
     /// An invalid option, naming the field.
     pub fn new(
-        spec: &TransformerEncoderLayerSpec,
+        spec: &TransformerEncoderLayerConfig,
         ctx: &mut BuildContext,
     ) -> Result<Self, NnError> {
         spec.validate()?;
         let d = spec.d_model;
-        let mut attn = MultiheadAttentionSpec::new(d, spec.nhead);
+        let mut attn = MultiheadAttentionConfig::new(d, spec.nhead);
         attn.dropout = spec.dropout;
         attn.bias = spec.bias;
         attn.batch_first = spec.batch_first;
@@ -204,7 +204,7 @@ fn eps_default() -> f64 {
 /// batch_first=False, norm_first=False, bias=True)`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TransformerEncoderLayerSpec {
+pub struct TransformerEncoderLayerConfig {
     /// Model dimension (`d_model`).
     pub d_model: usize,
     /// Attention heads; must divide `d_model` (`nhead`).
@@ -233,15 +233,15 @@ pub struct TransformerEncoderLayerSpec {
     /// Self-attention in a model (`forward`, `forward_with`) is causal: position `i` attends
     /// to positions `0..=i` only (default false). PyTorch passes `is_causal=True` with the
     /// mask at call time (`layer(src, src_mask=causal_mask, is_causal=True)`). Inside a
-    /// [`TransformerEncoderSpec`], set `causal` on the encoder instead.
+    /// [`TransformerEncoderConfig`], set `causal` on the encoder instead.
     #[serde(default)]
     pub causal: bool,
 }
 
-impl TransformerEncoderLayerSpec {
+impl TransformerEncoderLayerConfig {
     /// A spec with PyTorch's defaults for everything but the sizes.
     pub fn new(d_model: usize, nhead: usize) -> Self {
-        TransformerEncoderLayerSpec {
+        TransformerEncoderLayerConfig {
             d_model,
             nhead,
             dim_feedforward: 2048,
@@ -257,7 +257,7 @@ impl TransformerEncoderLayerSpec {
 }
 
 #[typetag::serde(name = "TransformerEncoderLayer")]
-impl LayerSpec for TransformerEncoderLayerSpec {
+impl LayerConfig for TransformerEncoderLayerConfig {
     fn validate(&self) -> Result<(), NnError> {
         const L: &str = "TransformerEncoderLayer";
         if self.d_model == 0 {
@@ -330,7 +330,7 @@ impl TransformerEncoder {
     ///
     /// # Errors
     /// An invalid option, naming the field.
-    pub fn new(spec: &TransformerEncoderSpec, ctx: &mut BuildContext) -> Result<Self, NnError> {
+    pub fn new(spec: &TransformerEncoderConfig, ctx: &mut BuildContext) -> Result<Self, NnError> {
         spec.validate()?;
         let snapshot = ctx.gen.clone();
         let mut layers = Vec::with_capacity(spec.num_layers);
@@ -440,19 +440,19 @@ fn yes() -> bool {
 /// type = "TransformerEncoder"
 /// num_layers = 2
 /// encoder_layer = { d_model = 64, nhead = 4, batch_first = true }
-/// norm = { type = "LayerNorm", normalized_shape = [64] }   # optional, any layer spec
+/// norm = { type = "LayerNorm", normalized_shape = [64] }   # optional, any layer config
 /// causal = false                                          # true: a causal language model
 /// ```
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TransformerEncoderSpec {
+pub struct TransformerEncoderConfig {
     /// The arguments of every layer (`encoder_layer`).
-    pub encoder_layer: TransformerEncoderLayerSpec,
+    pub encoder_layer: TransformerEncoderLayerConfig,
     /// Number of layers (`num_layers`).
     pub num_layers: usize,
-    /// Final normalization, any layer spec (`norm`, default none).
+    /// Final normalization, any layer config (`norm`, default none).
     #[serde(default)]
-    pub norm: Option<Box<dyn LayerSpec>>,
+    pub norm: Option<Box<dyn LayerConfig>>,
     /// Accepted for compatibility; Tuna has no nested tensors (`enable_nested_tensor`).
     #[serde(default = "yes")]
     pub enable_nested_tensor: bool,
@@ -468,7 +468,7 @@ pub struct TransformerEncoderSpec {
 }
 
 #[typetag::serde(name = "TransformerEncoder")]
-impl LayerSpec for TransformerEncoderSpec {
+impl LayerConfig for TransformerEncoderConfig {
     fn validate(&self) -> Result<(), NnError> {
         self.encoder_layer.validate().map_err(|e| match e {
             NnError::Config {

@@ -3,9 +3,9 @@
 use serde::{Deserialize, Serialize};
 use tuna_autograd::Var;
 
+use crate::config::{BuildContext, LayerConfig};
 use crate::error::NnError;
 use crate::module::{Module, ModuleVisitor};
-use crate::spec::{BuildContext, LayerSpec};
 use crate::util::shape_err;
 
 /// Reshapes dim `dim` into `unflattened_size` (`torch.nn.Unflatten`); one entry may be `-1`
@@ -75,7 +75,7 @@ impl Module for Unflatten {
 }
 
 #[typetag::serde(name = "Unflatten")]
-impl LayerSpec for Unflatten {
+impl LayerConfig for Unflatten {
     fn validate(&self) -> Result<(), NnError> {
         let inferred = self.unflattened_size.iter().filter(|&&s| s < 0).count();
         if self.unflattened_size.is_empty()

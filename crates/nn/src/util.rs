@@ -1,4 +1,4 @@
-//! Helpers shared by the layer specs: PyTorch's int-or-tuple spatial arguments, padding
+//! Helpers shared by the layer configs: PyTorch's int-or-tuple spatial arguments, padding
 //! modes, output-size arithmetic and shape errors.
 
 use serde::{Deserialize, Deserializer, Serialize};

@@ -4,11 +4,11 @@
 
 use tuna_autograd::Tape;
 use tuna_nn::{
-    build_checked, BuildContext, Embedding, LayerSpec, Module, NnError, Residual, Sequential,
+    build_checked, BuildContext, Embedding, LayerConfig, Module, NnError, Residual, Sequential,
 };
 use tuna_tensor::{DType, Generator, Tensor};
 
-fn spec(json: &str) -> Box<dyn LayerSpec> {
+fn spec(json: &str) -> Box<dyn LayerConfig> {
     serde_json::from_str(json).unwrap_or_else(|e| panic!("{json}: {e}"))
 }
 
@@ -123,7 +123,7 @@ fn inferred_shapes_match_forward_for_every_new_layer() {
         y.sum().backward();
         assert_eq!(x.grad().unwrap().shape(), *input, "{json}");
         // serde round trip keeps the spec
-        let back: Box<dyn LayerSpec> =
+        let back: Box<dyn LayerConfig> =
             serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
         assert_eq!(format!("{back:?}"), format!("{s:?}"), "{json}");
     }
@@ -353,7 +353,7 @@ fn config_errors_name_the_field() {
         r#"{"type": "BatchNorm2d", "num_features": 1, "track_running_stat": true}"#,
     ] {
         assert!(
-            serde_json::from_str::<Box<dyn LayerSpec>>(bad).is_err(),
+            serde_json::from_str::<Box<dyn LayerConfig>>(bad).is_err(),
             "{bad}"
         );
     }

@@ -10,7 +10,7 @@
 
 use tuna_autograd::Tape;
 use tuna_fixtures::{check_close, load_raw, FixtureTensor, Tolerance};
-use tuna_nn::{load_state_dict, BuildContext, LayerSpec};
+use tuna_nn::{load_state_dict, BuildContext, LayerConfig};
 use tuna_tensor::{DType, Tensor};
 
 /// Layer types implemented on another branch (recurrent and attention layers).
@@ -27,7 +27,7 @@ fn tensor(v: &serde_json::Value) -> FixtureTensor {
 }
 
 fn run_case(case: &serde_json::Value) -> Result<(), String> {
-    let spec: Box<dyn LayerSpec> =
+    let spec: Box<dyn LayerConfig> =
         serde_json::from_value(case["config"].clone()).map_err(|e| format!("config: {e}"))?;
     let mut module = spec
         .build(&mut BuildContext::new(0))

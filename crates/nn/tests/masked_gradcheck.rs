@@ -8,10 +8,10 @@ use tuna_autograd::gradcheck::gradcheck;
 use tuna_autograd::{Tape, Var};
 use tuna_fixtures::seeded_tensor;
 use tuna_nn::{
-    BuildContext, ForwardContext, Gru, GruSpec, LayerSpec, Lstm, LstmSpec, Module,
-    MultiheadAttention, MultiheadAttentionSpec, PoolMode, PositionalEmbedding,
-    PositionalEmbeddingSpec, Rnn, RnnSpec, SequencePool, TransformerEncoderLayer,
-    TransformerEncoderLayerSpec,
+    BuildContext, ForwardContext, Gru, GruConfig, LayerConfig, Lstm, LstmConfig, Module,
+    MultiheadAttention, MultiheadAttentionConfig, PoolMode, PositionalEmbedding,
+    PositionalEmbeddingConfig, Rnn, RnnConfig, SequencePool, TransformerEncoderLayer,
+    TransformerEncoderLayerConfig,
 };
 use tuna_tensor::{DType, Tensor};
 
@@ -69,7 +69,7 @@ fn flat<'t>(tape: &'t Tape, parts: &[Var<'t>]) -> Var<'t> {
 
 #[test]
 fn masked_lstm_two_layers_bidirectional_projected() {
-    let mut s = LstmSpec::new(3, 4);
+    let mut s = LstmConfig::new(3, 4);
     s.num_layers = 2;
     s.bidirectional = true;
     s.proj_size = 2;
@@ -99,11 +99,11 @@ fn masked_lstm_two_layers_bidirectional_projected() {
 
 #[test]
 fn masked_gru_and_rnn_bidirectional_sequence_first() {
-    let mut s = GruSpec::new(3, 4);
+    let mut s = GruConfig::new(3, 4);
     s.bidirectional = true;
     s.num_layers = 2;
     let gru = Gru::new(&s, &mut ctx()).unwrap();
-    let mut s = RnnSpec::new(3, 4);
+    let mut s = RnnConfig::new(3, 4);
     s.bidirectional = true;
     let rnn = Rnn::new(&s, &mut ctx()).unwrap();
     let x = seeded_tensor(&[4, 3, 3], 4, -1.0, 1.0); // (L, N, H_in)
@@ -163,7 +163,7 @@ fn sequence_pool_every_mode() {
 
 #[test]
 fn learned_positions_with_dropout_off() {
-    let spec = PositionalEmbeddingSpec::new(3, Some(6));
+    let spec = PositionalEmbeddingConfig::new(3, Some(6));
     let pe = PositionalEmbedding::new(&spec, &mut ctx()).unwrap();
     let x = seeded_tensor(&[2, 4, 3], 7, -1.0, 1.0);
     gradcheck(|_, v| pe.forward(v[0]), std::slice::from_ref(&x)).unwrap();
@@ -172,11 +172,11 @@ fn learned_positions_with_dropout_off() {
 
 #[test]
 fn attention_with_the_padding_mask_of_the_context() {
-    let mut s = MultiheadAttentionSpec::new(4, 2);
+    let mut s = MultiheadAttentionConfig::new(4, 2);
     s.batch_first = true;
     s.causal = true;
     let mha = MultiheadAttention::new(&s, &mut ctx()).unwrap();
-    let mut s = TransformerEncoderLayerSpec::new(4, 2);
+    let mut s = TransformerEncoderLayerConfig::new(4, 2);
     s.dim_feedforward = 6;
     s.dropout = 0.0;
     s.batch_first = true;
@@ -204,7 +204,7 @@ fn attention_with_the_padding_mask_of_the_context() {
 #[test]
 fn a_spec_built_model_checks_its_own_gradients() {
     // the text classifier of the integration test, in f64: every parameter, lengths given
-    let spec: Box<dyn LayerSpec> = toml::from_str(
+    let spec: Box<dyn LayerConfig> = toml::from_str(
         r#"
         type = "Sequential"
         layers = [

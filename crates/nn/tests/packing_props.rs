@@ -7,8 +7,8 @@ use proptest::prelude::*;
 use tuna_autograd::{Tape, Var};
 use tuna_fixtures::seeded_tensor;
 use tuna_nn::{
-    BuildContext, ForwardContext, Gru, GruSpec, LayerSpec, Lstm, LstmSpec, Module, PoolMode, Rnn,
-    RnnSpec, SequencePool, SequencePoolSpec,
+    BuildContext, ForwardContext, Gru, GruConfig, LayerConfig, Lstm, LstmConfig, Module, PoolMode,
+    Rnn, RnnConfig, SequencePool, SequencePoolConfig,
 };
 use tuna_tensor::{DType, Tensor};
 
@@ -27,7 +27,7 @@ fn layer(kind: usize, bidirectional: bool, num_layers: usize) -> Box<Run> {
     ctx.dtype = DType::F64;
     match kind {
         0 => {
-            let mut s = LstmSpec::new(3, 4);
+            let mut s = LstmConfig::new(3, 4);
             (s.batch_first, s.bidirectional, s.num_layers) = (true, bidirectional, num_layers);
             let m = Lstm::new(&s, &mut ctx).unwrap();
             Box::new(move |x, l| {
@@ -36,13 +36,13 @@ fn layer(kind: usize, bidirectional: bool, num_layers: usize) -> Box<Run> {
             })
         }
         1 => {
-            let mut s = GruSpec::new(3, 4);
+            let mut s = GruConfig::new(3, 4);
             (s.batch_first, s.bidirectional, s.num_layers) = (true, bidirectional, num_layers);
             let m = Gru::new(&s, &mut ctx).unwrap();
             Box::new(move |x, l| m.forward_with_state_lengths(x, None, l))
         }
         _ => {
-            let mut s = RnnSpec::new(3, 4);
+            let mut s = RnnConfig::new(3, 4);
             (s.batch_first, s.bidirectional, s.num_layers) = (true, bidirectional, num_layers);
             let m = Rnn::new(&s, &mut ctx).unwrap();
             Box::new(move |x, l| m.forward_with_state_lengths(x, None, l))
@@ -92,7 +92,7 @@ proptest! {
         seed in 0u64..1000,
     ) {
         let mode = [PoolMode::Mean, PoolMode::Max, PoolMode::First, PoolMode::Last][mode];
-        let spec = SequencePoolSpec { mode, bidirectional };
+        let spec = SequencePoolConfig { mode, bidirectional };
         let pool = SequencePool::new(mode, bidirectional);
         let (n, l, f) = (lengths.len(), *lengths.iter().max().unwrap(), 2 * half);
         let x = seeded_tensor(&[n, l, f], seed, -1.0, 1.0);

@@ -13,7 +13,7 @@ use std::any::Any;
 use tuna_autograd::{Tape, Var};
 use tuna_fixtures::{check_close, Case};
 use tuna_nn::{
-    load_state_dict, BuildContext, Gru, LayerSpec, Lstm, Module, MultiheadAttention, Rnn,
+    load_state_dict, BuildContext, Gru, LayerConfig, Lstm, Module, MultiheadAttention, Rnn,
     TransformerEncoderLayer,
 };
 use tuna_tensor::Tensor;
@@ -53,7 +53,7 @@ fn run_case(case: &serde_json::Value) -> Result<(), String> {
     }))
     .map_err(|e| e.to_string())?;
     let tol = base.tolerance;
-    let spec: Box<dyn LayerSpec> =
+    let spec: Box<dyn LayerConfig> =
         serde_json::from_value(case["config"].clone()).map_err(|e| format!("{name}: {e}"))?;
     let mut module = spec
         .build(&mut BuildContext::new(0))

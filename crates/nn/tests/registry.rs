@@ -1,4 +1,4 @@
-//! The typetag registry of layer specs: one instance of every built-in layer round-trips
+//! The typetag registry of layer configs: one instance of every built-in layer round-trips
 //! through JSON and TOML under its PyTorch name (or its descriptive name where PyTorch has
 //! none), tags are unique, and the list below is every registered tag, so a new layer must
 //! join it.
@@ -6,9 +6,9 @@
 use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
-use tuna_nn::LayerSpec;
+use tuna_nn::LayerConfig;
 
-/// One config of every built-in layer spec, with non-default options where there are some.
+/// One config of every built-in layer config, with non-default options where there are some.
 fn instances() -> Vec<Value> {
     let enc = json!({"d_model": 8, "nhead": 2, "dim_feedforward": 16, "dropout": 0.0, "batch_first": true});
     vec![
@@ -55,7 +55,7 @@ fn instances() -> Vec<Value> {
 
 /// Every tag typetag knows, read from its "unknown variant" error.
 fn registered_tags() -> BTreeSet<String> {
-    let err = serde_json::from_value::<Box<dyn LayerSpec>>(json!({"type": "NoSuchLayer"}))
+    let err = serde_json::from_value::<Box<dyn LayerConfig>>(json!({"type": "NoSuchLayer"}))
         .unwrap_err()
         .to_string();
     let list = err
@@ -73,7 +73,7 @@ fn every_builtin_layer_round_trips_with_a_unique_tag() {
     tuna_nn::link();
     let mut tags = BTreeSet::new();
     for config in instances() {
-        let spec: Box<dyn LayerSpec> =
+        let spec: Box<dyn LayerConfig> =
             serde_json::from_value(config.clone()).unwrap_or_else(|e| panic!("{config}: {e}"));
         spec.validate().unwrap_or_else(|e| panic!("{config}: {e}"));
         let json = serde_json::to_value(&spec).unwrap();
@@ -91,10 +91,10 @@ fn every_builtin_layer_round_trips_with_a_unique_tag() {
                 (got, _) => assert_eq!(got, v, "{tag}.{k}"),
             }
         }
-        let back: Box<dyn LayerSpec> = serde_json::from_value(json.clone()).unwrap();
+        let back: Box<dyn LayerConfig> = serde_json::from_value(json.clone()).unwrap();
         assert_eq!(serde_json::to_value(&back).unwrap(), json, "{tag} JSON");
         let text = toml::to_string(&spec).unwrap();
-        let back: Box<dyn LayerSpec> =
+        let back: Box<dyn LayerConfig> =
             toml::from_str(&text).unwrap_or_else(|e| panic!("{tag} TOML {text}: {e}"));
         assert_eq!(
             serde_json::to_value(&back).unwrap(),
@@ -110,7 +110,7 @@ fn every_builtin_layer_round_trips_with_a_unique_tag() {
 #[test]
 fn unknown_fields_are_rejected() {
     tuna_nn::link();
-    let e = serde_json::from_value::<Box<dyn LayerSpec>>(
+    let e = serde_json::from_value::<Box<dyn LayerConfig>>(
         json!({"type": "SequencePool", "mode": "mean", "lengths": [1]}),
     )
     .unwrap_err()

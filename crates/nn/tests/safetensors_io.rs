@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use tuna_autograd::Tape;
 use tuna_fixtures::{check_close, FixtureTensor, Tolerance};
-use tuna_nn::{load_safetensors, save_safetensors, BuildContext, LayerSpec, Module, NnError};
+use tuna_nn::{load_safetensors, save_safetensors, BuildContext, LayerConfig, Module, NnError};
 use tuna_tensor::{DType, Tensor};
 
 fn st_path(file: &str) -> PathBuf {
@@ -22,7 +22,7 @@ fn cases() -> Vec<serde_json::Value> {
     v["cases"].as_array().unwrap().clone()
 }
 
-fn spec(name: &str) -> Box<dyn LayerSpec> {
+fn spec(name: &str) -> Box<dyn LayerConfig> {
     let json = match name {
         "mlp" => {
             r#"{"type": "Sequential", "layers": [
@@ -211,7 +211,7 @@ fn corrupt_and_truncated_files_are_errors_naming_the_file() {
 
 #[test]
 fn wrong_shapes_and_dtypes_are_all_reported_at_once() {
-    let other: Box<dyn LayerSpec> = serde_json::from_str(
+    let other: Box<dyn LayerConfig> = serde_json::from_str(
         r#"{"type": "Sequential", "layers": [
             {"type": "Linear", "in_features": 784, "out_features": 16},
             {"type": "ReLU"},

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use serde_json::Value;
 use tuna_autograd::{Tape, Var};
 use tuna_fixtures::{check_close, FixtureTensor, Tolerance};
-use tuna_nn::{load_state_dict, BuildContext, ForwardContext, Gru, LayerSpec, Lstm, Module, Rnn};
+use tuna_nn::{load_state_dict, BuildContext, ForwardContext, Gru, LayerConfig, Lstm, Module, Rnn};
 use tuna_tensor::{DType, Tensor};
 
 fn cases() -> Vec<Value> {
@@ -89,7 +89,7 @@ fn run<'t>(
 fn run_case(case: &Value) -> Result<(), String> {
     let name = case["name"].as_str().unwrap();
     let tol: Tolerance = serde_json::from_value(case["tolerance"].clone()).unwrap();
-    let spec: Box<dyn LayerSpec> =
+    let spec: Box<dyn LayerConfig> =
         serde_json::from_value(case["config"].clone()).map_err(|e| format!("{name}: {e}"))?;
     spec.validate().map_err(|e| format!("{name}: {e}"))?;
     let module = spec

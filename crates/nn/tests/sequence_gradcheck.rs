@@ -6,9 +6,9 @@ use tuna_autograd::gradcheck::gradcheck;
 use tuna_autograd::{Tape, Var};
 use tuna_fixtures::seeded_tensor;
 use tuna_nn::{
-    BuildContext, Gru, GruSpec, LayerSpec, Lstm, LstmSpec, Module, MultiheadAttention,
-    MultiheadAttentionSpec, Rnn, RnnNonlinearity, RnnSpec, TransformerEncoderLayer,
-    TransformerEncoderLayerSpec,
+    BuildContext, Gru, GruConfig, LayerConfig, Lstm, LstmConfig, Module, MultiheadAttention,
+    MultiheadAttentionConfig, Rnn, RnnConfig, RnnNonlinearity, TransformerEncoderLayer,
+    TransformerEncoderLayerConfig,
 };
 use tuna_tensor::{DType, Tensor};
 
@@ -57,8 +57,8 @@ fn check_params(module: &dyn Module, forward: &dyn for<'t> Fn(&'t Tape) -> Var<'
     }
 }
 
-fn lstm_spec() -> LstmSpec {
-    let mut s = LstmSpec::new(3, 4);
+fn lstm_spec() -> LstmConfig {
+    let mut s = LstmConfig::new(3, 4);
     s.num_layers = 2;
     s.bidirectional = true;
     s.proj_size = 2;
@@ -92,7 +92,7 @@ fn lstm_two_layers_bidirectional_projected() {
 
 #[test]
 fn gru_two_layers_bidirectional() {
-    let mut s = GruSpec::new(3, 4);
+    let mut s = GruConfig::new(3, 4);
     s.num_layers = 2;
     s.bidirectional = true;
     let gru = Gru::new(&s, &mut ctx()).unwrap();
@@ -118,7 +118,7 @@ fn gru_two_layers_bidirectional() {
 #[test]
 fn rnn_relu_and_tanh_without_bias() {
     for nl in [RnnNonlinearity::Tanh, RnnNonlinearity::Relu] {
-        let mut s = RnnSpec::new(3, 4);
+        let mut s = RnnConfig::new(3, 4);
         s.nonlinearity = nl;
         s.bias = false;
         s.num_layers = 2;
@@ -140,7 +140,7 @@ fn rnn_relu_and_tanh_without_bias() {
 
 #[test]
 fn multihead_attention_masks_bias_kv_zero_attn() {
-    let mut s = MultiheadAttentionSpec::new(4, 2);
+    let mut s = MultiheadAttentionConfig::new(4, 2);
     s.add_bias_kv = true;
     s.add_zero_attn = true;
     s.kdim = Some(3);
@@ -199,7 +199,7 @@ fn multihead_attention_masks_bias_kv_zero_attn() {
 
 #[test]
 fn transformer_encoder_layer_causal_pre_norm() {
-    let mut s = TransformerEncoderLayerSpec::new(4, 2);
+    let mut s = TransformerEncoderLayerConfig::new(4, 2);
     s.dim_feedforward = 6;
     s.dropout = 0.0;
     s.norm_first = true;
@@ -218,13 +218,13 @@ fn transformer_encoder_layer_causal_pre_norm() {
 
 #[test]
 fn specs_validate_name_the_field_and_build_pytorch_names() {
-    let bad: Box<dyn LayerSpec> = serde_json::from_str(
+    let bad: Box<dyn LayerConfig> = serde_json::from_str(
         r#"{"type": "LSTM", "input_size": 3, "hidden_size": 4, "proj_size": 4}"#,
     )
     .unwrap();
     let e = bad.validate().unwrap_err().to_string();
     assert!(e.contains("LSTM.proj_size"), "{e}");
-    let bad: Box<dyn LayerSpec> =
+    let bad: Box<dyn LayerConfig> =
         serde_json::from_str(r#"{"type": "MultiheadAttention", "embed_dim": 6, "num_heads": 4}"#)
             .unwrap();
     assert!(bad
@@ -232,12 +232,12 @@ fn specs_validate_name_the_field_and_build_pytorch_names() {
         .unwrap_err()
         .to_string()
         .contains("num_heads"));
-    assert!(serde_json::from_str::<Box<dyn LayerSpec>>(
+    assert!(serde_json::from_str::<Box<dyn LayerConfig>>(
         r#"{"type": "GRU", "input_size": 3, "hidden_size": 4, "nonlinearity": "tanh"}"#
     )
     .is_err());
 
-    let spec: Box<dyn LayerSpec> = serde_json::from_str(
+    let spec: Box<dyn LayerConfig> = serde_json::from_str(
         r#"{"type": "LSTM", "input_size": 3, "hidden_size": 4, "bidirectional": true, "proj_size": 2}"#,
     )
     .unwrap();
@@ -265,7 +265,7 @@ fn specs_validate_name_the_field_and_build_pytorch_names() {
     assert_eq!(spec.output_shape("0", &[5, 7, 3]).unwrap(), vec![5, 7, 4]);
     assert!(spec.output_shape("0", &[5, 7, 2]).is_err());
 
-    let enc: Box<dyn LayerSpec> = toml::from_str(
+    let enc: Box<dyn LayerConfig> = toml::from_str(
         "type = \"TransformerEncoder\"\nnum_layers = 2\nencoder_layer = { d_model = 8, nhead = 2, dim_feedforward = 16 }\n",
     )
     .unwrap();
@@ -276,13 +276,13 @@ fn specs_validate_name_the_field_and_build_pytorch_names() {
     // deep-copy semantics: every layer starts from the same weights
     assert_eq!(sd[0].1.to_vec_f64(), sd[12].1.to_vec_f64());
     let json = serde_json::to_string(&enc).unwrap();
-    let back: Box<dyn LayerSpec> = serde_json::from_str(&json).unwrap();
+    let back: Box<dyn LayerConfig> = serde_json::from_str(&json).unwrap();
     assert_eq!(format!("{back:?}"), format!("{enc:?}"));
 }
 
 #[test]
 fn recurrent_dropout_is_seeded_and_off_in_eval() {
-    let mut s = LstmSpec::new(3, 4);
+    let mut s = LstmConfig::new(3, 4);
     s.num_layers = 2;
     s.dropout = 0.5;
     let x = seeded_tensor(&[5, 2, 3], 12, -1.0, 1.0);

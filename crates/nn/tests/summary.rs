@@ -1,11 +1,11 @@
 //! The text of a model summary.
 
-use tuna_nn::{summary, LayerSpec};
+use tuna_nn::{summary, LayerConfig};
 
 #[test]
 fn summary_table_of_a_small_cnn() {
     // ANCHOR: summary
-    let spec: Box<dyn LayerSpec> = serde_json::from_str(
+    let spec: Box<dyn LayerConfig> = serde_json::from_str(
         r#"{"type": "Sequential", "layers": [
             {"type": "Conv2d", "in_channels": 1, "out_channels": 4, "kernel_size": 3, "padding": 1},
             {"type": "BatchNorm2d", "num_features": 4},

@@ -5,7 +5,7 @@
 
 use tuna_autograd::Tape;
 use tuna_nn::{
-    build_checked, summary, DataInfo, ForwardContext, LayerSpec, Module, PositionalEmbedding,
+    build_checked, summary, DataInfo, ForwardContext, LayerConfig, Module, PositionalEmbedding,
 };
 use tuna_tensor::Tensor;
 
@@ -43,12 +43,12 @@ layers = [
 
 const VOCAB: usize = 20;
 
-fn spec(text: &str) -> Box<dyn LayerSpec> {
+fn spec(text: &str) -> Box<dyn LayerConfig> {
     toml::from_str(text).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The spec with its sizes filled from a vocabulary of 20 ids and sequences of at most 12.
-fn filled(text: &str) -> Box<dyn LayerSpec> {
+fn filled(text: &str) -> Box<dyn LayerConfig> {
     let mut s = spec(text);
     s.fill_from_data(&DataInfo::new().with_vocab_size(VOCAB).with_max_len(12))
         .unwrap();

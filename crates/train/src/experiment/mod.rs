@@ -59,7 +59,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tuna_data::{DataConfig, LoaderConfig};
 use tuna_loss::Loss;
-use tuna_nn::LayerSpec;
+use tuna_nn::LayerConfig;
 use tuna_optim::{OptimizerConfig, ParamGroupConfig};
 use tuna_regularize::{Constraint, EarlyStoppingConfig, Regularizer};
 use tuna_sched::LrSchedulerConfig;
@@ -100,8 +100,8 @@ pub struct Experiment {
     pub data: Box<dyn DataConfig>,
     /// `[loader]`: batching and shuffling.
     pub loader: LoaderConfig,
-    /// `[model]`: the layer spec that builds the model.
-    pub model: Box<dyn LayerSpec>,
+    /// `[model]`: the layer config that builds the model.
+    pub model: Box<dyn LayerConfig>,
     /// `[loss]`.
     pub loss: Box<dyn Loss>,
     /// `[optimizer]` and its `param_groups`.
@@ -729,14 +729,14 @@ impl Experiment {
     }
 }
 
-fn model_spec(v: &Value, problems: &mut Vec<String>) -> Option<Box<dyn LayerSpec>> {
+fn model_spec(v: &Value, problems: &mut Vec<String>) -> Option<Box<dyn LayerConfig>> {
     // Check a Sequential's layers one by one, so every bad layer is reported with its index.
     if type_of(v) == Some("Sequential") {
         if let Some(layers) = v.get("layers").and_then(Value::as_array) {
             let before = problems.len();
             for (i, layer) in layers.iter().enumerate() {
                 let path = format!("model.layers[{i}]");
-                if let Some(mut spec) = plugin::<dyn LayerSpec>(&path, layer, problems) {
+                if let Some(mut spec) = plugin::<dyn LayerConfig>(&path, layer, problems) {
                     let stand_in = tuna_nn::DataInfo::new()
                         .with_vocab_size(1)
                         .with_max_len(1)
@@ -754,7 +754,7 @@ fn model_spec(v: &Value, problems: &mut Vec<String>) -> Option<Box<dyn LayerSpec
             }
         }
     }
-    let spec = plugin::<dyn LayerSpec>("model", v, problems)?;
+    let spec = plugin::<dyn LayerConfig>("model", v, problems)?;
     // Sizes a text model leaves to the data (an Embedding's num_embeddings, a
     // PositionalEmbedding's max_len) are filled when the data is loaded; validate the rest
     // with stand-ins that fit any size given.

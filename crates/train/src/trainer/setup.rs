@@ -4,7 +4,7 @@
 
 use tuna_data::{DataContext, DataLoader, DataSplits, InputKind, Task};
 use tuna_loss::Loss;
-use tuna_nn::{build_checked, DataInfo, LayerSpec, Module};
+use tuna_nn::{build_checked, DataInfo, LayerConfig, Module};
 use tuna_regularize::{EarlyStopping, Mode};
 
 use super::step::TaskInfo;
@@ -156,10 +156,10 @@ fn task_outputs(task: &Task, binary: bool) -> usize {
 /// sequence, the output width), after checking that the data's inputs are what the model's
 /// first layer takes.
 fn fill_model(
-    spec: &(dyn LayerSpec + 'static),
+    spec: &(dyn LayerConfig + 'static),
     input: &InputKind,
     outputs: usize,
-) -> Result<Box<dyn LayerSpec>, TrainError> {
+) -> Result<Box<dyn LayerConfig>, TrainError> {
     let mut spec = dyn_clone::clone_box(spec);
     let mut info = DataInfo::new().with_outputs(outputs);
     match input {

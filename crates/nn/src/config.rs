@@ -1,4 +1,4 @@
-//! Layer specs: the serializable half of every layer (`type = "Linear"`, PyTorch argument
+//! Layer configs: the serializable half of every layer (`type = "Linear"`, PyTorch argument
 //! names), which builds the module and infers its output shape before any training starts.
 
 use tuna_tensor::{DType, Generator};
@@ -27,7 +27,7 @@ impl BuildContext {
 
 /// What the data tells a model spec before it is built: the sizes a text model's
 /// [`Embedding`](crate::Embedding) and [`PositionalEmbedding`](crate::PositionalEmbedding)
-/// may leave out of the experiment file. See [`LayerSpec::fill_from_data`].
+/// may leave out of the experiment file. See [`LayerConfig::fill_from_data`].
 ///
 /// ```
 /// use tuna_nn::DataInfo;
@@ -86,10 +86,10 @@ impl DataInfo {
 /// A layer's configuration, deserialized from an experiment file by its PyTorch class name
 /// (`{ type = "Conv2d", in_channels = 1, out_channels = 8, kernel_size = 5 }`).
 ///
-/// Register your own layer with `#[typetag::serde(name = "MyLayer")] impl LayerSpec for ...`
+/// Register your own layer with `#[typetag::serde(name = "MyLayer")] impl LayerConfig for ...`
 /// in your crate; it is then usable by name in configs.
 #[typetag::serde(tag = "type")]
-pub trait LayerSpec: dyn_clone::DynClone + std::fmt::Debug + Send + Sync {
+pub trait LayerConfig: dyn_clone::DynClone + std::fmt::Debug + Send + Sync {
     /// Checks the options; called before building.
     ///
     /// # Errors
@@ -114,7 +114,7 @@ pub trait LayerSpec: dyn_clone::DynClone + std::fmt::Debug + Send + Sync {
     /// Fills the sizes left out of the config that the data determines (`Embedding`'s
     /// `num_embeddings` from `info.vocab_size`, `PositionalEmbedding`'s `max_len` from
     /// `info.max_len`); containers forward it to their children. Sizes given in the config
-    /// are kept, and checked against the data. Call it before [`LayerSpec::validate`]; the
+    /// are kept, and checked against the data. Call it before [`LayerConfig::validate`]; the
     /// serialized spec then holds the filled sizes. The default does nothing.
     ///
     /// # Errors
@@ -133,7 +133,7 @@ pub trait LayerSpec: dyn_clone::DynClone + std::fmt::Debug + Send + Sync {
     }
 }
 
-dyn_clone::clone_trait_object!(LayerSpec);
+dyn_clone::clone_trait_object!(LayerConfig);
 
 /// Builds a model from its spec after validating it and checking that `sample_shape` flows
 /// through every layer (reporting the first layer that does not fit, with both shapes).
@@ -141,7 +141,7 @@ dyn_clone::clone_trait_object!(LayerSpec);
 /// # Errors
 /// An invalid option or the first shape mismatch.
 pub fn build_checked(
-    spec: &dyn LayerSpec,
+    spec: &dyn LayerConfig,
     sample_shape: &[usize],
     seed: u64,
 ) -> Result<Box<dyn Module>, NnError> {
