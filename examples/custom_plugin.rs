@@ -32,9 +32,6 @@ struct LogCoshLoss {}
 
 #[typetag::serde(name = "LogCoshLoss")]
 impl Loss for LogCoshLoss {
-    fn name(&self) -> &'static str {
-        "LogCoshLoss"
-    }
     fn input_names(&self) -> &'static [&'static str] {
         &["input", "target"]
     }
@@ -69,18 +66,31 @@ struct SignSgd {
     lr: f64,
 }
 
-impl UpdateRule for SignSgd {
-    const NAME: &'static str = "SignSGD";
-    fn check(&self) -> Result<(), OptimError> {
+#[typetag::serde(name = "SignSGD")]
+impl OptimizerConfig for SignSgd {
+    fn validate(&self) -> Result<(), OptimError> {
         if self.lr > 0.0 {
             Ok(())
         } else {
-            Err(OptimError::Config {
-                field: "SignSGD.lr".into(),
-                message: format!("must be > 0, got {}", self.lr),
-            })
+            Err(OptimError::config(
+                self.name(),
+                "lr",
+                format!("must be > 0, got {}", self.lr),
+            ))
         }
     }
+    fn build(
+        &self,
+        params: Vec<(String, tuna::Param)>,
+        groups: &[ParamGroupConfig],
+    ) -> Result<Box<dyn Optimizer>, OptimError> {
+        Ok(Box::new(GroupedOptimizer::new(self, params, groups)?))
+    }
+}
+
+/// The per-parameter update; `GroupedOptimizer` adds groups, state by parameter name and
+/// checkpoints.
+impl UpdateRule for SignSgd {
     fn lr(&self) -> f64 {
         self.lr
     }
@@ -94,20 +104,6 @@ impl UpdateRule for SignSgd {
     fn update(&self, param: &mut Tensor, grad: &Tensor, state: &mut StepState) {
         state.step += 1;
         param.add_scaled_(&grad.sign(), -self.lr);
-    }
-}
-
-#[typetag::serde(name = "SignSGD")]
-impl OptimizerConfig for SignSgd {
-    fn validate(&self) -> Result<(), OptimError> {
-        self.check()
-    }
-    fn build(
-        &self,
-        params: Vec<(String, tuna::Param)>,
-        groups: &[ParamGroupConfig],
-    ) -> Result<Box<dyn Optimizer>, OptimError> {
-        Ok(Box::new(GroupedOptimizer::new(self, params, groups)?))
     }
 }
 // ANCHOR_END: optimizer
@@ -124,7 +120,6 @@ struct InverseSqrtLr {
 /// The formula; `Chainable` turns it into a running schedule that saves its state and
 /// composes inside `SequentialLR`, `ChainedScheduler` and `LinearWarmup`.
 impl ChainRule for InverseSqrtLr {
-    const NAME: &'static str = "InverseSqrtLR";
     fn closed_form(&self, epoch: i64, base_lr: f64) -> f64 {
         let (t, w) = ((epoch + 1) as f64, self.warmup_steps as f64);
         base_lr * (t / w).min((w / t).sqrt())
@@ -135,11 +130,11 @@ impl ChainRule for InverseSqrtLr {
 impl LrSchedulerConfig for InverseSqrtLr {
     fn validate(&self) -> Result<(), SchedError> {
         if self.warmup_steps == 0 {
-            return Err(SchedError::InvalidField {
-                schedule: "InverseSqrtLR",
-                field: "warmup_steps",
-                message: "must be positive, got 0".into(),
-            });
+            return Err(SchedError::invalid(
+                self.name(),
+                "warmup_steps",
+                "must be positive, got 0",
+            ));
         }
         Ok(())
     }

@@ -7,7 +7,7 @@
 use tuna::loss::{Loss, MseLoss};
 use tuna::nn::{Linear, Module};
 use tuna::optim::{OptimizerConfig, SgdConfig};
-use tuna::sched::{LrSchedulerConfig, StepLr};
+use tuna::sched::{LrSchedulerConfig, StepLrConfig};
 use tuna::tensor::Generator;
 use tuna::{DType, Tape, Tensor};
 
@@ -29,10 +29,10 @@ pub fn run() -> Vec<f64> {
     .build(model.named_parameters(), &[])
     .expect("optimizer");
     // StepLR(step_size=3, gamma=0.5): halve the lr every 3 epochs
-    let schedule = StepLr {
+    let schedule = StepLrConfig {
         step_size: 3,
         gamma: 0.5,
-        ..StepLr::default()
+        ..StepLrConfig::default()
     };
     let mut scheduler = schedule
         .build(&optimizer.lrs())

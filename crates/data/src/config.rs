@@ -194,6 +194,12 @@ pub trait TextCodec: Debug + Send + Sync {
 /// Register your own with `#[typetag::serde(name = "MyData")] impl DataConfig for ...`.
 #[typetag::serde(tag = "type")]
 pub trait DataConfig: DynClone + Debug + Send + Sync {
+    /// The tag this config is written with (`type = "..."`: the PyTorch, torchvision or
+    /// Optuna class name where there is one).
+    fn name(&self) -> &'static str {
+        self.typetag_name()
+    }
+
     /// Checks every field without touching the file system.
     ///
     /// # Errors

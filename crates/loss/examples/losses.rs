@@ -87,9 +87,6 @@ struct LogCoshLoss {
 
 #[typetag::serde(name = "LogCoshLoss")]
 impl Loss for LogCoshLoss {
-    fn name(&self) -> &'static str {
-        "LogCoshLoss"
-    }
     fn input_names(&self) -> &'static [&'static str] {
         &["input", "target"]
     }

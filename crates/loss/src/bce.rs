@@ -32,21 +32,17 @@ pub struct BceLoss {
 
 #[typetag::serde(name = "BCELoss")]
 impl Loss for BceLoss {
-    fn name(&self) -> &'static str {
-        "BCELoss"
-    }
     fn input_names(&self) -> &'static [&'static str] {
         &["input", "target"]
     }
     fn validate(&self) -> Result<(), LossError> {
-        check_reduction("BCELoss", self.reduction)?;
-        check_tensor_arg("BCELoss", "weight", self.weight.as_ref())
+        check_reduction(self.name(), self.reduction)?;
+        check_tensor_arg(self.name(), "weight", self.weight.as_ref())
     }
     fn forward_named<'t>(&self, args: &[(&str, Var<'t>)]) -> Result<Var<'t>, LossError> {
-        const NAME: &str = "BCELoss";
         self.validate()?;
-        let [x, t] = bind(NAME, args)?;
-        check_weight_broadcast(NAME, "weight", self.weight.as_ref(), &x.shape())?;
+        let [x, t] = bind(self.name(), args)?;
+        check_weight_broadcast(self.name(), "weight", self.weight.as_ref(), &x.shape())?;
         if let Some(bad) = x
             .value()
             .to_vec_f64()
@@ -54,7 +50,7 @@ impl Loss for BceLoss {
             .find(|v| !(0.0..=1.0).contains(v))
         {
             return Err(bad_input(
-                NAME,
+                self.name(),
                 "input",
                 "must hold probabilities in [0, 1] (use BCEWithLogitsLoss for logits)",
                 bad.to_string(),
@@ -125,23 +121,24 @@ pub struct BceWithLogitsLoss {
 
 #[typetag::serde(name = "BCEWithLogitsLoss")]
 impl Loss for BceWithLogitsLoss {
-    fn name(&self) -> &'static str {
-        "BCEWithLogitsLoss"
-    }
     fn input_names(&self) -> &'static [&'static str] {
         &["input", "target"]
     }
     fn validate(&self) -> Result<(), LossError> {
-        check_reduction("BCEWithLogitsLoss", self.reduction)?;
-        check_tensor_arg("BCEWithLogitsLoss", "weight", self.weight.as_ref())?;
-        check_tensor_arg("BCEWithLogitsLoss", "pos_weight", self.pos_weight.as_ref())
+        check_reduction(self.name(), self.reduction)?;
+        check_tensor_arg(self.name(), "weight", self.weight.as_ref())?;
+        check_tensor_arg(self.name(), "pos_weight", self.pos_weight.as_ref())
     }
     fn forward_named<'t>(&self, args: &[(&str, Var<'t>)]) -> Result<Var<'t>, LossError> {
-        const NAME: &str = "BCEWithLogitsLoss";
         self.validate()?;
-        let [x, t] = bind(NAME, args)?;
-        check_weight_broadcast(NAME, "weight", self.weight.as_ref(), &x.shape())?;
-        check_weight_broadcast(NAME, "pos_weight", self.pos_weight.as_ref(), &x.shape())?;
+        let [x, t] = bind(self.name(), args)?;
+        check_weight_broadcast(self.name(), "weight", self.weight.as_ref(), &x.shape())?;
+        check_weight_broadcast(
+            self.name(),
+            "pos_weight",
+            self.pos_weight.as_ref(),
+            &x.shape(),
+        )?;
         let l = bce_with_logits(x, t, self.weight.as_ref(), self.pos_weight.as_ref());
         Ok(reduce(l, self.reduction))
     }

@@ -287,15 +287,12 @@ impl CrossEntropyLoss {
 
 #[typetag::serde(name = "CrossEntropyLoss")]
 impl Loss for CrossEntropyLoss {
-    fn name(&self) -> &'static str {
-        "CrossEntropyLoss"
-    }
     fn input_names(&self) -> &'static [&'static str] {
         &["input", "target"]
     }
     fn validate(&self) -> Result<(), LossError> {
         check_options(
-            "CrossEntropyLoss",
+            self.name(),
             self.reduction,
             self.weight.as_ref(),
             self.label_smoothing,
@@ -303,14 +300,14 @@ impl Loss for CrossEntropyLoss {
     }
     fn forward_named<'t>(&self, args: &[(&str, Var<'t>)]) -> Result<Var<'t>, LossError> {
         self.validate()?;
-        let [input, target] = take("CrossEntropyLoss", args, ["input", "target"])?;
+        let [input, target] = take(self.name(), args, ["input", "target"])?;
         let opts = ClassOptions {
             weight: self.weight.as_ref(),
             ignore_index: self.ignore_index,
             label_smoothing: self.label_smoothing,
             reduction: self.reduction,
         };
-        CrossEntropyLoss::compute("CrossEntropyLoss", input, target, &opts)
+        CrossEntropyLoss::compute(self.name(), input, target, &opts)
     }
 }
 
@@ -340,26 +337,22 @@ impl Default for NllLoss {
 
 #[typetag::serde(name = "NLLLoss")]
 impl Loss for NllLoss {
-    fn name(&self) -> &'static str {
-        "NLLLoss"
-    }
     fn input_names(&self) -> &'static [&'static str] {
         &["input", "target"]
     }
     fn validate(&self) -> Result<(), LossError> {
-        check_options("NLLLoss", self.reduction, self.weight.as_ref(), 0.0)
+        check_options(self.name(), self.reduction, self.weight.as_ref(), 0.0)
     }
     fn forward_named<'t>(&self, args: &[(&str, Var<'t>)]) -> Result<Var<'t>, LossError> {
-        const NAME: &str = "NLLLoss";
         self.validate()?;
-        let [input, target] = take(NAME, args, ["input", "target"])?;
-        let c = check_class_input(NAME, input)?;
-        check_class_weight(NAME, self.weight.as_ref(), c)?;
-        crate::util::check_index(NAME, "target", target)?;
+        let [input, target] = take(self.name(), args, ["input", "target"])?;
+        let c = check_class_input(self.name(), input)?;
+        check_class_weight(self.name(), self.weight.as_ref(), c)?;
+        crate::util::check_index(self.name(), "target", target)?;
         let want = index_target_shape(&input.shape());
         if target.shape().as_slice() != want.as_slice() {
             return Err(bad_input(
-                NAME,
+                self.name(),
                 "target",
                 format!(
                     "must have shape {} (class indices for input {})",
@@ -376,7 +369,7 @@ impl Loss for NllLoss {
             label_smoothing: 0.0,
             reduction: self.reduction,
         };
-        nll_index(NAME, logp, &target.value(), &out, &opts)
+        nll_index(self.name(), logp, &target.value(), &out, &opts)
     }
 }
 

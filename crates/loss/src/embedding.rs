@@ -40,23 +40,19 @@ impl Default for HingeEmbeddingLoss {
 
 #[typetag::serde(name = "HingeEmbeddingLoss")]
 impl Loss for HingeEmbeddingLoss {
-    fn name(&self) -> &'static str {
-        "HingeEmbeddingLoss"
-    }
     fn input_names(&self) -> &'static [&'static str] {
         &["input", "target"]
     }
     fn validate(&self) -> Result<(), LossError> {
-        check_reduction("HingeEmbeddingLoss", self.reduction)?;
-        check_finite("HingeEmbeddingLoss", "margin", self.margin, false)
+        check_reduction(self.name(), self.reduction)?;
+        check_finite(self.name(), "margin", self.margin, false)
     }
     fn forward_named<'t>(&self, args: &[(&str, Var<'t>)]) -> Result<Var<'t>, LossError> {
-        const NAME: &str = "HingeEmbeddingLoss";
         self.validate()?;
-        let [x, y] = take(NAME, args, ["input", "target"])?;
-        check_float(NAME, "input", x)?;
-        check_float_pair(NAME, "target", y, x)?;
-        check_same_shape(NAME, "target", y, x)?;
+        let [x, y] = take(self.name(), args, ["input", "target"])?;
+        check_float(self.name(), "input", x)?;
+        check_float_pair(self.name(), "target", y, x)?;
+        check_same_shape(self.name(), "target", y, x)?;
         let yv = y.value();
         let margin_clamp = x.neg().add_scalar(self.margin).clamp(Some(0.0), None);
         let not_pos = yv.ne(&Tensor::ones(&[], yv.dtype()));
@@ -79,25 +75,21 @@ pub struct MarginRankingLoss {
 
 #[typetag::serde(name = "MarginRankingLoss")]
 impl Loss for MarginRankingLoss {
-    fn name(&self) -> &'static str {
-        "MarginRankingLoss"
-    }
     fn input_names(&self) -> &'static [&'static str] {
         &["input1", "input2", "target"]
     }
     fn validate(&self) -> Result<(), LossError> {
-        check_reduction("MarginRankingLoss", self.reduction)?;
-        check_finite("MarginRankingLoss", "margin", self.margin, false)
+        check_reduction(self.name(), self.reduction)?;
+        check_finite(self.name(), "margin", self.margin, false)
     }
     fn forward_named<'t>(&self, args: &[(&str, Var<'t>)]) -> Result<Var<'t>, LossError> {
-        const NAME: &str = "MarginRankingLoss";
         self.validate()?;
-        let [x1, x2, y] = take(NAME, args, ["input1", "input2", "target"])?;
-        check_float(NAME, "input1", x1)?;
-        check_float_pair(NAME, "input2", x2, x1)?;
-        check_float_pair(NAME, "target", y, x1)?;
-        check_same_shape(NAME, "input2", x2, x1)?;
-        check_same_shape(NAME, "target", y, x1)?;
+        let [x1, x2, y] = take(self.name(), args, ["input1", "input2", "target"])?;
+        check_float(self.name(), "input1", x1)?;
+        check_float_pair(self.name(), "input2", x2, x1)?;
+        check_float_pair(self.name(), "target", y, x1)?;
+        check_same_shape(self.name(), "input2", x2, x1)?;
+        check_same_shape(self.name(), "target", y, x1)?;
         let l = y
             .neg()
             .mul(x1.sub(x2))
@@ -120,28 +112,24 @@ pub struct CosineEmbeddingLoss {
 
 #[typetag::serde(name = "CosineEmbeddingLoss")]
 impl Loss for CosineEmbeddingLoss {
-    fn name(&self) -> &'static str {
-        "CosineEmbeddingLoss"
-    }
     fn input_names(&self) -> &'static [&'static str] {
         &["input1", "input2", "target"]
     }
     fn validate(&self) -> Result<(), LossError> {
-        check_reduction("CosineEmbeddingLoss", self.reduction)?;
-        check_finite("CosineEmbeddingLoss", "margin", self.margin, false)
+        check_reduction(self.name(), self.reduction)?;
+        check_finite(self.name(), "margin", self.margin, false)
     }
     fn forward_named<'t>(&self, args: &[(&str, Var<'t>)]) -> Result<Var<'t>, LossError> {
-        const NAME: &str = "CosineEmbeddingLoss";
         self.validate()?;
-        let [x1, x2, y] = take(NAME, args, ["input1", "input2", "target"])?;
-        check_float(NAME, "input1", x1)?;
-        check_float_pair(NAME, "input2", x2, x1)?;
-        check_float_pair(NAME, "target", y, x1)?;
-        check_same_shape(NAME, "input2", x2, x1)?;
+        let [x1, x2, y] = take(self.name(), args, ["input1", "input2", "target"])?;
+        check_float(self.name(), "input1", x1)?;
+        check_float_pair(self.name(), "input2", x2, x1)?;
+        check_float_pair(self.name(), "target", y, x1)?;
+        check_same_shape(self.name(), "input2", x2, x1)?;
         let s = x1.shape();
         if s.is_empty() || s.len() > 2 || y.shape().as_slice() != &s[..s.len() - 1] {
             return Err(bad_input(
-                NAME,
+                self.name(),
                 "target",
                 format!(
                     "must have shape {} (one ±1 label per row of inputs (N, D) or (D,))",

@@ -40,19 +40,16 @@ impl Default for FocalLoss {
 
 #[typetag::serde(name = "FocalLoss")]
 impl Loss for FocalLoss {
-    fn name(&self) -> &'static str {
-        "FocalLoss"
-    }
     fn input_names(&self) -> &'static [&'static str] {
         &["input", "target"]
     }
     fn validate(&self) -> Result<(), LossError> {
-        check_reduction("FocalLoss", self.reduction)?;
-        check_finite("FocalLoss", "gamma", self.gamma, true)?;
-        check_finite("FocalLoss", "alpha", self.alpha, false)?;
+        check_reduction(self.name(), self.reduction)?;
+        check_finite(self.name(), "gamma", self.gamma, true)?;
+        check_finite(self.name(), "alpha", self.alpha, false)?;
         if self.alpha > 1.0 {
             return Err(bad_config(
-                "FocalLoss",
+                self.name(),
                 "alpha",
                 "must be in [0, 1] (or negative to disable)",
                 self.alpha.to_string(),
@@ -61,12 +58,11 @@ impl Loss for FocalLoss {
         Ok(())
     }
     fn forward_named<'t>(&self, args: &[(&str, Var<'t>)]) -> Result<Var<'t>, LossError> {
-        const NAME: &str = "FocalLoss";
         self.validate()?;
-        let [x, t] = take(NAME, args, ["input", "target"])?;
-        check_float(NAME, "input", x)?;
-        check_float_pair(NAME, "target", t, x)?;
-        check_same_shape(NAME, "target", t, x)?;
+        let [x, t] = take(self.name(), args, ["input", "target"])?;
+        check_float(self.name(), "input", x)?;
+        check_float_pair(self.name(), "target", t, x)?;
+        check_same_shape(self.name(), "target", t, x)?;
         let p = x.sigmoid();
         let ce = bce_with_logits(x, t, None, None);
         let one_minus_t = t.neg().add_scalar(1.0);

@@ -37,21 +37,16 @@ impl Default for GaussianNllLoss {
     }
 }
 
-const NAME: &str = "GaussianNLLLoss";
-
 #[typetag::serde(name = "GaussianNLLLoss")]
 impl Loss for GaussianNllLoss {
-    fn name(&self) -> &'static str {
-        NAME
-    }
     fn input_names(&self) -> &'static [&'static str] {
         &["input", "target", "var"]
     }
     fn validate(&self) -> Result<(), LossError> {
-        check_reduction(NAME, self.reduction)?;
+        check_reduction(self.name(), self.reduction)?;
         if !(self.eps > 0.0 && self.eps.is_finite()) {
             return Err(bad_config(
-                NAME,
+                self.name(),
                 "eps",
                 "must be finite and > 0",
                 self.eps.to_string(),
@@ -61,13 +56,13 @@ impl Loss for GaussianNllLoss {
     }
     fn forward_named<'t>(&self, args: &[(&str, Var<'t>)]) -> Result<Var<'t>, LossError> {
         self.validate()?;
-        let [x, t, var] = take(NAME, args, ["input", "target", "var"])?;
-        check_float(NAME, "input", x)?;
-        check_float_pair(NAME, "target", t, x)?;
-        check_float_pair(NAME, "var", var, x)?;
+        let [x, t, var] = take(self.name(), args, ["input", "target", "var"])?;
+        check_float(self.name(), "input", x)?;
+        check_float_pair(self.name(), "target", t, x)?;
+        check_float_pair(self.name(), "var", var, x)?;
         let diff = x
             .try_sub(t)
-            .map_err(|e| crate::util::broadcast_error(NAME, "target", t, x, e))?;
+            .map_err(|e| crate::util::broadcast_error(self.name(), "target", t, x, e))?;
         let xs = x.shape();
         let vs = var.shape();
         let var = if vs == xs {
@@ -82,7 +77,7 @@ impl Loss for GaussianNllLoss {
             var
         } else {
             return Err(bad_input(
-                NAME,
+                self.name(),
                 "var",
                 format!(
                     "must have the input's shape {}, or it without the last dimension, or \
@@ -95,7 +90,7 @@ impl Loss for GaussianNllLoss {
         let vv = var.value();
         if vv.to_vec_f64().iter().any(|&v| v < 0.0) {
             return Err(bad_input(
-                NAME,
+                self.name(),
                 "var",
                 "must be non-negative",
                 "a negative entry",

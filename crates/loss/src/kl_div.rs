@@ -21,9 +21,6 @@ pub struct KlDivLoss {
 
 #[typetag::serde(name = "KLDivLoss")]
 impl Loss for KlDivLoss {
-    fn name(&self) -> &'static str {
-        "KLDivLoss"
-    }
     fn input_names(&self) -> &'static [&'static str] {
         &["input", "target"]
     }
@@ -31,11 +28,10 @@ impl Loss for KlDivLoss {
         Ok(())
     }
     fn forward_named<'t>(&self, args: &[(&str, Var<'t>)]) -> Result<Var<'t>, LossError> {
-        const NAME: &str = "KLDivLoss";
-        let [x, t] = take(NAME, args, ["input", "target"])?;
-        check_float(NAME, "input", x)?;
-        check_float_pair(NAME, "target", t, x)?;
-        let shape_error = |e| broadcast_error(NAME, "target", t, x, e);
+        let [x, t] = take(self.name(), args, ["input", "target"])?;
+        check_float(self.name(), "input", x)?;
+        check_float_pair(self.name(), "target", t, x)?;
+        let shape_error = |e| broadcast_error(self.name(), "target", t, x, e);
         let l = if self.log_target {
             let e = t.exp();
             e.mul(t.try_sub(x).map_err(shape_error)?)

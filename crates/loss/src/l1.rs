@@ -40,18 +40,15 @@ pub struct L1Loss {
 
 #[typetag::serde(name = "L1Loss")]
 impl Loss for L1Loss {
-    fn name(&self) -> &'static str {
-        "L1Loss"
-    }
     fn input_names(&self) -> &'static [&'static str] {
         &["input", "target"]
     }
     fn validate(&self) -> Result<(), LossError> {
-        check_reduction("L1Loss", self.reduction)
+        check_reduction(self.name(), self.reduction)
     }
     fn forward_named<'t>(&self, args: &[(&str, Var<'t>)]) -> Result<Var<'t>, LossError> {
         self.validate()?;
-        Ok(reduce(bind("L1Loss", args)?, self.reduction))
+        Ok(reduce(bind(self.name(), args)?, self.reduction))
     }
 }
 
@@ -77,19 +74,16 @@ impl Default for SmoothL1Loss {
 
 #[typetag::serde(name = "SmoothL1Loss")]
 impl Loss for SmoothL1Loss {
-    fn name(&self) -> &'static str {
-        "SmoothL1Loss"
-    }
     fn input_names(&self) -> &'static [&'static str] {
         &["input", "target"]
     }
     fn validate(&self) -> Result<(), LossError> {
-        check_reduction("SmoothL1Loss", self.reduction)?;
-        check_finite("SmoothL1Loss", "beta", self.beta, true)
+        check_reduction(self.name(), self.reduction)?;
+        check_finite(self.name(), "beta", self.beta, true)
     }
     fn forward_named<'t>(&self, args: &[(&str, Var<'t>)]) -> Result<Var<'t>, LossError> {
         self.validate()?;
-        let d = bind("SmoothL1Loss", args)?;
+        let d = bind(self.name(), args)?;
         Ok(reduce(smooth(d, self.beta), self.reduction))
     }
 }
@@ -116,18 +110,15 @@ impl Default for HuberLoss {
 
 #[typetag::serde(name = "HuberLoss")]
 impl Loss for HuberLoss {
-    fn name(&self) -> &'static str {
-        "HuberLoss"
-    }
     fn input_names(&self) -> &'static [&'static str] {
         &["input", "target"]
     }
     fn validate(&self) -> Result<(), LossError> {
-        check_reduction("HuberLoss", self.reduction)?;
-        check_finite("HuberLoss", "delta", self.delta, true)?;
+        check_reduction(self.name(), self.reduction)?;
+        check_finite(self.name(), "delta", self.delta, true)?;
         if self.delta <= 0.0 {
             return Err(crate::util::bad_config(
-                "HuberLoss",
+                self.name(),
                 "delta",
                 "must be > 0",
                 self.delta.to_string(),
@@ -137,7 +128,7 @@ impl Loss for HuberLoss {
     }
     fn forward_named<'t>(&self, args: &[(&str, Var<'t>)]) -> Result<Var<'t>, LossError> {
         self.validate()?;
-        let d = bind("HuberLoss", args)?;
+        let d = bind(self.name(), args)?;
         let small = d.value().lt_scalar(self.delta);
         let l = d.square().mul_scalar(0.5).where_cond(
             &small,

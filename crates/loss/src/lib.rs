@@ -99,7 +99,9 @@ pub fn link() {}
 #[typetag::serde(tag = "type")]
 pub trait Loss: DynClone + Debug + Send + Sync {
     /// The PyTorch class name (the serde tag), e.g. `"CrossEntropyLoss"`.
-    fn name(&self) -> &'static str;
+    fn name(&self) -> &'static str {
+        self.typetag_name()
+    }
 
     /// The names of `forward`'s inputs, in PyTorch's `forward()` order, e.g.
     /// `["input", "target"]` or `["anchor", "positive", "negative"]`.

@@ -14,8 +14,6 @@ use crate::util::{
 };
 use crate::{CrossEntropyLoss, Loss, LossError, Reduction, TensorArg};
 
-const NAME: &str = "LinearCrossEntropyLoss";
-
 /// A value in [`LinearCrossEntropyLoss::options`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -176,24 +174,21 @@ impl LinearCrossEntropyLoss {
 
 #[typetag::serde(name = "LinearCrossEntropyLoss")]
 impl Loss for LinearCrossEntropyLoss {
-    fn name(&self) -> &'static str {
-        NAME
-    }
     fn input_names(&self) -> &'static [&'static str] {
         &["input", "target"]
     }
     fn validate(&self) -> Result<(), LossError> {
-        check_reduction(NAME, self.reduction)?;
-        check_tensor_arg(NAME, "weight", self.weight.as_ref())?;
+        check_reduction(self.name(), self.reduction)?;
+        check_tensor_arg(self.name(), "weight", self.weight.as_ref())?;
         if self.in_features == 0 {
-            return Err(bad_config(NAME, "in_features", "must be >= 1", "0"));
+            return Err(bad_config(self.name(), "in_features", "must be >= 1", "0"));
         }
         if self.num_classes == 0 {
-            return Err(bad_config(NAME, "num_classes", "must be >= 1", "0"));
+            return Err(bad_config(self.name(), "num_classes", "must be >= 1", "0"));
         }
         if self.out_features.contains(&0) {
             return Err(bad_config(
-                NAME,
+                self.name(),
                 "out_features",
                 "must hold sizes >= 1",
                 format!("{:?}", self.out_features),
@@ -202,7 +197,7 @@ impl Loss for LinearCrossEntropyLoss {
         if let Some(w) = &self.weight {
             if w.shape() != [self.num_classes] {
                 return Err(bad_config(
-                    NAME,
+                    self.name(),
                     "weight",
                     format!("must have shape [{}] (num_classes)", self.num_classes),
                     format!("shape {}", fmt_shape(w.shape())),
@@ -211,7 +206,7 @@ impl Loss for LinearCrossEntropyLoss {
         }
         if !(0.0..=1.0).contains(&self.label_smoothing) {
             return Err(bad_config(
-                NAME,
+                self.name(),
                 "label_smoothing",
                 "must be in [0, 1]",
                 self.label_smoothing.to_string(),
@@ -221,12 +216,12 @@ impl Loss for LinearCrossEntropyLoss {
     }
     fn forward_named<'t>(&self, args: &[(&str, Var<'t>)]) -> Result<Var<'t>, LossError> {
         self.validate()?;
-        let [input, target] = take(NAME, args, ["input", "target"])?;
-        check_float(NAME, "input", input)?;
+        let [input, target] = take(self.name(), args, ["input", "target"])?;
+        check_float(self.name(), "input", input)?;
         let s = input.shape();
         if s.is_empty() || s[s.len() - 1] != self.in_features {
             return Err(bad_input(
-                NAME,
+                self.name(),
                 "input",
                 format!(
                     "must have shape (*, {}) (in_features last)",
@@ -238,7 +233,7 @@ impl Loss for LinearCrossEntropyLoss {
         let pdtype = self.linear_weight.value().dtype();
         if pdtype != input.dtype() {
             return Err(bad_input(
-                NAME,
+                self.name(),
                 "input",
                 format!("must have the parameters' dtype {pdtype}"),
                 format!("dtype {}", input.dtype()),
@@ -258,7 +253,7 @@ impl Loss for LinearCrossEntropyLoss {
             label_smoothing: self.label_smoothing,
             reduction: self.reduction,
         };
-        CrossEntropyLoss::compute(NAME, logits, target, &opts)
+        CrossEntropyLoss::compute(self.name(), logits, target, &opts)
     }
     fn parameters(&self) -> Vec<(String, Param)> {
         let mut p = vec![("linear.weight".to_string(), self.linear_weight.clone())];

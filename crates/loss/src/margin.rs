@@ -58,33 +58,33 @@ impl Default for MultiMarginLoss {
 
 #[typetag::serde(name = "MultiMarginLoss")]
 impl Loss for MultiMarginLoss {
-    fn name(&self) -> &'static str {
-        "MultiMarginLoss"
-    }
     fn input_names(&self) -> &'static [&'static str] {
         &["input", "target"]
     }
     fn validate(&self) -> Result<(), LossError> {
-        const NAME: &str = "MultiMarginLoss";
-        check_reduction(NAME, self.reduction)?;
-        check_finite(NAME, "margin", self.margin, false)?;
-        check_tensor_arg(NAME, "weight", self.weight.as_ref())?;
+        check_reduction(self.name(), self.reduction)?;
+        check_finite(self.name(), "margin", self.margin, false)?;
+        check_tensor_arg(self.name(), "weight", self.weight.as_ref())?;
         if self.p != 1 && self.p != 2 {
-            return Err(bad_config(NAME, "p", "must be 1 or 2", self.p.to_string()));
+            return Err(bad_config(
+                self.name(),
+                "p",
+                "must be 1 or 2",
+                self.p.to_string(),
+            ));
         }
         Ok(())
     }
     fn forward_named<'t>(&self, args: &[(&str, Var<'t>)]) -> Result<Var<'t>, LossError> {
-        const NAME: &str = "MultiMarginLoss";
         self.validate()?;
-        let [x, y] = take(NAME, args, ["input", "target"])?;
-        let (x2, out) = rows_2d(NAME, x)?;
+        let [x, y] = take(self.name(), args, ["input", "target"])?;
+        let (x2, out) = rows_2d(self.name(), x)?;
         let (m, c) = (x2.size(0), x2.size(1));
-        check_class_weight(NAME, self.weight.as_ref(), c)?;
-        check_index(NAME, "target", y)?;
+        check_class_weight(self.name(), self.weight.as_ref(), c)?;
+        check_index(self.name(), "target", y)?;
         if y.shape().as_slice() != out.as_slice() {
             return Err(bad_input(
-                NAME,
+                self.name(),
                 "target",
                 format!("must have shape {} (one class per sample)", fmt_shape(&out)),
                 fmt_shape(&y.shape()),
@@ -93,7 +93,7 @@ impl Loss for MultiMarginLoss {
         let ys = y.value().to_vec::<i64>();
         if let Some(bad) = ys.iter().find(|&&v| v < 0 || v as usize >= c) {
             return Err(bad_input(
-                NAME,
+                self.name(),
                 "target",
                 format!("must hold class indices in [0, {c})"),
                 format!("index {bad}"),
@@ -142,23 +142,19 @@ pub struct MultiLabelMarginLoss {
 
 #[typetag::serde(name = "MultiLabelMarginLoss")]
 impl Loss for MultiLabelMarginLoss {
-    fn name(&self) -> &'static str {
-        "MultiLabelMarginLoss"
-    }
     fn input_names(&self) -> &'static [&'static str] {
         &["input", "target"]
     }
     fn validate(&self) -> Result<(), LossError> {
-        check_reduction("MultiLabelMarginLoss", self.reduction)
+        check_reduction(self.name(), self.reduction)
     }
     fn forward_named<'t>(&self, args: &[(&str, Var<'t>)]) -> Result<Var<'t>, LossError> {
-        const NAME: &str = "MultiLabelMarginLoss";
         self.validate()?;
-        let [x, y] = take(NAME, args, ["input", "target"])?;
-        let (x2, out) = rows_2d(NAME, x)?;
+        let [x, y] = take(self.name(), args, ["input", "target"])?;
+        let (x2, out) = rows_2d(self.name(), x)?;
         let (m, c) = (x2.size(0), x2.size(1));
-        check_index(NAME, "target", y)?;
-        check_same_shape(NAME, "target", y, x)?;
+        check_index(self.name(), "target", y)?;
+        check_same_shape(self.name(), "target", y, x)?;
         let ys = y.value().to_vec::<i64>();
         let (mut rows, mut js, mut ks) = (Vec::new(), Vec::new(), Vec::new());
         for i in 0..m {
@@ -170,7 +166,7 @@ impl Loss for MultiLabelMarginLoss {
                 }
                 if t < 0 || t as usize >= c {
                     return Err(bad_input(
-                        NAME,
+                        self.name(),
                         "target",
                         format!("must hold class indices in [0, {c}), terminated by -1"),
                         format!("index {t}"),
@@ -217,25 +213,26 @@ pub struct MultiLabelSoftMarginLoss {
 
 #[typetag::serde(name = "MultiLabelSoftMarginLoss")]
 impl Loss for MultiLabelSoftMarginLoss {
-    fn name(&self) -> &'static str {
-        "MultiLabelSoftMarginLoss"
-    }
     fn input_names(&self) -> &'static [&'static str] {
         &["input", "target"]
     }
     fn validate(&self) -> Result<(), LossError> {
-        check_reduction("MultiLabelSoftMarginLoss", self.reduction)?;
-        check_tensor_arg("MultiLabelSoftMarginLoss", "weight", self.weight.as_ref())
+        check_reduction(self.name(), self.reduction)?;
+        check_tensor_arg(self.name(), "weight", self.weight.as_ref())
     }
     fn forward_named<'t>(&self, args: &[(&str, Var<'t>)]) -> Result<Var<'t>, LossError> {
-        const NAME: &str = "MultiLabelSoftMarginLoss";
         self.validate()?;
-        let [x, t] = take(NAME, args, ["input", "target"])?;
-        let c = check_class_input(NAME, x)?;
+        let [x, t] = take(self.name(), args, ["input", "target"])?;
+        let c = check_class_input(self.name(), x)?;
         let c = if x.rank() == 1 { c } else { x.size(-1) };
-        check_float_pair(NAME, "target", t, x)?;
-        check_same_shape(NAME, "target", t, x)?;
-        crate::util::check_weight_broadcast(NAME, "weight", self.weight.as_ref(), &x.shape())?;
+        check_float_pair(self.name(), "target", t, x)?;
+        check_same_shape(self.name(), "target", t, x)?;
+        crate::util::check_weight_broadcast(
+            self.name(),
+            "weight",
+            self.weight.as_ref(),
+            &x.shape(),
+        )?;
         let mut l = t
             .mul(x.log_sigmoid())
             .add(t.neg().add_scalar(1.0).mul(x.neg().log_sigmoid()))
@@ -259,22 +256,18 @@ pub struct SoftMarginLoss {
 
 #[typetag::serde(name = "SoftMarginLoss")]
 impl Loss for SoftMarginLoss {
-    fn name(&self) -> &'static str {
-        "SoftMarginLoss"
-    }
     fn input_names(&self) -> &'static [&'static str] {
         &["input", "target"]
     }
     fn validate(&self) -> Result<(), LossError> {
-        check_reduction("SoftMarginLoss", self.reduction)
+        check_reduction(self.name(), self.reduction)
     }
     fn forward_named<'t>(&self, args: &[(&str, Var<'t>)]) -> Result<Var<'t>, LossError> {
-        const NAME: &str = "SoftMarginLoss";
         self.validate()?;
-        let [x, y] = take(NAME, args, ["input", "target"])?;
-        check_float(NAME, "input", x)?;
-        check_float_pair(NAME, "target", y, x)?;
-        check_same_shape(NAME, "target", y, x)?;
+        let [x, y] = take(self.name(), args, ["input", "target"])?;
+        check_float(self.name(), "input", x)?;
+        check_float_pair(self.name(), "target", y, x)?;
+        check_same_shape(self.name(), "target", y, x)?;
         Ok(reduce(y.mul(x).log_sigmoid().neg(), self.reduction))
     }
 }

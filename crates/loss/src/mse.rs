@@ -6,8 +6,6 @@ use tuna_autograd::Var;
 use crate::util::{broadcast_error, check_float, check_float_pair, check_reduction, reduce, take};
 use crate::{Loss, LossError, Reduction};
 
-const NAME: &str = "MSELoss";
-
 /// Squared L2 error `(input - target)²` (`torch.nn.MSELoss`), for regression.
 ///
 /// Both `input` and `target` are differentiated when they are variables; shapes broadcast.
@@ -20,26 +18,22 @@ pub struct MseLoss {
 
 #[typetag::serde(name = "MSELoss")]
 impl Loss for MseLoss {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
     fn input_names(&self) -> &'static [&'static str] {
         &["input", "target"]
     }
 
     fn validate(&self) -> Result<(), LossError> {
-        check_reduction(NAME, self.reduction)
+        check_reduction(self.name(), self.reduction)
     }
 
     fn forward_named<'t>(&self, args: &[(&str, Var<'t>)]) -> Result<Var<'t>, LossError> {
         self.validate()?;
-        let [input, target] = take(NAME, args, ["input", "target"])?;
-        check_float(NAME, "input", input)?;
-        check_float_pair(NAME, "target", target, input)?;
+        let [input, target] = take(self.name(), args, ["input", "target"])?;
+        check_float(self.name(), "input", input)?;
+        check_float_pair(self.name(), "target", target, input)?;
         let diff = input
             .try_sub(target)
-            .map_err(|e| broadcast_error(NAME, "target", target, input, e))?;
+            .map_err(|e| broadcast_error(self.name(), "target", target, input, e))?;
         Ok(reduce(diff.square(), self.reduction))
     }
 }

@@ -37,23 +37,19 @@ impl Default for PoissonNllLoss {
 
 #[typetag::serde(name = "PoissonNLLLoss")]
 impl Loss for PoissonNllLoss {
-    fn name(&self) -> &'static str {
-        "PoissonNLLLoss"
-    }
     fn input_names(&self) -> &'static [&'static str] {
         &["input", "target"]
     }
     fn validate(&self) -> Result<(), LossError> {
-        check_reduction("PoissonNLLLoss", self.reduction)?;
-        check_finite("PoissonNLLLoss", "eps", self.eps, true)
+        check_reduction(self.name(), self.reduction)?;
+        check_finite(self.name(), "eps", self.eps, true)
     }
     fn forward_named<'t>(&self, args: &[(&str, Var<'t>)]) -> Result<Var<'t>, LossError> {
-        const NAME: &str = "PoissonNLLLoss";
         self.validate()?;
-        let [x, t] = take(NAME, args, ["input", "target"])?;
-        check_float(NAME, "input", x)?;
-        check_float_pair(NAME, "target", t, x)?;
-        let shape_error = |e| broadcast_error(NAME, "target", t, x, e);
+        let [x, t] = take(self.name(), args, ["input", "target"])?;
+        check_float(self.name(), "input", x)?;
+        check_float_pair(self.name(), "target", t, x)?;
+        let shape_error = |e| broadcast_error(self.name(), "target", t, x, e);
         let mut l = if self.log_input {
             let e = x.exp();
             e.sub(t.try_mul(x).map_err(shape_error)?)

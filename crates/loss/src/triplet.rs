@@ -117,25 +117,26 @@ impl Default for TripletMarginLoss {
 
 #[typetag::serde(name = "TripletMarginLoss")]
 impl Loss for TripletMarginLoss {
-    fn name(&self) -> &'static str {
-        "TripletMarginLoss"
-    }
     fn input_names(&self) -> &'static [&'static str] {
         &INPUTS
     }
     fn validate(&self) -> Result<(), LossError> {
-        const NAME: &str = "TripletMarginLoss";
-        check_reduction(NAME, self.reduction)?;
-        check_finite(NAME, "margin", self.margin, false)?;
-        check_finite(NAME, "eps", self.eps, false)?;
+        check_reduction(self.name(), self.reduction)?;
+        check_finite(self.name(), "margin", self.margin, false)?;
+        check_finite(self.name(), "eps", self.eps, false)?;
         if self.p.is_nan() || self.p <= 0.0 {
-            return Err(bad_config(NAME, "p", "must be > 0", self.p.to_string()));
+            return Err(bad_config(
+                self.name(),
+                "p",
+                "must be > 0",
+                self.p.to_string(),
+            ));
         }
         Ok(())
     }
     fn forward_named<'t>(&self, args: &[(&str, Var<'t>)]) -> Result<Var<'t>, LossError> {
         self.validate()?;
-        let vars = bind("TripletMarginLoss", args)?;
+        let vars = bind(self.name(), args)?;
         let (p, eps) = (self.p, self.eps);
         let l = triplet(
             |x, y| pairwise_distance(x, y, p, eps),
@@ -218,19 +219,15 @@ impl Default for TripletMarginWithDistanceLoss {
 
 #[typetag::serde(name = "TripletMarginWithDistanceLoss")]
 impl Loss for TripletMarginWithDistanceLoss {
-    fn name(&self) -> &'static str {
-        "TripletMarginWithDistanceLoss"
-    }
     fn input_names(&self) -> &'static [&'static str] {
         &INPUTS
     }
     fn validate(&self) -> Result<(), LossError> {
-        const NAME: &str = "TripletMarginWithDistanceLoss";
-        check_reduction(NAME, self.reduction)?;
-        check_finite(NAME, "margin", self.margin, false)?;
+        check_reduction(self.name(), self.reduction)?;
+        check_finite(self.name(), "margin", self.margin, false)?;
         if self.margin <= 0.0 {
             return Err(bad_config(
-                NAME,
+                self.name(),
                 "margin",
                 "must be > 0",
                 self.margin.to_string(),
@@ -239,7 +236,7 @@ impl Loss for TripletMarginWithDistanceLoss {
         if let Some(DistanceFunction::PairwiseDistance { p, .. }) = self.distance_function {
             if p.is_nan() || p <= 0.0 {
                 return Err(bad_config(
-                    NAME,
+                    self.name(),
                     "distance_function",
                     "PairwiseDistance needs p > 0",
                     p.to_string(),
@@ -250,7 +247,7 @@ impl Loss for TripletMarginWithDistanceLoss {
     }
     fn forward_named<'t>(&self, args: &[(&str, Var<'t>)]) -> Result<Var<'t>, LossError> {
         self.validate()?;
-        let vars = bind("TripletMarginWithDistanceLoss", args)?;
+        let vars = bind(self.name(), args)?;
         let dist = self
             .distance_function
             .clone()

@@ -34,7 +34,7 @@ macro_rules! activation {
                 $body
             }
             fn visit(&self, _prefix: &str, _v: &mut dyn ModuleVisitor) {}
-            fn type_name(&self) -> &'static str {
+            fn name(&self) -> &'static str {
                 $tag
             }
         }

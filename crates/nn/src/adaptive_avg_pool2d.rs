@@ -63,7 +63,7 @@ impl Module for AdaptiveAvgPool2d {
         input.adaptive_avg_pool2d(self.target(&shape))
     }
     fn visit(&self, _prefix: &str, _v: &mut dyn ModuleVisitor) {}
-    fn type_name(&self) -> &'static str {
+    fn name(&self) -> &'static str {
         "AdaptiveAvgPool2d"
     }
 }

@@ -549,7 +549,7 @@ impl Module for MultiheadAttention {
         v.item(&join_name(prefix, "rng"), ModuleItem::Rng(&self.gen));
     }
 
-    fn type_name(&self) -> &'static str {
+    fn name(&self) -> &'static str {
         "MultiheadAttention"
     }
     fn set_training(&mut self, training: bool) {

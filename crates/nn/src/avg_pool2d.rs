@@ -66,7 +66,7 @@ impl Module for AvgPool2d {
         input.avg_pool2d(&self.options())
     }
     fn visit(&self, _prefix: &str, _v: &mut dyn ModuleVisitor) {}
-    fn type_name(&self) -> &'static str {
+    fn name(&self) -> &'static str {
         "AvgPool2d"
     }
 }

@@ -162,7 +162,7 @@ impl Module for BatchNorm {
         }
     }
 
-    fn type_name(&self) -> &'static str {
+    fn name(&self) -> &'static str {
         self.kind
     }
 

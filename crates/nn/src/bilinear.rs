@@ -91,7 +91,7 @@ impl Module for Bilinear {
         }
     }
 
-    fn type_name(&self) -> &'static str {
+    fn name(&self) -> &'static str {
         "Bilinear"
     }
 }

@@ -90,6 +90,12 @@ impl DataInfo {
 /// in your crate; it is then usable by name in configs.
 #[typetag::serde(tag = "type")]
 pub trait LayerConfig: dyn_clone::DynClone + std::fmt::Debug + Send + Sync {
+    /// The tag this config is written with (`type = "..."`: the PyTorch, torchvision or
+    /// Optuna class name where there is one).
+    fn name(&self) -> &'static str {
+        self.typetag_name()
+    }
+
     /// Checks the options; called before building.
     ///
     /// # Errors

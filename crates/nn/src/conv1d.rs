@@ -94,7 +94,7 @@ impl Module for Conv1d {
         }
     }
 
-    fn type_name(&self) -> &'static str {
+    fn name(&self) -> &'static str {
         "Conv1d"
     }
 }

@@ -112,7 +112,7 @@ impl Module for Conv2d {
         }
     }
 
-    fn type_name(&self) -> &'static str {
+    fn name(&self) -> &'static str {
         "Conv2d"
     }
 }

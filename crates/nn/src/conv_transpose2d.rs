@@ -77,7 +77,7 @@ impl Module for ConvTranspose2d {
         }
     }
 
-    fn type_name(&self) -> &'static str {
+    fn name(&self) -> &'static str {
         "ConvTranspose2d"
     }
 }

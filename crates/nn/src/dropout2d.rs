@@ -41,7 +41,7 @@ impl Module for Dropout2d {
     fn visit(&self, prefix: &str, v: &mut dyn ModuleVisitor) {
         v.item(&join_name(prefix, "rng"), ModuleItem::Rng(&self.gen));
     }
-    fn type_name(&self) -> &'static str {
+    fn name(&self) -> &'static str {
         "Dropout2d"
     }
     fn set_training(&mut self, training: bool) {

@@ -118,7 +118,7 @@ impl Module for Embedding {
         );
     }
 
-    fn type_name(&self) -> &'static str {
+    fn name(&self) -> &'static str {
         "Embedding"
     }
 }

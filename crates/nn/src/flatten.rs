@@ -41,7 +41,7 @@ impl Module for Flatten {
         input.flatten(self.start_dim, self.end_dim)
     }
     fn visit(&self, _prefix: &str, _v: &mut dyn ModuleVisitor) {}
-    fn type_name(&self) -> &'static str {
+    fn name(&self) -> &'static str {
         "Flatten"
     }
 }

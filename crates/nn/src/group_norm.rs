@@ -54,7 +54,7 @@ impl Module for GroupNorm {
         }
     }
 
-    fn type_name(&self) -> &'static str {
+    fn name(&self) -> &'static str {
         "GroupNorm"
     }
 }

@@ -94,7 +94,7 @@ impl Module for Gru {
     fn visit(&self, prefix: &str, v: &mut dyn ModuleVisitor) {
         self.core.visit(prefix, v);
     }
-    fn type_name(&self) -> &'static str {
+    fn name(&self) -> &'static str {
         "GRU"
     }
     fn set_training(&mut self, training: bool) {

@@ -65,7 +65,7 @@ impl Module for LayerNorm {
         }
     }
 
-    fn type_name(&self) -> &'static str {
+    fn name(&self) -> &'static str {
         "LayerNorm"
     }
 }

@@ -61,7 +61,7 @@ impl Module for Linear {
         }
     }
 
-    fn type_name(&self) -> &'static str {
+    fn name(&self) -> &'static str {
         "Linear"
     }
 }

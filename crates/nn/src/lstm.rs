@@ -107,7 +107,7 @@ impl Module for Lstm {
     fn visit(&self, prefix: &str, v: &mut dyn ModuleVisitor) {
         self.core.visit(prefix, v);
     }
-    fn type_name(&self) -> &'static str {
+    fn name(&self) -> &'static str {
         "LSTM"
     }
     fn set_training(&mut self, training: bool) {

@@ -64,7 +64,7 @@ impl Module for MaxPool2d {
         input.max_pool2d(&self.options())
     }
     fn visit(&self, _prefix: &str, _v: &mut dyn ModuleVisitor) {}
-    fn type_name(&self) -> &'static str {
+    fn name(&self) -> &'static str {
         "MaxPool2d"
     }
 }

@@ -56,7 +56,7 @@ pub type NamedBuffer = (String, Buffer);
 /// PyTorch `state_dict` names (`0.weight`, `encoder.layers.1.norm1.bias`), which optimizers,
 /// regularizers and checkpoints use as stable keys.
 ///
-/// Implement `forward`, `visit` and `type_name`; containers pass a dotted prefix to their
+/// Implement `forward`, `visit` and `name`; containers pass a dotted prefix to their
 /// children. Modules with several inputs or outputs (attention, recurrent layers) also offer
 /// inherent methods with their full signature; `forward` is their single-tensor form.
 pub trait Module: Send + Sync + std::fmt::Debug {
@@ -79,7 +79,7 @@ pub trait Module: Send + Sync + std::fmt::Debug {
     fn visit(&self, prefix: &str, visitor: &mut dyn ModuleVisitor);
 
     /// The PyTorch class name (`"Linear"`), for summaries and errors.
-    fn type_name(&self) -> &'static str;
+    fn name(&self) -> &'static str;
 
     /// Switches training mode (`module.train(mode)`); containers forward it to children.
     /// Dropout and BatchNorm behave differently in training and evaluation.

@@ -133,7 +133,7 @@ impl Module for PositionalEmbedding {
         }
         v.item(&join_name(prefix, "rng"), ModuleItem::Rng(&self.gen));
     }
-    fn type_name(&self) -> &'static str {
+    fn name(&self) -> &'static str {
         "PositionalEmbedding"
     }
     fn as_any(&self) -> Option<&dyn std::any::Any> {

@@ -75,7 +75,7 @@ impl Module for Residual {
             s.visit(&join_name(prefix, "shortcut"), v);
         }
     }
-    fn type_name(&self) -> &'static str {
+    fn name(&self) -> &'static str {
         "Residual"
     }
     fn set_training(&mut self, training: bool) {

@@ -96,7 +96,7 @@ impl Module for Rnn {
     fn visit(&self, prefix: &str, v: &mut dyn ModuleVisitor) {
         self.core.visit(prefix, v);
     }
-    fn type_name(&self) -> &'static str {
+    fn name(&self) -> &'static str {
         "RNN"
     }
     fn set_training(&mut self, training: bool) {

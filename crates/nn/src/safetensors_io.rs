@@ -265,7 +265,7 @@ impl Module for DryRun<'_> {
             );
         }
     }
-    fn type_name(&self) -> &'static str {
-        self.0.type_name()
+    fn name(&self) -> &'static str {
+        self.0.name()
     }
 }

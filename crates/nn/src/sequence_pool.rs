@@ -160,7 +160,7 @@ impl Module for SequencePool {
         self.pool(input, ctx.lengths())
     }
     fn visit(&self, _prefix: &str, _v: &mut dyn ModuleVisitor) {}
-    fn type_name(&self) -> &'static str {
+    fn name(&self) -> &'static str {
         "SequencePool"
     }
     fn as_any(&self) -> Option<&dyn std::any::Any> {

@@ -69,7 +69,7 @@ impl Module for Sequential {
         Some(self)
     }
 
-    fn type_name(&self) -> &'static str {
+    fn name(&self) -> &'static str {
         "Sequential"
     }
 

@@ -58,7 +58,7 @@ pub fn summary(spec: &dyn LayerConfig, input_shape: &[usize]) -> Result<Summary,
 fn first_leaf(m: &dyn Module) -> &'static str {
     match m.children().into_iter().next() {
         Some((_, c)) => first_leaf(c),
-        None => m.type_name(),
+        None => m.name(),
     }
 }
 
@@ -84,11 +84,11 @@ pub fn summarize(module: &mut dyn Module, input_shape: &[usize]) -> Summary {
     let mut x = tape.constant(Tensor::zeros(input_shape, dtype));
     let mut rows = Vec::new();
     let children = module.children();
-    if children.is_empty() || module.type_name() != "Sequential" {
+    if children.is_empty() || module.name() != "Sequential" {
         x = module.forward(x);
         rows.push(SummaryRow {
             index: "0".into(),
-            type_name: module.type_name().into(),
+            type_name: module.name().into(),
             output_shape: x.shape().to_vec(),
             params: module.num_parameters(),
         });
@@ -97,7 +97,7 @@ pub fn summarize(module: &mut dyn Module, input_shape: &[usize]) -> Summary {
             x = child.forward(x);
             rows.push(SummaryRow {
                 index: name,
-                type_name: child.type_name().into(),
+                type_name: child.name().into(),
                 output_shape: x.shape().to_vec(),
                 params: child.num_parameters(),
             });
@@ -105,7 +105,7 @@ pub fn summarize(module: &mut dyn Module, input_shape: &[usize]) -> Summary {
     }
     let params = module.named_parameters();
     let summary = Summary {
-        model: module.type_name().into(),
+        model: module.name().into(),
         input_shape: input_shape.to_vec(),
         output_shape: x.shape().to_vec(),
         rows,

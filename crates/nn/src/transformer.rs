@@ -167,7 +167,7 @@ impl Module for TransformerEncoderLayer {
         self.norm2.visit(&join_name(prefix, "norm2"), v);
         v.item(&join_name(prefix, "rng"), ModuleItem::Rng(&self.gen));
     }
-    fn type_name(&self) -> &'static str {
+    fn name(&self) -> &'static str {
         "TransformerEncoderLayer"
     }
     fn set_training(&mut self, training: bool) {
@@ -397,7 +397,7 @@ impl Module for TransformerEncoder {
             n.visit(&join_name(prefix, "norm"), v);
         }
     }
-    fn type_name(&self) -> &'static str {
+    fn name(&self) -> &'static str {
         "TransformerEncoder"
     }
     fn set_training(&mut self, training: bool) {

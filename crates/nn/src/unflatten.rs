@@ -69,7 +69,7 @@ impl Module for Unflatten {
         input.reshape(&out)
     }
     fn visit(&self, _prefix: &str, _v: &mut dyn ModuleVisitor) {}
-    fn type_name(&self) -> &'static str {
+    fn name(&self) -> &'static str {
         "Unflatten"
     }
 }

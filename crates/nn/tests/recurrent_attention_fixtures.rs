@@ -90,7 +90,7 @@ fn run_case(case: &serde_json::Value) -> Result<(), String> {
             Some(var)
         };
         let mask = |k: &str| inputs.get(k).map(tensor);
-        let ty = module.type_name();
+        let ty = module.name();
         let outputs: Vec<(&str, Var)> = match ty {
             "LSTM" => {
                 let m = as_any(module.as_ref()).downcast_ref::<Lstm>().unwrap();

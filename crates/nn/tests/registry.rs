@@ -79,6 +79,7 @@ fn every_builtin_layer_round_trips_with_a_unique_tag() {
         let json = serde_json::to_value(&spec).unwrap();
         let tag = json["type"].as_str().unwrap().to_string();
         assert_eq!(Some(tag.as_str()), config["type"].as_str());
+        assert_eq!(spec.name(), tag, "name() is the tag");
         assert!(tags.insert(tag.clone()), "duplicate instance for {tag}");
         // every given option survives (nested layers get their defaults written out; an
         // int where PyTorch takes an int or a tuple is written as the tuple)

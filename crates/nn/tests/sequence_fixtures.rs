@@ -57,7 +57,7 @@ fn run<'t>(
     let get = |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| *v);
     let x = get("input").unwrap();
     let any = module.as_any();
-    let outputs: Vec<(&str, Var)> = match module.type_name() {
+    let outputs: Vec<(&str, Var)> = match module.name() {
         "LSTM" => {
             let m = any.unwrap().downcast_ref::<Lstm>().unwrap();
             let state = get("h_0").map(|h| (h, get("c_0").unwrap()));

@@ -97,7 +97,12 @@ impl RuleState for AdadeltaState {
 #[typetag::serde(name = "Adadelta")]
 impl OptimizerConfig for AdadeltaConfig {
     fn validate(&self) -> Result<(), OptimError> {
-        self.check()
+        let t = self.name();
+        non_negative(t, "lr", self.lr)?;
+        unit_closed(t, "rho", self.rho)?;
+        non_negative(t, "eps", self.eps)?;
+        non_negative(t, "weight_decay", self.weight_decay)?;
+        torch_flags(t, self.differentiable)
     }
 
     fn build(
@@ -110,17 +115,6 @@ impl OptimizerConfig for AdadeltaConfig {
 }
 
 impl UpdateRule for AdadeltaConfig {
-    const NAME: &'static str = "Adadelta";
-
-    fn check(&self) -> Result<(), OptimError> {
-        let t = Self::NAME;
-        non_negative(t, "lr", self.lr)?;
-        unit_closed(t, "rho", self.rho)?;
-        non_negative(t, "eps", self.eps)?;
-        non_negative(t, "weight_decay", self.weight_decay)?;
-        torch_flags(t, self.differentiable)
-    }
-
     hyper_accessors!(lr);
 
     type State = AdadeltaState;

@@ -128,23 +128,7 @@ impl RuleState for AdafactorState {
 #[typetag::serde(name = "Adafactor")]
 impl OptimizerConfig for AdafactorConfig {
     fn validate(&self) -> Result<(), OptimError> {
-        self.check()
-    }
-
-    fn build(
-        &self,
-        params: Vec<NamedParam>,
-        groups: &[ParamGroupConfig],
-    ) -> Result<Box<dyn Optimizer>, OptimError> {
-        Ok(Box::new(Adafactor::new(self, params, groups)?))
-    }
-}
-
-impl UpdateRule for AdafactorConfig {
-    const NAME: &'static str = "Adafactor";
-
-    fn check(&self) -> Result<(), OptimError> {
-        let t = Self::NAME;
+        let t = self.name();
         non_negative(t, "lr", self.lr)?;
         if self.beta2_decay.is_nan() || self.beta2_decay > 0.0 {
             return Err(OptimError::config(
@@ -167,6 +151,16 @@ impl UpdateRule for AdafactorConfig {
         non_negative(t, "weight_decay", self.weight_decay)
     }
 
+    fn build(
+        &self,
+        params: Vec<NamedParam>,
+        groups: &[ParamGroupConfig],
+    ) -> Result<Box<dyn Optimizer>, OptimError> {
+        Ok(Box::new(Adafactor::new(self, params, groups)?))
+    }
+}
+
+impl UpdateRule for AdafactorConfig {
     hyper_accessors!(lr);
 
     type State = AdafactorState;

@@ -94,23 +94,7 @@ impl RuleState for AdagradState {
 #[typetag::serde(name = "Adagrad")]
 impl OptimizerConfig for AdagradConfig {
     fn validate(&self) -> Result<(), OptimError> {
-        self.check()
-    }
-
-    fn build(
-        &self,
-        params: Vec<NamedParam>,
-        groups: &[ParamGroupConfig],
-    ) -> Result<Box<dyn Optimizer>, OptimError> {
-        Ok(Box::new(Adagrad::new(self, params, groups)?))
-    }
-}
-
-impl UpdateRule for AdagradConfig {
-    const NAME: &'static str = "Adagrad";
-
-    fn check(&self) -> Result<(), OptimError> {
-        let t = Self::NAME;
+        let t = self.name();
         non_negative(t, "lr", self.lr)?;
         non_negative(t, "lr_decay", self.lr_decay)?;
         non_negative(t, "weight_decay", self.weight_decay)?;
@@ -123,6 +107,16 @@ impl UpdateRule for AdagradConfig {
         torch_flags(t, self.differentiable)
     }
 
+    fn build(
+        &self,
+        params: Vec<NamedParam>,
+        groups: &[ParamGroupConfig],
+    ) -> Result<Box<dyn Optimizer>, OptimError> {
+        Ok(Box::new(Adagrad::new(self, params, groups)?))
+    }
+}
+
+impl UpdateRule for AdagradConfig {
     hyper_accessors!(lr);
 
     type State = AdagradState;

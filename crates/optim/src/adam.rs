@@ -156,7 +156,7 @@ impl RuleState for MomentState {
 #[typetag::serde(name = "Adam")]
 impl OptimizerConfig for AdamConfig {
     fn validate(&self) -> Result<(), OptimError> {
-        self.check()
+        check_adam(self.name(), &self.hyper(), self.differentiable)
     }
 
     fn build(
@@ -343,12 +343,6 @@ impl AdamConfig {
 }
 
 impl UpdateRule for AdamConfig {
-    const NAME: &'static str = "Adam";
-
-    fn check(&self) -> Result<(), OptimError> {
-        check_adam(Self::NAME, &self.hyper(), self.differentiable)
-    }
-
     hyper_accessors!(lr, momentum = betas.0);
 
     type State = AdamState;

@@ -98,7 +98,9 @@ impl RuleState for AdamaxState {
 #[typetag::serde(name = "Adamax")]
 impl OptimizerConfig for AdamaxConfig {
     fn validate(&self) -> Result<(), OptimError> {
-        self.check()
+        let t = self.name();
+        adam_family(t, self.lr, self.betas, self.eps, self.weight_decay)?;
+        torch_flags(t, self.differentiable)
     }
 
     fn build(
@@ -111,14 +113,6 @@ impl OptimizerConfig for AdamaxConfig {
 }
 
 impl UpdateRule for AdamaxConfig {
-    const NAME: &'static str = "Adamax";
-
-    fn check(&self) -> Result<(), OptimError> {
-        let t = Self::NAME;
-        adam_family(t, self.lr, self.betas, self.eps, self.weight_decay)?;
-        torch_flags(t, self.differentiable)
-    }
-
     hyper_accessors!(lr, momentum = betas.0);
 
     type State = AdamaxState;

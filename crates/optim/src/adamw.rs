@@ -65,7 +65,7 @@ pub type AdamWState = AdamState;
 #[typetag::serde(name = "AdamW")]
 impl OptimizerConfig for AdamWConfig {
     fn validate(&self) -> Result<(), OptimError> {
-        self.check()
+        check_adam(self.name(), &self.hyper(), self.differentiable)
     }
 
     fn build(
@@ -92,12 +92,6 @@ impl AdamWConfig {
 }
 
 impl UpdateRule for AdamWConfig {
-    const NAME: &'static str = "AdamW";
-
-    fn check(&self) -> Result<(), OptimError> {
-        check_adam(Self::NAME, &self.hyper(), self.differentiable)
-    }
-
     hyper_accessors!(lr, momentum = betas.0);
 
     type State = AdamState;

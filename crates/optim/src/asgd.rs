@@ -104,7 +104,13 @@ impl RuleState for AsgdState {
 #[typetag::serde(name = "ASGD")]
 impl OptimizerConfig for AsgdConfig {
     fn validate(&self) -> Result<(), OptimError> {
-        self.check()
+        let t = self.name();
+        non_negative(t, "lr", self.lr)?;
+        non_negative(t, "lambd", self.lambd)?;
+        non_negative(t, "alpha", self.alpha)?;
+        non_negative(t, "t0", self.t0)?;
+        non_negative(t, "weight_decay", self.weight_decay)?;
+        torch_flags(t, self.differentiable)
     }
 
     fn build(
@@ -117,18 +123,6 @@ impl OptimizerConfig for AsgdConfig {
 }
 
 impl UpdateRule for AsgdConfig {
-    const NAME: &'static str = "ASGD";
-
-    fn check(&self) -> Result<(), OptimError> {
-        let t = Self::NAME;
-        non_negative(t, "lr", self.lr)?;
-        non_negative(t, "lambd", self.lambd)?;
-        non_negative(t, "alpha", self.alpha)?;
-        non_negative(t, "t0", self.t0)?;
-        non_negative(t, "weight_decay", self.weight_decay)?;
-        torch_flags(t, self.differentiable)
-    }
-
     hyper_accessors!(lr);
 
     type State = AsgdState;

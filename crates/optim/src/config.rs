@@ -26,6 +26,11 @@ use crate::optimizer::Optimizer;
 /// ```
 #[typetag::serde(tag = "type")]
 pub trait OptimizerConfig: DynClone + Debug + Send + Sync {
+    /// The tag this config is written with (the PyTorch class name, e.g. `"AdamW"`).
+    fn name(&self) -> &'static str {
+        self.typetag_name()
+    }
+
     /// Checks every field; the error names the first invalid field and its allowed values.
     ///
     /// # Errors

@@ -55,7 +55,8 @@ pub type LambState = MomentState;
 #[typetag::serde(name = "LAMB")]
 impl OptimizerConfig for LambConfig {
     fn validate(&self) -> Result<(), OptimError> {
-        self.check()
+        let t = self.name();
+        adam_family(t, self.lr, self.betas, self.eps, self.weight_decay)
     }
 
     fn build(
@@ -68,13 +69,6 @@ impl OptimizerConfig for LambConfig {
 }
 
 impl UpdateRule for LambConfig {
-    const NAME: &'static str = "LAMB";
-
-    fn check(&self) -> Result<(), OptimError> {
-        let t = Self::NAME;
-        adam_family(t, self.lr, self.betas, self.eps, self.weight_decay)
-    }
-
     hyper_accessors!(lr, momentum = betas.0);
 
     type State = MomentState;

@@ -73,7 +73,11 @@ impl RuleState for LionState {
 #[typetag::serde(name = "Lion")]
 impl OptimizerConfig for LionConfig {
     fn validate(&self) -> Result<(), OptimError> {
-        self.check()
+        let t = self.name();
+        non_negative(t, "lr", self.lr)?;
+        unit_closed(t, "betas[0]", self.betas.0)?;
+        unit_closed(t, "betas[1]", self.betas.1)?;
+        non_negative(t, "weight_decay", self.weight_decay)
     }
 
     fn build(
@@ -86,16 +90,6 @@ impl OptimizerConfig for LionConfig {
 }
 
 impl UpdateRule for LionConfig {
-    const NAME: &'static str = "Lion";
-
-    fn check(&self) -> Result<(), OptimError> {
-        let t = Self::NAME;
-        non_negative(t, "lr", self.lr)?;
-        unit_closed(t, "betas[0]", self.betas.0)?;
-        unit_closed(t, "betas[1]", self.betas.1)?;
-        non_negative(t, "weight_decay", self.weight_decay)
-    }
-
     hyper_accessors!(lr, momentum = betas.0);
 
     type State = LionState;

@@ -132,7 +132,7 @@ impl RuleState for MuonState {
 #[typetag::serde(name = "Muon")]
 impl OptimizerConfig for MuonConfig {
     fn validate(&self) -> Result<(), OptimError> {
-        self.check()?;
+        self.check_own()?;
         if let Some(o) = &self.other {
             o.validate()?;
         }
@@ -180,11 +180,10 @@ impl OptimizerConfig for MuonConfig {
     }
 }
 
-impl UpdateRule for MuonConfig {
-    const NAME: &'static str = "Muon";
-
-    fn check(&self) -> Result<(), OptimError> {
-        let t = Self::NAME;
+impl MuonConfig {
+    /// Checks Muon's own fields; `validate` also checks the `other` optimizer.
+    fn check_own(&self) -> Result<(), OptimError> {
+        let t = self.name();
         non_negative(t, "lr", self.lr)?;
         non_negative(t, "weight_decay", self.weight_decay)?;
         unit_half_open(t, "momentum", self.momentum)?;
@@ -208,7 +207,9 @@ impl UpdateRule for MuonConfig {
         }
         Ok(())
     }
+}
 
+impl UpdateRule for MuonConfig {
     hyper_accessors!(lr, momentum = momentum);
 
     fn accepts(&self, name: &str, value: &Tensor) -> Result<(), OptimError> {

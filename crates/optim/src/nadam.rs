@@ -110,7 +110,10 @@ impl RuleState for NAdamState {
 #[typetag::serde(name = "NAdam")]
 impl OptimizerConfig for NAdamConfig {
     fn validate(&self) -> Result<(), OptimError> {
-        self.check()
+        let t = self.name();
+        adam_family(t, self.lr, self.betas, self.eps, self.weight_decay)?;
+        non_negative(t, "momentum_decay", self.momentum_decay)?;
+        torch_flags(t, self.differentiable)
     }
 
     fn build(
@@ -123,15 +126,6 @@ impl OptimizerConfig for NAdamConfig {
 }
 
 impl UpdateRule for NAdamConfig {
-    const NAME: &'static str = "NAdam";
-
-    fn check(&self) -> Result<(), OptimError> {
-        let t = Self::NAME;
-        adam_family(t, self.lr, self.betas, self.eps, self.weight_decay)?;
-        non_negative(t, "momentum_decay", self.momentum_decay)?;
-        torch_flags(t, self.differentiable)
-    }
-
     hyper_accessors!(lr, momentum = betas.0);
 
     type State = NAdamState;

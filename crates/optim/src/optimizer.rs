@@ -11,20 +11,20 @@ use serde::Serialize;
 use tuna_autograd::NamedParam;
 use tuna_tensor::Tensor;
 
-use crate::config::{resolve_groups, ParamGroupConfig};
+use crate::config::{resolve_groups, OptimizerConfig, ParamGroupConfig};
 use crate::error::OptimError;
 use crate::state::{GroupState, OptimizerState, ParamStateMeta};
 
 /// A runtime optimizer (PyTorch `torch.optim.Optimizer`), built from an
-/// [`OptimizerConfig`](crate::OptimizerConfig). Object safe: trainers hold a
+/// [`OptimizerConfig`]. Object safe: trainers hold a
 /// `Box<dyn Optimizer>`.
 ///
 /// The learning rate has one source of truth, the schedule: the trainer calls
 /// [`Optimizer::set_lr`] (and [`Optimizer::set_momentum`] for cyclic momentum) before each
 /// [`Optimizer::step`].
 pub trait Optimizer: Debug + Send {
-    /// The optimizer's tag (`"AdamW"`), as in its config.
-    fn type_name(&self) -> &str;
+    /// The optimizer's tag (`"AdamW"`), as in its config ([`OptimizerConfig::name`]).
+    fn name(&self) -> &str;
 
     /// One update of every parameter from its accumulated gradient (`optimizer.step()`).
     /// Parameters without a gradient are skipped and their state (step count included) is
@@ -232,16 +232,7 @@ impl RuleState for StepState {
 /// one group's hyperparameters). [`GroupedOptimizer`] turns any `UpdateRule` into a full
 /// [`Optimizer`]: groups, skipping parameters without gradients, state keyed by parameter
 /// names, save/load.
-pub trait UpdateRule: Clone + Debug + Send + Sync + Serialize + DeserializeOwned + 'static {
-    /// The tag (PyTorch class name).
-    const NAME: &'static str;
-
-    /// Validates this (group's) config.
-    ///
-    /// # Errors
-    /// [`OptimError::Config`] naming the field.
-    fn check(&self) -> Result<(), OptimError>;
-
+pub trait UpdateRule: OptimizerConfig + Clone + Serialize + DeserializeOwned + 'static {
     /// The learning rate.
     fn lr(&self) -> f64;
 
@@ -335,6 +326,7 @@ struct Group<R> {
 /// identity: reloading weights or rebuilding the model keeps the state).
 #[derive(Clone, Debug)]
 pub struct GroupedOptimizer<R: UpdateRule> {
+    name: &'static str,
     groups: Vec<Group<R>>,
     state: BTreeMap<String, R::State>,
 }
@@ -344,18 +336,19 @@ impl<R: UpdateRule> GroupedOptimizer<R> {
     /// that the rule accepts every parameter.
     ///
     /// # Errors
-    /// See [`OptimizerConfig::build`](crate::OptimizerConfig::build).
+    /// See [`OptimizerConfig::build`].
     pub fn new(
         config: &R,
         params: Vec<NamedParam>,
         groups: &[ParamGroupConfig],
     ) -> Result<Self, OptimError> {
-        config.check()?;
-        let resolved = resolve_groups(R::NAME, config, params, groups)?;
+        config.validate()?;
+        let name = config.name();
+        let resolved = resolve_groups(name, config, params, groups)?;
         let mut out = Vec::with_capacity(resolved.len());
         for (i, (cfg, params)) in resolved.into_iter().enumerate() {
             if i < groups.len() {
-                cfg.check().map_err(|e| match e {
+                cfg.validate().map_err(|e| match e {
                     OptimError::Config { field, message } => OptimError::Config {
                         field: format!("{} (in param_groups[{i}])", field),
                         message,
@@ -379,6 +372,7 @@ impl<R: UpdateRule> GroupedOptimizer<R> {
             });
         }
         Ok(GroupedOptimizer {
+            name,
             groups: out,
             state: BTreeMap::new(),
         })
@@ -425,8 +419,8 @@ fn check_grad(name: &str, value: &Tensor, grad: &Tensor) -> Result<(), OptimErro
 }
 
 impl<R: UpdateRule> Optimizer for GroupedOptimizer<R> {
-    fn type_name(&self) -> &str {
-        R::NAME
+    fn name(&self) -> &str {
+        self.name
     }
 
     fn step(&mut self) -> Result<(), OptimError> {
@@ -481,7 +475,7 @@ impl<R: UpdateRule> Optimizer for GroupedOptimizer<R> {
             .groups
             .get_mut(group)
             .ok_or(OptimError::GroupIndex { index: group, len })?;
-        crate::error::non_negative(R::NAME, "lr", lr)?;
+        crate::error::non_negative(self.name, "lr", lr)?;
         g.config.set_lr(lr);
         Ok(())
     }
@@ -495,18 +489,18 @@ impl<R: UpdateRule> Optimizer for GroupedOptimizer<R> {
         let mut cfg = g.config.clone();
         if !cfg.set_momentum(momentum) {
             return Err(OptimError::Unsupported {
-                optimizer: R::NAME.into(),
+                optimizer: self.name.into(),
                 what: "momentum".into(),
             });
         }
-        cfg.check()?;
+        cfg.validate()?;
         g.config = cfg;
         Ok(())
     }
 
     fn state_dict(&self) -> OptimizerState {
         let mut st = OptimizerState {
-            optimizer: R::NAME.to_string(),
+            optimizer: self.name.to_string(),
             groups: self
                 .groups
                 .iter()
@@ -536,11 +530,10 @@ impl<R: UpdateRule> Optimizer for GroupedOptimizer<R> {
 
     fn load_state_dict(&mut self, state: &OptimizerState) -> Result<(), OptimError> {
         let mut problems = Vec::new();
-        if state.optimizer != R::NAME {
+        if state.optimizer != self.name {
             problems.push(format!(
                 "state is for optimizer `{}`, this is `{}`",
-                state.optimizer,
-                R::NAME
+                state.optimizer, self.name
             ));
         }
         if state.groups.len() != self.groups.len() {
@@ -693,7 +686,7 @@ impl CombinedOptimizer {
 }
 
 impl Optimizer for CombinedOptimizer {
-    fn type_name(&self) -> &str {
+    fn name(&self) -> &str {
         &self.name
     }
 
@@ -769,7 +762,7 @@ impl Optimizer for CombinedOptimizer {
                 })
             };
             subs.push(OptimizerState {
-                optimizer: p.type_name().to_string(),
+                optimizer: p.name().to_string(),
                 groups,
                 params: state
                     .params

@@ -73,7 +73,9 @@ pub type RAdamState = MomentState;
 #[typetag::serde(name = "RAdam")]
 impl OptimizerConfig for RAdamConfig {
     fn validate(&self) -> Result<(), OptimError> {
-        self.check()
+        let t = self.name();
+        adam_family(t, self.lr, self.betas, self.eps, self.weight_decay)?;
+        torch_flags(t, self.differentiable)
     }
 
     fn build(
@@ -86,14 +88,6 @@ impl OptimizerConfig for RAdamConfig {
 }
 
 impl UpdateRule for RAdamConfig {
-    const NAME: &'static str = "RAdam";
-
-    fn check(&self) -> Result<(), OptimError> {
-        let t = Self::NAME;
-        adam_family(t, self.lr, self.betas, self.eps, self.weight_decay)?;
-        torch_flags(t, self.differentiable)
-    }
-
     hyper_accessors!(lr, momentum = betas.0);
 
     type State = MomentState;

@@ -107,7 +107,13 @@ impl RuleState for RmsPropState {
 #[typetag::serde(name = "RMSprop")]
 impl OptimizerConfig for RmsPropConfig {
     fn validate(&self) -> Result<(), OptimError> {
-        self.check()
+        let t = self.name();
+        non_negative(t, "lr", self.lr)?;
+        non_negative(t, "alpha", self.alpha)?;
+        non_negative(t, "eps", self.eps)?;
+        non_negative(t, "weight_decay", self.weight_decay)?;
+        non_negative(t, "momentum", self.momentum)?;
+        torch_flags(t, self.differentiable)
     }
 
     fn build(
@@ -120,18 +126,6 @@ impl OptimizerConfig for RmsPropConfig {
 }
 
 impl UpdateRule for RmsPropConfig {
-    const NAME: &'static str = "RMSprop";
-
-    fn check(&self) -> Result<(), OptimError> {
-        let t = Self::NAME;
-        non_negative(t, "lr", self.lr)?;
-        non_negative(t, "alpha", self.alpha)?;
-        non_negative(t, "eps", self.eps)?;
-        non_negative(t, "weight_decay", self.weight_decay)?;
-        non_negative(t, "momentum", self.momentum)?;
-        torch_flags(t, self.differentiable)
-    }
-
     hyper_accessors!(lr, momentum = momentum);
 
     type State = RmsPropState;

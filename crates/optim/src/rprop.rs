@@ -93,23 +93,7 @@ impl RuleState for RpropState {
 #[typetag::serde(name = "Rprop")]
 impl OptimizerConfig for RpropConfig {
     fn validate(&self) -> Result<(), OptimError> {
-        self.check()
-    }
-
-    fn build(
-        &self,
-        params: Vec<NamedParam>,
-        groups: &[ParamGroupConfig],
-    ) -> Result<Box<dyn Optimizer>, OptimError> {
-        Ok(Box::new(Rprop::new(self, params, groups)?))
-    }
-}
-
-impl UpdateRule for RpropConfig {
-    const NAME: &'static str = "Rprop";
-
-    fn check(&self) -> Result<(), OptimError> {
-        let t = Self::NAME;
+        let t = self.name();
         non_negative(t, "lr", self.lr)?;
         let (em, ep) = self.etas;
         if !(0.0 < em && em < 1.0) {
@@ -140,6 +124,16 @@ impl UpdateRule for RpropConfig {
         torch_flags(t, self.differentiable)
     }
 
+    fn build(
+        &self,
+        params: Vec<NamedParam>,
+        groups: &[ParamGroupConfig],
+    ) -> Result<Box<dyn Optimizer>, OptimError> {
+        Ok(Box::new(Rprop::new(self, params, groups)?))
+    }
+}
+
+impl UpdateRule for RpropConfig {
     hyper_accessors!(lr);
 
     type State = RpropState;

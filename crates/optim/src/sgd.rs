@@ -97,23 +97,7 @@ impl RuleState for SgdState {
 #[typetag::serde(name = "SGD")]
 impl OptimizerConfig for SgdConfig {
     fn validate(&self) -> Result<(), OptimError> {
-        self.check()
-    }
-
-    fn build(
-        &self,
-        params: Vec<NamedParam>,
-        groups: &[ParamGroupConfig],
-    ) -> Result<Box<dyn Optimizer>, OptimError> {
-        Ok(Box::new(Sgd::new(self, params, groups)?))
-    }
-}
-
-impl UpdateRule for SgdConfig {
-    const NAME: &'static str = "SGD";
-
-    fn check(&self) -> Result<(), OptimError> {
-        let t = Self::NAME;
+        let t = self.name();
         non_negative(t, "lr", self.lr)?;
         non_negative(t, "momentum", self.momentum)?;
         non_negative(t, "dampening", self.dampening)?;
@@ -131,6 +115,16 @@ impl UpdateRule for SgdConfig {
         torch_flags(t, self.differentiable)
     }
 
+    fn build(
+        &self,
+        params: Vec<NamedParam>,
+        groups: &[ParamGroupConfig],
+    ) -> Result<Box<dyn Optimizer>, OptimError> {
+        Ok(Box::new(Sgd::new(self, params, groups)?))
+    }
+}
+
+impl UpdateRule for SgdConfig {
     hyper_accessors!(lr, momentum = momentum);
 
     type State = SgdState;

@@ -44,7 +44,7 @@ fn every_builtin_round_trips_and_tags_are_unique() {
         // the tag is the PyTorch class name
         let p = Param::new(Tensor::zeros(&[2, 2], tuna_tensor::DType::F32));
         let opt = c.build(vec![("w".into(), p)], &[]).unwrap();
-        assert_eq!(opt.type_name(), tag);
+        assert_eq!(opt.name(), tag);
     }
     assert_eq!(tags.len(), 15);
 }

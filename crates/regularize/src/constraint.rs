@@ -27,6 +27,12 @@ use crate::error::RegularizeError;
 /// moments) is untouched. Frozen parameters (`requires_grad == false`) are skipped.
 #[typetag::serde(tag = "type")]
 pub trait Constraint: DynClone + Debug + Send + Sync {
+    /// The tag this config is written with (`type = "..."`: the PyTorch, torchvision or
+    /// Optuna class name where there is one).
+    fn name(&self) -> &'static str {
+        self.typetag_name()
+    }
+
     /// Checks the configuration.
     ///
     /// # Errors

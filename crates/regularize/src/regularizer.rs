@@ -29,6 +29,12 @@ use crate::error::RegularizeError;
 /// `impl Regularizer for MyPenalty` and is then usable by name from a config file.
 #[typetag::serde(tag = "type")]
 pub trait Regularizer: DynClone + Debug + Send + Sync {
+    /// The tag this config is written with (`type = "..."`: the PyTorch, torchvision or
+    /// Optuna class name where there is one).
+    fn name(&self) -> &'static str {
+        self.typetag_name()
+    }
+
     /// Checks the configuration.
     ///
     /// # Errors

@@ -4,46 +4,52 @@
 //! (which a preceding schedule in a chain may have changed), exactly as PyTorch's recursive
 //! `get_lr()` does, and `step_to` uses PyTorch's `_get_closed_form_lr()`.
 
-use std::fmt::Debug;
-
-use crate::{LrScheduler, SchedError, ScheduleCore, SchedulerState};
+use crate::{LrScheduler, LrSchedulerConfig, SchedError, ScheduleCore, SchedulerState};
 
 /// A schedule as a formula of the step, for one parameter group: implement
 /// [`closed_form`](ChainRule::closed_form) (and [`chained`](ChainRule::chained) when the
-/// schedule multiplies the current lr, as PyTorch's chainable schedules do), then build it
-/// with [`Chainable::boxed`]. The result resumes exactly and composes inside [`SequentialLr`]
-/// and [`LinearWarmup`]; inside [`ChainedScheduler`] a rule with only the closed form replaces
+/// schedule multiplies the current lr, as PyTorch's chainable schedules do) for the schedule's
+/// config, whose [`LrSchedulerConfig::build`] calls [`Chainable::boxed`]; the config's tag
+/// names the schedule in saved states and errors. The result resumes exactly and composes inside [`SequentialLrConfig`]
+/// and [`LinearWarmupConfig`]; inside [`ChainedSchedulerConfig`] a rule with only the closed form replaces
 /// the lr the schedules before it set (PyTorch `LambdaLR`), one that overrides
 /// [`chained`](ChainRule::chained) scales it.
 ///
 /// ```
-/// use tuna_sched::{ChainRule, Chainable, LrScheduler};
+/// use serde::{Deserialize, Serialize};
+/// use tuna_sched::{ChainRule, Chainable, LrScheduler, LrSchedulerConfig, SchedError};
 ///
 /// /// `lr = base / sqrt(1 + t)`.
-/// #[derive(Clone, Debug)]
-/// struct InverseSqrt;
+/// #[derive(Clone, Debug, Serialize, Deserialize)]
+/// struct InverseSqrt {}
 ///
 /// impl ChainRule for InverseSqrt {
-///     const NAME: &'static str = "InverseSqrt";
 ///     fn closed_form(&self, epoch: i64, base_lr: f64) -> f64 {
 ///         base_lr / (1.0 + epoch as f64).sqrt()
 ///     }
 /// }
 ///
-/// let mut s = Chainable::boxed(InverseSqrt, &[1.0]).unwrap();
+/// #[typetag::serde(name = "InverseSqrt")]
+/// impl LrSchedulerConfig for InverseSqrt {
+///     fn validate(&self) -> Result<(), SchedError> {
+///         Ok(())
+///     }
+///     fn build(&self, base_lrs: &[f64]) -> Result<Box<dyn LrScheduler>, SchedError> {
+///         Chainable::boxed(self.clone(), base_lrs)
+///     }
+/// }
+///
+/// let mut s = InverseSqrt {}.build(&[1.0]).unwrap();
 /// s.step(None);
 /// s.step(None);
 /// s.step(None);
 /// assert_eq!(s.lrs(), [0.5]);
 /// ```
 ///
-/// [`SequentialLr`]: crate::SequentialLr
-/// [`ChainedScheduler`]: crate::ChainedScheduler
-/// [`LinearWarmup`]: crate::LinearWarmup
-pub trait ChainRule: Clone + Debug + Send + Sync + 'static {
-    /// The schedule's name in saved states and errors (the PyTorch class name for built-ins).
-    const NAME: &'static str;
-
+/// [`SequentialLrConfig`]: crate::SequentialLrConfig
+/// [`ChainedSchedulerConfig`]: crate::ChainedSchedulerConfig
+/// [`LinearWarmupConfig`]: crate::LinearWarmupConfig
+pub trait ChainRule: LrSchedulerConfig + Clone + 'static {
     /// The closed form: the lr at `epoch` (>= 0) from the group's base lr.
     fn closed_form(&self, epoch: i64, base_lr: f64) -> f64;
 
@@ -74,9 +80,10 @@ impl<R: ChainRule> Chainable<R> {
     /// non-finite one.
     pub fn boxed(rule: R, base_lrs: &[f64]) -> Result<Box<dyn LrScheduler>, SchedError> {
         crate::check_base_lrs(base_lrs)?;
+        let core = ScheduleCore::new(rule.name(), base_lrs);
         let mut s = Chainable {
             rule,
-            core: ScheduleCore::new(R::NAME, base_lrs),
+            core,
             step_count: 0,
         };
         s.restart();

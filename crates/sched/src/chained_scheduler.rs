@@ -11,26 +11,24 @@ use crate::{LrScheduler, LrSchedulerConfig, SchedError, ScheduleCore, SchedulerS
 /// Config of `ChainedScheduler` (`type = "ChainedScheduler"`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct ChainedScheduler {
+pub struct ChainedSchedulerConfig {
     /// `schedulers`: the nested schedule configs, stepped in this order each step (an array of
     /// `{type = ...}` objects). Required by PyTorch.
     pub schedulers: Vec<Box<dyn LrSchedulerConfig>>,
 }
 
-const NAME: &str = "ChainedScheduler";
-
 #[typetag::serde(name = "ChainedScheduler")]
-impl LrSchedulerConfig for ChainedScheduler {
+impl LrSchedulerConfig for ChainedSchedulerConfig {
     fn validate(&self) -> Result<(), SchedError> {
         if self.schedulers.is_empty() {
             return Err(SchedError::invalid(
-                NAME,
+                self.name(),
                 "schedulers",
                 "must hold at least one schedule, got []",
             ));
         }
         for (i, s) in self.schedulers.iter().enumerate() {
-            s.validate().map_err(|e| nested(NAME, i, e))?;
+            s.validate().map_err(|e| nested(self.name(), i, e))?;
         }
         Ok(())
     }
@@ -38,12 +36,12 @@ impl LrSchedulerConfig for ChainedScheduler {
     fn build(&self, base_lrs: &[f64]) -> Result<Box<dyn LrScheduler>, SchedError> {
         self.validate()?;
         crate::check_base_lrs(base_lrs)?;
-        let (children, lrs, momentum) = build_children(NAME, &self.schedulers, base_lrs)?;
-        let mut core = ScheduleCore::new(NAME, base_lrs);
+        let (children, lrs, momentum) = build_children(self.name(), &self.schedulers, base_lrs)?;
+        let mut core = ScheduleCore::new(self.name(), base_lrs);
         core.lrs = lrs;
         core.momentum = momentum;
         core.last_epoch = 0;
-        Ok(Box::new(Chained { children, core }))
+        Ok(Box::new(ChainedScheduler { children, core }))
     }
 
     fn cycles_momentum(&self) -> bool {
@@ -53,12 +51,12 @@ impl LrSchedulerConfig for ChainedScheduler {
 
 /// The running schedule.
 #[derive(Debug, Clone)]
-struct Chained {
+struct ChainedScheduler {
     children: Vec<Box<dyn LrScheduler>>,
     core: ScheduleCore,
 }
 
-impl Chained {
+impl ChainedScheduler {
     fn each(&mut self, mut f: impl FnMut(&mut dyn LrScheduler)) {
         for child in &mut self.children {
             child.set_lrs(&self.core.lrs);
@@ -71,7 +69,7 @@ impl Chained {
     }
 }
 
-impl LrScheduler for Chained {
+impl LrScheduler for ChainedScheduler {
     fn step(&mut self, metric: Option<f64>) {
         self.core.last_epoch += 1;
         self.each(|c| c.step(metric));
@@ -108,12 +106,12 @@ impl LrScheduler for Chained {
 mod tests {
     use super::*;
     use crate::test_util::*;
-    use crate::{ConstantLr, CyclicLr, ExponentialLr, ReduceLrOnPlateau};
+    use crate::{ConstantLrConfig, CyclicLrConfig, ExponentialLrConfig, ReduceLrOnPlateauConfig};
 
     #[test]
     fn validation() {
         assert_eq!(
-            ChainedScheduler::default()
+            ChainedSchedulerConfig::default()
                 .validate()
                 .unwrap_err()
                 .to_string(),
@@ -128,18 +126,18 @@ mod tests {
 
     #[test]
     fn round_trip_and_resume() {
-        let c = ChainedScheduler {
+        let c = ChainedSchedulerConfig {
             schedulers: vec![
-                Box::new(ConstantLr {
+                Box::new(ConstantLrConfig {
                     factor: 0.5,
                     total_iters: 3,
                     ..Default::default()
                 }),
-                Box::new(ExponentialLr {
+                Box::new(ExponentialLrConfig {
                     gamma: 0.9,
                     ..Default::default()
                 }),
-                Box::new(ReduceLrOnPlateau {
+                Box::new(ReduceLrOnPlateauConfig {
                     patience: 1,
                     ..Default::default()
                 }),
@@ -153,8 +151,8 @@ mod tests {
             &sequence(s.as_mut(), 3, Some(&metrics)),
             &[0.5, 0.45, 0.405, 0.729],
         );
-        let c = ChainedScheduler {
-            schedulers: vec![Box::new(CyclicLr {
+        let c = ChainedSchedulerConfig {
+            schedulers: vec![Box::new(CyclicLrConfig {
                 step_size_up: 2,
                 ..Default::default()
             })],

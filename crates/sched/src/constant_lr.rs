@@ -13,7 +13,7 @@ use crate::{LrScheduler, LrSchedulerConfig, SchedError};
 /// Config of `ConstantLR` (`type = "ConstantLR"`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct ConstantLr {
+pub struct ConstantLrConfig {
     /// `factor`: the multiplier applied until `total_iters`, in (0, 1]. PyTorch default 1/3.
     pub factor: f64,
     /// `total_iters`: the number of steps the factor applies. PyTorch default 5.
@@ -22,9 +22,9 @@ pub struct ConstantLr {
     pub last_epoch: i64,
 }
 
-impl Default for ConstantLr {
+impl Default for ConstantLrConfig {
     fn default() -> Self {
-        ConstantLr {
+        ConstantLrConfig {
             factor: 1.0 / 3.0,
             total_iters: 5,
             last_epoch: -1,
@@ -32,11 +32,7 @@ impl Default for ConstantLr {
     }
 }
 
-const NAME: &str = "ConstantLR";
-
-impl ChainRule for ConstantLr {
-    const NAME: &'static str = NAME;
-
+impl ChainRule for ConstantLrConfig {
     fn chained(&self, epoch: i64, _: i64, lr: f64, _: f64) -> f64 {
         if epoch == 0 {
             lr * self.factor
@@ -53,24 +49,27 @@ impl ChainRule for ConstantLr {
     }
 }
 
+/// The running `ConstantLR` schedule, which [`ConstantLrConfig`] builds (as a `Box<dyn LrScheduler>`).
+pub type ConstantLr = Chainable<ConstantLrConfig>;
+
 #[typetag::serde(name = "ConstantLR")]
-impl LrSchedulerConfig for ConstantLr {
+impl LrSchedulerConfig for ConstantLrConfig {
     fn validate(&self) -> Result<(), SchedError> {
         if !(self.factor > 0.0 && self.factor <= 1.0) {
             return Err(SchedError::invalid(
-                NAME,
+                self.name(),
                 "factor",
                 format!("must be in (0, 1], got {}", self.factor),
             ));
         }
         if self.total_iters < 0 {
             return Err(SchedError::invalid(
-                NAME,
+                self.name(),
                 "total_iters",
                 format!("must be >= 0, got {}", self.total_iters),
             ));
         }
-        crate::check_last_epoch(NAME, self.last_epoch)
+        crate::check_last_epoch(self.name(), self.last_epoch)
     }
 
     fn build(&self, base_lrs: &[f64]) -> Result<Box<dyn LrScheduler>, SchedError> {
@@ -86,7 +85,7 @@ mod tests {
 
     #[test]
     fn validation() {
-        let e = ConstantLr {
+        let e = ConstantLrConfig {
             factor: 1.5,
             ..Default::default()
         }
@@ -96,7 +95,7 @@ mod tests {
             e.to_string(),
             "ConstantLR.factor: must be in (0, 1], got 1.5"
         );
-        let e = ConstantLr {
+        let e = ConstantLrConfig {
             total_iters: -2,
             ..Default::default()
         }
@@ -107,13 +106,13 @@ mod tests {
 
     #[test]
     fn round_trip_and_resume() {
-        let c = ConstantLr {
+        let c = ConstantLrConfig {
             factor: 0.5,
             total_iters: 3,
             last_epoch: -1,
         };
         assert_round_trip(&c);
-        assert_round_trip(&ConstantLr::default());
+        assert_round_trip(&ConstantLrConfig::default());
         assert_resume(&c, &[0.1], 6, None);
         let mut s = c.build(&[1.0]).unwrap();
         assert_eq!(sequence(s.as_mut(), 4, None), [0.5, 0.5, 0.5, 1.0, 1.0]);

@@ -16,7 +16,7 @@ use crate::{LrScheduler, LrSchedulerConfig, SchedError};
 /// Config of `CosineAnnealingLR` (`type = "CosineAnnealingLR"`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct CosineAnnealingLr {
+pub struct CosineAnnealingLrConfig {
     /// `T_max`: the number of steps of the half cosine. Required by PyTorch; left out (0) in
     /// an experiment file, the trainer fills in the run's number of scheduler steps (epochs,
     /// or epochs × batches with `interval = "batch"`) and says so.
@@ -28,9 +28,9 @@ pub struct CosineAnnealingLr {
     pub last_epoch: i64,
 }
 
-impl Default for CosineAnnealingLr {
+impl Default for CosineAnnealingLrConfig {
     fn default() -> Self {
-        CosineAnnealingLr {
+        CosineAnnealingLrConfig {
             t_max: 0,
             eta_min: 0.0,
             last_epoch: -1,
@@ -38,15 +38,11 @@ impl Default for CosineAnnealingLr {
     }
 }
 
-const NAME: &str = "CosineAnnealingLR";
-
 fn is_unset(t_max: &i64) -> bool {
     *t_max == 0
 }
 
-impl ChainRule for CosineAnnealingLr {
-    const NAME: &'static str = NAME;
-
+impl ChainRule for CosineAnnealingLrConfig {
     fn chained(&self, epoch: i64, step_count: i64, lr: f64, base_lr: f64) -> f64 {
         let t_max = self.t_max as f64;
         let eta_min = self.eta_min;
@@ -70,24 +66,27 @@ impl ChainRule for CosineAnnealingLr {
     }
 }
 
+/// The running `CosineAnnealingLR` schedule, which [`CosineAnnealingLrConfig`] builds (as a `Box<dyn LrScheduler>`).
+pub type CosineAnnealingLr = Chainable<CosineAnnealingLrConfig>;
+
 #[typetag::serde(name = "CosineAnnealingLR")]
-impl LrSchedulerConfig for CosineAnnealingLr {
+impl LrSchedulerConfig for CosineAnnealingLrConfig {
     fn validate(&self) -> Result<(), SchedError> {
         if self.t_max < 1 {
             return Err(SchedError::invalid(
-                NAME,
+                self.name(),
                 "T_max",
                 format!("must be a positive integer, got {}", self.t_max),
             ));
         }
         if !self.eta_min.is_finite() || self.eta_min < 0.0 {
             return Err(SchedError::invalid(
-                NAME,
+                self.name(),
                 "eta_min",
                 format!("must be a finite number >= 0, got {}", self.eta_min),
             ));
         }
-        crate::check_last_epoch(NAME, self.last_epoch)
+        crate::check_last_epoch(self.name(), self.last_epoch)
     }
 
     fn build(&self, base_lrs: &[f64]) -> Result<Box<dyn LrScheduler>, SchedError> {
@@ -109,7 +108,7 @@ mod tests {
 
     #[test]
     fn validation() {
-        let e = CosineAnnealingLr {
+        let e = CosineAnnealingLrConfig {
             t_max: 0,
             ..Default::default()
         }
@@ -119,7 +118,7 @@ mod tests {
             e.to_string(),
             "CosineAnnealingLR.T_max: must be a positive integer, got 0"
         );
-        let e = CosineAnnealingLr {
+        let e = CosineAnnealingLrConfig {
             t_max: 10,
             eta_min: -1.0,
             ..Default::default()
@@ -131,7 +130,7 @@ mod tests {
 
     #[test]
     fn round_trip_and_resume() {
-        let c = CosineAnnealingLr {
+        let c = CosineAnnealingLrConfig {
             t_max: 4,
             eta_min: 0.01,
             last_epoch: -1,
@@ -143,7 +142,7 @@ mod tests {
 
     #[test]
     fn recursive_form_follows_closed_form_within_t_max() {
-        let c = CosineAnnealingLr {
+        let c = CosineAnnealingLrConfig {
             t_max: 10,
             eta_min: 0.001,
             last_epoch: -1,

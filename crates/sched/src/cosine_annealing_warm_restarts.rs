@@ -15,7 +15,7 @@ use crate::{LrScheduler, LrSchedulerConfig, SchedError, ScheduleCore, SchedulerS
 /// Config of `CosineAnnealingWarmRestarts` (`type = "CosineAnnealingWarmRestarts"`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct CosineAnnealingWarmRestarts {
+pub struct CosineAnnealingWarmRestartsConfig {
     /// `T_0`: the length of the first period, in steps. Required by PyTorch; Tuna default 10.
     #[serde(rename = "T_0")]
     pub t_0: i64,
@@ -28,9 +28,9 @@ pub struct CosineAnnealingWarmRestarts {
     pub last_epoch: i64,
 }
 
-impl Default for CosineAnnealingWarmRestarts {
+impl Default for CosineAnnealingWarmRestartsConfig {
     fn default() -> Self {
-        CosineAnnealingWarmRestarts {
+        CosineAnnealingWarmRestartsConfig {
             t_0: 10,
             t_mult: 1,
             eta_min: 0.0,
@@ -39,41 +39,39 @@ impl Default for CosineAnnealingWarmRestarts {
     }
 }
 
-const NAME: &str = "CosineAnnealingWarmRestarts";
-
 #[typetag::serde(name = "CosineAnnealingWarmRestarts")]
-impl LrSchedulerConfig for CosineAnnealingWarmRestarts {
+impl LrSchedulerConfig for CosineAnnealingWarmRestartsConfig {
     fn validate(&self) -> Result<(), SchedError> {
         if self.t_0 < 1 {
             return Err(SchedError::invalid(
-                NAME,
+                self.name(),
                 "T_0",
                 format!("must be a positive integer, got {}", self.t_0),
             ));
         }
         if self.t_mult < 1 {
             return Err(SchedError::invalid(
-                NAME,
+                self.name(),
                 "T_mult",
                 format!("must be an integer >= 1, got {}", self.t_mult),
             ));
         }
         if !self.eta_min.is_finite() || self.eta_min < 0.0 {
             return Err(SchedError::invalid(
-                NAME,
+                self.name(),
                 "eta_min",
                 format!("must be a finite number >= 0, got {}", self.eta_min),
             ));
         }
-        crate::check_last_epoch(NAME, self.last_epoch)
+        crate::check_last_epoch(self.name(), self.last_epoch)
     }
 
     fn build(&self, base_lrs: &[f64]) -> Result<Box<dyn LrScheduler>, SchedError> {
         self.validate()?;
         crate::check_base_lrs(base_lrs)?;
-        let mut s = WarmRestarts {
+        let mut s = CosineAnnealingWarmRestarts {
             config: self.clone(),
-            core: ScheduleCore::new(NAME, base_lrs),
+            core: ScheduleCore::new(self.name(), base_lrs),
             t_i: self.t_0,
             t_cur: -1.0,
         };
@@ -84,14 +82,14 @@ impl LrSchedulerConfig for CosineAnnealingWarmRestarts {
 
 /// The running schedule.
 #[derive(Debug, Clone)]
-struct WarmRestarts {
-    config: CosineAnnealingWarmRestarts,
+struct CosineAnnealingWarmRestarts {
+    config: CosineAnnealingWarmRestartsConfig,
     core: ScheduleCore,
     t_i: i64,
     t_cur: f64,
 }
 
-impl WarmRestarts {
+impl CosineAnnealingWarmRestarts {
     fn update_lrs(&mut self) {
         let eta_min = self.config.eta_min;
         let c = (1.0 + (PI * self.t_cur / self.t_i as f64).cos()) / 2.0;
@@ -102,7 +100,7 @@ impl WarmRestarts {
     }
 }
 
-impl LrScheduler for WarmRestarts {
+impl LrScheduler for CosineAnnealingWarmRestarts {
     fn step(&mut self, _metric: Option<f64>) {
         if self.core.last_epoch < 0 {
             self.step_to(0);
@@ -139,7 +137,7 @@ impl LrScheduler for WarmRestarts {
         self.t_cur = *state
             .values
             .get("T_cur")
-            .ok_or_else(|| SchedError::State(format!("{NAME}: missing value `T_cur`")))?;
+            .ok_or_else(|| SchedError::State(format!("{}: missing value `T_cur`", core.name)))?;
         self.core = core;
         Ok(())
     }
@@ -179,7 +177,7 @@ mod tests {
 
     #[test]
     fn validation() {
-        let e = CosineAnnealingWarmRestarts {
+        let e = CosineAnnealingWarmRestartsConfig {
             t_0: 0,
             ..Default::default()
         }
@@ -189,7 +187,7 @@ mod tests {
             e.to_string(),
             "CosineAnnealingWarmRestarts.T_0: must be a positive integer, got 0"
         );
-        let e = CosineAnnealingWarmRestarts {
+        let e = CosineAnnealingWarmRestartsConfig {
             t_mult: 0,
             ..Default::default()
         }
@@ -202,7 +200,7 @@ mod tests {
 
     #[test]
     fn round_trip_and_resume() {
-        let c = CosineAnnealingWarmRestarts {
+        let c = CosineAnnealingWarmRestartsConfig {
             t_0: 3,
             t_mult: 2,
             eta_min: 0.001,
@@ -214,7 +212,7 @@ mod tests {
 
     #[test]
     fn step_to_matches_stepping() {
-        let c = CosineAnnealingWarmRestarts {
+        let c = CosineAnnealingWarmRestartsConfig {
             t_0: 3,
             t_mult: 2,
             eta_min: 0.0,

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{LrScheduler, LrSchedulerConfig, PerGroup, SchedError, ScheduleCore};
 
-/// The `mode` of [`CyclicLr`].
+/// The `mode` of [`CyclicLrConfig`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CyclicMode {
@@ -29,7 +29,7 @@ pub enum CyclicMode {
     ExpRange,
 }
 
-/// The `scale_mode` of [`CyclicLr`]: what `scale_fn` is evaluated at.
+/// The `scale_mode` of [`CyclicLrConfig`]: what `scale_fn` is evaluated at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ScaleMode {
@@ -39,7 +39,7 @@ pub enum ScaleMode {
     Iterations,
 }
 
-/// A named amplitude-scaling function for [`CyclicLr`]'s `scale_fn` (PyTorch takes a
+/// A named amplitude-scaling function for [`CyclicLrConfig`]'s `scale_fn` (PyTorch takes a
 /// callable; Tuna configs name one). When set, `mode` is ignored and `scale_mode` is used as
 /// given, exactly as PyTorch does with a custom `scale_fn`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,7 +66,7 @@ impl ScaleFn {
 /// Config of `CyclicLR` (`type = "CyclicLR"`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct CyclicLr {
+pub struct CyclicLrConfig {
     /// `base_lr`: the lower lr bound, one value or one per group. Required by PyTorch; Tuna
     /// default 0.001.
     pub base_lr: PerGroup,
@@ -98,9 +98,9 @@ pub struct CyclicLr {
     pub last_epoch: i64,
 }
 
-impl Default for CyclicLr {
+impl Default for CyclicLrConfig {
     fn default() -> Self {
-        CyclicLr {
+        CyclicLrConfig {
             base_lr: PerGroup::All(0.001),
             max_lr: PerGroup::All(0.006),
             step_size_up: 2000,
@@ -117,19 +117,21 @@ impl Default for CyclicLr {
     }
 }
 
-const NAME: &str = "CyclicLR";
-
 #[typetag::serde(name = "CyclicLR")]
-impl LrSchedulerConfig for CyclicLr {
+impl LrSchedulerConfig for CyclicLrConfig {
     fn validate(&self) -> Result<(), SchedError> {
         let finite_nonneg = |v: f64| v.is_finite() && v >= 0.0;
-        self.base_lr
-            .check(NAME, "base_lr", "a finite number >= 0", finite_nonneg)?;
+        self.base_lr.check(
+            self.name(),
+            "base_lr",
+            "a finite number >= 0",
+            finite_nonneg,
+        )?;
         self.max_lr
-            .check(NAME, "max_lr", "a finite number >= 0", finite_nonneg)?;
+            .check(self.name(), "max_lr", "a finite number >= 0", finite_nonneg)?;
         if self.step_size_up < 1 {
             return Err(SchedError::invalid(
-                NAME,
+                self.name(),
                 "step_size_up",
                 format!("must be a positive integer, got {}", self.step_size_up),
             ));
@@ -137,7 +139,7 @@ impl LrSchedulerConfig for CyclicLr {
         if let Some(down) = self.step_size_down {
             if down < 1 {
                 return Err(SchedError::invalid(
-                    NAME,
+                    self.name(),
                     "step_size_down",
                     format!("must be a positive integer or null, got {down}"),
                 ));
@@ -145,16 +147,24 @@ impl LrSchedulerConfig for CyclicLr {
         }
         if !self.gamma.is_finite() || self.gamma <= 0.0 {
             return Err(SchedError::invalid(
-                NAME,
+                self.name(),
                 "gamma",
                 format!("must be a finite number > 0, got {}", self.gamma),
             ));
         }
-        self.base_momentum
-            .check(NAME, "base_momentum", "a finite number", f64::is_finite)?;
-        self.max_momentum
-            .check(NAME, "max_momentum", "a finite number", f64::is_finite)?;
-        crate::check_last_epoch(NAME, self.last_epoch)
+        self.base_momentum.check(
+            self.name(),
+            "base_momentum",
+            "a finite number",
+            f64::is_finite,
+        )?;
+        self.max_momentum.check(
+            self.name(),
+            "max_momentum",
+            "a finite number",
+            f64::is_finite,
+        )?;
+        crate::check_last_epoch(self.name(), self.last_epoch)
     }
 
     fn build(&self, base_lrs: &[f64]) -> Result<Box<dyn LrScheduler>, SchedError> {
@@ -172,18 +182,19 @@ impl LrSchedulerConfig for CyclicLr {
         let total_size = up + down;
         let (base_momentums, max_momentums) = if self.cycle_momentum {
             (
-                self.base_momentum.resolve(n, NAME, "base_momentum")?,
-                self.max_momentum.resolve(n, NAME, "max_momentum")?,
+                self.base_momentum
+                    .resolve(n, self.name(), "base_momentum")?,
+                self.max_momentum.resolve(n, self.name(), "max_momentum")?,
             )
         } else {
             (Vec::new(), Vec::new())
         };
-        let base = self.base_lr.resolve(n, NAME, "base_lr")?;
-        let mut core = ScheduleCore::new(NAME, &base);
+        let base = self.base_lr.resolve(n, self.name(), "base_lr")?;
+        let mut core = ScheduleCore::new(self.name(), &base);
         core.momentum = self.cycle_momentum.then(|| max_momentums.clone());
-        let mut s = Cyclic {
+        let mut s = CyclicLr {
             core,
-            max_lrs: self.max_lr.resolve(n, NAME, "max_lr")?,
+            max_lrs: self.max_lr.resolve(n, self.name(), "max_lr")?,
             total_size,
             step_ratio: up / total_size,
             gamma: self.gamma,
@@ -203,7 +214,7 @@ impl LrSchedulerConfig for CyclicLr {
 
 /// The running schedule.
 #[derive(Debug, Clone)]
-struct Cyclic {
+struct CyclicLr {
     core: ScheduleCore,
     max_lrs: Vec<f64>,
     total_size: f64,
@@ -215,7 +226,7 @@ struct Cyclic {
     max_momentums: Vec<f64>,
 }
 
-impl Cyclic {
+impl CyclicLr {
     /// PyTorch `get_lr()` at `last_epoch`.
     fn update(&mut self) {
         let core = &mut self.core;
@@ -249,7 +260,7 @@ impl Cyclic {
     }
 }
 
-impl LrScheduler for Cyclic {
+impl LrScheduler for CyclicLr {
     fn step(&mut self, _metric: Option<f64>) {
         self.core.last_epoch += 1;
         self.update();
@@ -271,7 +282,7 @@ mod tests {
 
     #[test]
     fn validation() {
-        let e = CyclicLr {
+        let e = CyclicLrConfig {
             step_size_up: 0,
             ..Default::default()
         }
@@ -281,7 +292,7 @@ mod tests {
             e.to_string(),
             "CyclicLR.step_size_up: must be a positive integer, got 0"
         );
-        let e = CyclicLr {
+        let e = CyclicLrConfig {
             max_lr: PerGroup::All(-1.0),
             ..Default::default()
         }
@@ -291,7 +302,7 @@ mod tests {
             e.to_string(),
             "CyclicLR.max_lr: must be a finite number >= 0, got -1"
         );
-        let e = CyclicLr {
+        let e = CyclicLrConfig {
             max_lr: PerGroup::Each(vec![0.1, 0.2]),
             ..Default::default()
         }
@@ -311,7 +322,7 @@ mod tests {
 
     #[test]
     fn round_trip_and_resume() {
-        let c = CyclicLr {
+        let c = CyclicLrConfig {
             step_size_up: 3,
             step_size_down: Some(5),
             mode: CyclicMode::ExpRange,
@@ -321,7 +332,7 @@ mod tests {
         };
         assert_round_trip(&c);
         assert_resume(&c, &[0.1, 0.1], 20, None);
-        let c = CyclicLr {
+        let c = CyclicLrConfig {
             step_size_up: 2,
             scale_fn: Some(ScaleFn::Triangular2),
             scale_mode: ScaleMode::Iterations,
@@ -335,7 +346,7 @@ mod tests {
 
     #[test]
     fn triangle() {
-        let c = CyclicLr {
+        let c = CyclicLrConfig {
             base_lr: 1.0.into(),
             max_lr: 3.0.into(),
             step_size_up: 2,

@@ -10,27 +10,23 @@ use crate::{LrScheduler, LrSchedulerConfig, SchedError};
 /// Config of `ExponentialLR` (`type = "ExponentialLR"`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct ExponentialLr {
+pub struct ExponentialLrConfig {
     /// `gamma`: multiplicative decay per step. Required by PyTorch; Tuna default 0.95.
     pub gamma: f64,
     /// `last_epoch`: must be -1 (PyTorch default); resume with `load_state`.
     pub last_epoch: i64,
 }
 
-impl Default for ExponentialLr {
+impl Default for ExponentialLrConfig {
     fn default() -> Self {
-        ExponentialLr {
+        ExponentialLrConfig {
             gamma: 0.95,
             last_epoch: -1,
         }
     }
 }
 
-const NAME: &str = "ExponentialLR";
-
-impl ChainRule for ExponentialLr {
-    const NAME: &'static str = NAME;
-
+impl ChainRule for ExponentialLrConfig {
     fn chained(&self, epoch: i64, _: i64, lr: f64, _: f64) -> f64 {
         if epoch == 0 {
             lr
@@ -44,17 +40,20 @@ impl ChainRule for ExponentialLr {
     }
 }
 
+/// The running `ExponentialLR` schedule, which [`ExponentialLrConfig`] builds (as a `Box<dyn LrScheduler>`).
+pub type ExponentialLr = Chainable<ExponentialLrConfig>;
+
 #[typetag::serde(name = "ExponentialLR")]
-impl LrSchedulerConfig for ExponentialLr {
+impl LrSchedulerConfig for ExponentialLrConfig {
     fn validate(&self) -> Result<(), SchedError> {
         if !self.gamma.is_finite() || self.gamma < 0.0 {
             return Err(SchedError::invalid(
-                NAME,
+                self.name(),
                 "gamma",
                 format!("must be a finite number >= 0, got {}", self.gamma),
             ));
         }
-        crate::check_last_epoch(NAME, self.last_epoch)
+        crate::check_last_epoch(self.name(), self.last_epoch)
     }
 
     fn build(&self, base_lrs: &[f64]) -> Result<Box<dyn LrScheduler>, SchedError> {
@@ -70,7 +69,7 @@ mod tests {
 
     #[test]
     fn validation() {
-        let e = ExponentialLr {
+        let e = ExponentialLrConfig {
             gamma: -0.5,
             ..Default::default()
         }
@@ -84,7 +83,7 @@ mod tests {
 
     #[test]
     fn round_trip_and_resume() {
-        let c = ExponentialLr {
+        let c = ExponentialLrConfig {
             gamma: 0.5,
             last_epoch: -1,
         };

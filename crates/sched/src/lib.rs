@@ -1,8 +1,8 @@
 //! # tuna-sched
 //!
 //! Tuna's learning-rate schedules: every `torch.optim.lr_scheduler` as a typetag plugin, plus a
-//! [`LinearWarmup`] convenience. A schedule is a pure function of the step count (and, for
-//! [`ReduceLrOnPlateau`], of the observed metrics); it depends on no tensor code.
+//! [`LinearWarmupConfig`] convenience. A schedule is a pure function of the step count (and, for
+//! [`ReduceLrOnPlateauConfig`], of the observed metrics); it depends on no tensor code.
 //!
 //! A schedule has two halves:
 //!
@@ -36,7 +36,7 @@
 //! assert_eq!(sched.lrs(), resumed.lrs());
 //! ```
 //!
-//! Nested schedules ([`SequentialLr`], [`ChainedScheduler`]) replicate PyTorch's shared-lr
+//! Nested schedules ([`SequentialLrConfig`], [`ChainedSchedulerConfig`]) replicate PyTorch's shared-lr
 //! semantics exactly, including the effect of the sub-schedulers' constructors on the lr.
 //!
 //! Your own schedule registers itself with `#[typetag::serde(name = "MySchedule")]` on its
@@ -71,24 +71,24 @@ use std::fmt::Debug;
 use dyn_clone::DynClone;
 
 pub use chainable::{ChainRule, Chainable};
-pub use chained_scheduler::ChainedScheduler;
-pub use constant_lr::ConstantLr;
+pub use chained_scheduler::ChainedSchedulerConfig;
+pub use constant_lr::{ConstantLr, ConstantLrConfig};
 pub use core::ScheduleCore;
-pub use cosine_annealing_lr::CosineAnnealingLr;
-pub use cosine_annealing_warm_restarts::CosineAnnealingWarmRestarts;
-pub use cyclic_lr::{CyclicLr, CyclicMode, ScaleFn, ScaleMode};
+pub use cosine_annealing_lr::{CosineAnnealingLr, CosineAnnealingLrConfig};
+pub use cosine_annealing_warm_restarts::CosineAnnealingWarmRestartsConfig;
+pub use cyclic_lr::{CyclicLrConfig, CyclicMode, ScaleFn, ScaleMode};
 pub use error::SchedError;
-pub use exponential_lr::ExponentialLr;
-pub use linear_lr::LinearLr;
-pub use linear_warmup::LinearWarmup;
-pub use multi_step_lr::MultiStepLr;
-pub use one_cycle_lr::{AnnealStrategy, OneCycleLr};
+pub use exponential_lr::{ExponentialLr, ExponentialLrConfig};
+pub use linear_lr::{LinearLr, LinearLrConfig};
+pub use linear_warmup::LinearWarmupConfig;
+pub use multi_step_lr::{MultiStepLr, MultiStepLrConfig};
+pub use one_cycle_lr::{AnnealStrategy, OneCycleLrConfig};
 pub use per_group::PerGroup;
-pub use polynomial_lr::PolynomialLr;
-pub use reduce_lr_on_plateau::{PlateauMode, ReduceLrOnPlateau, ThresholdMode};
-pub use sequential_lr::SequentialLr;
+pub use polynomial_lr::{PolynomialLr, PolynomialLrConfig};
+pub use reduce_lr_on_plateau::{PlateauMode, ReduceLrOnPlateauConfig, ThresholdMode};
+pub use sequential_lr::SequentialLrConfig;
 pub use state::SchedulerState;
-pub use step_lr::StepLr;
+pub use step_lr::{StepLr, StepLrConfig};
 
 /// A serializable learning-rate schedule config: the plugin trait.
 ///
@@ -97,6 +97,12 @@ pub use step_lr::StepLr;
 /// your own type with `#[typetag::serde(name = "...")]` to make it loadable by name.
 #[typetag::serde(tag = "type")]
 pub trait LrSchedulerConfig: DynClone + Debug + Send + Sync {
+    /// The tag this config is written with (the PyTorch class name, e.g. `"OneCycleLR"`), which
+    /// also names the schedule in saved states and errors.
+    fn name(&self) -> &'static str {
+        self.typetag_name()
+    }
+
     /// Checks every field and returns the first problem, naming the schedule and the field
     /// (`MultiStepLR.milestones: must be increasing ..., got [30, 10]`).
     ///
@@ -150,12 +156,12 @@ dyn_clone::clone_trait_object!(LrSchedulerConfig);
 ///
 /// The composition hooks ([`set_lrs`](LrScheduler::set_lrs),
 /// [`restart`](LrScheduler::restart), [`step_to`](LrScheduler::step_to)) let
-/// [`SequentialLr`], [`ChainedScheduler`] and [`LinearWarmup`] share one learning rate
+/// [`SequentialLrConfig`], [`ChainedSchedulerConfig`] and [`LinearWarmupConfig`] share one learning rate
 /// between nested schedules exactly as PyTorch's do.
 pub trait LrScheduler: DynClone + Debug + Send + Sync {
     /// Advances one step (PyTorch `scheduler.step()`, or `scheduler.step(metric)` for
     /// `ReduceLROnPlateau`): increments `last_epoch` and sets the new lrs in the core.
-    /// Schedules that do not observe metrics ignore `metric`; [`ReduceLrOnPlateau`] ignores a
+    /// Schedules that do not observe metrics ignore `metric`; [`ReduceLrOnPlateauConfig`] ignores a
     /// step without one.
     fn step(&mut self, metric: Option<f64>);
 
@@ -171,7 +177,7 @@ pub trait LrScheduler: DynClone + Debug + Send + Sync {
     }
 
     /// The momentum to set on every parameter group, for schedules that cycle it
-    /// ([`CyclicLr`], [`OneCycleLr`] with `cycle_momentum`); `None` otherwise. The optimizer
+    /// ([`CyclicLrConfig`], [`OneCycleLrConfig`] with `cycle_momentum`); `None` otherwise. The optimizer
     /// applies it as its `momentum` (SGD, RMSprop) or as Adam's `beta1`, as PyTorch does.
     fn momentum(&self) -> Option<Vec<f64>> {
         self.core().momentum.clone()
@@ -239,27 +245,27 @@ pub fn link() {}
 /// listing what exists.
 pub fn builtin_examples() -> Vec<Box<dyn LrSchedulerConfig>> {
     vec![
-        Box::new(StepLr::default()),
-        Box::new(MultiStepLr::default()),
-        Box::new(ConstantLr::default()),
-        Box::new(LinearLr::default()),
-        Box::new(ExponentialLr::default()),
-        Box::new(PolynomialLr::default()),
-        Box::new(CosineAnnealingLr {
+        Box::new(StepLrConfig::default()),
+        Box::new(MultiStepLrConfig::default()),
+        Box::new(ConstantLrConfig::default()),
+        Box::new(LinearLrConfig::default()),
+        Box::new(ExponentialLrConfig::default()),
+        Box::new(PolynomialLrConfig::default()),
+        Box::new(CosineAnnealingLrConfig {
             t_max: 100,
             ..Default::default()
         }),
-        Box::new(CosineAnnealingWarmRestarts::default()),
-        Box::new(CyclicLr::default()),
-        Box::new(OneCycleLr {
+        Box::new(CosineAnnealingWarmRestartsConfig::default()),
+        Box::new(CyclicLrConfig::default()),
+        Box::new(OneCycleLrConfig {
             total_steps: Some(100),
             ..Default::default()
         }),
-        Box::new(ReduceLrOnPlateau::default()),
-        Box::new(SequentialLr {
+        Box::new(ReduceLrOnPlateauConfig::default()),
+        Box::new(SequentialLrConfig {
             schedulers: vec![
-                Box::new(LinearLr::default()),
-                Box::new(CosineAnnealingLr {
+                Box::new(LinearLrConfig::default()),
+                Box::new(CosineAnnealingLrConfig {
                     t_max: 100,
                     ..Default::default()
                 }),
@@ -267,14 +273,14 @@ pub fn builtin_examples() -> Vec<Box<dyn LrSchedulerConfig>> {
             milestones: vec![5],
             last_epoch: -1,
         }),
-        Box::new(ChainedScheduler {
+        Box::new(ChainedSchedulerConfig {
             schedulers: vec![
-                Box::new(ConstantLr::default()),
-                Box::new(ExponentialLr::default()),
+                Box::new(ConstantLrConfig::default()),
+                Box::new(ExponentialLrConfig::default()),
             ],
         }),
-        Box::new(LinearWarmup {
-            scheduler: Some(Box::new(CosineAnnealingLr {
+        Box::new(LinearWarmupConfig {
+            scheduler: Some(Box::new(CosineAnnealingLrConfig {
                 t_max: 100,
                 ..Default::default()
             })),

@@ -12,7 +12,7 @@ use crate::{LrScheduler, LrSchedulerConfig, SchedError};
 /// Config of `LinearLR` (`type = "LinearLR"`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct LinearLr {
+pub struct LinearLrConfig {
     /// `start_factor`: the multiplier at step 0, in (0, 1]. PyTorch default 1/3.
     pub start_factor: f64,
     /// `end_factor`: the multiplier from `total_iters` on, in [0, 1]. PyTorch default 1.0.
@@ -23,9 +23,9 @@ pub struct LinearLr {
     pub last_epoch: i64,
 }
 
-impl Default for LinearLr {
+impl Default for LinearLrConfig {
     fn default() -> Self {
-        LinearLr {
+        LinearLrConfig {
             start_factor: 1.0 / 3.0,
             end_factor: 1.0,
             total_iters: 5,
@@ -34,11 +34,7 @@ impl Default for LinearLr {
     }
 }
 
-const NAME: &str = "LinearLR";
-
-impl ChainRule for LinearLr {
-    const NAME: &'static str = NAME;
-
+impl ChainRule for LinearLrConfig {
     fn chained(&self, epoch: i64, _: i64, lr: f64, _: f64) -> f64 {
         if epoch == 0 {
             return lr * self.start_factor;
@@ -56,31 +52,34 @@ impl ChainRule for LinearLr {
     }
 }
 
+/// The running `LinearLR` schedule, which [`LinearLrConfig`] builds (as a `Box<dyn LrScheduler>`).
+pub type LinearLr = Chainable<LinearLrConfig>;
+
 #[typetag::serde(name = "LinearLR")]
-impl LrSchedulerConfig for LinearLr {
+impl LrSchedulerConfig for LinearLrConfig {
     fn validate(&self) -> Result<(), SchedError> {
         if !(self.start_factor > 0.0 && self.start_factor <= 1.0) {
             return Err(SchedError::invalid(
-                NAME,
+                self.name(),
                 "start_factor",
                 format!("must be in (0, 1], got {}", self.start_factor),
             ));
         }
         if !(self.end_factor >= 0.0 && self.end_factor <= 1.0) {
             return Err(SchedError::invalid(
-                NAME,
+                self.name(),
                 "end_factor",
                 format!("must be in [0, 1], got {}", self.end_factor),
             ));
         }
         if self.total_iters < 1 {
             return Err(SchedError::invalid(
-                NAME,
+                self.name(),
                 "total_iters",
                 format!("must be a positive integer, got {}", self.total_iters),
             ));
         }
-        crate::check_last_epoch(NAME, self.last_epoch)
+        crate::check_last_epoch(self.name(), self.last_epoch)
     }
 
     fn build(&self, base_lrs: &[f64]) -> Result<Box<dyn LrScheduler>, SchedError> {
@@ -96,7 +95,7 @@ mod tests {
 
     #[test]
     fn validation() {
-        let e = LinearLr {
+        let e = LinearLrConfig {
             start_factor: 0.0,
             ..Default::default()
         }
@@ -106,14 +105,14 @@ mod tests {
             e.to_string(),
             "LinearLR.start_factor: must be in (0, 1], got 0"
         );
-        let e = LinearLr {
+        let e = LinearLrConfig {
             end_factor: 2.0,
             ..Default::default()
         }
         .validate()
         .unwrap_err();
         assert!(e.to_string().starts_with("LinearLR.end_factor"));
-        let e = LinearLr {
+        let e = LinearLrConfig {
             total_iters: 0,
             ..Default::default()
         }
@@ -124,7 +123,7 @@ mod tests {
 
     #[test]
     fn round_trip_and_resume() {
-        let c = LinearLr {
+        let c = LinearLrConfig {
             start_factor: 0.25,
             end_factor: 1.0,
             total_iters: 3,

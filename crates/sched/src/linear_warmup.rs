@@ -23,7 +23,7 @@ use crate::{LrScheduler, LrSchedulerConfig, SchedError, ScheduleCore, SchedulerS
 /// Config of `LinearWarmup` (`type = "LinearWarmup"`; Tuna-specific).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct LinearWarmup {
+pub struct LinearWarmupConfig {
     /// `warmup_steps`: the length of the ramp, in steps. Default 5.
     pub warmup_steps: i64,
     /// `start_factor`: the fraction of the base lr at step 0, in [0, 1]. Default 0.0.
@@ -32,9 +32,9 @@ pub struct LinearWarmup {
     pub scheduler: Option<Box<dyn LrSchedulerConfig>>,
 }
 
-impl Default for LinearWarmup {
+impl Default for LinearWarmupConfig {
     fn default() -> Self {
-        LinearWarmup {
+        LinearWarmupConfig {
             warmup_steps: 5,
             start_factor: 0.0,
             scheduler: None,
@@ -42,21 +42,19 @@ impl Default for LinearWarmup {
     }
 }
 
-const NAME: &str = "LinearWarmup";
-
 #[typetag::serde(name = "LinearWarmup")]
-impl LrSchedulerConfig for LinearWarmup {
+impl LrSchedulerConfig for LinearWarmupConfig {
     fn validate(&self) -> Result<(), SchedError> {
         if self.warmup_steps < 0 {
             return Err(SchedError::invalid(
-                NAME,
+                self.name(),
                 "warmup_steps",
                 format!("must be an integer >= 0, got {}", self.warmup_steps),
             ));
         }
         if !(0.0..=1.0).contains(&self.start_factor) {
             return Err(SchedError::invalid(
-                NAME,
+                self.name(),
                 "start_factor",
                 format!("must be in [0, 1], got {}", self.start_factor),
             ));
@@ -64,7 +62,7 @@ impl LrSchedulerConfig for LinearWarmup {
         if let Some(inner) = &self.scheduler {
             inner
                 .validate()
-                .map_err(|e| SchedError::invalid(NAME, "scheduler", e.to_string()))?;
+                .map_err(|e| SchedError::invalid(self.name(), "scheduler", e.to_string()))?;
         }
         Ok(())
     }
@@ -75,15 +73,15 @@ impl LrSchedulerConfig for LinearWarmup {
         let inner = match &self.scheduler {
             Some(c) => Some(
                 c.build(base_lrs)
-                    .map_err(|e| SchedError::invalid(NAME, "scheduler", e.to_string()))?,
+                    .map_err(|e| SchedError::invalid(self.name(), "scheduler", e.to_string()))?,
             ),
             None => None,
         };
-        let mut s = Warmup {
+        let mut s = LinearWarmup {
             warmup_steps: self.warmup_steps,
             start_factor: self.start_factor,
             inner,
-            core: ScheduleCore::new(NAME, base_lrs),
+            core: ScheduleCore::new(self.name(), base_lrs),
         };
         s.core.last_epoch = 0;
         s.update();
@@ -103,14 +101,14 @@ impl LrSchedulerConfig for LinearWarmup {
 
 /// The running schedule.
 #[derive(Debug, Clone)]
-struct Warmup {
+struct LinearWarmup {
     warmup_steps: i64,
     start_factor: f64,
     inner: Option<Box<dyn LrScheduler>>,
     core: ScheduleCore,
 }
 
-impl Warmup {
+impl LinearWarmup {
     fn update(&mut self) {
         let core = &mut self.core;
         if core.last_epoch < self.warmup_steps {
@@ -127,7 +125,7 @@ impl Warmup {
     }
 }
 
-impl LrScheduler for Warmup {
+impl LrScheduler for LinearWarmup {
     fn step(&mut self, metric: Option<f64>) {
         self.core.last_epoch += 1;
         if self.core.last_epoch > self.warmup_steps {
@@ -180,11 +178,11 @@ impl LrScheduler for Warmup {
 mod tests {
     use super::*;
     use crate::test_util::*;
-    use crate::{CosineAnnealingLr, LinearLr, OneCycleLr, SequentialLr};
+    use crate::{CosineAnnealingLrConfig, LinearLrConfig, OneCycleLrConfig, SequentialLrConfig};
 
     #[test]
     fn validation() {
-        let e = LinearWarmup {
+        let e = LinearWarmupConfig {
             warmup_steps: -1,
             ..Default::default()
         }
@@ -194,15 +192,15 @@ mod tests {
             e.to_string(),
             "LinearWarmup.warmup_steps: must be an integer >= 0, got -1"
         );
-        let e = LinearWarmup {
+        let e = LinearWarmupConfig {
             start_factor: 2.0,
             ..Default::default()
         }
         .validate()
         .unwrap_err();
         assert!(e.to_string().starts_with("LinearWarmup.start_factor"));
-        let e = LinearWarmup {
-            scheduler: Some(Box::new(CosineAnnealingLr {
+        let e = LinearWarmupConfig {
+            scheduler: Some(Box::new(CosineAnnealingLrConfig {
                 t_max: 0,
                 ..Default::default()
             })),
@@ -218,39 +216,39 @@ mod tests {
 
     #[test]
     fn round_trip_and_resume() {
-        let c = LinearWarmup {
+        let c = LinearWarmupConfig {
             warmup_steps: 4,
             start_factor: 0.1,
-            scheduler: Some(Box::new(OneCycleLr {
+            scheduler: Some(Box::new(OneCycleLrConfig {
                 total_steps: Some(8),
                 ..Default::default()
             })),
         };
         assert_round_trip(&c);
-        assert_round_trip(&LinearWarmup::default());
+        assert_round_trip(&LinearWarmupConfig::default());
         assert_resume(&c, &[0.1, 0.2], 14, None);
-        assert_resume(&LinearWarmup::default(), &[0.1], 8, None);
+        assert_resume(&LinearWarmupConfig::default(), &[0.1], 8, None);
     }
 
     #[test]
     fn equals_sequential_linear_then_cosine() {
-        let warm = LinearWarmup {
+        let warm = LinearWarmupConfig {
             warmup_steps: 5,
             start_factor: 0.2,
-            scheduler: Some(Box::new(CosineAnnealingLr {
+            scheduler: Some(Box::new(CosineAnnealingLrConfig {
                 t_max: 10,
                 ..Default::default()
             })),
         };
-        let seq = SequentialLr {
+        let seq = SequentialLrConfig {
             schedulers: vec![
-                Box::new(LinearLr {
+                Box::new(LinearLrConfig {
                     start_factor: 0.2,
                     end_factor: 1.0,
                     total_iters: 5,
                     last_epoch: -1,
                 }),
-                Box::new(CosineAnnealingLr {
+                Box::new(CosineAnnealingLrConfig {
                     t_max: 10,
                     ..Default::default()
                 }),

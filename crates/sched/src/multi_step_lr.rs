@@ -11,7 +11,7 @@ use crate::{LrScheduler, LrSchedulerConfig, SchedError};
 /// Config of `MultiStepLR` (`type = "MultiStepLR"`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct MultiStepLr {
+pub struct MultiStepLrConfig {
     /// `milestones`: the steps at which the lr is multiplied by `gamma`, increasing (a repeated
     /// milestone applies `gamma` twice). Required by PyTorch; Tuna default `[]`.
     pub milestones: Vec<i64>,
@@ -21,9 +21,9 @@ pub struct MultiStepLr {
     pub last_epoch: i64,
 }
 
-impl Default for MultiStepLr {
+impl Default for MultiStepLrConfig {
     fn default() -> Self {
-        MultiStepLr {
+        MultiStepLrConfig {
             milestones: Vec::new(),
             gamma: 0.1,
             last_epoch: -1,
@@ -31,11 +31,7 @@ impl Default for MultiStepLr {
     }
 }
 
-const NAME: &str = "MultiStepLR";
-
-impl ChainRule for MultiStepLr {
-    const NAME: &'static str = NAME;
-
+impl ChainRule for MultiStepLrConfig {
     fn chained(&self, epoch: i64, _: i64, lr: f64, _: f64) -> f64 {
         let count = self.milestones.iter().filter(|&&m| m == epoch).count();
         if count == 0 {
@@ -51,12 +47,15 @@ impl ChainRule for MultiStepLr {
     }
 }
 
+/// The running `MultiStepLR` schedule, which [`MultiStepLrConfig`] builds (as a `Box<dyn LrScheduler>`).
+pub type MultiStepLr = Chainable<MultiStepLrConfig>;
+
 #[typetag::serde(name = "MultiStepLR")]
-impl LrSchedulerConfig for MultiStepLr {
+impl LrSchedulerConfig for MultiStepLrConfig {
     fn validate(&self) -> Result<(), SchedError> {
         if self.milestones.windows(2).any(|w| w[1] < w[0]) {
             return Err(SchedError::invalid(
-                NAME,
+                self.name(),
                 "milestones",
                 format!(
                     "must be increasing (a repeated milestone applies gamma twice), got {:?}",
@@ -66,19 +65,19 @@ impl LrSchedulerConfig for MultiStepLr {
         }
         if let Some(m) = self.milestones.iter().find(|&&m| m < 0) {
             return Err(SchedError::invalid(
-                NAME,
+                self.name(),
                 "milestones",
                 format!("must be >= 0, got {m}"),
             ));
         }
         if !self.gamma.is_finite() || self.gamma < 0.0 {
             return Err(SchedError::invalid(
-                NAME,
+                self.name(),
                 "gamma",
                 format!("must be a finite number >= 0, got {}", self.gamma),
             ));
         }
-        crate::check_last_epoch(NAME, self.last_epoch)
+        crate::check_last_epoch(self.name(), self.last_epoch)
     }
 
     fn build(&self, base_lrs: &[f64]) -> Result<Box<dyn LrScheduler>, SchedError> {
@@ -94,7 +93,7 @@ mod tests {
 
     #[test]
     fn validation() {
-        let c = MultiStepLr {
+        let c = MultiStepLrConfig {
             milestones: vec![30, 10],
             ..Default::default()
         };
@@ -102,12 +101,12 @@ mod tests {
             c.validate().unwrap_err().to_string(),
             "MultiStepLR.milestones: must be increasing (a repeated milestone applies gamma twice), got [30, 10]"
         );
-        let c = MultiStepLr {
+        let c = MultiStepLrConfig {
             milestones: vec![-1],
             ..Default::default()
         };
         assert!(c.validate().is_err());
-        let c = MultiStepLr {
+        let c = MultiStepLrConfig {
             gamma: f64::NAN,
             ..Default::default()
         };
@@ -120,7 +119,7 @@ mod tests {
 
     #[test]
     fn round_trip_and_resume() {
-        let c = MultiStepLr {
+        let c = MultiStepLrConfig {
             milestones: vec![2, 4, 4],
             gamma: 0.5,
             last_epoch: -1,

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{LrScheduler, LrSchedulerConfig, PerGroup, SchedError, ScheduleCore};
 
-/// The `anneal_strategy` of [`OneCycleLr`].
+/// The `anneal_strategy` of [`OneCycleLrConfig`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AnnealStrategy {
@@ -45,7 +45,7 @@ impl AnnealStrategy {
 /// Config of `OneCycleLR` (`type = "OneCycleLR"`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct OneCycleLr {
+pub struct OneCycleLrConfig {
     /// `max_lr`: the peak lr, one value or one per group. Required by PyTorch; Tuna default 0.1.
     pub max_lr: PerGroup,
     /// `total_steps`: the length of the cycle; if `null`, `epochs * steps_per_epoch`. PyTorch
@@ -76,9 +76,9 @@ pub struct OneCycleLr {
     pub last_epoch: i64,
 }
 
-impl Default for OneCycleLr {
+impl Default for OneCycleLrConfig {
     fn default() -> Self {
-        OneCycleLr {
+        OneCycleLrConfig {
             max_lr: PerGroup::All(0.1),
             total_steps: None,
             epochs: None,
@@ -96,9 +96,7 @@ impl Default for OneCycleLr {
     }
 }
 
-const NAME: &str = "OneCycleLR";
-
-impl OneCycleLr {
+impl OneCycleLrConfig {
     /// The cycle length: `total_steps`, or `epochs * steps_per_epoch`.
     ///
     /// # Errors
@@ -107,7 +105,7 @@ impl OneCycleLr {
         let positive = |field: &'static str, v: i64| {
             if v < 1 {
                 Err(SchedError::invalid(
-                    NAME,
+                    self.name(),
                     field,
                     format!("must be a positive integer, got {v}"),
                 ))
@@ -121,7 +119,7 @@ impl OneCycleLr {
                 Ok(positive("epochs", e)? * positive("steps_per_epoch", s)?)
             }
             _ => Err(SchedError::invalid(
-                NAME,
+                self.name(),
                 "total_steps",
                 "set total_steps, or both epochs and steps_per_epoch; got neither",
             )),
@@ -130,37 +128,45 @@ impl OneCycleLr {
 }
 
 #[typetag::serde(name = "OneCycleLR")]
-impl LrSchedulerConfig for OneCycleLr {
+impl LrSchedulerConfig for OneCycleLrConfig {
     fn validate(&self) -> Result<(), SchedError> {
         self.max_lr
-            .check(NAME, "max_lr", "a finite number >= 0", |v| {
+            .check(self.name(), "max_lr", "a finite number >= 0", |v| {
                 v.is_finite() && v >= 0.0
             })?;
         self.resolved_total_steps()?;
         if !(0.0..=1.0).contains(&self.pct_start) {
             return Err(SchedError::invalid(
-                NAME,
+                self.name(),
                 "pct_start",
                 format!("must be between 0 and 1, got {}", self.pct_start),
             ));
         }
-        self.base_momentum
-            .check(NAME, "base_momentum", "a finite number", f64::is_finite)?;
-        self.max_momentum
-            .check(NAME, "max_momentum", "a finite number", f64::is_finite)?;
+        self.base_momentum.check(
+            self.name(),
+            "base_momentum",
+            "a finite number",
+            f64::is_finite,
+        )?;
+        self.max_momentum.check(
+            self.name(),
+            "max_momentum",
+            "a finite number",
+            f64::is_finite,
+        )?;
         for (field, v) in [
             ("div_factor", self.div_factor),
             ("final_div_factor", self.final_div_factor),
         ] {
             if !v.is_finite() || v <= 0.0 {
                 return Err(SchedError::invalid(
-                    NAME,
+                    self.name(),
                     field,
                     format!("must be a finite number > 0, got {v}"),
                 ));
             }
         }
-        crate::check_last_epoch(NAME, self.last_epoch)
+        crate::check_last_epoch(self.name(), self.last_epoch)
     }
 
     fn build(&self, base_lrs: &[f64]) -> Result<Box<dyn LrScheduler>, SchedError> {
@@ -169,7 +175,7 @@ impl LrSchedulerConfig for OneCycleLr {
         let n = base_lrs.len();
         let total_steps = self.resolved_total_steps()?;
         let total = total_steps as f64;
-        let max_lrs = self.max_lr.resolve(n, NAME, "max_lr")?;
+        let max_lrs = self.max_lr.resolve(n, self.name(), "max_lr")?;
         let groups = max_lrs
             .iter()
             .map(|&max_lr| {
@@ -216,16 +222,17 @@ impl LrSchedulerConfig for OneCycleLr {
         };
         let momentums = if self.cycle_momentum {
             Some((
-                self.base_momentum.resolve(n, NAME, "base_momentum")?,
-                self.max_momentum.resolve(n, NAME, "max_momentum")?,
+                self.base_momentum
+                    .resolve(n, self.name(), "base_momentum")?,
+                self.max_momentum.resolve(n, self.name(), "max_momentum")?,
             ))
         } else {
             None
         };
         let initial: Vec<f64> = groups.iter().map(|g| g.initial_lr).collect();
-        let mut core = ScheduleCore::new(NAME, &initial);
+        let mut core = ScheduleCore::new(self.name(), &initial);
         core.momentum = momentums.as_ref().map(|(_, max)| max.clone());
-        let mut s = OneCycle {
+        let mut s = OneCycleLr {
             core,
             groups,
             momentums,
@@ -273,7 +280,7 @@ struct Phase {
 
 /// The running schedule.
 #[derive(Debug, Clone)]
-struct OneCycle {
+struct OneCycleLr {
     core: ScheduleCore,
     groups: Vec<GroupLevels>,
     /// `(base_momentums, max_momentums)` when cycling momentum.
@@ -283,7 +290,7 @@ struct OneCycle {
     total_steps: i64,
 }
 
-impl OneCycle {
+impl OneCycleLr {
     fn update(&mut self) {
         // Hold the end of the cycle instead of raising (see the module docs).
         let step_num = self.core.last_epoch.min(self.total_steps - 1) as f64;
@@ -319,7 +326,7 @@ impl OneCycle {
     }
 }
 
-impl LrScheduler for OneCycle {
+impl LrScheduler for OneCycleLr {
     fn step(&mut self, _metric: Option<f64>) {
         self.core.last_epoch += 1;
         self.update();
@@ -341,7 +348,7 @@ mod tests {
 
     #[test]
     fn validation() {
-        let c = OneCycleLr {
+        let c = OneCycleLrConfig {
             total_steps: None,
             ..Default::default()
         };
@@ -349,7 +356,7 @@ mod tests {
             c.validate().unwrap_err().to_string(),
             "OneCycleLR.total_steps: set total_steps, or both epochs and steps_per_epoch; got neither"
         );
-        let c = OneCycleLr {
+        let c = OneCycleLrConfig {
             total_steps: None,
             epochs: Some(0),
             steps_per_epoch: Some(3),
@@ -359,7 +366,7 @@ mod tests {
             c.validate().unwrap_err().to_string(),
             "OneCycleLR.epochs: must be a positive integer, got 0"
         );
-        let c = OneCycleLr {
+        let c = OneCycleLrConfig {
             pct_start: 1.5,
             total_steps: Some(10),
             ..Default::default()
@@ -369,7 +376,7 @@ mod tests {
             .unwrap_err()
             .to_string()
             .starts_with("OneCycleLR.pct_start"));
-        let c = OneCycleLr {
+        let c = OneCycleLrConfig {
             div_factor: 0.0,
             total_steps: Some(10),
             ..Default::default()
@@ -388,17 +395,17 @@ mod tests {
 
     #[test]
     fn round_trip_and_resume() {
-        let c = OneCycleLr {
+        let c = OneCycleLrConfig {
             total_steps: Some(20),
             three_phase: true,
             ..Default::default()
         };
-        let mut filled = OneCycleLr::default();
+        let mut filled = OneCycleLrConfig::default();
         filled.fill_total_steps(7);
         assert_eq!(filled.total_steps, Some(7));
         assert_round_trip(&c);
         assert_resume(&c, &[0.1], 25, None);
-        let c = OneCycleLr {
+        let c = OneCycleLrConfig {
             total_steps: None,
             epochs: Some(3),
             steps_per_epoch: Some(4),
@@ -413,7 +420,7 @@ mod tests {
 
     #[test]
     fn holds_the_final_lr_past_the_end() {
-        let c = OneCycleLr {
+        let c = OneCycleLrConfig {
             total_steps: Some(10),
             anneal_strategy: AnnealStrategy::Linear,
             ..Default::default()

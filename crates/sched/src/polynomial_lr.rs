@@ -11,7 +11,7 @@ use crate::{LrScheduler, LrSchedulerConfig, SchedError};
 /// Config of `PolynomialLR` (`type = "PolynomialLR"`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct PolynomialLr {
+pub struct PolynomialLrConfig {
     /// `total_iters`: the number of steps to reach 0. PyTorch default 5.
     pub total_iters: i64,
     /// `power`: the polynomial's power. PyTorch default 1.0.
@@ -20,9 +20,9 @@ pub struct PolynomialLr {
     pub last_epoch: i64,
 }
 
-impl Default for PolynomialLr {
+impl Default for PolynomialLrConfig {
     fn default() -> Self {
-        PolynomialLr {
+        PolynomialLrConfig {
             total_iters: 5,
             power: 1.0,
             last_epoch: -1,
@@ -30,11 +30,7 @@ impl Default for PolynomialLr {
     }
 }
 
-const NAME: &str = "PolynomialLR";
-
-impl ChainRule for PolynomialLr {
-    const NAME: &'static str = NAME;
-
+impl ChainRule for PolynomialLrConfig {
     fn chained(&self, epoch: i64, _: i64, lr: f64, _: f64) -> f64 {
         if epoch == 0 || epoch > self.total_iters {
             return lr;
@@ -51,24 +47,27 @@ impl ChainRule for PolynomialLr {
     }
 }
 
+/// The running `PolynomialLR` schedule, which [`PolynomialLrConfig`] builds (as a `Box<dyn LrScheduler>`).
+pub type PolynomialLr = Chainable<PolynomialLrConfig>;
+
 #[typetag::serde(name = "PolynomialLR")]
-impl LrSchedulerConfig for PolynomialLr {
+impl LrSchedulerConfig for PolynomialLrConfig {
     fn validate(&self) -> Result<(), SchedError> {
         if self.total_iters < 1 {
             return Err(SchedError::invalid(
-                NAME,
+                self.name(),
                 "total_iters",
                 format!("must be a positive integer, got {}", self.total_iters),
             ));
         }
         if !self.power.is_finite() || self.power < 0.0 {
             return Err(SchedError::invalid(
-                NAME,
+                self.name(),
                 "power",
                 format!("must be a finite number >= 0, got {}", self.power),
             ));
         }
-        crate::check_last_epoch(NAME, self.last_epoch)
+        crate::check_last_epoch(self.name(), self.last_epoch)
     }
 
     fn build(&self, base_lrs: &[f64]) -> Result<Box<dyn LrScheduler>, SchedError> {
@@ -84,7 +83,7 @@ mod tests {
 
     #[test]
     fn validation() {
-        let e = PolynomialLr {
+        let e = PolynomialLrConfig {
             total_iters: 0,
             ..Default::default()
         }
@@ -94,7 +93,7 @@ mod tests {
             e.to_string(),
             "PolynomialLR.total_iters: must be a positive integer, got 0"
         );
-        let e = PolynomialLr {
+        let e = PolynomialLrConfig {
             power: -1.0,
             ..Default::default()
         }
@@ -105,7 +104,7 @@ mod tests {
 
     #[test]
     fn round_trip_and_resume() {
-        let c = PolynomialLr {
+        let c = PolynomialLrConfig {
             total_iters: 4,
             power: 2.0,
             last_epoch: -1,

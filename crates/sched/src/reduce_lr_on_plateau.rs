@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{LrScheduler, LrSchedulerConfig, PerGroup, SchedError, ScheduleCore, SchedulerState};
 
-/// The `mode` of [`ReduceLrOnPlateau`].
+/// The `mode` of [`ReduceLrOnPlateauConfig`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PlateauMode {
@@ -23,7 +23,7 @@ pub enum PlateauMode {
     Max,
 }
 
-/// The `threshold_mode` of [`ReduceLrOnPlateau`].
+/// The `threshold_mode` of [`ReduceLrOnPlateauConfig`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ThresholdMode {
@@ -36,7 +36,7 @@ pub enum ThresholdMode {
 /// Config of `ReduceLROnPlateau` (`type = "ReduceLROnPlateau"`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct ReduceLrOnPlateau {
+pub struct ReduceLrOnPlateauConfig {
     /// `mode`: `"min"` or `"max"`. PyTorch default `"min"`.
     pub mode: PlateauMode,
     /// `factor`: the multiplier applied on a plateau, in [0, 1). PyTorch default 0.1.
@@ -55,9 +55,9 @@ pub struct ReduceLrOnPlateau {
     pub eps: f64,
 }
 
-impl Default for ReduceLrOnPlateau {
+impl Default for ReduceLrOnPlateauConfig {
     fn default() -> Self {
-        ReduceLrOnPlateau {
+        ReduceLrOnPlateauConfig {
             mode: PlateauMode::Min,
             factor: 0.1,
             patience: 10,
@@ -70,14 +70,12 @@ impl Default for ReduceLrOnPlateau {
     }
 }
 
-const NAME: &str = "ReduceLROnPlateau";
-
 #[typetag::serde(name = "ReduceLROnPlateau")]
-impl LrSchedulerConfig for ReduceLrOnPlateau {
+impl LrSchedulerConfig for ReduceLrOnPlateauConfig {
     fn validate(&self) -> Result<(), SchedError> {
         if !(0.0..1.0).contains(&self.factor) {
             return Err(SchedError::invalid(
-                NAME,
+                self.name(),
                 "factor",
                 format!("must be in [0, 1), got {}", self.factor),
             ));
@@ -85,7 +83,7 @@ impl LrSchedulerConfig for ReduceLrOnPlateau {
         for (field, v) in [("patience", self.patience), ("cooldown", self.cooldown)] {
             if v < 0 {
                 return Err(SchedError::invalid(
-                    NAME,
+                    self.name(),
                     field,
                     format!("must be an integer >= 0, got {v}"),
                 ));
@@ -94,14 +92,14 @@ impl LrSchedulerConfig for ReduceLrOnPlateau {
         for (field, v) in [("threshold", self.threshold), ("eps", self.eps)] {
             if !v.is_finite() || v < 0.0 {
                 return Err(SchedError::invalid(
-                    NAME,
+                    self.name(),
                     field,
                     format!("must be a finite number >= 0, got {v}"),
                 ));
             }
         }
         self.min_lr
-            .check(NAME, "min_lr", "a finite number >= 0", |v| {
+            .check(self.name(), "min_lr", "a finite number >= 0", |v| {
                 v.is_finite() && v >= 0.0
             })
     }
@@ -109,10 +107,10 @@ impl LrSchedulerConfig for ReduceLrOnPlateau {
     fn build(&self, base_lrs: &[f64]) -> Result<Box<dyn LrScheduler>, SchedError> {
         self.validate()?;
         crate::check_base_lrs(base_lrs)?;
-        let mut s = Plateau {
+        let mut s = ReduceLrOnPlateau {
             config: self.clone(),
-            min_lrs: self.min_lr.resolve(base_lrs.len(), NAME, "min_lr")?,
-            core: ScheduleCore::new(NAME, base_lrs),
+            min_lrs: self.min_lr.resolve(base_lrs.len(), self.name(), "min_lr")?,
+            core: ScheduleCore::new(self.name(), base_lrs),
             best: 0.0,
             num_bad_epochs: 0,
             cooldown_counter: 0,
@@ -124,8 +122,8 @@ impl LrSchedulerConfig for ReduceLrOnPlateau {
 
 /// The running schedule.
 #[derive(Debug, Clone)]
-struct Plateau {
-    config: ReduceLrOnPlateau,
+struct ReduceLrOnPlateau {
+    config: ReduceLrOnPlateauConfig,
     core: ScheduleCore,
     min_lrs: Vec<f64>,
     best: f64,
@@ -133,7 +131,7 @@ struct Plateau {
     cooldown_counter: i64,
 }
 
-impl Plateau {
+impl ReduceLrOnPlateau {
     fn mode_worse(&self) -> f64 {
         match self.config.mode {
             PlateauMode::Min => f64::INFINITY,
@@ -162,7 +160,7 @@ impl Plateau {
     }
 }
 
-impl LrScheduler for Plateau {
+impl LrScheduler for ReduceLrOnPlateau {
     fn step(&mut self, metric: Option<f64>) {
         let Some(current) = metric else { return };
         self.core.last_epoch += 1;
@@ -228,7 +226,7 @@ mod tests {
 
     #[test]
     fn validation() {
-        let e = ReduceLrOnPlateau {
+        let e = ReduceLrOnPlateauConfig {
             factor: 1.0,
             ..Default::default()
         }
@@ -238,14 +236,14 @@ mod tests {
             e.to_string(),
             "ReduceLROnPlateau.factor: must be in [0, 1), got 1"
         );
-        let e = ReduceLrOnPlateau {
+        let e = ReduceLrOnPlateauConfig {
             patience: -1,
             ..Default::default()
         }
         .validate()
         .unwrap_err();
         assert!(e.to_string().starts_with("ReduceLROnPlateau.patience"));
-        let e = ReduceLrOnPlateau {
+        let e = ReduceLrOnPlateauConfig {
             min_lr: PerGroup::Each(vec![0.0]),
             ..Default::default()
         }
@@ -263,7 +261,7 @@ mod tests {
 
     #[test]
     fn round_trip_and_resume() {
-        let c = ReduceLrOnPlateau {
+        let c = ReduceLrOnPlateauConfig {
             patience: 1,
             cooldown: 1,
             min_lr: PerGroup::Each(vec![0.01, 0.001]),

@@ -14,7 +14,7 @@ use crate::{LrScheduler, LrSchedulerConfig, SchedError, ScheduleCore, SchedulerS
 /// Config of `SequentialLR` (`type = "SequentialLR"`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct SequentialLr {
+pub struct SequentialLrConfig {
     /// `schedulers`: the nested schedule configs, in order (an array of `{type = ...}`
     /// objects). Required by PyTorch.
     pub schedulers: Vec<Box<dyn LrSchedulerConfig>>,
@@ -25,17 +25,15 @@ pub struct SequentialLr {
     pub last_epoch: i64,
 }
 
-impl Default for SequentialLr {
+impl Default for SequentialLrConfig {
     fn default() -> Self {
-        SequentialLr {
+        SequentialLrConfig {
             schedulers: Vec::new(),
             milestones: Vec::new(),
             last_epoch: -1,
         }
     }
 }
-
-const NAME: &str = "SequentialLR";
 
 /// Builds `configs` in order on a shared lr, as PyTorch constructs sub-schedulers on one
 /// optimizer before the outer scheduler. Returns the schedules, the lr and the momentum after
@@ -73,21 +71,21 @@ pub(crate) fn nested(schedule: &'static str, index: usize, e: SchedError) -> Sch
 }
 
 #[typetag::serde(name = "SequentialLR")]
-impl LrSchedulerConfig for SequentialLr {
+impl LrSchedulerConfig for SequentialLrConfig {
     fn validate(&self) -> Result<(), SchedError> {
         if self.schedulers.is_empty() {
             return Err(SchedError::invalid(
-                NAME,
+                self.name(),
                 "schedulers",
                 "must hold at least one schedule, got []",
             ));
         }
         for (i, s) in self.schedulers.iter().enumerate() {
-            s.validate().map_err(|e| nested(NAME, i, e))?;
+            s.validate().map_err(|e| nested(self.name(), i, e))?;
         }
         if self.milestones.len() + 1 != self.schedulers.len() {
             return Err(SchedError::invalid(
-                NAME,
+                self.name(),
                 "milestones",
                 format!(
                     "expected {} milestones (one fewer than schedulers), got {}: {:?}",
@@ -101,7 +99,7 @@ impl LrSchedulerConfig for SequentialLr {
             || self.milestones.windows(2).any(|w| w[1] <= w[0])
         {
             return Err(SchedError::invalid(
-                NAME,
+                self.name(),
                 "milestones",
                 format!(
                     "must be positive and strictly increasing, got {:?}",
@@ -109,16 +107,16 @@ impl LrSchedulerConfig for SequentialLr {
                 ),
             ));
         }
-        crate::check_last_epoch(NAME, self.last_epoch)
+        crate::check_last_epoch(self.name(), self.last_epoch)
     }
 
     fn build(&self, base_lrs: &[f64]) -> Result<Box<dyn LrScheduler>, SchedError> {
         self.validate()?;
         crate::check_base_lrs(base_lrs)?;
-        let (children, _, momentum) = build_children(NAME, &self.schedulers, base_lrs)?;
-        let mut core = ScheduleCore::new(NAME, base_lrs);
+        let (children, _, momentum) = build_children(self.name(), &self.schedulers, base_lrs)?;
+        let mut core = ScheduleCore::new(self.name(), base_lrs);
         core.momentum = momentum;
-        let mut s = Sequential {
+        let mut s = SequentialLr {
             children,
             milestones: self.milestones.clone(),
             core,
@@ -134,13 +132,13 @@ impl LrSchedulerConfig for SequentialLr {
 
 /// The running schedule.
 #[derive(Debug, Clone)]
-struct Sequential {
+struct SequentialLr {
     children: Vec<Box<dyn LrScheduler>>,
     milestones: Vec<i64>,
     core: ScheduleCore,
 }
 
-impl Sequential {
+impl SequentialLr {
     fn take_from(&mut self, idx: usize) {
         self.core.lrs = self.children[idx].lrs();
         if let Some(m) = self.children[idx].momentum() {
@@ -149,7 +147,7 @@ impl Sequential {
     }
 }
 
-impl LrScheduler for Sequential {
+impl LrScheduler for SequentialLr {
     fn step(&mut self, metric: Option<f64>) {
         self.core.last_epoch += 1;
         let epoch = self.core.last_epoch;
@@ -202,21 +200,24 @@ impl LrScheduler for Sequential {
 mod tests {
     use super::*;
     use crate::test_util::*;
-    use crate::{ConstantLr, CosineAnnealingLr, ExponentialLr, LinearLr, OneCycleLr};
+    use crate::{
+        ConstantLrConfig, CosineAnnealingLrConfig, ExponentialLrConfig, LinearLrConfig,
+        OneCycleLrConfig,
+    };
 
-    fn example() -> SequentialLr {
-        SequentialLr {
+    fn example() -> SequentialLrConfig {
+        SequentialLrConfig {
             schedulers: vec![
-                Box::new(LinearLr {
+                Box::new(LinearLrConfig {
                     start_factor: 0.1,
                     total_iters: 3,
                     ..Default::default()
                 }),
-                Box::new(CosineAnnealingLr {
+                Box::new(CosineAnnealingLrConfig {
                     t_max: 5,
                     ..Default::default()
                 }),
-                Box::new(OneCycleLr {
+                Box::new(OneCycleLrConfig {
                     total_steps: Some(6),
                     ..Default::default()
                 }),
@@ -240,8 +241,8 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("strictly increasing"));
-        let c = SequentialLr {
-            schedulers: vec![Box::new(ExponentialLr {
+        let c = SequentialLrConfig {
+            schedulers: vec![Box::new(ExponentialLrConfig {
                 gamma: -1.0,
                 ..Default::default()
             })],
@@ -251,7 +252,7 @@ mod tests {
             c.validate().unwrap_err().to_string(),
             "SequentialLR.schedulers: [0]: ExponentialLR.gamma: must be a finite number >= 0, got -1"
         );
-        assert!(SequentialLr::default().validate().is_err());
+        assert!(SequentialLrConfig::default().validate().is_err());
     }
 
     #[test]
@@ -265,14 +266,14 @@ mod tests {
     #[test]
     fn constructor_effects() {
         // ConstantLR's constructor halves the lr; SequentialLR resets it and re-applies.
-        let c = SequentialLr {
+        let c = SequentialLrConfig {
             schedulers: vec![
-                Box::new(ConstantLr {
+                Box::new(ConstantLrConfig {
                     factor: 0.5,
                     total_iters: 2,
                     ..Default::default()
                 }),
-                Box::new(ExponentialLr {
+                Box::new(ExponentialLrConfig {
                     gamma: 0.5,
                     ..Default::default()
                 }),

@@ -12,7 +12,7 @@ use crate::{LrScheduler, LrSchedulerConfig, SchedError};
 /// Config of `StepLR` (`type = "StepLR"`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct StepLr {
+pub struct StepLrConfig {
     /// `step_size`: period of the decay, in steps. Required by PyTorch; Tuna default 1.
     pub step_size: i64,
     /// `gamma`: multiplicative decay factor. PyTorch default 0.1.
@@ -21,9 +21,9 @@ pub struct StepLr {
     pub last_epoch: i64,
 }
 
-impl Default for StepLr {
+impl Default for StepLrConfig {
     fn default() -> Self {
-        StepLr {
+        StepLrConfig {
             step_size: 1,
             gamma: 0.1,
             last_epoch: -1,
@@ -31,11 +31,7 @@ impl Default for StepLr {
     }
 }
 
-const NAME: &str = "StepLR";
-
-impl ChainRule for StepLr {
-    const NAME: &'static str = NAME;
-
+impl ChainRule for StepLrConfig {
     fn chained(&self, epoch: i64, _: i64, lr: f64, _: f64) -> f64 {
         if epoch == 0 || epoch % self.step_size != 0 {
             lr
@@ -49,24 +45,27 @@ impl ChainRule for StepLr {
     }
 }
 
+/// The running `StepLR` schedule, which [`StepLrConfig`] builds (as a `Box<dyn LrScheduler>`).
+pub type StepLr = Chainable<StepLrConfig>;
+
 #[typetag::serde(name = "StepLR")]
-impl LrSchedulerConfig for StepLr {
+impl LrSchedulerConfig for StepLrConfig {
     fn validate(&self) -> Result<(), SchedError> {
         if self.step_size < 1 {
             return Err(SchedError::invalid(
-                NAME,
+                self.name(),
                 "step_size",
                 format!("must be a positive integer, got {}", self.step_size),
             ));
         }
         if !self.gamma.is_finite() || self.gamma < 0.0 {
             return Err(SchedError::invalid(
-                NAME,
+                self.name(),
                 "gamma",
                 format!("must be a finite number >= 0, got {}", self.gamma),
             ));
         }
-        crate::check_last_epoch(NAME, self.last_epoch)
+        crate::check_last_epoch(self.name(), self.last_epoch)
     }
 
     fn build(&self, base_lrs: &[f64]) -> Result<Box<dyn LrScheduler>, SchedError> {
@@ -82,7 +81,7 @@ mod tests {
 
     #[test]
     fn validation() {
-        let e = StepLr {
+        let e = StepLrConfig {
             step_size: 0,
             ..Default::default()
         }
@@ -92,14 +91,14 @@ mod tests {
             e.to_string(),
             "StepLR.step_size: must be a positive integer, got 0"
         );
-        let e = StepLr {
+        let e = StepLrConfig {
             gamma: -1.0,
             ..Default::default()
         }
         .validate()
         .unwrap_err();
         assert!(e.to_string().starts_with("StepLR.gamma:"), "{e}");
-        let e = StepLr {
+        let e = StepLrConfig {
             last_epoch: 3,
             ..Default::default()
         }
@@ -126,7 +125,7 @@ mod tests {
 
     #[test]
     fn round_trip_and_resume() {
-        let c = StepLr {
+        let c = StepLrConfig {
             step_size: 3,
             gamma: 0.5,
             last_epoch: -1,

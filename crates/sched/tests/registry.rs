@@ -32,6 +32,12 @@ fn every_builtin_round_trips_and_tags_are_unique() {
         config.build(&[0.1, 0.01]).unwrap();
         let json = serde_json::to_value(&config).unwrap();
         let tag = json["type"].as_str().unwrap().to_string();
+        assert_eq!(config.name(), tag, "name() is the tag");
+        assert_eq!(
+            config.build(&[0.1]).unwrap().core().name,
+            tag,
+            "the state names it too"
+        );
         let back: Box<dyn LrSchedulerConfig> = serde_json::from_value(json.clone()).unwrap();
         assert_eq!(serde_json::to_value(&back).unwrap(), json, "{tag}");
         let toml_text = toml::to_string(&config).unwrap();

@@ -45,6 +45,7 @@ fn every_builtin_sampler_round_trips_and_tags_are_unique() {
     for s in samplers() {
         s.validate().unwrap();
         let tag = round_trip(s.as_ref());
+        assert_eq!(s.name(), tag, "name() is the tag");
         assert!(tags.insert(tag.clone()), "duplicate tag {tag}");
     }
     assert_eq!(
@@ -60,6 +61,7 @@ fn every_builtin_pruner_round_trips_and_tags_are_unique() {
     for p in pruners() {
         p.validate().unwrap();
         let tag = round_trip(p.as_ref());
+        assert_eq!(p.name(), tag, "name() is the tag");
         assert!(tags.insert(tag.clone()), "duplicate tag {tag}");
     }
     let expected = [

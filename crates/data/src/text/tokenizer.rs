@@ -45,6 +45,12 @@ pub trait FittedTokenizer: Debug + Send + Sync {
 /// ...`.
 #[typetag::serde(tag = "type")]
 pub trait TokenizerConfig: DynClone + Debug + Send + Sync {
+    /// The tag this config is written with (`type = "..."`: the PyTorch, torchvision or
+    /// Optuna class name where there is one).
+    fn name(&self) -> &'static str {
+        self.typetag_name()
+    }
+
     /// Checks the options.
     ///
     /// # Errors

@@ -94,6 +94,12 @@ impl ImageBatch<'_> {
 /// Register your own with `#[typetag::serde(name = "MyTransform")] impl Transform for ...`.
 #[typetag::serde(tag = "type")]
 pub trait Transform: DynClone + Debug + Send + Sync {
+    /// The tag this config is written with (`type = "..."`: the PyTorch, torchvision or
+    /// Optuna class name where there is one).
+    fn name(&self) -> &'static str {
+        self.typetag_name()
+    }
+
     /// Checks the arguments; `field` is the transform's place (`data.train_transforms[1]`).
     ///
     /// # Errors

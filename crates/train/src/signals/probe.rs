@@ -168,7 +168,7 @@ pub(crate) fn probe_train(model: &dyn Module, batch: &Batch, info: &TaskInfo) ->
                 for (i, layer) in seq.layers().iter().enumerate() {
                     let t = std::time::Instant::now();
                     x = layer.forward_with(x, &ctx);
-                    let kind = layer.type_name();
+                    let kind = layer.name();
                     r.times.insert(
                         i.to_string(),
                         LayerTime {

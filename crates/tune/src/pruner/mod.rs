@@ -36,6 +36,12 @@ pub use successive_halving::SuccessiveHalvingPruner;
 /// like every Tuna plugin.
 #[typetag::serde(tag = "type")]
 pub trait Pruner: Send + Sync + std::fmt::Debug {
+    /// The tag this config is written with (`type = "..."`: the PyTorch, torchvision or
+    /// Optuna class name where there is one).
+    fn name(&self) -> &'static str {
+        self.typetag_name()
+    }
+
     /// `true` to prune now.
     fn prune(
         &self,

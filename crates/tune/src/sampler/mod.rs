@@ -44,6 +44,12 @@ pub use tpe::{default_gamma, default_weights, TpeSampler};
 /// every Tuna plugin.
 #[typetag::serde(tag = "type")]
 pub trait Sampler: Send + Sync + std::fmt::Debug {
+    /// The tag this config is written with (`type = "..."`: the PyTorch, torchvision or
+    /// Optuna class name where there is one).
+    fn name(&self) -> &'static str {
+        self.typetag_name()
+    }
+
     /// A value for `param`.
     fn sample(
         &self,
