@@ -80,3 +80,20 @@ impl NnError {
         }
     }
 }
+
+/// Why a state dict could not be written to or read from safetensors bytes.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SafetensorsError {
+    /// The bytes are not a valid safetensors file (truncated, corrupt header, overlapping
+    /// data), or the data cannot be written in the format; the text is the library's reason.
+    #[error("not a valid safetensors file: {0}")]
+    Format(String),
+    /// A tensor's dtype is not one Tuna holds.
+    #[error("{name}: unsupported dtype {dtype} (supported: F32, F64, I64, BOOL)")]
+    UnsupportedDtype {
+        /// The tensor's name in the file.
+        name: String,
+        /// The dtype as the file names it.
+        dtype: String,
+    },
+}

@@ -109,7 +109,7 @@ pub use conv_transpose2d::{ConvTranspose2d, ConvTranspose2dConfig};
 pub use dropout::{Dropout, DropoutConfig};
 pub use dropout2d::{Dropout2d, Dropout2dConfig};
 pub use embedding::{Embedding, EmbeddingConfig};
-pub use error::NnError;
+pub use error::{NnError, SafetensorsError};
 pub use flatten::Flatten;
 pub use forward_context::ForwardContext;
 pub use group_norm::{GroupNorm, GroupNormConfig};

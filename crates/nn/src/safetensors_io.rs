@@ -11,7 +11,7 @@ use std::path::Path;
 use safetensors::tensor::{Dtype, SafeTensors, View};
 use tuna_tensor::{DType, Tensor};
 
-use crate::error::NnError;
+use crate::error::{NnError, SafetensorsError};
 use crate::module::Module;
 use crate::state::{load_state_dict, LoadReport};
 
@@ -113,8 +113,8 @@ fn from_bytes(dtype: DType, shape: &[usize], b: &[u8]) -> Tensor {
 /// tensors ordered by dtype alignment then name, header padded to 8 bytes).
 ///
 /// # Errors
-/// If the format cannot represent the data.
-pub fn serialize_state(state: &[(String, Tensor)]) -> Result<Vec<u8>, String> {
+/// [`SafetensorsError::Format`] if the format cannot represent the data.
+pub fn serialize_state(state: &[(String, Tensor)]) -> Result<Vec<u8>, SafetensorsError> {
     let entries: Vec<(String, Entry)> = state
         .iter()
         .map(|(k, t)| {
@@ -129,26 +129,25 @@ pub fn serialize_state(state: &[(String, Tensor)]) -> Result<Vec<u8>, String> {
         })
         .collect();
     safetensors::tensor::serialize(entries.iter().map(|(k, e)| (k.as_str(), e)), None)
-        .map_err(|e| e.to_string())
+        .map_err(|e| SafetensorsError::Format(e.to_string()))
 }
 
 /// Parses safetensors bytes into a state dict, in file order of names (sorted).
 ///
 /// # Errors
-/// A truncated or corrupt buffer, or an unsupported dtype, described in words.
-pub fn deserialize_state(bytes: &[u8]) -> Result<Vec<(String, Tensor)>, String> {
-    let st = SafeTensors::deserialize(bytes)
-        .map_err(|e| format!("not a valid safetensors file: {e}"))?;
+/// [`SafetensorsError::Format`] for a truncated or corrupt buffer,
+/// [`SafetensorsError::UnsupportedDtype`] for a dtype Tuna does not hold.
+pub fn deserialize_state(bytes: &[u8]) -> Result<Vec<(String, Tensor)>, SafetensorsError> {
+    let format = |e: safetensors::SafeTensorError| SafetensorsError::Format(e.to_string());
+    let st = SafeTensors::deserialize(bytes).map_err(format)?;
     let mut out = Vec::new();
     let mut names: Vec<&str> = st.names();
     names.sort_unstable();
     for name in names {
-        let view = st.tensor(name).map_err(|e| e.to_string())?;
-        let dtype = tuna_dtype(view.dtype()).ok_or_else(|| {
-            format!(
-                "{name}: unsupported dtype {:?} (supported: F32, F64, I64, BOOL)",
-                view.dtype()
-            )
+        let view = st.tensor(name).map_err(format)?;
+        let dtype = tuna_dtype(view.dtype()).ok_or_else(|| SafetensorsError::UnsupportedDtype {
+            name: name.to_string(),
+            dtype: format!("{:?}", view.dtype()),
         })?;
         out.push((
             name.to_string(),
@@ -168,7 +167,7 @@ pub fn deserialize_state(bytes: &[u8]) -> Result<Vec<(String, Tensor)>, String> 
 /// [`NnError::Io`] naming the file.
 pub fn save_safetensors(module: &dyn Module, path: impl AsRef<Path>) -> Result<(), NnError> {
     let path = path.as_ref();
-    let bytes = serialize_state(&module.state_dict()).map_err(|e| io_err(path, e))?;
+    let bytes = serialize_state(&module.state_dict()).map_err(|e| io_err(path, e.to_string()))?;
     let file_name = path
         .file_name()
         .ok_or_else(|| io_err(path, "not a file path"))?
@@ -202,7 +201,7 @@ pub fn load_safetensors(
 ) -> Result<LoadReport, NnError> {
     let path = path.as_ref();
     let bytes = std::fs::read(path).map_err(|e| io_err(path, e.to_string()))?;
-    let state = deserialize_state(&bytes).map_err(|e| io_err(path, e))?;
+    let state = deserialize_state(&bytes).map_err(|e| io_err(path, e.to_string()))?;
     let mut wrong_dtype = Vec::new();
     for (name, value) in module.state_dict() {
         if let Some((_, t)) = state.iter().find(|(k, _)| *k == name) {

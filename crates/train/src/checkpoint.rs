@@ -84,11 +84,11 @@ impl Checkpoint {
     /// The file's bytes.
     ///
     /// # Errors
-    /// A state that safetensors cannot represent.
-    pub fn to_bytes(&self) -> Result<Vec<u8>, String> {
-        let meta = serde_json::to_vec(&self.meta).map_err(|e| e.to_string())?;
+    /// [`EncodeError`] naming the part that safetensors or JSON cannot represent.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, EncodeError> {
+        let meta = serde_json::to_vec(&self.meta).map_err(|e| EncodeError::Meta(e.to_string()))?;
         let model = tuna_nn::serialize_state(&self.model)?;
-        let optim = self.optimizer.to_bytes().map_err(|e| e.to_string())?;
+        let optim = self.optimizer.to_bytes()?;
         let mut out = Vec::with_capacity(meta.len() + model.len() + optim.len() + 40);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&VERSION.to_le_bytes());
@@ -163,7 +163,7 @@ impl Checkpoint {
     pub fn save(&self, path: &Path) -> Result<(), TrainError> {
         let bytes = self
             .to_bytes()
-            .map_err(|e| TrainError::checkpoint(path, e))?;
+            .map_err(|e| TrainError::checkpoint(path, e.to_string()))?;
         write_atomic(path, &bytes)
     }
 
@@ -312,4 +312,18 @@ mod tests {
         assert!(!dir.join("last.ckpt.tmp").exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }
+}
+
+/// Why a checkpoint could not be encoded.
+#[derive(Debug, thiserror::Error)]
+pub enum EncodeError {
+    /// The run metadata could not be written as JSON.
+    #[error("checkpoint metadata: {0}")]
+    Meta(String),
+    /// The model's state dict could not be written as safetensors.
+    #[error("model state: {0}")]
+    Model(#[from] tuna_nn::SafetensorsError),
+    /// The optimizer's state could not be written.
+    #[error("optimizer state: {0}")]
+    Optimizer(#[from] tuna_optim::OptimError),
 }

@@ -25,7 +25,8 @@ fn record_seconds(history: &[EpochRecord], started: Instant, before: f64) -> f64
 
 /// A checkpoint's file bytes, errors naming `path`.
 fn checkpoint_bytes(ckpt: &Checkpoint, path: &Path) -> Result<Vec<u8>, TrainError> {
-    ckpt.to_bytes().map_err(|e| TrainError::checkpoint(path, e))
+    ckpt.to_bytes()
+        .map_err(|e| TrainError::checkpoint(path, e.to_string()))
 }
 
 impl Trainer {
