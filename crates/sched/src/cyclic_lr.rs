@@ -152,18 +152,7 @@ impl LrSchedulerConfig for CyclicLrConfig {
                 format!("must be a finite number > 0, got {}", self.gamma),
             ));
         }
-        self.base_momentum.check(
-            self.name(),
-            "base_momentum",
-            "a finite number",
-            f64::is_finite,
-        )?;
-        self.max_momentum.check(
-            self.name(),
-            "max_momentum",
-            "a finite number",
-            f64::is_finite,
-        )?;
+        PerGroup::check_momentum_bounds(self.name(), &self.base_momentum, &self.max_momentum)?;
         crate::check_last_epoch(self.name(), self.last_epoch)
     }
 

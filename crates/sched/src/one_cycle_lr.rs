@@ -142,18 +142,7 @@ impl LrSchedulerConfig for OneCycleLrConfig {
                 format!("must be between 0 and 1, got {}", self.pct_start),
             ));
         }
-        self.base_momentum.check(
-            self.name(),
-            "base_momentum",
-            "a finite number",
-            f64::is_finite,
-        )?;
-        self.max_momentum.check(
-            self.name(),
-            "max_momentum",
-            "a finite number",
-            f64::is_finite,
-        )?;
+        PerGroup::check_momentum_bounds(self.name(), &self.base_momentum, &self.max_momentum)?;
         for (field, v) in [
             ("div_factor", self.div_factor),
             ("final_div_factor", self.final_div_factor),

@@ -68,6 +68,17 @@ impl PerGroup {
     }
 
     /// Checks every value with `ok`, reporting `schedule.field: must be {what}, got ...`.
+    /// Checks the cyclic-momentum bounds `base_momentum` and `max_momentum` of `schedule`
+    /// (CyclicLR, OneCycleLR): every value finite.
+    pub(crate) fn check_momentum_bounds(
+        schedule: &'static str,
+        base: &PerGroup,
+        max: &PerGroup,
+    ) -> Result<(), SchedError> {
+        base.check(schedule, "base_momentum", "a finite number", f64::is_finite)?;
+        max.check(schedule, "max_momentum", "a finite number", f64::is_finite)
+    }
+
     pub(crate) fn check(
         &self,
         schedule: &'static str,
