@@ -137,3 +137,86 @@ fn bad_arguments_are_errors() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("end_lr"));
 }
+
+/// The `(lr, score)` rows of the sweep's table and the printed pick.
+fn sweep_rows(stdout: &str, knob: &str) -> (Vec<(f64, f64)>, f64) {
+    let start = stdout
+        .lines()
+        .position(|l| l.starts_with("short-run sweep:"))
+        .unwrap_or_else(|| panic!("no sweep table in\n{stdout}"));
+    let rows = stdout
+        .lines()
+        .skip(start + 2)
+        .take_while(|l| !l.starts_with("swept"))
+        .map(|l| {
+            let mut w = l.split_whitespace().map(|x| x.parse::<f64>().unwrap());
+            (w.next().unwrap(), w.next().unwrap())
+        })
+        .collect();
+    (rows, value_after(stdout, &format!("swept {knob}:")))
+}
+
+#[test]
+fn the_sweep_picks_the_lowest_short_run_and_applies_it_from_another_folder() {
+    tuna::link_all();
+    let dir = temp_dir("sweep");
+    let config = std::path::absolute("examples/configs/iris.toml").unwrap();
+    for (extra, knob) in [
+        (None, "optimizer.lr"),
+        (
+            Some("scheduler={ type = \"OneCycleLR\", max_lr = 0.1 }"),
+            "scheduler.max_lr",
+        ),
+    ] {
+        let out_toml = dir.join(format!("{}.toml", knob.replace('.', "-")));
+        let mut args = vec![
+            "lr-find".to_string(),
+            config.display().to_string(),
+            "--sweep".into(),
+            "--fraction".into(),
+            "0.1".into(),
+            "--apply".into(),
+            out_toml.display().to_string(),
+        ];
+        if let Some(e) = extra {
+            args.extend(["--set".to_string(), e.to_string()]);
+        }
+        let out = Command::new(env!("CARGO_BIN_EXE_tuna"))
+            .args(&args)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stdout}\n{stderr}");
+        assert!(
+            stderr.contains("short run "),
+            "progress goes to stderr: {stderr}"
+        );
+        let (rows, best) = sweep_rows(&stdout, knob);
+        assert!(rows.len() >= 4, "{stdout}");
+        let lowest = rows
+            .iter()
+            .filter(|r| r.1.is_finite())
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .unwrap();
+        assert!(
+            (lowest.0 / best - 1.0).abs() < 0.01,
+            "{lowest:?} vs {best}\n{stdout}"
+        );
+        // The rows form a geometric grid (the first ones) placed around the range test.
+        assert!(rows.windows(2).all(|w| w[1].0 > w[0].0), "{stdout}");
+        let exp = Experiment::load(&out_toml, &[]).unwrap();
+        let applied = get_path(&exp.source, knob).unwrap().as_f64().unwrap();
+        assert!((applied / best - 1.0).abs() < 0.01, "{applied} vs {best}");
+        // The other knob is left as the config had it.
+        assert_eq!(
+            get_path(&exp.source, "optimizer.lr").unwrap().as_f64(),
+            if knob == "optimizer.lr" {
+                Some(applied)
+            } else {
+                Some(0.01)
+            }
+        );
+    }
+}

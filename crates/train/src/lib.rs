@@ -15,6 +15,7 @@ pub mod error;
 pub mod experiment;
 pub mod generate;
 pub mod lr_find;
+pub mod lr_sweep;
 pub mod metrics;
 pub mod predict;
 pub mod progress;

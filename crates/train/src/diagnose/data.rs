@@ -330,11 +330,6 @@ fn class_imbalance(v: &View<'_>) -> Option<Finding> {
     if recall >= POOR_RECALL || accuracy < 0.5 {
         return None;
     }
-    let severity = if recall < 0.2 {
-        Severity::Warning
-    } else {
-        Severity::Mild
-    };
     let names = match &v.ctx.task {
         Some(tuna_data::Task::Classification { class_names, .. }) => {
             class_names.get(class).cloned()
@@ -343,9 +338,11 @@ fn class_imbalance(v: &View<'_>) -> Option<Finding> {
     }
     .unwrap_or_else(|| class.to_string());
     Some(
+        // Most of a class is missed (recall < POOR_RECALL): a warning whatever the accuracy
+        // says, since that class is often the one the model is built for (spam, fraud).
         Finding::new(
             "class_imbalance",
-            severity,
+            Severity::Warning,
             format!(
                 "class {names} ({:.1}% of the data) is mostly missed, which the accuracy of {:.1}% hides",
                 100.0 * share,
