@@ -125,7 +125,8 @@ pub fn grid(lo: f64, hi: f64, step: f64, max: usize) -> Vec<f64> {
         return vec![lo];
     }
     let span = (hi / lo).ln();
-    let needed = (span / step.ln()).floor() as usize + 1;
+    // The tolerance keeps a span of exactly k steps at k + 1 lrs despite rounding.
+    let needed = (span / step.ln() + 1e-9).floor() as usize + 1;
     let count = needed.clamp(1, max.max(1));
     let ratio = if count > 1 && needed > max {
         (span / (count - 1) as f64).exp()
