@@ -558,7 +558,8 @@ fn text(spam: bool, layers: &str, optimizer: &str, epochs: usize) -> String {
 }
 
 /// Text: healthy bag-of-embeddings and recurrent models, a ReLU RNN over 128-word e-mails at
-/// an lr far too high, an lr far too low.
+/// an lr far too high, a tanh RNN whose recurrent weights start at twice an orthogonal matrix
+/// (gradients explode through time at an lr that is fine otherwise), an lr far too low.
 fn text_cases(seed: u64) -> Vec<Case> {
     let bag = "{ type = \"Embedding\", embedding_dim = 32, padding_idx = 0 },\n  \
                { type = \"SequencePool\", mode = \"mean\" },\n  { type = \"Linear\", in_features = 32, out_features = 2 }";
@@ -567,6 +568,9 @@ fn text_cases(seed: u64) -> Vec<Case> {
                { type = \"SequencePool\", mode = \"last\" },\n  { type = \"Linear\", in_features = 32, out_features = 2 }";
     let rnn = "{ type = \"Embedding\", embedding_dim = 16, padding_idx = 0 },\n  \
                { type = \"RNN\", input_size = 16, hidden_size = 64, nonlinearity = \"relu\", batch_first = true },\n  \
+               { type = \"SequencePool\", mode = \"last\" },\n  { type = \"Linear\", in_features = 64, out_features = 2 }";
+    let tanh_rnn = "{ type = \"Embedding\", embedding_dim = 16, padding_idx = 0 },\n  \
+               { type = \"RNN\", input_size = 16, hidden_size = 64, batch_first = true },\n  \
                { type = \"SequencePool\", mode = \"last\" },\n  { type = \"Linear\", in_features = 64, out_features = 2 }";
     let adam = "type = \"Adam\"\nlr = 3e-3";
     vec![
@@ -587,6 +591,17 @@ fn text_cases(seed: u64) -> Vec<Case> {
             "lr_too_high",
             seed,
             text(true, rnn, "type = \"SGD\"\nlr = 0.3\nmomentum = 0.9", 3),
+        ),
+        raw(
+            "spam-rnn-exploding",
+            "exploding_gradients",
+            seed,
+            text(
+                true,
+                tanh_rnn,
+                "type = \"SGD\"\nlr = 0.05\nmomentum = 0.9",
+                4,
+            ) + "\n[[init]]\ntype = \"Orthogonal\"\ngain = 2.0\nparams = [\"*weight_hh*\"]\n",
         ),
         raw(
             "spam-lr-low",

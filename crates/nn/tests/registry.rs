@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
-use tuna_nn::LayerConfig;
+use tuna_nn::{Initializer, LayerConfig};
 
 /// One config of every built-in layer config, with non-default options where there are some.
 fn instances() -> Vec<Value> {
@@ -117,4 +117,53 @@ fn unknown_fields_are_rejected() {
     .unwrap_err()
     .to_string();
     assert!(e.contains("unknown field `lengths`"), "{e}");
+}
+
+/// One instance of every built-in initializer, each with a non-default argument.
+fn initializer_instances() -> Vec<Value> {
+    vec![
+        json!({"type": "Uniform", "a": -0.5, "b": 0.5}),
+        json!({"type": "Normal", "std": 0.02}),
+        json!({"type": "Constant", "val": 0.1, "params": ["*bias"]}),
+        json!({"type": "Zeros", "params": ["*bias"]}),
+        json!({"type": "Ones", "exclude": ["0.*"]}),
+        json!({"type": "Eye"}),
+        json!({"type": "XavierUniform", "gain": 1.5}),
+        json!({"type": "XavierNormal", "gain": 0.5}),
+        json!({"type": "KaimingUniform", "nonlinearity": "relu"}),
+        json!({"type": "KaimingNormal", "mode": "fan_out"}),
+        json!({"type": "TruncNormal", "std": 0.02, "a": -0.04, "b": 0.04}),
+        json!({"type": "Orthogonal", "gain": 1.2, "params": ["*weight_hh*"]}),
+    ]
+}
+
+#[test]
+fn every_builtin_initializer_round_trips_with_its_tag_as_name() {
+    tuna_nn::link();
+    let mut tags = BTreeSet::new();
+    for config in initializer_instances() {
+        let init: Box<dyn Initializer> =
+            serde_json::from_value(config.clone()).unwrap_or_else(|e| panic!("{config}: {e}"));
+        init.validate().unwrap_or_else(|e| panic!("{config}: {e}"));
+        let json = serde_json::to_value(&init).unwrap();
+        let tag = json["type"].as_str().unwrap().to_string();
+        assert_eq!(init.name(), tag, "name() is the tag");
+        for (k, v) in config.as_object().unwrap() {
+            assert_eq!(&json[k], v, "{tag}.{k}");
+        }
+        let text = toml::to_string(&init).unwrap();
+        let back: Box<dyn Initializer> = toml::from_str(&text).unwrap();
+        assert_eq!(serde_json::to_value(&back).unwrap(), json, "{tag} TOML");
+        tags.insert(tag);
+    }
+    let err = serde_json::from_value::<Box<dyn Initializer>>(json!({"type": "Nope"}))
+        .unwrap_err()
+        .to_string();
+    let listed = err
+        .split("expected one of ")
+        .nth(1)
+        .unwrap()
+        .split(", ")
+        .count();
+    assert_eq!(tags.len(), listed, "one instance per registered tag: {err}");
 }

@@ -638,3 +638,40 @@ fn a_balanced_recall_within_noise_of_chance_is_learning_nothing() {
         at(40).render()
     );
 }
+
+#[test]
+fn exploding_gradients_point_at_a_chosen_init_first_and_a_gated_layer_once_clipped() {
+    let r = healthy_curves(1, 10);
+    let s = signals(10, 1e-3, [50.0, 50.0, 50.0]);
+    let remedies = |c: &RunContext| -> Vec<String> {
+        let d = diagnose(&r, &s, c);
+        let f = d
+            .get("exploding_gradients")
+            .unwrap_or_else(|| panic!("{}", d.render()));
+        f.remedies.iter().map(|m| m.to_cli()).collect()
+    };
+    // An [[init]] entry that selects an exploding parameter: undo it first.
+    let mut c = ctx();
+    c.config = serde_json::json!({"init": [
+        {"type": "Zeros", "params": ["*bias"]},
+        {"type": "Normal", "std": 5.0, "params": ["1.*"], "exclude": ["1.bias"]},
+    ]});
+    let got = remedies(&c);
+    assert_eq!(got[0], "--unset init[1]", "{got:?}");
+    // One that selects nothing that explodes is left alone.
+    c.config = serde_json::json!({"init": [{"type": "Zeros", "params": ["9.*"]}]});
+    let got = remedies(&c);
+    assert!(got[0].contains("clip_grad_norm=1"), "{got:?}");
+    // Already clipped, in a recurrent model: a gated layer before clipping harder.
+    let mut c = ctx();
+    c.layers.push(LayerInfo {
+        index: 6,
+        kind: "RNN".into(),
+        width: None,
+        spec: serde_json::json!({"type": "RNN", "input_size": 4, "hidden_size": 8}),
+    });
+    c.config = serde_json::json!({"train": {"clip_grad_norm": 1.0}});
+    let got = remedies(&c);
+    assert!(got[0].contains("\"GRU\""), "{got:?}");
+    assert!(got[1].contains("clip_grad_norm=0.25"), "{got:?}");
+}

@@ -430,3 +430,58 @@ fn the_summary_says_where_the_time_went() {
     assert!(written["time"]["callbacks"].as_f64().unwrap() >= naps);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The parameter `name` of the trainer's model as f64 values.
+fn param_values(t: &Trainer, name: &str) -> Vec<f64> {
+    let params = t.model().named_parameters();
+    let (_, p) = params.iter().find(|(n, _)| n == name).unwrap();
+    p.value().to_vec_f64()
+}
+
+#[test]
+fn init_entries_set_the_selected_parameters_and_nothing_else() {
+    link();
+    let with_init = format!(
+        "{}\n[[init]]\ntype = \"Constant\"\nval = 0.25\nparams = [\"1.*\"]\n\n\
+         [[init]]\ntype = \"Orthogonal\"\nparams = [\"4.weight\"]\n",
+        MNIST_SMALL.replace("epochs = 4", "epochs = 1")
+    );
+    let exp = Experiment::from_toml_str(&with_init).unwrap();
+    assert_eq!(exp.init.len(), 2);
+    let plain = Trainer::new(Experiment::from_toml_str(MNIST_SMALL).unwrap(), &ctx()).unwrap();
+    let t = Trainer::new(exp.clone(), &ctx()).unwrap();
+    assert!(param_values(&t, "1.weight").iter().all(|v| *v == 0.25));
+    assert!(param_values(&t, "1.bias").iter().all(|v| *v == 0.25));
+    // Unselected parameters keep the layers' default initialization, draw for draw.
+    assert_eq!(param_values(&t, "4.bias"), param_values(&plain, "4.bias"));
+    let w = param_values(&t, "4.weight");
+    for i in 0..10 {
+        let norm: f64 = (0..32).map(|k| w[i * 32 + k] * w[i * 32 + k]).sum();
+        assert!((norm - 1.0).abs() < 1e-5, "row {i}: {norm}");
+    }
+    // The resolved experiment (the run folder's config.toml) keeps the entries.
+    let again = Experiment::from_value(exp.resolved()).unwrap();
+    assert_eq!(
+        serde_json::to_value(&again.init).unwrap(),
+        serde_json::to_value(&exp.init).unwrap()
+    );
+}
+
+#[test]
+fn init_errors_name_the_entry() {
+    link();
+    let bad_arg = format!("{MNIST_SMALL}\n[[init]]\ntype = \"Normal\"\nstd = -1.0\n");
+    let e = Experiment::from_toml_str(&bad_arg).unwrap_err().to_string();
+    assert!(e.contains("init[0]") && e.contains("std"), "{e}");
+    let unknown = format!("{MNIST_SMALL}\n[[init]]\ntype = \"Glorot\"\n");
+    let e = Experiment::from_toml_str(&unknown).unwrap_err().to_string();
+    assert!(e.contains("init[0]") && e.contains("Glorot"), "{e}");
+    let nothing =
+        format!("{MNIST_SMALL}\n[[init]]\ntype = \"Zeros\"\nparams = [\"*weight_hh*\"]\n");
+    let exp = Experiment::from_toml_str(&nothing).unwrap();
+    let e = Trainer::new(exp, &ctx()).unwrap_err().to_string();
+    assert!(
+        e.contains("init[0] (Zeros).params") && e.contains("1.weight"),
+        "{e}"
+    );
+}

@@ -163,11 +163,15 @@ fn exploding(v: &View<'_>) -> Option<Finding> {
     );
     let recurrent = v.ctx.is_recurrent();
     let mut hit = false;
+    let mut exploding = Vec::new();
     for s in v.signals {
         for (name, p) in &s.params {
             let spike = p.grad_norm_max.0 / p.grad_norm.0.max(1e-30);
             let huge = p.grad_norm_max.0 > HUGE_GRAD || !p.grad_norm_max.0.is_finite();
             let through_time = recurrent && name.contains("weight_hh") && spike > GRAD_SPIKE;
+            if (huge || through_time) && !exploding.contains(name) {
+                exploding.push(name.clone());
+            }
             if (huge || through_time) && !hit {
                 f = f.evidence(format!(
                     "epoch {}: gradient norm of {} up to {} (mean {} over the sampled steps)",
@@ -199,10 +203,17 @@ fn exploding(v: &View<'_>) -> Option<Finding> {
     if recurrent {
         f.title = "exploding gradients through time: the recurrent weights' gradients spike".into();
     }
-    Some(
+    // An initialization the experiment chose for the exploding weights comes first; once the
+    // norm is clipped and gradients still explode, a gated layer before clipping harder.
+    let f = f.remedy(fixes::restore_init(v.ctx, &exploding));
+    let clipped = v.ctx.get("train", "clip_grad_norm").as_f64().is_some();
+    Some(if clipped {
+        f.remedy(fixes::gated_recurrent(v.ctx))
+            .remedy(fixes::clip(v.ctx))
+    } else {
         f.remedy(fixes::clip(v.ctx))
-            .remedy(fixes::gated_recurrent(v.ctx)),
-    )
+            .remedy(fixes::gated_recurrent(v.ctx))
+    })
 }
 
 /// ReLU layers whose units output zero for every probe sample.

@@ -59,7 +59,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tuna_data::{DataConfig, LoaderConfig};
 use tuna_loss::Loss;
-use tuna_nn::LayerConfig;
+use tuna_nn::{Initializer, LayerConfig};
 use tuna_optim::{OptimizerConfig, ParamGroupConfig};
 use tuna_regularize::{Constraint, EarlyStoppingConfig, Regularizer};
 use tuna_sched::LrSchedulerConfig;
@@ -70,13 +70,14 @@ pub use value_error::ValueError;
 pub use value_path::{apply_override, get_path, parse_path, set_path, unset_path, PathStep};
 
 /// The top-level keys of an experiment file.
-pub const SECTIONS: [&str; 12] = [
+pub const SECTIONS: [&str; 13] = [
     "name",
     "description",
     "seed",
     "data",
     "loader",
     "model",
+    "init",
     "loss",
     "optimizer",
     "scheduler",
@@ -102,6 +103,9 @@ pub struct Experiment {
     pub loader: LoaderConfig,
     /// `[model]`: the layer config that builds the model.
     pub model: Box<dyn LayerConfig>,
+    /// `[[init]]`: initializers applied, in order, to the parameters they select once the
+    /// model is built (`torch.nn.init`).
+    pub init: Vec<Box<dyn Initializer>>,
     /// `[loss]`.
     pub loss: Box<dyn Loss>,
     /// `[optimizer]` and its `param_groups`.
@@ -643,6 +647,9 @@ impl Experiment {
         let scheduler = root
             .get("scheduler")
             .and_then(|v| scheduler_section(v, &mut problems));
+        let init = checked_list::<dyn Initializer>("init", root, &mut problems, |i| {
+            i.validate().map_err(|e| e.to_string())
+        });
         let regularizers =
             checked_list::<dyn Regularizer>("regularizers", root, &mut problems, |r| {
                 r.validate().map_err(|e| e.to_string())
@@ -666,6 +673,7 @@ impl Experiment {
             data: data.expect("checked"),
             loader,
             model: model.expect("checked"),
+            init,
             loss: loss.expect("checked"),
             optimizer: optimizer.expect("checked"),
             scheduler,
@@ -693,6 +701,9 @@ impl Experiment {
         root.insert("data".into(), to(serde_json::to_value(&self.data)));
         root.insert("loader".into(), to(serde_json::to_value(&self.loader)));
         root.insert("model".into(), to(serde_json::to_value(&self.model)));
+        if !self.init.is_empty() {
+            root.insert("init".into(), to(serde_json::to_value(&self.init)));
+        }
         root.insert("loss".into(), to(serde_json::to_value(&self.loss)));
         let mut opt = to(serde_json::to_value(&self.optimizer.config));
         if !self.optimizer.param_groups.is_empty() {

@@ -61,6 +61,7 @@ pub(super) fn build(exp: &mut Experiment, ctx: &DataContext) -> Result<Built, Tr
     let mut sample = vec![1usize];
     sample.extend(input.sample_shape());
     let model = build_checked(exp.model.as_ref(), &sample, exp.seed)?;
+    tuna_nn::apply_initializers(&exp.init, model.as_ref(), exp.seed)?;
     let out = exp.model.output_shape("model", &sample)?;
     let info = TaskInfo::new(&splits.task, exp.loss.as_ref());
     check_output(&out, &splits.task, info.binary.is_some())?;
