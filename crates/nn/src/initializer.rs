@@ -89,7 +89,12 @@ pub fn apply_initializers(
                 &format!("init[{i}] ({})", init.name()),
                 "params",
                 format!(
-                    "{select:?} (excluding {exclude:?}) select no parameter; the model's parameters are: {}",
+                    "{select:?}{} select no parameter; the model's parameters are: {}",
+                    if exclude.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (excluding {exclude:?})")
+                    },
                     names.join(", ")
                 ),
             ));
