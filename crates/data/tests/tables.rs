@@ -293,3 +293,35 @@ fn predict_rows_without_header_drop_the_label_by_width() {
     let e = got[1].as_ref().unwrap_err().to_string();
     assert!(e.contains("line 2: expected 4 columns, found 5"), "{e}");
 }
+
+#[test]
+fn predicting_the_training_file_skips_its_preamble_and_another_file_names_it() {
+    let mut c = Csv::new("datasets/iris/iris.csv");
+    c.header = false;
+    c.skip_rows = 1;
+    c.label = Some(Column::Index(4));
+    let fitted = c.load(&ctx(0)).unwrap().preprocessing;
+    let pctx = DataContext {
+        fitted: Some(fitted),
+        ..ctx(0)
+    };
+    let training = pctx.resolve("data.path", &c.path).unwrap();
+    let rows: Vec<_> = c.predict_rows(&pctx, &training).unwrap().collect();
+    assert_eq!(
+        rows.len(),
+        150,
+        "the preamble row is skipped, every flower predicted"
+    );
+    assert!(rows.iter().all(|r| r.is_ok()));
+    // Another file with the same kind of first line: an error that names the setting.
+    let text = std::fs::read_to_string(&training).unwrap();
+    let copy = write("iris-copy.csv", &text);
+    let e = c
+        .predict_rows(&pctx, &copy)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("line 1") && e.contains("data.skip_rows"), "{e}");
+}

@@ -25,6 +25,9 @@ struct Positions {
 struct CsvRows {
     reader: CsvReader<Box<dyn BufRead + Send>>,
     file: PathBuf,
+    /// The training file's `skip_rows`, when this is another file: named in an error on the
+    /// first row, which may be such a preamble.
+    preamble_hint: Option<usize>,
     pre: CsvPreprocessing,
     na: BTreeSet<String>,
     positions: Option<Positions>,
@@ -40,10 +43,18 @@ pub(super) fn rows(
     let pre: CsvPreprocessing = ctx.fitted_as()?.ok_or_else(|| {
         DataError::Preprocessing("prediction needs the run's fitted preprocessing".into())
     })?;
-    // `skip_rows` describes the training file's preamble, not a file of new rows: it is not
-    // applied here. A training file with a header needs one here too (columns are matched by
-    // name, so their order may differ and the label may be absent).
+    // `skip_rows` describes the training file's preamble, not a file of new rows: it is only
+    // applied to the training file itself. A training file with a header needs one here too
+    // (columns are matched by name, so their order may differ and the label may be absent).
     let mut reader = CsvReader::new(open_maybe_gz(input)?, input, cfg.delimiter_char()?);
+    let training_file = ctx
+        .resolve("data.path", &cfg.path)
+        .is_ok_and(|path| same_file(&path, input));
+    if training_file {
+        for _ in 0..cfg.skip_rows {
+            reader.next().transpose()?;
+        }
+    }
     let mut positions = None;
     if cfg.header {
         let header = reader
@@ -55,11 +66,20 @@ pub(super) fn rows(
     Ok(Box::new(CsvRows {
         reader,
         file: input.to_path_buf(),
+        preamble_hint: (!training_file && cfg.skip_rows > 0).then_some(cfg.skip_rows),
         na: pre.na_values.iter().cloned().collect(),
         pre,
         positions,
         count: 0,
     }))
+}
+
+/// Whether `a` and `b` name the same existing file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 /// Positions from a header row: every fitted column must be there by name.
@@ -144,7 +164,33 @@ impl CsvRows {
         Ok(p)
     }
 
+    /// [`CsvRows::parse_row`], with a hint about the training file's preamble when the first
+    /// row fails.
     fn row(&mut self, record: CsvRecord) -> Result<PredictRow, DataError> {
+        let first = self.count == 0;
+        self.parse_row(record)
+            .map_err(|e| match (first, self.preamble_hint, e) {
+                (
+                    true,
+                    Some(n),
+                    DataError::Parse {
+                        file,
+                        location,
+                        reason,
+                    },
+                ) => DataError::Parse {
+                    file,
+                    location,
+                    reason: format!(
+                    "{reason} (the training file skipped its first {n} row(s), `data.skip_rows`; \
+                     remove such rows from this file)"
+                ),
+                },
+                (_, _, e) => e,
+            })
+    }
+
+    fn parse_row(&mut self, record: CsvRecord) -> Result<PredictRow, DataError> {
         let pos = self.positions_for(&record)?;
         let at = format!("line {}", record.line);
         if record.fields.len() != pos.width {
