@@ -220,3 +220,27 @@ fn the_sweep_picks_the_lowest_short_run_and_applies_it_from_another_folder() {
         );
     }
 }
+
+#[test]
+fn unset_edits_reach_the_applied_copy() {
+    let dir = temp_dir("unset");
+    let out_toml = dir.join("no-es.toml");
+    let out = tuna(&[
+        "lr-find",
+        "examples/configs/iris.toml",
+        "--num-iter",
+        "30",
+        "--unset",
+        "train.early_stopping",
+        "--apply",
+        out_toml.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let exp = Experiment::load(&out_toml, &[]).unwrap();
+    assert!(get_path(&exp.source, "train.early_stopping").is_none());
+    assert!(get_path(&exp.source, "train.epochs").is_some());
+}

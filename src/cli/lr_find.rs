@@ -37,14 +37,14 @@ Examples:
   tuna lr-find examples/configs/mnist-mlp.toml --sweep --apply mnist-mlp-swept.toml
   tuna lr-find examples/configs/mnist-mlp.toml --plot lr.svg --apply mnist-mlp-tuned.toml
   tuna lr-find examples/configs/iris.toml --num-iter 200 --start-lr 1e-5 --end-lr 1
-  tuna lr-find examples/configs/mnist-cnn.toml --set loader.batch_size=128"
+  tuna lr-find examples/configs/mnist-cnn.toml --set loader.batch_size=128
+  tuna lr-find examples/configs/mnist-mlp.toml --unset scheduler --sweep   # best constant lr"
 )]
 pub struct Args {
     /// The experiment file (TOML, or JSON with a .json extension).
     pub config: PathBuf,
-    /// Override any field by its path, e.g. loader.batch_size=128 (read as TOML; repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub set: Vec<String>,
+    #[command(flatten)]
+    pub overrides: super::overrides::Overrides,
     /// The number of batches of the sweep (the loader cycles over epochs if needed).
     #[arg(long, default_value_t = 100)]
     pub num_iter: usize,
@@ -97,7 +97,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
             return Err("--apply must name a new file, not CONFIG itself".into());
         }
     }
-    let exp = Experiment::load(&args.config, &args.set)?;
+    let exp = args.overrides.load(&args.config)?;
     let ctx = exp.data_context();
     let cfg = LrFinderConfig {
         start_lr: args.start_lr,
@@ -170,16 +170,19 @@ fn range_edits(exp: &Experiment, r: &LrFindResult) -> Vec<(String, f64)> {
     edits
 }
 
-/// Writes a copy of CONFIG with the suggestion `lrs` (and the `--set` overrides) applied, its
+/// Writes a copy of CONFIG with the suggestion `lrs` (and the `--set` / `--unset` edits) applied, its
 /// comments and order kept; data paths are made absolute when the copy is in another folder.
 fn apply(args: &Args, exp: &Experiment, out: &Path, lrs: &[(String, f64)]) -> Result<(), CliError> {
     let mut edits: Vec<Edit> = Vec::new();
-    for o in &args.set {
+    for o in &args.overrides.set {
         if let Some((k, _)) = o.split_once('=') {
             if let Some(v) = get_path(&exp.source, k.trim()) {
                 edits.push(Edit::Set(k.trim().to_string(), v.clone()));
             }
         }
+    }
+    for path in &args.overrides.unset {
+        edits.push(Edit::Unset(path.trim().to_string()));
     }
     let folder = |p: &Path| std::path::absolute(p.parent().unwrap_or(Path::new("."))).ok();
     if folder(out) != folder(&args.config) {
