@@ -271,3 +271,33 @@ fn a_study_folder_elsewhere_keeps_the_base_data_path_usable() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn seed_replaces_the_space_seed_and_is_kept_for_resume() {
+    let dir = scratch("seed");
+    let space = write_space(&dir, 1, "trials = 1", LR);
+    let lr_of = |study: &Path| jsonl(study)[0]["params"]["optimizer.lr"]["Float"].as_f64();
+    let first = |seed: &str, name: &str| {
+        let study = dir.join(name);
+        let out = tune(&space, &study, &["--seed", seed]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        study
+    };
+    let (a, b, c) = (first("7", "a"), first("7", "b"), first("8", "c"));
+    assert!(lr_of(&a).is_some(), "{:?}", jsonl(&a));
+    assert_eq!(
+        lr_of(&a),
+        lr_of(&b),
+        "the same seed samples the same first trial"
+    );
+    assert_ne!(lr_of(&a), lr_of(&c), "another seed samples another");
+    let copied = std::fs::read_to_string(a.join("space.toml")).unwrap();
+    assert!(copied.contains("seed = 7"), "{copied}");
+    let out = tuna()
+        .args(["tune", "--seed", "9", "--resume"])
+        .arg(&a)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "--seed conflicts with --resume");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -32,6 +32,7 @@ use super::CliError;
   tuna tune examples/tune/mnist-mlp-space.toml --jobs auto   # measure the model, then split the cores
   tuna tune examples/tune/mnist-mlp-space.toml --timeout 600 --out studies/mlp
   tuna tune examples/tune/mnist-mlp-space.toml --set train.epochs=5   # override the base
+  tuna tune examples/tune/mnist-mlp-space.toml --seed 1 --out studies/mlp-seed1
   tuna tune --resume studies/mnist-mlp --trials 60     # continue (after a crash, too)
   tuna study show studies/mnist-mlp
   # many machines, one study: run the same line on each (the study is joined)
@@ -58,6 +59,11 @@ pub struct Args {
     /// study folder's base.toml records the result.
     #[arg(long = "set", value_name = "KEY=VALUE", conflicts_with = "resume")]
     pub set: Vec<String>,
+    /// The study seed (default: the space file's `seed`, else 0): the sampler's and the
+    /// pruner's draws; the trials' experiments keep the base file's seed. Recorded in the
+    /// folder's space.toml, so --resume continues with it.
+    #[arg(long, conflicts_with = "resume")]
+    pub seed: Option<u64>,
     /// The study folder (default: studies/<name>).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -242,7 +248,11 @@ fn resume_setup(dir: &Path) -> Result<Setup, CliError> {
 /// A new study folder for `SPACE` (or, for a shared storage, the folder of the study this
 /// worker joins), with the space and base copied in.
 fn new_setup(args: &Args, space: &Path) -> Result<Setup, CliError> {
-    let loaded = SearchSpace::load_with(space, &args.set)?;
+    let mut loaded = SearchSpace::load_with(space, &args.set)?;
+    if let Some(seed) = args.seed {
+        loaded.seed = seed;
+        loaded.source["seed"] = serde_json::Value::from(seed);
+    }
     let dir = args
         .out
         .clone()
