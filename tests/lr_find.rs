@@ -244,3 +244,29 @@ fn unset_edits_reach_the_applied_copy() {
     assert!(get_path(&exp.source, "train.early_stopping").is_none());
     assert!(get_path(&exp.source, "train.epochs").is_some());
 }
+
+#[test]
+fn the_sweep_gives_the_same_runs_one_or_two_at_a_time() {
+    let table = |jobs: &str| {
+        let out = tuna(&[
+            "lr-find",
+            "examples/configs/iris.toml",
+            "--sweep",
+            "--fraction",
+            "0.1",
+            "--jobs",
+            jobs,
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        sweep_rows(&stdout, "optimizer.lr")
+    };
+    let (one, best_one) = table("1");
+    let (two, best_two) = table("2");
+    assert_eq!(one, two);
+    assert_eq!(best_one, best_two);
+}

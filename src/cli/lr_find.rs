@@ -26,7 +26,8 @@ The range test reads where training starts and where it blows up, not which lr a
 best at. --sweep answers that: it then trains the experiment itself (its optimizer, schedule and \
 regularization; early stopping, test split and signals off) for FRACTION of its epochs at each \
 lr of a grid placed by the range test (two per decade from valley/3 up to where the test \
-stopped, then the best lr times and divided by about 1.8) and picks the lowest validation loss. \
+stopped, then the best lr times and divided by about 1.8) and picks the lowest validation loss; \
+--jobs runs are trained at once (default: one per core). \
 It sweeps scheduler.max_lr under OneCycleLR or CyclicLR, else optimizer.lr, and costs about \
 two to three full runs; on the benchmark in the book it lands within 2x of a grid of full runs \
 where the range test alone is often 5-30x off.
@@ -62,6 +63,10 @@ pub struct Args {
     /// to whole epochs, at least one).
     #[arg(long, default_value_t = 0.25, requires = "sweep")]
     pub fraction: f64,
+    /// With --sweep: short runs trained at once (default: the available cores), each with
+    /// cores/JOBS kernel threads; the results do not depend on it.
+    #[arg(long, requires = "sweep")]
+    pub jobs: Option<usize>,
     /// Plot the loss against the learning rate (log scale) with the suggestions marked: `.svg`
     /// or `.png`.
     #[arg(long, value_name = "FILE")]
@@ -108,7 +113,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     let r = lr_find(&exp, &ctx, &cfg)?;
     print_table(&r, &cfg)?;
     let swept = if args.sweep {
-        Some(sweep(&exp, &r, args.fraction)?)
+        Some(sweep(&exp, &r, args)?)
     } else {
         None
     };
@@ -127,10 +132,12 @@ pub fn run(args: &Args) -> Result<(), CliError> {
 }
 
 /// Runs the short-run sweep, printing each run on stderr as it ends and the table on stdout.
-fn sweep(exp: &Experiment, range: &LrFindResult, fraction: f64) -> Result<SweepResult, CliError> {
+fn sweep(exp: &Experiment, range: &LrFindResult, args: &Args) -> Result<SweepResult, CliError> {
+    let defaults = SweepConfig::default();
     let cfg = SweepConfig {
-        fraction,
-        ..SweepConfig::default()
+        fraction: args.fraction,
+        jobs: args.jobs.unwrap_or(defaults.jobs),
+        ..defaults
     };
     let s = short_run_sweep(exp, range, &cfg, |run| {
         errln!("short run {:.2e}: {:.4}", run.lr, run.score);

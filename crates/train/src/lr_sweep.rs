@@ -46,6 +46,10 @@ pub struct SweepConfig {
     /// At most this many lrs in the first grid (default 12); a wider span gets a coarser
     /// step.
     pub max_candidates: usize,
+    /// Short runs trained at once (default: the available cores), each with
+    /// `cores / jobs` kernel threads unless the experiment sets `train.threads`. Results do
+    /// not depend on it.
+    pub jobs: usize,
 }
 
 impl Default for SweepConfig {
@@ -55,6 +59,7 @@ impl Default for SweepConfig {
             step: 10f64.sqrt(),
             margin: 3.0,
             max_candidates: 12,
+            jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 }
@@ -70,6 +75,9 @@ impl SweepConfig {
         }
         if !(self.margin.is_finite() && self.margin >= 1.0) {
             return bad(format!("margin must be >= 1, got {}", self.margin));
+        }
+        if self.jobs == 0 {
+            return bad("jobs must be at least 1".to_string());
         }
         if self.max_candidates < 2 {
             return bad(format!(
@@ -153,30 +161,19 @@ pub fn short_run_sweep(
     let epochs = ((exp.train.epochs as f64 * cfg.fraction).ceil() as usize).max(1);
     let stop = range.lrs.last().copied().unwrap_or(range.suggestion_valley);
     let lo = range.suggestion_valley / cfg.margin;
-    let mut runs = Vec::new();
-    let mut metric = String::from("val_loss");
-    let mut try_lr = |lr: f64, runs: &mut Vec<ShortRun>| -> Result<(), TrainError> {
-        let (run, m) = short_run(exp, knob, lr, epochs)?;
-        metric = m;
-        report(&run);
-        runs.push(run);
-        Ok(())
+    let batch = |lrs: &[f64], report: &mut dyn FnMut(&ShortRun)| {
+        run_batch(exp, knob, epochs, lrs, cfg.jobs, report)
     };
-    for lr in grid(lo, stop, cfg.step, cfg.max_candidates) {
-        try_lr(lr, &mut runs)?;
-    }
-    let ratio = best_of(&runs).map_or(cfg.step, |i| {
+    let (mut runs, mut metric) = batch(&grid(lo, stop, cfg.step, cfg.max_candidates), &mut report)?;
+    if let Some(i) = best_of(&runs) {
         let neighbour = |j: usize| runs.get(j).map(|r: &ShortRun| r.lr);
         let spacing = neighbour(i + 1)
             .or(i.checked_sub(1).and_then(neighbour))
             .map_or(cfg.step, |n| (n / runs[i].lr).max(runs[i].lr / n));
-        spacing.sqrt()
-    });
-    if let Some(i) = best_of(&runs) {
-        let centre = runs[i].lr;
-        for lr in [centre / ratio, centre * ratio] {
-            try_lr(lr, &mut runs)?;
-        }
+        let (ratio, centre) = (spacing.sqrt(), runs[i].lr);
+        let (more, m) = batch(&[centre / ratio, centre * ratio], &mut report)?;
+        runs.extend(more);
+        metric = m;
     }
     let best = best_of(&runs).ok_or_else(|| {
         TrainError::Setup(format!(
@@ -192,6 +189,54 @@ pub fn short_run_sweep(
         runs,
         metric,
     })
+}
+
+/// Trains a short run at each of `lrs`, `jobs` at a time (each on its own thread with
+/// `cores / jobs` kernel threads, unless the experiment sets `train.threads`), calling
+/// `report` on this thread as each ends. Returns the runs in the order of `lrs` and the
+/// score's metric. Kernels give bit-identical results for any thread count, so the runs do
+/// not depend on `jobs`.
+fn run_batch(
+    exp: &Experiment,
+    knob: &str,
+    epochs: usize,
+    lrs: &[f64],
+    jobs: usize,
+    report: &mut dyn FnMut(&ShortRun),
+) -> Result<(Vec<ShortRun>, String), TrainError> {
+    let jobs = jobs.clamp(1, lrs.len().max(1));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = (cores / jobs).max(1);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut slots: Vec<Option<ShortRun>> = vec![None; lrs.len()];
+    let mut metric = String::from("val_loss");
+    std::thread::scope(|scope| -> Result<(), TrainError> {
+        for _ in 0..jobs {
+            let (tx, next) = (tx.clone(), &next);
+            scope.spawn(move || {
+                tuna_tensor::set_num_threads(threads);
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(&lr) = lrs.get(i) else { break };
+                    let out = short_run(exp, knob, lr, epochs);
+                    let failed = out.is_err();
+                    if tx.send((i, out)).is_err() || failed {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        for (i, out) in rx {
+            let (run, m) = out?;
+            report(&run);
+            metric = m;
+            slots[i] = Some(run);
+        }
+        Ok(())
+    })?;
+    Ok((slots.into_iter().flatten().collect(), metric))
 }
 
 /// The index of the run with the lowest finite score.
@@ -322,6 +367,10 @@ mod tests {
             },
             SweepConfig {
                 max_candidates: 1,
+                ..ok.clone()
+            },
+            SweepConfig {
+                jobs: 0,
                 ..ok.clone()
             },
         ] {
