@@ -42,13 +42,23 @@ pub trait Initializer: dyn_clone::DynClone + std::fmt::Debug + Send + Sync {
     fn values(&self, shape: &[usize], dtype: DType, gen: &mut Generator)
         -> Result<Tensor, NnError>;
 
-    /// Checks the arguments before any model is built.
+    /// Checks the initializer's own arguments (the selection is checked by
+    /// [`Initializer::validate`]).
     ///
     /// # Errors
     /// An argument out of range, naming the field.
+    fn check_args(&self) -> Result<(), NnError> {
+        Ok(())
+    }
+
+    /// Checks the selection patterns and the arguments before any model is built.
+    ///
+    /// # Errors
+    /// An empty pattern list or pattern, or an argument out of range, naming the field.
     fn validate(&self) -> Result<(), NnError> {
         let (params, exclude) = self.selection();
-        check_patterns(self.name(), params, exclude)
+        check_patterns(self.name(), params, exclude)?;
+        self.check_args()
     }
 
     /// The plugin's `type` name in the experiment file (its serde tag).
@@ -353,8 +363,7 @@ impl Initializer for Uniform {
     ) -> Result<Tensor, NnError> {
         Ok(init::uniform(shape, self.a, self.b, dtype, gen))
     }
-    fn validate(&self) -> Result<(), NnError> {
-        check_patterns(self.name(), &self.params, &self.exclude)?;
+    fn check_args(&self) -> Result<(), NnError> {
         finite("Uniform", "a", self.a)?;
         finite("Uniform", "b", self.b)?;
         if self.b <= self.a {
@@ -379,8 +388,7 @@ impl Initializer for Normal {
     ) -> Result<Tensor, NnError> {
         Ok(init::normal(shape, self.mean, self.std, dtype, gen))
     }
-    fn validate(&self) -> Result<(), NnError> {
-        check_patterns(self.name(), &self.params, &self.exclude)?;
+    fn check_args(&self) -> Result<(), NnError> {
         finite("Normal", "mean", self.mean)?;
         if !(self.std.is_finite() && self.std >= 0.0) {
             return Err(NnError::config(
@@ -399,8 +407,7 @@ impl Initializer for Constant {
     fn values(&self, shape: &[usize], dtype: DType, _: &mut Generator) -> Result<Tensor, NnError> {
         Ok(init::constant(shape, self.val, dtype))
     }
-    fn validate(&self) -> Result<(), NnError> {
-        check_patterns(self.name(), &self.params, &self.exclude)?;
+    fn check_args(&self) -> Result<(), NnError> {
         finite("Constant", "val", self.val)
     }
 }
@@ -452,8 +459,7 @@ impl Initializer for XavierUniform {
         at_least_2d("XavierUniform", shape)?;
         Ok(init::xavier_uniform(shape, self.gain, dtype, gen))
     }
-    fn validate(&self) -> Result<(), NnError> {
-        check_patterns(self.name(), &self.params, &self.exclude)?;
+    fn check_args(&self) -> Result<(), NnError> {
         finite("XavierUniform", "gain", self.gain)
     }
 }
@@ -470,8 +476,7 @@ impl Initializer for XavierNormal {
         at_least_2d("XavierNormal", shape)?;
         Ok(init::xavier_normal(shape, self.gain, dtype, gen))
     }
-    fn validate(&self) -> Result<(), NnError> {
-        check_patterns(self.name(), &self.params, &self.exclude)?;
+    fn check_args(&self) -> Result<(), NnError> {
         finite("XavierNormal", "gain", self.gain)
     }
 }
@@ -495,8 +500,7 @@ impl Initializer for KaimingUniform {
             gen,
         ))
     }
-    fn validate(&self) -> Result<(), NnError> {
-        check_patterns(self.name(), &self.params, &self.exclude)?;
+    fn check_args(&self) -> Result<(), NnError> {
         check_kaiming("KaimingUniform", self.a, &self.nonlinearity)
     }
 }
@@ -520,8 +524,7 @@ impl Initializer for KaimingNormal {
             gen,
         ))
     }
-    fn validate(&self) -> Result<(), NnError> {
-        check_patterns(self.name(), &self.params, &self.exclude)?;
+    fn check_args(&self) -> Result<(), NnError> {
         check_kaiming("KaimingNormal", self.a, &self.nonlinearity)
     }
 }
@@ -539,9 +542,8 @@ impl Initializer for TruncNormal {
             shape, self.mean, self.std, self.a, self.b, dtype, gen,
         ))
     }
-    fn validate(&self) -> Result<(), NnError> {
+    fn check_args(&self) -> Result<(), NnError> {
         let kind = "TruncNormal";
-        check_patterns(kind, &self.params, &self.exclude)?;
         finite(kind, "mean", self.mean)?;
         if !(self.std.is_finite() && self.std > 0.0) {
             return Err(NnError::config(
@@ -586,8 +588,7 @@ impl Initializer for Orthogonal {
         at_least_2d("Orthogonal", shape)?;
         Ok(init::orthogonal(shape, self.gain, dtype, gen))
     }
-    fn validate(&self) -> Result<(), NnError> {
-        check_patterns(self.name(), &self.params, &self.exclude)?;
+    fn check_args(&self) -> Result<(), NnError> {
         finite("Orthogonal", "gain", self.gain)
     }
 }
