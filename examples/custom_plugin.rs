@@ -1,6 +1,6 @@
-//! Your own loss, optimizer and learning-rate schedule, registered with typetag in *your*
-//! crate (no change to Tuna), loaded by name from a TOML experiment section, and used in a
-//! short training loop; and your own hyperparameter sampler and pruner, named in a
+//! Your own loss, optimizer, learning-rate schedule and initializer, registered with typetag
+//! in *your* crate (no change to Tuna), loaded by name from a TOML experiment section, and
+//! used in a short training loop; and your own hyperparameter sampler and pruner, named in a
 //! search-space file and used by a small study.
 //!
 //! Run with `cargo run --release --example custom_plugin`.
@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use tuna::autograd::{Tape, Var};
 use tuna::loss::{Loss, LossError};
-use tuna::nn::{Linear, Module};
+use tuna::nn::{apply_initializers, Initializer, Linear, Module, NnError};
 use tuna::optim::{
     GroupedOptimizer, OptimError, Optimizer, OptimizerConfig, ParamGroupConfig, StepState,
     UpdateRule,
@@ -145,16 +145,52 @@ impl LrSchedulerConfig for InverseSqrtLr {
 }
 // ANCHOR_END: schedule
 
+// ANCHOR: initializer
+/// LeCun normal (Keras' `lecun_normal`, not in `torch.nn.init`): N(0, 1/fan_in), the
+/// initialization SELU networks need.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LecunNormal {
+    /// Glob patterns of the parameter names to initialize.
+    params: Vec<String>,
+    /// Patterns of names to leave out.
+    #[serde(default)]
+    exclude: Vec<String>,
+}
+
+#[typetag::serde(name = "LecunNormal")]
+impl Initializer for LecunNormal {
+    fn selection(&self) -> (&[String], &[String]) {
+        (&self.params, &self.exclude)
+    }
+    fn values(
+        &self,
+        shape: &[usize],
+        dtype: DType,
+        gen: &mut Generator,
+    ) -> Result<Tensor, NnError> {
+        let (fan_in, _) = tuna::nn::init::fans(shape);
+        let std = 1.0 / (fan_in as f64).sqrt();
+        Ok(Tensor::normal(shape, 0.0, std, dtype, gen))
+    }
+}
+// ANCHOR_END: initializer
+
 // ANCHOR: experiment
 /// The plugin sections of an experiment file.
 #[derive(Deserialize)]
 struct Experiment {
+    init: Vec<Box<dyn Initializer>>,
     loss: Box<dyn Loss>,
     optimizer: Box<dyn OptimizerConfig>,
     scheduler: Box<dyn LrSchedulerConfig>,
 }
 
 const EXPERIMENT: &str = r#"
+[[init]]
+type = "LecunNormal"
+params = ["weight"]
+
 [loss]
 type = "LogCoshLoss"
 
@@ -168,12 +204,13 @@ warmup_steps = 20
 "#;
 // ANCHOR_END: experiment
 
-/// Fits `y = 2x₀ − x₁ + 0.5` with the three user plugins; returns (first loss, last loss).
+/// Fits `y = 2x₀ − x₁ + 0.5` with the four user plugins; returns (first loss, last loss).
 pub fn run() -> (f64, f64) {
     tuna::link_all();
     let exp: Experiment = toml::from_str(EXPERIMENT).expect("experiment parses");
     let mut gen = Generator::new(0);
     let model = Linear::new(2, 1, true, DType::F32, &mut gen);
+    apply_initializers(&exp.init, &model, 0).expect("init");
     let mut opt = exp
         .optimizer
         .build(model.named_parameters(), &[])
