@@ -79,8 +79,6 @@ def run_tuna(binary, bench_id, threads):
 def run_torch(cmd, key, threads):
     """The PyTorch script's median (seconds) for `key`."""
     full = pinned(threads) + [sys.executable] + cmd + ["--threads", str(threads)]
-    if cmd[0].endswith("torch_sequence.py"):
-        full = full[:-2]  # that script always runs one thread
     out = subprocess.run(full, check=True, env=environment(threads), capture_output=True, text=True).stdout
     for line in out.splitlines():
         if isinstance(key, tuple) and line.startswith("{"):

@@ -1,12 +1,15 @@
-"""PyTorch reference for benches/sequence.rs (same shapes, forward + backward, 1 thread).
+"""PyTorch reference for benches/sequence.rs (same shapes, forward + backward).
 
-Run: OMP_NUM_THREADS=1 python benches/torch_sequence.py
+Run: OMP_NUM_THREADS=1 python benches/torch_sequence.py [--threads 1]
 """
+import argparse
 import time
 
 import torch
 
-torch.set_num_threads(1)
+parser = argparse.ArgumentParser(description=__doc__)
+parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (default 1)")
+torch.set_num_threads(parser.parse_args().threads)
 torch.manual_seed(0)
 
 
