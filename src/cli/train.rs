@@ -135,12 +135,12 @@ fn report(
 /// A new run from an experiment file: everything is checked before the folder is created.
 fn fresh(args: &Args) -> Result<Trainer, CliError> {
     let config = args.config.as_ref().expect("clap requires CONFIG");
-    let mut set = args.overrides.set.clone();
+    let mut overrides = args.overrides.clone();
     if let Some(e) = args.epochs {
-        set.push(format!("train.epochs={e}"));
+        overrides.set.push(format!("train.epochs={e}"));
     }
-    let exp = Experiment::load_edited(config, &set, &args.overrides.unset)?;
-    let edits = origin_edits(&exp, &set, &args.overrides.unset);
+    let exp = overrides.load(config)?;
+    let edits = origin_edits(&exp, &overrides.set, &overrides.unset);
     let ctx = exp.data_context();
     let name = exp.name.clone().unwrap_or_else(|| "run".into());
     let mut trainer = Trainer::new(exp, &ctx)?;
