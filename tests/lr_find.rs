@@ -270,3 +270,27 @@ fn the_sweep_gives_the_same_runs_one_or_two_at_a_time() {
     assert_eq!(one, two);
     assert_eq!(best_one, best_two);
 }
+
+#[test]
+fn without_a_validation_split_the_sweep_scores_the_training_loss() {
+    let out = tuna(&[
+        "lr-find",
+        "examples/configs/iris.toml",
+        "--set",
+        "data.validation=0",
+        "--unset",
+        "train.early_stopping",
+        "--sweep",
+        "--fraction",
+        "0.05",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("by the lowest train_loss"), "{stdout}");
+    let (rows, best) = sweep_rows(&stdout, "optimizer.lr");
+    assert!(rows.iter().any(|r| (r.0 / best - 1.0).abs() < 0.01));
+}

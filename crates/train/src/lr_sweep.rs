@@ -173,7 +173,7 @@ pub fn short_run_sweep(
         let (ratio, centre) = (spacing.sqrt(), runs[i].lr);
         let (more, m) = batch(&[centre / ratio, centre * ratio], &mut report)?;
         runs.extend(more);
-        metric = m;
+        metric = metric.or(m);
     }
     let best = best_of(&runs).ok_or_else(|| {
         TrainError::Setup(format!(
@@ -187,15 +187,15 @@ pub fn short_run_sweep(
         best_lr: runs[best].lr,
         best_score: runs[best].score,
         runs,
-        metric,
+        metric: metric.unwrap_or_else(|| "val_loss".into()),
     })
 }
 
 /// Trains a short run at each of `lrs`, `jobs` at a time (each on its own thread with
 /// `cores / jobs` kernel threads, unless the experiment sets `train.threads`), calling
 /// `report` on this thread as each ends. Returns the runs in the order of `lrs` and the
-/// score's metric. Kernels give bit-identical results for any thread count, so the runs do
-/// not depend on `jobs`.
+/// score's metric (`None` if every run diverged). Kernels give bit-identical results for any
+/// thread count, so the runs do not depend on `jobs`.
 fn run_batch(
     exp: &Experiment,
     knob: &str,
@@ -203,14 +203,14 @@ fn run_batch(
     lrs: &[f64],
     jobs: usize,
     report: &mut dyn FnMut(&ShortRun),
-) -> Result<(Vec<ShortRun>, String), TrainError> {
+) -> Result<(Vec<ShortRun>, Option<String>), TrainError> {
     let jobs = jobs.clamp(1, lrs.len().max(1));
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = (cores / jobs).max(1);
     let next = std::sync::atomic::AtomicUsize::new(0);
     let (tx, rx) = std::sync::mpsc::channel();
     let mut slots: Vec<Option<ShortRun>> = vec![None; lrs.len()];
-    let mut metric = String::from("val_loss");
+    let mut metric = None;
     std::thread::scope(|scope| -> Result<(), TrainError> {
         for _ in 0..jobs {
             let (tx, next) = (tx.clone(), &next);
@@ -231,7 +231,9 @@ fn run_batch(
         for (i, out) in rx {
             let (run, m) = out?;
             report(&run);
-            metric = m;
+            if metric.is_none() {
+                metric = m;
+            }
             slots[i] = Some(run);
         }
         Ok(())
@@ -246,13 +248,14 @@ fn best_of(runs: &[ShortRun]) -> Option<usize> {
         .min_by(|&a, &b| runs[a].score.total_cmp(&runs[b].score))
 }
 
-/// The experiment shortened to `epochs` with `knob = lr`, trained from its initial weights.
+/// The experiment shortened to `epochs` with `knob = lr`, trained from its initial weights,
+/// and the metric it was scored on (`None` when it diverged).
 fn short_run(
     exp: &Experiment,
     knob: &str,
     lr: f64,
     epochs: usize,
-) -> Result<(ShortRun, String), TrainError> {
+) -> Result<(ShortRun, Option<String>), TrainError> {
     let mut source = exp.source.clone();
     let edit = |e: crate::experiment::ValueError| TrainError::Setup(format!("short run: {e}"));
     set_path(&mut source, knob, Value::from(lr)).map_err(edit)?;
@@ -272,9 +275,9 @@ fn short_run(
         Ok(summary) => {
             let metric = summary.monitor.clone();
             let score = summary.best.get(&metric).map_or(f64::INFINITY, |v| v.0);
-            (score, metric, summary.epochs_completed)
+            (score, Some(metric), summary.epochs_completed)
         }
-        Err(e) if diverged(&e) => (f64::INFINITY, "val_loss".to_string(), 0),
+        Err(e) if diverged(&e) => (f64::INFINITY, None, 0),
         Err(e) => return Err(e),
     };
     let score = if score.is_finite() {
