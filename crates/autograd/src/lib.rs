@@ -46,7 +46,9 @@ mod var_ops;
 
 pub use custom::CustomOp;
 pub use grad_mode::{is_grad_enabled, no_grad, NoGradGuard};
-pub use name_pattern::{name_matches, name_matches_any, select_params, NamedParam};
+pub use name_pattern::{
+    is_selected, name_matches, name_matches_any, select_params, selection_problem, NamedParam,
+};
 pub use param::Param;
 pub use tape::{Tape, Var};
 

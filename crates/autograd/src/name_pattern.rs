@@ -48,6 +48,34 @@ pub fn name_matches_any(patterns: &[String], name: &str) -> bool {
     patterns.iter().any(|p| name_matches(p, name))
 }
 
+/// Whether `name` is selected by a `params` / `exclude` pair of pattern lists (as
+/// regularizers, constraints and initializers take them): it matches one of `params` and
+/// none of `exclude`.
+pub fn is_selected(params: &[String], exclude: &[String], name: &str) -> bool {
+    name_matches_any(params, name) && !name_matches_any(exclude, name)
+}
+
+/// What is wrong with a `params` / `exclude` pair, as `(field, message)`: `params` must not
+/// be empty, and no pattern may be the empty string (it would match nothing, which is never
+/// intended). `None` when both are fine.
+pub fn selection_problem(params: &[String], exclude: &[String]) -> Option<(&'static str, String)> {
+    if params.is_empty() {
+        return Some((
+            "params",
+            "must list at least one name pattern (use [\"*\"] for every parameter)".into(),
+        ));
+    }
+    [("params", params), ("exclude", exclude)]
+        .into_iter()
+        .find_map(|(field, patterns)| {
+            let i = patterns.iter().position(|p| p.is_empty())?;
+            Some((
+                field,
+                format!("pattern {i} is empty (it would match no parameter name)"),
+            ))
+        })
+}
+
 /// The parameters whose names match any of `patterns`, in their original order.
 pub fn select_params<'a>(params: &'a [NamedParam], patterns: &[String]) -> Vec<&'a NamedParam> {
     params

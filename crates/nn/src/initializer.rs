@@ -20,7 +20,7 @@
 //! the formulas are in [`crate::init`].
 
 use serde::{Deserialize, Serialize};
-use tuna_autograd::name_matches_any;
+use tuna_autograd::is_selected;
 use tuna_tensor::{DType, Generator, Tensor};
 
 use crate::error::NnError;
@@ -91,7 +91,7 @@ pub fn apply_initializers(
         let (select, exclude) = init.selection();
         let chosen: Vec<_> = params
             .iter()
-            .filter(|(n, _)| name_matches_any(select, n) && !name_matches_any(exclude, n))
+            .filter(|(n, _)| is_selected(select, exclude, n))
             .collect();
         if chosen.is_empty() {
             let names: Vec<&str> = params.iter().map(|(n, _)| n.as_str()).collect();
@@ -129,23 +129,10 @@ fn at_param(i: usize, kind: &str, param: &str, e: NnError) -> NnError {
 }
 
 fn check_patterns(kind: &str, params: &[String], exclude: &[String]) -> Result<(), NnError> {
-    if params.is_empty() {
-        return Err(NnError::config(
-            kind,
-            "params",
-            "must list at least one name pattern (\"*\" selects every parameter)",
-        ));
+    match tuna_autograd::selection_problem(params, exclude) {
+        Some((field, message)) => Err(NnError::config(kind, field, message)),
+        None => Ok(()),
     }
-    for (field, patterns) in [("params", params), ("exclude", exclude)] {
-        if let Some(i) = patterns.iter().position(|p| p.is_empty()) {
-            return Err(NnError::config(
-                kind,
-                field,
-                format!("pattern {i} is empty (it would match no parameter name)"),
-            ));
-        }
-    }
-    Ok(())
 }
 
 fn default_params() -> Vec<String> {

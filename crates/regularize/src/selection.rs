@@ -1,8 +1,6 @@
 //! Which parameters a regularizer or constraint acts on: the `params` / `exclude` glob
 //! patterns shared by every plugin of this crate.
 
-use tuna_autograd::name_matches_any;
-
 use crate::error::RegularizeError;
 
 /// The default `params` patterns: every parameter whose name ends with `weight`
@@ -18,7 +16,7 @@ pub fn default_params() -> Vec<String> {
 /// Whether `name` is selected: it matches one of `params` and none of `exclude`
 /// (glob patterns as in [`tuna_autograd::name_matches`]).
 pub fn is_selected(params: &[String], exclude: &[String], name: &str) -> bool {
-    name_matches_any(params, name) && !name_matches_any(exclude, name)
+    tuna_autograd::is_selected(params, exclude, name)
 }
 
 /// Validates the `params` and `exclude` fields of `plugin`: `params` must not be empty, and
@@ -28,23 +26,10 @@ pub(crate) fn validate_selection(
     params: &[String],
     exclude: &[String],
 ) -> Result<(), RegularizeError> {
-    if params.is_empty() {
-        return Err(RegularizeError::field(
-            plugin,
-            "params",
-            "must list at least one name pattern (use [\"*\"] for every parameter)",
-        ));
+    match tuna_autograd::selection_problem(params, exclude) {
+        Some((field, message)) => Err(RegularizeError::field(plugin, field, message)),
+        None => Ok(()),
     }
-    for (field, patterns) in [("params", params), ("exclude", exclude)] {
-        if let Some(i) = patterns.iter().position(|p| p.is_empty()) {
-            return Err(RegularizeError::field(
-                plugin,
-                field,
-                format!("pattern {i} is empty (it would match no parameter name)"),
-            ));
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

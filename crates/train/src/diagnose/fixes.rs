@@ -410,28 +410,18 @@ pub(crate) fn batch_size(ctx: &RunContext, factor: usize) -> Option<Remedy> {
 /// parameters whose gradients explode), so they start from the layers' default again.
 pub(crate) fn restore_init(ctx: &RunContext, params: &[String]) -> Option<Remedy> {
     let entries = ctx.config.get("init")?.as_array()?;
-    let patterns = |entry: &Value, key: &str, default: &[&str]| -> Vec<String> {
-        entry.get(key).and_then(Value::as_array).map_or_else(
-            || default.iter().map(|s| s.to_string()).collect(),
-            |a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(String::from)
-                    .collect()
-            },
-        )
-    };
     entries.iter().enumerate().find_map(|(i, entry)| {
-        let select = patterns(entry, "params", &["*weight"]);
-        let exclude = patterns(entry, "exclude", &[]);
-        let hit = params.iter().find(|n| {
-            tuna_autograd::name_matches_any(&select, n)
-                && !tuna_autograd::name_matches_any(&exclude, n)
-        })?;
-        let kind = entry.get("type").and_then(Value::as_str).unwrap_or("init");
+        let init: Box<dyn tuna_nn::Initializer> = serde_json::from_value(entry.clone()).ok()?;
+        let (select, exclude) = init.selection();
+        let hit = params
+            .iter()
+            .find(|n| tuna_autograd::is_selected(select, exclude, n))?;
         Some(Remedy::new(
             vec![Change::unset(format!("init[{i}]"))],
-            format!("init[{i}] ({kind}) re-initializes {hit}: start it from the layer's default"),
+            format!(
+                "init[{i}] ({}) re-initializes {hit}: start it from the layer's default",
+                init.name()
+            ),
         ))
     })
 }
